@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# Placeholder: filled in by the issue that owns it.
+echo "build-guest: not implemented yet"
