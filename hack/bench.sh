@@ -1,3 +1,15 @@
 #!/usr/bin/env bash
-# Placeholder: filled in by the issue that owns it.
-echo "bench: not implemented yet"
+# make bench: runs every benchmark part in hack/bench/ in name order. Each part measures ours side by
+# side with its reference in one run and prints a table with ratios; the tables are collected in
+# build/bench/report.md (copy the numbers into docs/performance.md when they change).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p build/bench
+report=build/bench/report.md
+echo "# make bench — $(date -u +%Y-%m-%dT%H:%MZ) — $(nproc) cores, $(uname -r)" > "$report"
+for part in hack/bench/*.sh; do
+  [ -e "$part" ] || continue
+  echo "=== $part"
+  bash "$part" | tee -a "$report"
+done
+echo "report: $report"
