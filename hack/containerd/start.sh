@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Starts a PRIVATE containerd (1.6 from Debian 12 or 1.7 from trixie, hack/fetch-trixie.sh) with its
+# own root, state, sockets and log under one directory, and waits until it answers.
+#
+#   hack/containerd/start.sh [--version 1.6|1.7] [--dir DIR] [--cri] [--log-level LEVEL]
+#
+# Prints the instance directory on stdout; everything else goes to stderr. The directory holds
+# config.toml, containerd.log, env (CTR, CONTAINERD_ADDRESS, ... for hack/containerd/ctr.sh and
+# stop.sh) and fifo/ (where ctr.sh makes ctr create its stdio FIFOs, so leaks are visible).
+# --cri keeps the CRI plugin (off by default: the ctr tests do not need it and it costs start time).
+# containerd finds `containerd-shim-cc-v2` on its PATH, which starts with build/bin (protocol.md §2.1).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+version=1.6 dir= cri=0 level=info
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --version) version=$2; shift 2 ;;
+    --dir) dir=$2; shift 2 ;;
+    --cri) cri=1; shift ;;
+    --log-level) level=$2; shift 2 ;;
+    *) echo "usage: $0 [--version 1.6|1.7] [--dir DIR] [--cri] [--log-level LEVEL]" >&2; exit 2 ;;
+  esac
+done
+cc_bins "$version"
+if [ "$(id -u)" -ne 0 ]; then echo "containerd: must run as root" >&2; exit 1; fi
+
+# Short paths: the gRPC socket must fit sun_path (108 bytes) and is hashed into the shim socket name.
+[ -n "$dir" ] || dir=$(mktemp -d /tmp/cc-ctrd.XXXXXX)
+mkdir -p "$dir"/{root,state,opt,fifo,cni/bin,cni/conf}
+dir=$(cd "$dir" && pwd)
+chmod 0711 "$dir"
+
+pause_image=localhost/cc/pause:test
+disabled='"io.containerd.grpc.v1.cri"'
+[ "$cri" -eq 0 ] || disabled=''
+sed -e "s|@DIR@|$dir|g" -e "s|@DISABLED@|$disabled|" -e "s|@LOG_LEVEL@|$level|" \
+    -e "s|@PAUSE_IMAGE@|$pause_image|" -e "s|@CC_CONFIG@|$cc_repo/build/configuration.toml|" \
+    "$cc_repo/hack/containerd/config.toml.in" >"$dir/config.toml"
+
+address=$dir/containerd.sock
+log=$dir/containerd.log
+# cwd = the instance dir: containerd looks for shim binaries in its cwd first, so a stray binary in
+# the caller's directory must not win over build/bin. setsid: a Ctrl-C aimed at the caller must not
+# kill containerd before stop.sh has cleaned up its tasks.
+(
+  cd "$dir"
+  PATH=$cc_repo/build/bin:$SHIM_DIR:$PATH exec setsid "$CONTAINERD" --config "$dir/config.toml" \
+    </dev/null >>"$log" 2>&1
+) &
+pid=$!
+
+cat >"$dir/env" <<ENV
+CC_CONTAINERD_VERSION=$version
+CC_CONTAINERD_DIR=$dir
+CC_CONTAINERD_PID=$pid
+CC_CONTAINERD_LOG=$log
+CC_FIFO_DIR=$dir/fifo
+CONTAINERD=$CONTAINERD
+CTR=$CTR
+CONTAINERD_ADDRESS=$address
+ENV
+
+# Ready when the API answers (the socket file appears before the services are registered).
+for _ in $(seq 1 150); do
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "containerd $version exited during start-up; last lines of $log:" >&2
+    tail -n 20 "$log" >&2
+    exit 1
+  fi
+  if [ -S "$address" ] && timeout 5 "$CTR" --address "$address" version >/dev/null 2>&1; then
+    echo "$dir"
+    exit 0
+  fi
+  sleep 0.2
+done
+echo "containerd $version did not answer on $address within 30 s; last lines of $log:" >&2
+tail -n 20 "$log" >&2
+kill -KILL "$pid" 2>/dev/null || true
+exit 1
