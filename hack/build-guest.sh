@@ -1,3 +1,247 @@
 #!/usr/bin/env bash
-# Placeholder: filled in by the issue that owns it.
-echo "build-guest: not implemented yet"
+# make guest: the guest kernel and initramfs in build/guest/ (names and contract: docs/design/guest.md,
+# how it is built and why: docs/guest-image.md).
+#
+# Everything comes from Debian packages: the kernel from linux-image-amd64's current dependency
+# (downloaded with apt-get download, extracted with dpkg -x, never installed on the host), crun and
+# busybox-static from the host's installed packages, /init from build/bin/cc-agent (make build).
+#
+# Reproducible: the same inputs give the same bytes. The archives are written by hack/guest/mkcpio.py
+# (sorted entries, owners 0:0, every mtime = SOURCE_DATE_EPOCH, which defaults to the time of the
+# last commit that touched this script or hack/guest/).
+# Idempotent: the .deb, vmlinux and the chosen modules are cached in build/guest-cache/<pkg>_<version>/;
+# the outputs are rebuilt only when an input changes (the agent, crun, busybox, the kernel package,
+# these scripts, the module list); a stamp of the inputs' hashes decides.
+#
+# Environment: CC_AGENT (default build/bin/cc-agent), GUEST_KERNEL_META (default linux-image-amd64),
+# SOURCE_DATE_EPOCH, GUEST_FORCE=1 (rebuild even when the stamp matches).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out=build/guest
+cache=build/guest-cache
+agent=${CC_AGENT:-build/bin/cc-agent}
+meta=${GUEST_KERNEL_META:-linux-image-amd64}
+crun=$(command -v crun || true)
+busybox=$(command -v busybox || true)
+helpers=hack/guest
+
+# The modules the guest needs, in the order we want them considered; each one's dependencies are
+# placed before it. Built-in ones are skipped (modules.builtin). virtio_mmio serves -machine microvm.
+wanted_modules=(
+  virtio_pci virtio_mmio    # transports
+  virtio_console            # virtio-serial: the agent channel /dev/virtio-ports/cc.agent.0
+  9pnet_virtio 9p           # the shared directory (virtio-9p), with netfs/fscache as dependencies
+  virtiofs                  # virtio-fs (fuse as a dependency), for kernels or hosts without 9p
+  vmw_vsock_virtio_transport # AF_VSOCK on hosts with vhost-vsock
+  virtio_net virtio_blk     # network and block devices
+  overlay                   # overlayfs for container root filesystems
+)
+
+die() { echo "build-guest: $*" >&2; exit 1; }
+log() { echo "build-guest: $*"; }
+
+[ -x "$agent" ] || die "$agent is missing: run 'make build' first (the agent is the initramfs's /init)"
+[ -n "$crun" ] || die "crun is not installed (hack/install-deps.sh installs it)"
+[ -n "$busybox" ] && file -L "$busybox" | grep -q 'statically linked' \
+  || die "busybox-static is not installed (floor.cpio needs a static busybox)"
+for tool in apt-get apt-cache dpkg depmod python3 sha256sum ldd; do
+  command -v "$tool" >/dev/null || die "'$tool' is required"
+done
+
+if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
+  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct -- hack/build-guest.sh "$helpers" 2>/dev/null || true)
+  SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-0}
+fi
+export SOURCE_DATE_EPOCH
+
+# --- 1. The kernel package: linux-image-amd64 depends on exactly one linux-image-<release>-amd64.
+resolve_kernel() {
+  local pkg ver
+  pkg=$(apt-cache depends "$meta" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+  [ -n "$pkg" ] || return 1
+  ver=$(apt-cache policy "$pkg" | awk '/Candidate:/ { print $2; exit }')
+  [ -n "$ver" ] && [ "$ver" != "(none)" ] || return 1
+  echo "$pkg $ver"
+}
+if resolved=$(resolve_kernel); then
+  read -r kpkg kver <<<"$resolved"
+else
+  # Offline or no apt lists: fall back to the newest kernel already in the cache.
+  last=$(ls -d "$cache"/linux-image-*/ 2>/dev/null | sort -V | tail -1 || true)
+  [ -n "$last" ] || die "cannot resolve $meta's kernel package (apt-get update?) and the cache is empty"
+  last=$(basename "$last")
+  kpkg=${last%%_*} kver=${last#*_}
+  log "apt cannot resolve $meta; using the cached $kpkg $kver"
+fi
+kcache=$cache/${kpkg}_${kver//:/%}
+
+# --- 2. Download, extract, depmod, extract vmlinux: once per package version.
+if [ ! -f "$kcache/complete" ]; then
+  log "fetching $kpkg $kver"
+  rm -rf "$kcache"
+  mkdir -p "$kcache"
+  work=$(mktemp -d "$cache/work.XXXXXX")
+  trap 'rm -rf "$work"' EXIT
+  (cd "$work" && apt-get download -q "$kpkg=$kver" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+  deb=$(ls "$work"/*.deb 2>/dev/null | head -1)
+  [ -n "$deb" ] || die "apt-get download $kpkg=$kver produced no .deb"
+  dpkg -x "$deb" "$work/root"
+  release=$(ls "$work/root/lib/modules")
+  [ "$(wc -w <<<"$release")" -eq 1 ] || die "expected one kernel release in $deb, found: $release"
+  # The package ships no modules.dep (its postinst runs depmod on the host): compute it on the copy.
+  depmod -b "$work/root" "$release"
+  python3 "$helpers/extract-vmlinux.py" "$work/root/boot/vmlinuz-$release" "$kcache/vmlinux"
+  cp "$work/root/boot/vmlinuz-$release" "$kcache/vmlinuz"
+  cp "$work/root/boot/config-$release" "$kcache/config"
+  mkdir -p "$kcache/lib"
+  cp "$work/root/lib/modules/$release"/modules.{dep,builtin,order} "$kcache/lib/"
+  # Keep every module file (compressed as shipped) so that a changed module list needs no download.
+  (cd "$work/root/lib/modules/$release" && tar -cf - kernel) | (cd "$kcache/lib" && tar -xf -)
+  echo "$release" > "$kcache/release"
+  mv "$deb" "$kcache/"
+  rm -rf "$work"
+  trap - EXIT
+  touch "$kcache/complete"
+fi
+release=$(cat "$kcache/release")
+
+# --- 3. The module closure in load order, from modules.dep (each line: "path: dep dep ...", where the
+# dependency list is already transitive). A depth-first walk puts every dependency before its user.
+declare -A dep_path dep_list placed
+while IFS= read -r line; do
+  path=${line%%:*}
+  name=$(basename "$path"); name=${name%%.ko*}
+  dep_path[$name]=$path
+  dep_list[$name]=${line#*:}
+done < "$kcache/lib/modules.dep"
+load_order=()
+place() {
+  local name=$1 dep
+  [ -z "${placed[$name]:-}" ] || return 0
+  placed[$name]=1
+  for dep in ${dep_list[$name]}; do
+    dep=$(basename "$dep"); place "${dep%%.ko*}"
+  done
+  load_order+=("$name")
+}
+for name in "${wanted_modules[@]}"; do
+  if [ -n "${dep_path[$name]:-}" ]; then
+    place "$name"
+  elif grep -qE "/$name\.ko$" "$kcache/lib/modules.builtin"; then
+    log "module $name is built into $release: skipped"
+  else
+    die "module $name is neither in modules.dep nor built into $release"
+  fi
+done
+
+# --- 4. Inputs stamp: skip the rest when nothing changed.
+inputs=$(
+  {
+    echo "kernel $kpkg $kver $release"
+    echo "modules ${load_order[*]}"
+    echo "epoch $SOURCE_DATE_EPOCH"
+    sha256sum "$agent" "$crun" "$busybox" hack/build-guest.sh "$helpers"/*
+    ldd "$agent" "$crun" | awk '/=>/ { print $3 } /^\t\// { print $1 }' | sort -u | xargs -r sha256sum
+  } | sha256sum | cut -c1-64
+)
+if [ -z "${GUEST_FORCE:-}" ] && [ -f "$out/.inputs" ] && [ "$(cat "$out/.inputs")" = "$inputs" ] \
+   && [ -f "$out/manifest.txt" ]; then
+  log "up to date ($out, kernel $release)"
+  cat "$out/manifest.txt"
+  exit 0
+fi
+
+mkdir -p "$out"
+rm -f "$out/.inputs"
+stage=$(mktemp -d "$cache/stage.XXXXXX")
+trap 'rm -rf "$stage"' EXIT
+
+# Modules, decompressed: the agent loads them with finit_module, which wants a plain ELF unless the
+# kernel was built with in-kernel decompression.
+mkdir -p "$stage/modules"
+for name in "${load_order[@]}"; do
+  src=$kcache/lib/${dep_path[$name]}
+  case "$src" in
+    *.ko) cp "$src" "$stage/modules/$name.ko" ;;
+    *.ko.xz) xz -dc "$src" > "$stage/modules/$name.ko" ;;
+    *.ko.zst) zstd -dcq "$src" > "$stage/modules/$name.ko" ;;
+    *.ko.gz) gzip -dc "$src" > "$stage/modules/$name.ko" ;;
+    *) die "unknown module file type: $src" ;;
+  esac
+done
+printf '%s\n' "${load_order[@]}" > "$stage/modules.list"
+
+# Entries both archives share: the skeleton, the console node (the kernel opens /dev/console for
+# /init's stdio before /init runs), the modules and their load order.
+common_entries() {
+  local d name
+  for d in proc sys dev run etc etc/cc lib lib/modules lib/modules/cc root; do
+    echo "dir $d 0755"
+  done
+  echo "dir tmp 1777"
+  echo "nod dev/console 0600 c 5 1"
+  echo "nod dev/null 0666 c 1 3"
+  echo "file etc/cc/modules $stage/modules.list 0644"
+  for name in "${load_order[@]}"; do
+    echo "file lib/modules/cc/$name.ko $stage/modules/$name.ko 0644"
+  done
+}
+
+# Shared libraries of an executable as ldd resolves them on this host, placed at the same paths in the
+# guest (the dynamic loader's built-in search path covers them; the image has no ld.so.cache).
+library_entries() {
+  ldd "$@" | awk '
+    /=>/ && $3 ~ /^\// { print $3 }
+    /^\t\// { print $1 }' | sort -u | while read -r lib; do
+      echo "file ${lib#/} $(readlink -f "$lib") 0755"
+    done
+}
+
+# initramfs.cpio: /init is the agent; crun creates the containers. No shell, no scripts.
+{
+  common_entries
+  echo "dir usr 0755"
+  echo "dir usr/bin 0755"
+  echo "file init $agent 0755"
+  echo "file usr/bin/crun $crun 0755"
+  library_entries "$agent" "$crun"
+} > "$stage/initramfs.list"
+
+# floor.cpio: busybox's shell as /init, loading the same modules.
+{
+  common_entries
+  echo "dir bin 0755"
+  echo "file bin/busybox $busybox 0755"
+  echo "file init $helpers/floor-init.sh 0755"
+} > "$stage/floor.list"
+
+python3 "$helpers/mkcpio.py" "$stage/initramfs.cpio" < "$stage/initramfs.list"
+python3 "$helpers/mkcpio.py" "$stage/floor.cpio" < "$stage/floor.list"
+
+# Install the outputs; the kernel files are copied only when they differ (65 MB).
+for f in vmlinux vmlinuz; do
+  if ! cmp -s "$kcache/$f" "$out/$f"; then
+    cp "$kcache/$f" "$out/$f.tmp"
+    mv -f "$out/$f.tmp" "$out/$f"
+  fi
+done
+mv -f "$stage/initramfs.cpio" "$out/initramfs.cpio"
+mv -f "$stage/floor.cpio" "$out/floor.cpio"
+echo "$release" > "$out/kernel-version"
+
+# manifest.txt: the inputs, then size and sha256 of every output.
+{
+  echo "# build/guest manifest (hack/build-guest.sh); SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH"
+  echo "kernel-package $kpkg $kver"
+  echo "kernel-release $release"
+  echo "crun $("$crun" --version | head -1)"
+  echo "busybox $("$busybox" | head -1 | awk '{ print $2 }')"
+  echo "agent $(sha256sum "$agent" | cut -c1-64)"
+  echo "modules ${load_order[*]}"
+  for f in vmlinux vmlinuz initramfs.cpio floor.cpio kernel-version; do
+    printf '%-16s %10d  %s\n' "$f" "$(stat -c %s "$out/$f")" "$(sha256sum "$out/$f" | cut -c1-64)"
+  done
+} > "$out/manifest.txt"
+echo "$inputs" > "$out/.inputs"
+cat "$out/manifest.txt"
