@@ -14,7 +14,7 @@ packages=(
   # containers: the real peers of the tests
   containerd runc crun umoci skopeo
   # the Go ttrpc reference peer (bookworm: ttrpc 1.1 with Go 1.19)
-  golang-go golang-github-containerd-ttrpc-dev
+  golang-go golang-github-containerd-ttrpc-dev golang-github-gogo-protobuf-dev golang-google-grpc-dev
   # tooling used by tests and benchmarks
   socat procps psmisc iproute2 util-linux ca-certificates curl
 )
