@@ -1,0 +1,86 @@
+using System.Globalization;
+
+namespace Cc.Hypervisor;
+
+/// <summary>
+/// What this host offers the VM, probed once. The command-line builder resolves the Auto choices of
+/// <see cref="VmConfig"/> from it; tests pass a fixed instance so golden argv do not depend on the host.
+/// </summary>
+/// <param name="KvmUsable">/dev/kvm opens read/write and the CPU advertises vmx or svm.</param>
+/// <param name="QbootPath">qboot.rom from qemu-system-data, when installed.</param>
+/// <param name="TscKhz">The host TSC frequency; microvm guests get it as tsc_early_khz, without
+/// which their TSC calibration hangs some boots (floors.md).</param>
+/// <param name="VhostVsock">/dev/vhost-vsock exists, so the vsock agent transport can work.</param>
+public sealed record HostCapabilities(bool KvmUsable, string? QbootPath, long? TscKhz, bool VhostVsock)
+{
+    /// <summary>Debian's qemu-system-data installs qboot here.</summary>
+    public const string DebianQbootPath = "/usr/share/qemu/qboot.rom";
+
+    /// <summary>Probes the running host. Cheap (a few small file reads); callers may cache it.</summary>
+    public static HostCapabilities Probe()
+    {
+        string cpuinfo = TryReadAllText("/proc/cpuinfo");
+        return new HostCapabilities(
+            KvmUsable: IsKvmUsable(cpuinfo),
+            QbootPath: File.Exists(DebianQbootPath) ? DebianQbootPath : null,
+            TscKhz: ParseTscKhz(cpuinfo),
+            VhostVsock: File.Exists("/dev/vhost-vsock"));
+    }
+
+    // Opening /dev/kvm is not enough: some sandboxes expose a /dev/kvm that creates VMs but cannot
+    // run a guest (QEMU then hangs in firmware). Hardware virtualization shows up as vmx/svm flags.
+    private static bool IsKvmUsable(string cpuinfo)
+    {
+        if (!HasCpuFlag(cpuinfo, "vmx") && !HasCpuFlag(cpuinfo, "svm"))
+        {
+            return false;
+        }
+        try
+        {
+            using FileStream kvm = File.Open("/dev/kvm", FileMode.Open, FileAccess.ReadWrite);
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    internal static bool HasCpuFlag(string cpuinfo, string flag)
+    {
+        foreach (string line in cpuinfo.Split('\n'))
+        {
+            if (line.StartsWith("flags", StringComparison.Ordinal) && line.Contains(':'))
+            {
+                return line[(line.IndexOf(':') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains(flag);
+            }
+        }
+        return false;
+    }
+
+    /// <summary>The first "cpu MHz" of /proc/cpuinfo in kHz; on constant-TSC hosts that is the TSC rate.</summary>
+    internal static long? ParseTscKhz(string cpuinfo)
+    {
+        foreach (string line in cpuinfo.Split('\n'))
+        {
+            if (line.StartsWith("cpu MHz", StringComparison.Ordinal) && line.IndexOf(':') is var colon and > 0
+                && decimal.TryParse(line[(colon + 1)..].Trim(), NumberStyles.Number, CultureInfo.InvariantCulture, out decimal mhz) && mhz > 0)
+            {
+                return (long)(mhz * 1000);
+            }
+        }
+        return null;
+    }
+
+    private static string TryReadAllText(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (IOException)
+        {
+            return "";
+        }
+    }
+}

@@ -1,0 +1,40 @@
+using System.Globalization;
+
+namespace Cc.Hypervisor.Qemu;
+
+/// <summary>The guest kernel command line of docs/design/guest.md, plus the agent's settings.</summary>
+public static class KernelCommandLine
+{
+    /// <summary>
+    /// Fixed parameters, in the contract's order. Why each: the console is the serial port; reboot=k and
+    /// panic=-1 turn a guest panic into a reboot that -no-reboot makes a QEMU exit; the rest skip work
+    /// that costs boot time under TCG (floors.md): speculative-execution mitigations, TSC and timer
+    /// checks, the i8042 probes, extra UARTs and the crypto self-tests.
+    /// </summary>
+    public static IReadOnlyList<string> Base { get; } =
+    [
+        "console=ttyS0", "reboot=k", "panic=-1", "quiet", "mitigations=off", "tsc=reliable", "no_timer_check",
+        "i8042.noaux", "i8042.nopnp", "8250.nr_uarts=1", "cryptomgr.notests", "rdinit=/init",
+    ];
+
+    public static string Build(VmConfig config, HostCapabilities host)
+    {
+        List<string> parameters = [.. Base];
+        if (config.Machine == MachineType.Microvm && host.TscKhz is { } khz)
+        {
+            parameters.Add(string.Create(CultureInfo.InvariantCulture, $"tsc_early_khz={khz}"));
+        }
+        parameters.Add("cc.log=" + config.Kernel.AgentLogLevel);
+        switch (config.Agent)
+        {
+            case VirtioSerialTransport serial:
+                parameters.Add("cc.port=" + serial.PortName);
+                break;
+            case VsockTransport vsock:
+                parameters.Add(string.Create(CultureInfo.InvariantCulture, $"cc.vsock={vsock.Port}"));
+                break;
+        }
+        parameters.AddRange(config.Kernel.ExtraParameters);
+        return string.Join(' ', parameters);
+    }
+}

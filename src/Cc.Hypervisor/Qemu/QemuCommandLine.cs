@@ -1,0 +1,83 @@
+using Cc.Hypervisor.Qemu.Devices;
+
+namespace Cc.Hypervisor.Qemu;
+
+/// <summary>
+/// Turns a <see cref="VmConfig"/> into QEMU's argv: the Auto choices are resolved against the host,
+/// then each device contributes its arguments in a fixed order. Pure: same inputs, same argv.
+/// </summary>
+public static class QemuCommandLine
+{
+    /// <summary>The devices for <paramref name="config"/>, in argv order.</summary>
+    public static IReadOnlyList<IQemuDevice> Devices(VmConfig config, RunLayout layout, HostCapabilities host)
+    {
+        VirtioBus bus = config.Machine == MachineType.Microvm ? VirtioBus.Mmio : VirtioBus.Pci;
+        List<IQemuDevice> devices =
+        [
+            new ProcessDefaults("cc-" + Path.GetFileName(Path.TrimEndingDirectorySeparator(layout.Directory))),
+            new MachineDevice(config.Machine, ResolveAccel(config.Accel, host), config.TcgTranslationCacheMiB),
+            new CpuMemoryDevice(config.Vcpus, config.MemoryMiB),
+        ];
+        if (ResolveFirmware(config, host) is { } firmware)
+        {
+            devices.Add(new FirmwareDevice(firmware));
+        }
+        devices.Add(new KernelBootDevice(config.Kernel.Path, config.Kernel.InitramfsPath, KernelCommandLine.Build(config, host)));
+        devices.Add(new SerialConsoleDevice(layout.ConsoleLogPath));
+        devices.Add(new QmpSocketDevice(layout.QmpSocket));
+        devices.Add(config.Agent switch
+        {
+            VirtioSerialTransport serial => new VirtioSerialAgentDevice(bus, layout.AgentSocket, serial.PortName),
+            VsockTransport vsock => new VsockDevice(bus, vsock.GuestCid),
+            _ => throw new VmConfigException($"unknown agent transport {config.Agent.GetType().Name}"),
+        });
+        if (config.Shared is { } shared)
+        {
+            devices.Add(shared.Kind switch
+            {
+                SharedFsKind.NineP => new NinePShareDevice(bus, shared.HostPath, SharedDirectory.MountTag),
+                SharedFsKind.VirtioFs => new VirtioFsShareDevice(bus, layout.VirtiofsdSocket, SharedDirectory.MountTag, config.MemoryMiB),
+                _ => throw new VmConfigException($"unknown shared filesystem kind {shared.Kind}"),
+            });
+        }
+        if (config.Rng)
+        {
+            devices.Add(new RngDevice(bus));
+        }
+        if (config.ExtraArguments.Count > 0)
+        {
+            devices.Add(new RawArguments(config.ExtraArguments));
+        }
+        return devices;
+    }
+
+    /// <summary>QEMU's argv without the program name.</summary>
+    public static IReadOnlyList<string> Build(VmConfig config, RunLayout layout, HostCapabilities host) =>
+        [.. Devices(config, layout, host).SelectMany(d => d.Arguments())];
+
+    public static Accelerator ResolveAccel(Accelerator accel, HostCapabilities host) => accel switch
+    {
+        Accelerator.Auto => host.KvmUsable ? Accelerator.Kvm : Accelerator.Tcg,
+        Accelerator.Kvm when !host.KvmUsable => throw new VmConfigException(
+            "accel kvm was requested but KVM is not usable here (/dev/kvm missing or not writable, or no vmx/svm CPU flag); use tcg or auto"),
+        _ => accel,
+    };
+
+    /// <summary>The -bios file, or null for QEMU's default. microvm brings its own qboot-based firmware.</summary>
+    private static string? ResolveFirmware(VmConfig config, HostCapabilities host)
+    {
+        if (config.Machine == MachineType.Microvm)
+        {
+            return config.Firmware.Kind == FirmwareKind.File
+                ? throw new VmConfigException("microvm uses its own firmware (bios-microvm.bin); a firmware file is only for q35")
+                : null;
+        }
+        return config.Firmware.Kind switch
+        {
+            FirmwareKind.Auto => host.QbootPath,
+            FirmwareKind.QemuDefault => null,
+            FirmwareKind.File => config.Firmware.FilePath ?? throw new VmConfigException("firmware kind File needs a path"),
+            _ => throw new VmConfigException($"unknown firmware kind {config.Firmware.Kind}"),
+        };
+    }
+}
