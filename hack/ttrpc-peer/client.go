@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/containerd/ttrpc"
 	"google.golang.org/grpc/status"
@@ -57,6 +58,7 @@ func runClient(o options) error {
 	if err != nil {
 		return err
 	}
+	time.Sleep(o.linger)
 	return json.NewEncoder(os.Stdout).Encode(result)
 }
 

@@ -51,6 +51,7 @@ type options struct {
 	duration    time.Duration
 	warmup      time.Duration
 	exitOnEOF   bool
+	linger      time.Duration
 }
 
 func main() {
@@ -68,6 +69,7 @@ func main() {
 	flag.IntVar(&o.count, "count", 1, "calls per caller, or stream messages")
 	flag.DurationVar(&o.duration, "duration", 2*time.Second, "bench: measuring time")
 	flag.DurationVar(&o.warmup, "warmup", 300*time.Millisecond, "bench: warm-up time before measuring")
+	flag.DurationVar(&o.linger, "linger", 0, "client: keep the connection open this long after the workload (lets the server see its own deadline fire rather than the close)")
 	flag.BoolVar(&o.exitOnEOF, "exit-on-eof", false, "server: exit when standard input reaches EOF")
 	flag.Parse()
 
