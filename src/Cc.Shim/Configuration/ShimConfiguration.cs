@@ -1,0 +1,54 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Tomlyn.Serialization;
+
+namespace Cc.Shim.Configuration;
+
+/// <summary>
+/// configuration.toml, one class per table. Every key and its default is documented in docs/configuration.md; keep the
+/// two in step. Keys are snake_case in the file.
+/// </summary>
+public sealed class ShimConfiguration
+{
+    public HypervisorSection Hypervisor { get; set; } = new();
+    public AgentSection Agent { get; set; } = new();
+    public RuntimeSection Runtime { get; set; } = new();
+}
+
+public sealed class HypervisorSection
+{
+    public string Path { get; set; } = "/usr/bin/qemu-system-x86_64";
+    public string Kernel { get; set; } = "/usr/share/cc/guest/vmlinux";
+    public string Initrd { get; set; } = "/usr/share/cc/guest/initramfs.cpio";
+    public string KernelParams { get; set; } = "";
+    public int MemoryMib { get; set; } = 512;
+    public int Vcpus { get; set; } = 1;
+    /// <summary><c>q35</c> or <c>microvm</c>.</summary>
+    public string Machine { get; set; } = "q35";
+    /// <summary><c>auto</c> (kvm when /dev/kvm is usable, else tcg), <c>kvm</c> or <c>tcg</c>.</summary>
+    public string Accel { get; set; } = "auto";
+    public int BootTimeoutSeconds { get; set; } = 60;
+    public int StopGraceSeconds { get; set; } = 5;
+}
+
+public sealed class AgentSection
+{
+    /// <summary>The guest agent's log level (<c>cc.log=</c> on the kernel command line).</summary>
+    public string LogLevel { get; set; } = "info";
+}
+
+public sealed class RuntimeSection
+{
+    /// <summary>Host state per sandbox: <c>&lt;run_dir&gt;/&lt;namespace&gt;/&lt;sandbox id&gt;/</c>.</summary>
+    public string RunDir { get; set; } = "/run/cc";
+    /// <summary>Log at Debug even when containerd does not pass <c>-debug</c>.</summary>
+    public bool Debug { get; set; }
+    /// <summary>Upper bound for the daemon's graceful exit (in-flight calls, event queue).</summary>
+    public int ShutdownTimeoutSeconds { get; set; } = 5;
+}
+
+[TomlSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[TomlSerializable(typeof(ShimConfiguration))]
+internal sealed partial class ShimConfigurationContext : TomlSerializerContext
+{
+}

@@ -1,0 +1,254 @@
+using Cc.Shim.Native;
+using Cc.Shim.Sandbox;
+using Microsoft.Extensions.Logging;
+using Microsoft.Win32.SafeHandles;
+
+namespace Cc.Shim.Io;
+
+/// <summary>
+/// The host side of one guest process's stdio: copies the guest's stdout/stderr into the client's FIFOs or file, and
+/// the client's stdin FIFO into the guest. Output is pulled from the guest only as fast as the host sink takes it.
+/// </summary>
+public sealed partial class ProcessIo : IAsyncDisposable
+{
+    private const int BufferSize = 32 * 1024;
+
+    private readonly ProcessKey _process;
+    private readonly IGuestStdio _guest;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Stream> _sinks = [];
+    private readonly string? _stdinFifo;
+    private Task _stdout = Task.CompletedTask;
+    private Task _stderr = Task.CompletedTask;
+    private Task _stdin = Task.CompletedTask;
+    private int _stdinClosed;
+
+    private ProcessIo(ProcessKey process, IGuestStdio guest, ILogger logger, string? stdinFifo)
+    {
+        _process = process;
+        _guest = guest;
+        _logger = logger;
+        _stdinFifo = stdinFifo;
+    }
+
+    /// <summary>Completes when stdout and stderr have reached end of stream (or were never connected).</summary>
+    public Task OutputDrained => Task.WhenAll(_stdout, _stderr);
+
+    /// <summary>
+    /// Opens the host ends and starts copying. Output FIFOs are opened read-write so they never see EPIPE while the
+    /// client is away (a containerd restart) — pitfall 14. With a terminal, the single pty stream goes to stdout and
+    /// stderr is left alone even when a FIFO is named.
+    /// </summary>
+    public static ProcessIo Start(ProcessKey process, StdioSpec spec, IGuestStdio guest, ILogger logger)
+    {
+        var stdin = StdioTarget.Parse(spec.Stdin);
+        var stdout = StdioTarget.Parse(spec.Stdout);
+        var stderr = spec.Terminal ? new StdioTarget.None() : StdioTarget.Parse(spec.Stderr);
+        if (stdin is not (StdioTarget.None or StdioTarget.Fifo))
+        {
+            throw new InvalidRequestException($"stdin must be a FIFO path, got {spec.Stdin}");
+        }
+        if (stdout is StdioTarget.Binary || stderr is StdioTarget.Binary)
+        {
+            throw new UnsupportedException("binary:// logging URIs are not supported by this shim yet; use a FIFO or file://");
+        }
+
+        var io = new ProcessIo(process, guest, logger, (stdin as StdioTarget.Fifo)?.Path);
+        try
+        {
+            var outSink = io.OpenSink(stdout);
+            // file:// names one file for both streams (runc appends both to it); share the stream.
+            var errSink = stderr is StdioTarget.File f && stdout is StdioTarget.File g && f.Path == g.Path
+                ? outSink
+                : io.OpenSink(stderr);
+            if (outSink is not null)
+            {
+                io._stdout = io.PumpOutputAsync(StdioStream.Stdout, outSink);
+            }
+            if (errSink is not null)
+            {
+                io._stderr = io.PumpOutputAsync(StdioStream.Stderr, errSink);
+            }
+            if (io._stdinFifo is not null)
+            {
+                io._stdin = io.PumpStdinAsync(io._stdinFifo);
+            }
+            return io;
+        }
+        catch
+        {
+            io._stop.Cancel();
+            foreach (var sink in io._sinks)
+            {
+                sink.Dispose();
+            }
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// CloseIO: forward what the client already wrote, then close the guest's stdin. If the client never opened its
+    /// end, the pending open is released so the pump ends.
+    /// </summary>
+    public async Task CloseStdinAsync(CancellationToken cancellationToken)
+    {
+        if (_stdinFifo is not null && !_stdin.IsCompleted)
+        {
+            ReleasePendingOpen(_stdinFifo);
+            await _stdin.WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+        }
+        await CloseGuestStdinOnceAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        if (_stdinFifo is not null && !_stdin.IsCompleted)
+        {
+            ReleasePendingOpen(_stdinFifo);
+        }
+        // The stdin pump is not awaited: a read of a FIFO whose writer the client keeps open cannot be cancelled, and
+        // Delete must not wait for the client. It ends when the writer closes; its writes then fail against the
+        // cancelled token. Output pumps are normally done (the process exited and drained) — bounded regardless.
+        try
+        {
+            await Task.WhenAll(_stdout, _stderr).WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // A pump blocked on a FIFO nobody reads; disposing the sinks below ends it.
+        }
+        foreach (var sink in _sinks.Distinct())
+        {
+            await sink.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private Stream? OpenSink(StdioTarget target)
+    {
+        Stream? stream = target switch
+        {
+            StdioTarget.None => null,
+            StdioTarget.Fifo fifo => new FileStream(OpenFifoReadWrite(fifo.Path), FileAccess.Write, bufferSize: 0),
+            StdioTarget.File file => OpenAppend(file.Path),
+            _ => throw new UnsupportedException($"stdio target {target} is not supported"),
+        };
+        if (stream is not null)
+        {
+            _sinks.Add(stream);
+        }
+        return stream;
+    }
+
+    private static SafeFileHandle OpenFifoReadWrite(string path)
+    {
+        var fd = LibC.open(path, LibC.O_RDWR | LibC.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            throw new InvalidRequestException($"open stdio FIFO {path}: {LibC.ErrorText(errno)}");
+        }
+        return new SafeFileHandle(fd, ownsHandle: true);
+    }
+
+    private static FileStream OpenAppend(string path)
+    {
+        var directory = Path.GetDirectoryName(path);
+        if (!string.IsNullOrEmpty(directory))
+        {
+            Directory.CreateDirectory(directory);
+        }
+        return new FileStream(path, new FileStreamOptions
+        {
+            Mode = FileMode.Append,
+            Access = FileAccess.Write,
+            Share = FileShare.ReadWrite,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
+        });
+    }
+
+    private async Task PumpOutputAsync(StdioStream stream, Stream sink)
+    {
+        var buffer = new byte[BufferSize];
+        try
+        {
+            while (true)
+            {
+                var n = await _guest.ReadAsync(_process, stream, buffer, _stop.Token).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    break;
+                }
+                await sink.WriteAsync(buffer.AsMemory(0, n), _stop.Token).ConfigureAwait(false);
+            }
+            await sink.FlushAsync(_stop.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            Log.OutputCopyFailed(_logger, e, _process.ToString(), stream.ToString());
+        }
+    }
+
+    private async Task PumpStdinAsync(string fifo)
+    {
+        var buffer = new byte[BufferSize];
+        try
+        {
+            // A blocking open waits for the client's writer; a read before that would see end of file.
+            using var handle = await Task.Run(() => File.OpenHandle(fifo, FileMode.Open, FileAccess.Read), _stop.Token)
+                .ConfigureAwait(false);
+            await using var source = new FileStream(handle, FileAccess.Read, bufferSize: 0);
+            while (true)
+            {
+                var n = await source.ReadAsync(buffer, _stop.Token).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    break;
+                }
+                await _guest.WriteStdinAsync(_process, buffer.AsMemory(0, n), _stop.Token).ConfigureAwait(false);
+            }
+            await CloseGuestStdinOnceAsync(_stop.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            Log.StdinCopyFailed(_logger, e, _process.ToString());
+        }
+    }
+
+    private async Task CloseGuestStdinOnceAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _stdinClosed, 1) == 0)
+        {
+            await _guest.CloseStdinAsync(_process, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// A reader blocked in open() of a FIFO is released by any writer: open and close a non-blocking write end, which
+    /// the reader then sees as end of file.
+    /// </summary>
+    private static void ReleasePendingOpen(string fifo)
+    {
+        var fd = LibC.open(fifo, LibC.O_WRONLY | LibC.O_NONBLOCK | LibC.O_CLOEXEC, 0);
+        if (fd >= 0)
+        {
+            LibC.close(fd);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 300, Level = LogLevel.Warning, Message = "Copying {Stream} of {Process} failed")]
+        public static partial void OutputCopyFailed(ILogger logger, Exception e, string process, string stream);
+
+        [LoggerMessage(EventId = 301, Level = LogLevel.Warning, Message = "Copying stdin of {Process} failed")]
+        public static partial void StdinCopyFailed(ILogger logger, Exception e, string process);
+    }
+}

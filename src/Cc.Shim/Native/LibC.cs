@@ -1,0 +1,99 @@
+using System.Runtime.InteropServices;
+
+namespace Cc.Shim.Native;
+
+/// <summary>
+/// The few libc calls .NET does not expose: posix_spawn with a process group and an inherited fd, prctl, fcntl.
+/// Constants are glibc x86_64/aarch64 values (Linux only; the shim runs nowhere else).
+/// </summary>
+internal static partial class LibC
+{
+    private const string Lib = "libc";
+
+    public const int O_RDONLY = 0;
+    public const int O_WRONLY = 1;
+    public const int O_RDWR = 2;
+    public const int O_NONBLOCK = 0x800;
+    public const int O_CLOEXEC = 0x80000;
+
+    public const int F_GETFD = 1;
+    public const int F_SETFD = 2;
+    public const int FD_CLOEXEC = 1;
+
+    public const int PR_SET_CHILD_SUBREAPER = 36;
+
+    public const short POSIX_SPAWN_SETPGROUP = 0x02;
+    public const short POSIX_SPAWN_SETSIGDEF = 0x04;
+    public const short POSIX_SPAWN_SETSIGMASK = 0x08;
+
+    /// <summary>glibc's posix_spawn_file_actions_t is 80 bytes and posix_spawnattr_t 336; we allocate with headroom.</summary>
+    public const int SpawnStructBytes = 1024;
+
+    /// <summary>glibc's sigset_t is 128 bytes.</summary>
+    public const int SigSetBytes = 128;
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static unsafe partial int posix_spawn(out int pid, byte* path, void* fileActions, void* attr, byte** argv, byte** envp);
+
+    [LibraryImport(Lib)]
+    public static unsafe partial int posix_spawn_file_actions_init(void* fileActions);
+
+    [LibraryImport(Lib)]
+    public static unsafe partial int posix_spawn_file_actions_destroy(void* fileActions);
+
+    [LibraryImport(Lib)]
+    public static unsafe partial int posix_spawn_file_actions_addopen(void* fileActions, int fd, byte* path, int oflag, int mode);
+
+    [LibraryImport(Lib)]
+    public static unsafe partial int posix_spawn_file_actions_adddup2(void* fileActions, int fd, int newFd);
+
+    [LibraryImport(Lib)]
+    public static unsafe partial int posix_spawnattr_init(void* attr);
+
+    [LibraryImport(Lib)]
+    public static unsafe partial int posix_spawnattr_destroy(void* attr);
+
+    [LibraryImport(Lib)]
+    public static unsafe partial int posix_spawnattr_setflags(void* attr, short flags);
+
+    [LibraryImport(Lib)]
+    public static unsafe partial int posix_spawnattr_setpgroup(void* attr, int pgroup);
+
+    [LibraryImport(Lib)]
+    public static unsafe partial int posix_spawnattr_setsigmask(void* attr, void* sigset);
+
+    [LibraryImport(Lib)]
+    public static unsafe partial int posix_spawnattr_setsigdefault(void* attr, void* sigset);
+
+    [LibraryImport(Lib)]
+    public static unsafe partial int sigemptyset(void* sigset);
+
+    [LibraryImport(Lib)]
+    public static unsafe partial int sigaddset(void* sigset, int signal);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int fcntl(int fd, int cmd, int arg);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int prctl(int option, nuint arg2, nuint arg3, nuint arg4, nuint arg5);
+
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int open(string path, int flags, int mode);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int dup2(int oldFd, int newFd);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int close(int fd);
+
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int mkfifo(string path, int mode);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int kill(int pid, int signal);
+
+    [LibraryImport(Lib)]
+    public static partial int getpgid(int pid);
+
+    public static string ErrorText(int errno) => Marshal.GetPInvokeErrorMessage(errno) + $" (errno {errno})";
+}

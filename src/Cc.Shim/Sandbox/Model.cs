@@ -1,0 +1,58 @@
+namespace Cc.Shim.Sandbox;
+
+/// <summary>A process of a container: the init process has an empty exec id.</summary>
+public readonly record struct ProcessKey(string ContainerId, string ExecId)
+{
+    public bool IsInit => ExecId.Length == 0;
+
+    /// <summary>The id containerd uses for this process in events and State: the exec id, or the container id for init.</summary>
+    public string DisplayId => IsInit ? ContainerId : ExecId;
+
+    public override string ToString() => IsInit ? ContainerId : ContainerId + "/" + ExecId;
+}
+
+/// <summary>How a process ended. Killed by signal N = 128 + N (guest.md, protocol.md §3.4).</summary>
+public readonly record struct ExitStatus(uint Code, DateTimeOffset ExitedAt);
+
+/// <summary>The stdio of a process as containerd names it: "" = not connected, a path = FIFO, or a URI.</summary>
+public sealed record StdioSpec(string Stdin, string Stdout, string Stderr, bool Terminal)
+{
+    public static StdioSpec None { get; } = new("", "", "", false);
+}
+
+/// <summary>One entry of CreateTaskRequest.rootfs.</summary>
+public sealed record RootfsMount(string Type, string Source, IReadOnlyList<string> Options);
+
+/// <summary>What Create asks of the sandbox.</summary>
+public sealed record CreateContainerRequest(
+    string Id,
+    string Bundle,
+    IReadOnlyList<RootfsMount> Rootfs,
+    StdioSpec Stdio);
+
+/// <summary>What Exec asks: <see cref="ProcessJson"/> is the OCI Process object, passed to the guest as it came.</summary>
+public sealed record ExecRequest(string ContainerId, string ExecId, StdioSpec Stdio, ReadOnlyMemory<byte> ProcessJson);
+
+/// <summary>A cached snapshot of a process for State; never requires the guest.</summary>
+public sealed record ProcessSnapshot(
+    ProcessKey Key,
+    string Bundle,
+    uint Pid,
+    ProcessState State,
+    StdioSpec Stdio,
+    ExitStatus? Exit);
+
+/// <summary>cgroup v2 numbers of a container as the guest reports them (bytes, microseconds).</summary>
+public sealed record ContainerStats(
+    ulong CpuUsageUsec,
+    ulong CpuUserUsec,
+    ulong CpuSystemUsec,
+    ulong MemoryUsage,
+    ulong MemoryLimit,
+    ulong MemoryInactiveFile,
+    ulong PidsCurrent,
+    ulong PidsLimit,
+    ulong OomKills);
+
+/// <summary>A process inside the guest, for Pids.</summary>
+public sealed record GuestProcess(uint Pid, string Command);

@@ -1,0 +1,350 @@
+using Cc.Shim.Events;
+
+namespace Cc.Shim.Sandbox;
+
+public sealed partial class PodSandbox
+{
+    /// <summary>
+    /// Start of init or an exec: Created → Running in the guest, then TaskStart / TaskExecStarted, then the exit
+    /// watch is armed — so no exit can be published before the start.
+    /// </summary>
+    public async Task<uint> StartAsync(ProcessKey key, CancellationToken cancellationToken)
+    {
+        var container = FindContainer(key.ContainerId);
+        await container.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ShimProcess process;
+            lock (_lock)
+            {
+                process = FindProcess(container, key);
+                ProcessStateMachine.Check(process.State, ProcessState.Running, key.ToString());
+                if (!key.IsInit && container.Init.State is not (ProcessState.Running or ProcessState.Paused))
+                {
+                    throw new PreconditionFailedException($"container {key.ContainerId}: init process is not running");
+                }
+            }
+            var vm = RequireVm();
+            try
+            {
+                await vm.Agent.StartAsync(key, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                // The process never ran: it gets no start and therefore no exit event; Delete finds it Stopped.
+                lock (_lock)
+                {
+                    process.RecordExit(new ExitStatus(255, _time.GetUtcNow()));
+                }
+                throw;
+            }
+            lock (_lock)
+            {
+                process.MoveTo(ProcessState.Running);
+                _events.Publish(key.IsInit
+                    ? new TaskStarted(_time.GetUtcNow(), key.ContainerId, process.Pid)
+                    : new ExecStarted(_time.GetUtcNow(), key, process.Pid));
+            }
+            _ = WatchExitAsync(container, process, vm);
+            Log.ProcessStarted(_logger, key.ToString());
+            return process.Pid;
+        }
+        finally
+        {
+            container.Gate.Release();
+        }
+    }
+
+    /// <summary>Registers an exec (not started) and publishes TaskExecAdded.</summary>
+    public async Task ExecAsync(ExecRequest request, CancellationToken cancellationToken)
+    {
+        var key = new ProcessKey(request.ContainerId, request.ExecId);
+        if (key.IsInit)
+        {
+            throw new InvalidRequestException("exec id must not be empty");
+        }
+        var container = FindContainer(request.ContainerId);
+        await container.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            lock (_lock)
+            {
+                if (container.Execs.ContainsKey(request.ExecId))
+                {
+                    throw new AlreadyExistsException($"id {request.ExecId}: already exists");
+                }
+                if (container.Init.State is not (ProcessState.Running or ProcessState.Paused))
+                {
+                    throw new PreconditionFailedException($"container {request.ContainerId}: init process is not running");
+                }
+            }
+            var vm = RequireVm();
+            await vm.Agent.ExecAsync(request, cancellationToken).ConfigureAwait(false);
+            var process = new ShimProcess(key, container.Bundle, request.Stdio, (uint)vm.Pid);
+            process.Io = Io.ProcessIo.Start(key, request.Stdio, vm.Stdio, _logger);
+            lock (_lock)
+            {
+                container.Execs.Add(request.ExecId, process);
+                _events.Publish(new ExecAdded(_time.GetUtcNow(), key));
+            }
+        }
+        finally
+        {
+            container.Gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Kill: a process that has exited (or was deleted) is NotFound — CRI ignores exactly that code on stop.
+    /// </summary>
+    public async Task KillAsync(ProcessKey key, int signal, bool all, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            var process = FindProcess(FindContainer(key.ContainerId), key);
+            if (process.State is ProcessState.Stopped or ProcessState.Deleted)
+            {
+                throw new NotFoundException($"process {key.DisplayId}: process already finished: not found");
+            }
+        }
+        await RequireVm().Agent.SignalAsync(key, signal, all && key.IsInit, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Wait: answers when the exit is recorded, at once if it already is; many waiters.</summary>
+    public async Task<ExitStatus> WaitAsync(ProcessKey key, CancellationToken cancellationToken)
+    {
+        Task<ExitStatus> exited;
+        lock (_lock)
+        {
+            exited = FindProcess(FindContainer(key.ContainerId), key).Exited;
+        }
+        return await exited.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Delete: the process must be Created or Stopped (anything else is the invalid-transition error). For init the
+    /// container leaves the guest and the shim, TaskDelete is published, and the VM stops when no container remains.
+    /// Exec deletes publish nothing, as the runc shim does.
+    /// </summary>
+    public async Task<(uint Pid, ExitStatus Exit)> DeleteAsync(ProcessKey key, CancellationToken cancellationToken)
+    {
+        var container = FindContainer(key.ContainerId);
+        await container.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ShimProcess process;
+            lock (_lock)
+            {
+                process = FindProcess(container, key);
+                ProcessStateMachine.Check(process.State, ProcessState.Deleted, key.ToString());
+            }
+            if (!key.IsInit)
+            {
+                lock (_lock)
+                {
+                    process.MoveTo(ProcessState.Deleted);
+                    container.Execs.Remove(key.ExecId);
+                }
+                if (process.Io is { } execIo)
+                {
+                    await execIo.DisposeAsync().ConfigureAwait(false);
+                }
+                return (process.Pid, process.Exit ?? new ExitStatus(0, _time.GetUtcNow()));
+            }
+
+            if (Volatile.Read(ref _vm) is { } vm && !vm.Exited.IsCompleted)
+            {
+                await BestEffortAsync(() => vm.Agent.RemoveContainerAsync(key.ContainerId, cancellationToken), "remove container")
+                    .ConfigureAwait(false);
+            }
+            foreach (var p in container.Execs.Values.Append(process))
+            {
+                if (p.Io is { } io)
+                {
+                    await io.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+            await BestEffortAsync(() => _rootfs.ReleaseAsync(key.ContainerId, _options.SharedDirectory, cancellationToken),
+                "release rootfs").ConfigureAwait(false);
+
+            var exit = process.Exit ?? new ExitStatus(0, _time.GetUtcNow());
+            bool last;
+            lock (_lock)
+            {
+                process.MoveTo(ProcessState.Deleted);
+                _containers.Remove(key.ContainerId);
+                _events.Publish(new TaskDeleted(_time.GetUtcNow(), key, process.Pid, exit));
+                last = _containers.Count == 0 && _creating.Count == 0;
+            }
+            Log.ContainerDeleted(_logger, key.ContainerId);
+            if (last)
+            {
+                await StopVmAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            return (process.Pid, exit);
+        }
+        finally
+        {
+            container.Gate.Release();
+        }
+    }
+
+    public Task CloseStdinAsync(ProcessKey key, CancellationToken cancellationToken)
+    {
+        ShimProcess process;
+        lock (_lock)
+        {
+            process = FindProcess(FindContainer(key.ContainerId), key);
+        }
+        return process.Io is { } io ? io.CloseStdinAsync(cancellationToken) : Task.CompletedTask;
+    }
+
+    public Task ResizePtyAsync(ProcessKey key, uint columns, uint rows, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            var process = FindProcess(FindContainer(key.ContainerId), key);
+            if (!process.Stdio.Terminal)
+            {
+                throw new PreconditionFailedException($"process {key.DisplayId} has no terminal");
+            }
+        }
+        return RequireVm().Stdio.ResizePtyAsync(key, columns, rows, cancellationToken);
+    }
+
+    /// <summary>Pause/Resume of the whole container: Running ⇄ Paused, with TaskPaused / TaskResumed.</summary>
+    public async Task SetPausedAsync(string containerId, bool paused, CancellationToken cancellationToken)
+    {
+        var container = FindContainer(containerId);
+        var to = paused ? ProcessState.Paused : ProcessState.Running;
+        await container.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            lock (_lock)
+            {
+                ProcessStateMachine.Check(container.Init.State, to, containerId);
+            }
+            var agent = RequireVm().Agent;
+            await (paused ? agent.PauseAsync(containerId, cancellationToken) : agent.ResumeAsync(containerId, cancellationToken))
+                .ConfigureAwait(false);
+            lock (_lock)
+            {
+                // The process may have exited meanwhile; then the move is invalid and the caller learns it.
+                container.Init.MoveTo(to);
+                _events.Publish(paused
+                    ? new TaskPaused(_time.GetUtcNow(), containerId)
+                    : new TaskResumed(_time.GetUtcNow(), containerId));
+            }
+        }
+        finally
+        {
+            container.Gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Watches one started process: guest exit, then host output drained, then (for init) every exec's exit first,
+    /// then the exit is recorded and TaskExit published. A lost VM counts as exit 255.
+    /// </summary>
+    private async Task WatchExitAsync(ShimContainer container, ShimProcess process, ISandboxVm vm)
+    {
+        ExitStatus exit;
+        try
+        {
+            exit = await vm.Agent.WaitAsync(process.Key, _disposed.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_disposed.IsCancellationRequested)
+        {
+            return;
+        }
+        catch (Exception e)
+        {
+            Log.WaitFailed(_logger, e, process.Key.ToString());
+            exit = new ExitStatus(255, _time.GetUtcNow());
+        }
+
+        if (process.Io is { } io)
+        {
+            try
+            {
+                await io.OutputDrained.WaitAsync(_options.OutputDrainTimeout, _disposed.Token).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                Log.OutputNotDrained(_logger, process.Key.ToString());
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+
+        if (process.Key.IsInit)
+        {
+            await AwaitExecExitsAsync(container, vm).ConfigureAwait(false);
+        }
+
+        lock (_lock)
+        {
+            if (process.State is not (ProcessState.Running or ProcessState.Paused))
+            {
+                return;
+            }
+            process.RecordExit(exit);
+            _events.Publish(new TaskExited(_time.GetUtcNow(), process.Key, process.Pid, exit));
+        }
+        Log.ProcessExited(_logger, process.Key.ToString(), exit.Code);
+    }
+
+    /// <summary>
+    /// The init's exit is published after every exec's (protocol.md §3.4): the guest kills the rest of a container whose
+    /// init died; we wait for those exits, nudging with SIGKILL, within a grace period.
+    /// </summary>
+    private async Task AwaitExecExitsAsync(ShimContainer container, ISandboxVm vm)
+    {
+        List<ShimProcess> live;
+        lock (_lock)
+        {
+            live = container.Execs.Values.Where(p => p.State is ProcessState.Running or ProcessState.Paused).ToList();
+        }
+        if (live.Count == 0)
+        {
+            return;
+        }
+        foreach (var exec in live)
+        {
+            await BestEffortAsync(() => vm.Agent.SignalAsync(exec.Key, 9, false, CancellationToken.None), "kill exec")
+                .ConfigureAwait(false);
+        }
+        try
+        {
+            await Task.WhenAll(live.Select(p => p.Exited)).WaitAsync(_options.ExecExitGrace, _disposed.Token)
+                .ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+        {
+            // Publish the init's exit anyway; a stuck exec must not hide the container's end from containerd.
+        }
+    }
+
+    private ShimContainer FindContainer(string id)
+    {
+        lock (_lock)
+        {
+            return _containers.TryGetValue(id, out var container)
+                ? container
+                : throw new NotFoundException($"container {id}: container not created: not found");
+        }
+    }
+
+    private static ShimProcess FindProcess(ShimContainer container, ProcessKey key)
+    {
+        if (key.IsInit)
+        {
+            return container.Init;
+        }
+        return container.Execs.TryGetValue(key.ExecId, out var process)
+            ? process
+            : throw new NotFoundException($"process {key.ExecId}: process does not exist {key.ExecId}: not found");
+    }
+}

@@ -1,0 +1,251 @@
+using Cc.Shim.Events;
+using Microsoft.Extensions.Logging;
+
+namespace Cc.Shim.Sandbox;
+
+/// <summary>Identity and places of one pod sandbox (one shim daemon, one VM).</summary>
+public sealed record SandboxOptions(string Namespace, string SandboxId, string RunDirectory)
+{
+    /// <summary>Host directory shared with the guest as /run/cc/shared.</summary>
+    public string SharedDirectory => Path.Combine(RunDirectory, "shared");
+
+    /// <summary>How long an init's exit waits for its execs' exits to be published first.</summary>
+    public TimeSpan ExecExitGrace { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long an exit waits for the process's output to reach the host sinks.</summary>
+    public TimeSpan OutputDrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>
+/// The pod: its VM (started by the first Create, stopped when the last container is deleted) and its containers.
+/// All process state lives behind <see cref="_lock"/>; guest calls are made outside it, with a state check before and
+/// a checked transition after, so a transition the table forbids is always the one "invalid state transition" error.
+/// Events are published under the lock at the moment of the transition: queue order is state order.
+/// </summary>
+public sealed partial class PodSandbox : IAsyncDisposable
+{
+    private readonly SandboxOptions _options;
+    private readonly IVmLauncher _launcher;
+    private readonly IRootfsProvider _rootfs;
+    private readonly IEventPublisher _events;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, ShimContainer> _containers = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _creating = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _vmGate = new(1, 1);
+    private readonly CancellationTokenSource _disposed = new();
+    private ISandboxVm? _vm;
+
+    public PodSandbox(SandboxOptions options, IVmLauncher launcher, IRootfsProvider rootfs, IEventPublisher events,
+        TimeProvider time, ILogger<PodSandbox> logger)
+    {
+        _options = options;
+        _launcher = launcher;
+        _rootfs = rootfs;
+        _events = events;
+        _time = time;
+        _logger = logger;
+    }
+
+    public SandboxOptions Options => _options;
+
+    /// <summary>The VMM's pid, or 0 while no VM runs.</summary>
+    public int VmPid => Volatile.Read(ref _vm)?.Pid ?? 0;
+
+    /// <summary>True while any container is registered (or being created): Shutdown must then keep the daemon.</summary>
+    public bool HasContainers
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _containers.Count > 0 || _creating.Count > 0;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Create: boots the VM if this is the pod's first container, prepares the rootfs, creates the init process in
+    /// the guest (not started), opens stdio, records the container and publishes TaskCreated. Returns the pid.
+    /// </summary>
+    public async Task<uint> CreateAsync(CreateContainerRequest request, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            if (_containers.ContainsKey(request.Id) || !_creating.Add(request.Id))
+            {
+                throw new AlreadyExistsException($"container {request.Id}: already exists");
+            }
+        }
+        var rootfsPrepared = false;
+        ISandboxVm? vm = null;
+        try
+        {
+            var spec = await ReadSpecAsync(request.Bundle, cancellationToken).ConfigureAwait(false);
+            vm = await EnsureVmAsync(cancellationToken).ConfigureAwait(false);
+            var guestRootfs = await _rootfs.PrepareAsync(request.Id, request.Bundle, request.Rootfs,
+                _options.SharedDirectory, cancellationToken).ConfigureAwait(false);
+            rootfsPrepared = true;
+            await vm.Agent.CreateContainerAsync(request.Id, spec, guestRootfs, request.Stdio, cancellationToken)
+                .ConfigureAwait(false);
+
+            var key = new ProcessKey(request.Id, "");
+            var init = new ShimProcess(key, request.Bundle, request.Stdio, (uint)vm.Pid);
+            init.Io = Io.ProcessIo.Start(key, request.Stdio, vm.Stdio, _logger);
+            lock (_lock)
+            {
+                _creating.Remove(request.Id);
+                _containers.Add(request.Id, new ShimContainer(request.Id, request.Bundle, init));
+                _events.Publish(new TaskCreated(_time.GetUtcNow(), request.Id, request.Bundle, request.Rootfs, request.Stdio,
+                    init.Pid));
+            }
+            Log.ContainerCreated(_logger, request.Id, vm.Pid);
+            return init.Pid;
+        }
+        catch
+        {
+            lock (_lock)
+            {
+                _creating.Remove(request.Id);
+            }
+            if (vm is not null)
+            {
+                await BestEffortAsync(() => vm.Agent.RemoveContainerAsync(request.Id, CancellationToken.None), "remove").ConfigureAwait(false);
+            }
+            if (rootfsPrepared)
+            {
+                await BestEffortAsync(() => _rootfs.ReleaseAsync(request.Id, _options.SharedDirectory, CancellationToken.None),
+                    "release rootfs").ConfigureAwait(false);
+            }
+            throw;
+        }
+    }
+
+    /// <summary>Stops the VM (if any) and forgets every container; used when the daemon exits.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _disposed.CancelAsync().ConfigureAwait(false);
+        List<ShimContainer> containers;
+        lock (_lock)
+        {
+            containers = [.. _containers.Values];
+            _containers.Clear();
+        }
+        foreach (var container in containers)
+        {
+            foreach (var process in container.Execs.Values.Append(container.Init))
+            {
+                if (process.Io is { } io)
+                {
+                    await io.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+            await BestEffortAsync(() => _rootfs.ReleaseAsync(container.Id, _options.SharedDirectory, CancellationToken.None),
+                "release rootfs").ConfigureAwait(false);
+        }
+        await StopVmAsync(CancellationToken.None).ConfigureAwait(false);
+    }
+
+    private async Task<ISandboxVm> EnsureVmAsync(CancellationToken cancellationToken)
+    {
+        await _vmGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_vm is { } running && !running.Exited.IsCompleted)
+            {
+                return running;
+            }
+            Directory.CreateDirectory(_options.SharedDirectory);
+            var vm = await _launcher.LaunchAsync(
+                new VmLaunchRequest(_options.Namespace, _options.SandboxId, _options.RunDirectory, _options.SharedDirectory),
+                cancellationToken).ConfigureAwait(false);
+            Volatile.Write(ref _vm, vm);
+            Log.VmStarted(_logger, _options.SandboxId, vm.Pid);
+            return vm;
+        }
+        finally
+        {
+            _vmGate.Release();
+        }
+    }
+
+    /// <summary>Stops the VM once no container is left; the daemon itself stays until Shutdown.</summary>
+    private async Task StopVmAsync(CancellationToken cancellationToken)
+    {
+        await _vmGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var vm = Interlocked.Exchange(ref _vm, null);
+            if (vm is null)
+            {
+                return;
+            }
+            await BestEffortAsync(() => vm.StopAsync(cancellationToken), "stop VM").ConfigureAwait(false);
+            await vm.DisposeAsync().ConfigureAwait(false);
+            Log.VmStopped(_logger, _options.SandboxId);
+        }
+        finally
+        {
+            _vmGate.Release();
+        }
+    }
+
+    private ISandboxVm RequireVm() =>
+        Volatile.Read(ref _vm) ?? throw new SandboxUnavailableException($"sandbox {_options.SandboxId}: the VM is not running");
+
+    private static async Task<ReadOnlyMemory<byte>> ReadSpecAsync(string bundle, CancellationToken cancellationToken)
+    {
+        var path = Path.Combine(bundle, "config.json");
+        try
+        {
+            return await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new InvalidRequestException($"bundle {bundle} has no config.json", e);
+        }
+    }
+
+    private async Task BestEffortAsync(Func<Task> action, string what)
+    {
+        try
+        {
+            await action().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            Log.CleanupFailed(_logger, e, what, _options.SandboxId);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Container {ContainerId} created in VM pid {VmPid}")]
+        public static partial void ContainerCreated(ILogger logger, string containerId, int vmPid);
+
+        [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "Sandbox {SandboxId}: VM started, pid {VmPid}")]
+        public static partial void VmStarted(ILogger logger, string sandboxId, int vmPid);
+
+        [LoggerMessage(EventId = 102, Level = LogLevel.Information, Message = "Sandbox {SandboxId}: VM stopped")]
+        public static partial void VmStopped(ILogger logger, string sandboxId);
+
+        [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "Clean-up step '{Step}' of sandbox {SandboxId} failed")]
+        public static partial void CleanupFailed(ILogger logger, Exception e, string step, string sandboxId);
+
+        [LoggerMessage(EventId = 104, Level = LogLevel.Information, Message = "Process {Process} started, exit watch armed")]
+        public static partial void ProcessStarted(ILogger logger, string process);
+
+        [LoggerMessage(EventId = 105, Level = LogLevel.Information, Message = "Process {Process} exited with status {ExitStatus}")]
+        public static partial void ProcessExited(ILogger logger, string process, uint exitStatus);
+
+        [LoggerMessage(EventId = 106, Level = LogLevel.Warning, Message = "Waiting for process {Process} failed; recording exit 255")]
+        public static partial void WaitFailed(ILogger logger, Exception e, string process);
+
+        [LoggerMessage(EventId = 107, Level = LogLevel.Warning, Message = "Output of {Process} did not drain in time; reporting its exit anyway")]
+        public static partial void OutputNotDrained(ILogger logger, string process);
+
+        [LoggerMessage(EventId = 108, Level = LogLevel.Information, Message = "Container {ContainerId} deleted")]
+        public static partial void ContainerDeleted(ILogger logger, string containerId);
+    }
+}

@@ -1,0 +1,93 @@
+namespace Cc.Shim.Sandbox;
+
+// The engine seams of the domain (style.md habit 7): small, role-named, each with a fake in the tests. The real
+// implementations (Cc.Hypervisor's QEMU driver, Cc.Agent.Protocol's client) are adapted to these in Sandbox/Real*.
+
+/// <summary>Boots the pod's VM. One call per sandbox.</summary>
+public interface IVmLauncher
+{
+    Task<ISandboxVm> LaunchAsync(VmLaunchRequest request, CancellationToken cancellationToken);
+}
+
+/// <summary>What the sandbox needs from its VM launch: ids for names and logs, and the host directory to share.</summary>
+public sealed record VmLaunchRequest(string Namespace, string SandboxId, string RunDirectory, string SharedDirectory);
+
+/// <summary>A running VM with a connected agent.</summary>
+public interface ISandboxVm : IAsyncDisposable
+{
+    /// <summary>The VMM's host pid: what Create/Start/Pids report, as kata does.</summary>
+    int Pid { get; }
+
+    /// <summary>Completes when the VM has ended, for whatever reason.</summary>
+    Task Exited { get; }
+
+    IGuestAgent Agent { get; }
+
+    IGuestStdio Stdio { get; }
+
+    /// <summary>Stops the guest and the VMM; idempotent, bounded by the token.</summary>
+    Task StopAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>Container and process lifecycle inside the guest.</summary>
+public interface IGuestAgent
+{
+    /// <summary>Creates the container's init process without starting it. <paramref name="guestRootfs"/> is the guest path.</summary>
+    Task CreateContainerAsync(string containerId, ReadOnlyMemory<byte> ociSpecJson, string guestRootfs, StdioSpec stdio,
+        CancellationToken cancellationToken);
+
+    /// <summary>Registers an extra process without starting it.</summary>
+    Task ExecAsync(ExecRequest request, CancellationToken cancellationToken);
+
+    /// <summary>Starts a created process; returns its guest pid.</summary>
+    Task<uint> StartAsync(ProcessKey process, CancellationToken cancellationToken);
+
+    Task SignalAsync(ProcessKey process, int signal, bool all, CancellationToken cancellationToken);
+
+    /// <summary>Completes when the process has exited and its output is drained in the guest.</summary>
+    Task<ExitStatus> WaitAsync(ProcessKey process, CancellationToken cancellationToken);
+
+    Task RemoveContainerAsync(string containerId, CancellationToken cancellationToken);
+
+    Task PauseAsync(string containerId, CancellationToken cancellationToken);
+
+    Task ResumeAsync(string containerId, CancellationToken cancellationToken);
+
+    Task<ContainerStats> StatsAsync(string containerId, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<GuestProcess>> ListProcessesAsync(string containerId, CancellationToken cancellationToken);
+}
+
+/// <summary>The streams of a process inside the guest.</summary>
+public enum StdioStream
+{
+    Stdout,
+    Stderr,
+}
+
+/// <summary>
+/// Stdio of guest processes. Reads are pulled by the host, which is the back-pressure: nothing is read in the guest
+/// faster than the host writes it out.
+/// </summary>
+public interface IGuestStdio
+{
+    /// <summary>Reads up to <paramref name="buffer"/>.Length bytes; 0 = end of stream.</summary>
+    Task<int> ReadAsync(ProcessKey process, StdioStream stream, Memory<byte> buffer, CancellationToken cancellationToken);
+
+    Task WriteStdinAsync(ProcessKey process, ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
+
+    Task CloseStdinAsync(ProcessKey process, CancellationToken cancellationToken);
+
+    Task ResizePtyAsync(ProcessKey process, uint columns, uint rows, CancellationToken cancellationToken);
+}
+
+/// <summary>Puts a container's root filesystem where the guest sees it, and takes it away again.</summary>
+public interface IRootfsProvider
+{
+    /// <summary>Mounts (or binds) the rootfs under the shared directory; returns the guest path of the rootfs.</summary>
+    Task<string> PrepareAsync(string containerId, string bundle, IReadOnlyList<RootfsMount> mounts, string sharedDirectory,
+        CancellationToken cancellationToken);
+
+    /// <summary>Unmounts and removes what <see cref="PrepareAsync"/> made; idempotent.</summary>
+    Task ReleaseAsync(string containerId, string sharedDirectory, CancellationToken cancellationToken);
+}
