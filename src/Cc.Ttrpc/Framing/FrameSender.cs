@@ -1,0 +1,163 @@
+using System.Buffers;
+using System.IO.Pipelines;
+
+namespace Cc.Ttrpc.Framing;
+
+/// <summary>
+/// The outgoing half of a connection. Callers append whole frames to an in-memory pipe under
+/// <see cref="Gate"/>, which never blocks on the peer; one send loop copies the pipe to the transport,
+/// so frames queued while a write is in progress go out together and are flushed once.
+/// Because callers never wait on the socket, a call's cancellation or deadline completes even when the
+/// peer has stopped reading (the Go client can hang there). Memory is bounded by
+/// <see cref="WaitForRoomAsync"/>: callers wait, cancellably, while more than <see cref="HighWater"/>
+/// bytes are queued.
+/// </summary>
+internal sealed class FrameSender
+{
+    internal const long HighWater = 8L << 20;
+
+    private readonly Pipe _pipe = new(new PipeOptions(
+        pauseWriterThreshold: 0, // appends must never block: backpressure is WaitForRoomAsync's job
+        resumeWriterThreshold: 0,
+        minimumSegmentSize: 64 * 1024,
+        readerScheduler: PipeScheduler.Inline,
+        writerScheduler: PipeScheduler.Inline,
+        useSynchronizationContext: false));
+
+    private long _queued;                 // bytes appended and not yet written to the transport
+    private bool _completed;              // guarded by Gate: no more frames are accepted
+    private TaskCompletionSource? _room;  // guarded by Gate: completed when _queued drops below HighWater
+
+    /// <summary>Serializes appends. The client also allocates stream ids under it, so ids on the wire increase.</summary>
+    public Lock Gate { get; } = new();
+
+    public ValueTask WaitForRoomAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _queued) < HighWater)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        return SlowAsync(cancellationToken);
+
+        async ValueTask SlowAsync(CancellationToken cancellationToken)
+        {
+            while (true)
+            {
+                Task room;
+                lock (Gate)
+                {
+                    if (_completed || Volatile.Read(ref _queued) < HighWater)
+                    {
+                        return;
+                    }
+
+                    _room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    room = _room.Task;
+                }
+
+                await room.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Appends one frame. The caller must hold <see cref="Gate"/>. Returns false once the sender is completed.</summary>
+    public bool TryAppendLocked<TState>(uint streamId, MessageType type, FrameFlags flags, int length,
+        TState state, SpanAction<byte, TState>? writeBody)
+    {
+        if (_completed)
+        {
+            return false;
+        }
+
+        int total = FrameLimits.HeaderLength + length;
+        var writer = _pipe.Writer;
+        Span<byte> span = writer.GetSpan(total);
+        FrameEncoder.WriteHeader(span, new FrameHeader((uint)length, streamId, type, flags));
+        if (length > 0)
+        {
+            writeBody!(span.Slice(FrameLimits.HeaderLength, length), state);
+        }
+
+        writer.Advance(total);
+        Interlocked.Add(ref _queued, total);
+
+        // With pauseWriterThreshold 0 this completes synchronously; it commits the frame and wakes the loop.
+        var flush = writer.FlushAsync();
+        if (!flush.IsCompletedSuccessfully)
+        {
+            throw new InvalidOperationException("ttrpc: outgoing pipe flush did not complete synchronously");
+        }
+
+        return true;
+    }
+
+    public bool TryAppend<TState>(uint streamId, MessageType type, FrameFlags flags, int length,
+        TState state, SpanAction<byte, TState>? writeBody)
+    {
+        lock (Gate)
+        {
+            return TryAppendLocked(streamId, type, flags, length, state, writeBody);
+        }
+    }
+
+    /// <summary>No more frames: the send loop writes what is queued and then ends.</summary>
+    public void Complete()
+    {
+        lock (Gate)
+        {
+            if (_completed)
+            {
+                return;
+            }
+
+            _completed = true;
+            _pipe.Writer.Complete();
+            _room?.TrySetResult();
+        }
+    }
+
+    /// <summary>Copies queued frames to <paramref name="transport"/> until <see cref="Complete"/> and the queue is empty.</summary>
+    public async Task RunAsync(Stream transport, CancellationToken cancellationToken)
+    {
+        var reader = _pipe.Reader;
+        try
+        {
+            while (true)
+            {
+                ReadResult result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                ReadOnlySequence<byte> buffer = result.Buffer;
+                if (!buffer.IsEmpty)
+                {
+                    foreach (ReadOnlyMemory<byte> segment in buffer)
+                    {
+                        await transport.WriteAsync(segment, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    await transport.FlushAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                long written = buffer.Length;
+                reader.AdvanceTo(buffer.End);
+                if (Interlocked.Add(ref _queued, -written) < HighWater && _room is not null)
+                {
+                    lock (Gate)
+                    {
+                        _room?.TrySetResult();
+                        _room = null;
+                    }
+                }
+
+                if (result.IsCompleted)
+                {
+                    return;
+                }
+            }
+        }
+        finally
+        {
+            Complete();
+            await reader.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,107 @@
+using System.Threading.Channels;
+using Google.Protobuf;
+
+namespace Cc.Ttrpc.Server;
+
+/// <summary>
+/// One accepted Request: runs its handler on the thread pool (each request concurrently, as the Go server
+/// runs a goroutine per request) and sends the final frame exactly once.
+/// </summary>
+internal sealed class ServerCall : IThreadPoolWorkItem
+{
+    private readonly ServerConnection _owner;
+    private readonly ServerMethod _method;
+    private readonly CancellationTokenSource? _deadline;
+    private readonly CancellationTokenRegistration _abortLink;
+    private int _finished; // 1 once the final frame was queued; later Data writes fail
+
+    public ServerCall(ServerConnection owner, uint streamId, ServerMethod method, Wire.Request request,
+        CancellationTokenSource? deadline, CancellationTokenRegistration abortLink, ServerCallContext context)
+    {
+        _owner = owner;
+        StreamId = streamId;
+        _method = method;
+        _deadline = deadline;
+        _abortLink = abortLink;
+        Payload = request.Payload;
+        Context = context;
+        if (method.AcceptsData)
+        {
+            Incoming = Channel.CreateUnbounded<ByteString>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+            // A payload inside the Request of a client-streaming call is its first message (services.go does the same).
+            if (!request.Payload.IsEmpty)
+            {
+                Incoming.Writer.TryWrite(request.Payload);
+            }
+        }
+    }
+
+    public uint StreamId { get; }
+
+    public ByteString Payload { get; }
+
+    public ServerCallContext Context { get; }
+
+    public ServerMethod Method => _method;
+
+    /// <summary>Data frames from the client, for methods that accept them; written by the receive loop only.</summary>
+    public Channel<ByteString>? Incoming { get; }
+
+    public bool DeadlineFired => _deadline?.IsCancellationRequested == true;
+
+    void IThreadPoolWorkItem.Execute() => _ = RunAsync();
+
+    private async Task RunAsync()
+    {
+        Google.Rpc.Status? status = null;
+        IMessage? response = null;
+        try
+        {
+            response = await _method.InvokeAsync(this).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            status = _owner.ToStatus(this, ex);
+        }
+
+        try
+        {
+            Finish(status, response);
+        }
+        finally
+        {
+            _abortLink.Dispose();
+            _deadline?.Dispose();
+            _owner.OnCallFinished(this);
+        }
+    }
+
+    private void Finish(Google.Rpc.Status? status, IMessage? response)
+    {
+        Interlocked.Exchange(ref _finished, 1);
+        if (status is null && _method.SendsData)
+        {
+            // Successful end of a server stream: an empty Data frame with RemoteClosed, not a Response.
+            _owner.TrySendData(StreamId, Framing.FrameFlags.RemoteClosed | Framing.FrameFlags.NoData, null);
+            return;
+        }
+
+        _owner.SendResponse(StreamId, status, status is null ? response : null);
+    }
+
+    /// <summary>One streamed response message (a Data frame without flags).</summary>
+    public async ValueTask WriteDataAsync(IMessage message, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        if (Volatile.Read(ref _finished) != 0)
+        {
+            throw new InvalidOperationException("ttrpc: the call has already completed");
+        }
+
+        await _owner.Sender.WaitForRoomAsync(cancellationToken).ConfigureAwait(false);
+        if (!_owner.TrySendData(StreamId, Framing.FrameFlags.None, message))
+        {
+            throw TtrpcException.Closed();
+        }
+    }
+}

@@ -1,0 +1,287 @@
+using System.Buffers;
+using Cc.Ttrpc.Framing;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging;
+
+namespace Cc.Ttrpc.Server;
+
+/// <summary>
+/// The server side of one connection: validates and dispatches Requests, routes Data frames to streaming
+/// calls, and answers protocol errors on the offending stream id the way the Go v1.2 server does.
+/// Per-stream problems get a status on that stream and the connection lives; only I/O errors end it.
+/// </summary>
+internal sealed class ServerConnection : IFrameHandler
+{
+    private readonly TtrpcServer _server;
+    private readonly Connection _connection;
+    private readonly ILogger _logger;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<uint, ServerCall> _calls = [];   // guarded by _lock: every call whose final frame is not sent
+    private uint _lastStreamId;                                 // receive loop only: ids must strictly increase
+    private bool _closeWhenIdle;                                // guarded by _lock
+
+    public ServerConnection(TtrpcServer server, Stream stream, PeerCredentials? peer, ILogger logger)
+    {
+        _server = server;
+        _logger = logger;
+        Peer = peer;
+        _connection = new Connection(stream, logger);
+    }
+
+    public PeerCredentials? Peer { get; }
+
+    public FrameSender Sender => _connection.Sender;
+
+    public Task Completion => _connection.Completion;
+
+    public void Start() => _connection.Start(this);
+
+    public void Abort() => _connection.Abort(null);
+
+    /// <summary>Graceful shutdown: close now if no call is in flight, else as soon as the last one finishes.</summary>
+    public void CloseWhenIdle()
+    {
+        lock (_lock)
+        {
+            _closeWhenIdle = true;
+            if (_calls.Count > 0)
+            {
+                return;
+            }
+        }
+
+        _connection.CloseGracefully();
+    }
+
+    public void OnFrame(in FrameHeader header, in ReadOnlySequence<byte> payload)
+    {
+        uint id = header.StreamId;
+        if (id % 2 != 1)
+        {
+            // Answered on the same even id so the client learns which id was bad.
+            Reject(id, StatusCode.InvalidArgument, "StreamID must be odd for client initiated streams");
+            return;
+        }
+
+        switch (header.Type)
+        {
+            case MessageType.Request:
+                OnRequest(id, payload);
+                break;
+            case MessageType.Data:
+                OnData(header, payload);
+                break;
+            default:
+                // v1.2 ignores unknown types for forward compatibility; a Response from a client is just as meaningless.
+                Log.UnknownFrameType(_logger, _connection.Name, (byte)header.Type, id);
+                break;
+        }
+    }
+
+    public void OnOversizedFrame(in FrameHeader header)
+    {
+        var error = TtrpcException.Oversized(header.Length);
+        Reject(header.StreamId, error.Code, error.Message);
+    }
+
+    public void OnClosed(Exception? reason)
+    {
+        // Handlers still running saw their token fire through the connection's Aborted token; their final
+        // frames are dropped because the sender is completed.
+        _server.OnConnectionClosed(this);
+    }
+
+    private void OnRequest(uint id, in ReadOnlySequence<byte> payload)
+    {
+        if (id <= _lastStreamId)
+        {
+            Reject(id, StatusCode.InvalidArgument, "StreamID cannot be re-used and must increment");
+            return;
+        }
+
+        _lastStreamId = id;
+        Wire.Request request;
+        try
+        {
+            request = Wire.Request.Parser.ParseFrom(payload);
+        }
+        catch (InvalidProtocolBufferException ex)
+        {
+            Reject(id, StatusCode.InvalidArgument, $"unmarshal request error: {ex.Message}");
+            return;
+        }
+
+        if (!_server.TryGetService(request.Service, out ServiceDefinition? service))
+        {
+            Reject(id, StatusCode.Unimplemented, $"service {request.Service}");
+            return;
+        }
+
+        if (!service.Methods.TryGetValue(request.Method, out ServerMethod? method))
+        {
+            Reject(id, StatusCode.Unimplemented, $"method {request.Method}");
+            return;
+        }
+
+        ServerCall call = CreateCall(id, method, request);
+        lock (_lock)
+        {
+            _calls.Add(id, call);
+        }
+
+        ThreadPool.UnsafeQueueUserWorkItem(call, preferLocal: false);
+    }
+
+    private ServerCall CreateCall(uint id, ServerMethod method, Wire.Request request)
+    {
+        var metadata = new Metadata();
+        foreach (var pair in request.Metadata)
+        {
+            metadata.Add(pair.Key, pair.Value);
+        }
+
+        CancellationToken token = _connection.Aborted;
+        CancellationTokenSource? deadline = null;
+        CancellationTokenRegistration abortLink = default;
+        DateTimeOffset? deadlineAt = null;
+        if (request.TimeoutNano != 0)
+        {
+            // A negative timeout is already expired, as context.WithTimeout treats it.
+            var timeout = TimeSpan.FromTicks(Math.Max(0, request.TimeoutNano / TimeSpan.NanosecondsPerTick));
+            TimeProvider time = _server.Options.TimeProvider;
+            deadlineAt = time.GetUtcNow() + timeout;
+            deadline = new CancellationTokenSource(timeout, time);
+            abortLink = _connection.Aborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), deadline);
+            token = deadline.Token;
+        }
+
+        var context = new ServerCallContext(request.Service, request.Method, metadata, token, deadlineAt, Peer);
+        return new ServerCall(this, id, method, request, deadline, abortLink, context);
+    }
+
+    private void OnData(in FrameHeader header, in ReadOnlySequence<byte> payload)
+    {
+        uint id = header.StreamId;
+        ServerCall? call;
+        lock (_lock)
+        {
+            _calls.TryGetValue(id, out call);
+        }
+
+        if (call is null)
+        {
+            Reject(id, StatusCode.InvalidArgument, "StreamID is no longer active");
+            return;
+        }
+
+        if (call.Incoming is null)
+        {
+            Log.DataIgnored(_logger, id);
+            return;
+        }
+
+        // Same order as server.go: deliver unless NoData, then apply RemoteClosed.
+        if (!header.Has(FrameFlags.NoData)
+            && !call.Incoming.Writer.TryWrite(UnsafeByteOperations.UnsafeWrap(payload.ToArray())))
+        {
+            Reject(id, StatusCode.InvalidArgument, "data handling error: stream closed by the client");
+            return;
+        }
+
+        if (header.Has(FrameFlags.RemoteClosed))
+        {
+            call.Incoming.Writer.TryComplete();
+            if (!payload.IsEmpty)
+            {
+                Reject(id, StatusCode.InvalidArgument, "data close message cannot include data");
+            }
+        }
+    }
+
+    internal void OnCallFinished(ServerCall call)
+    {
+        bool close;
+        lock (_lock)
+        {
+            _calls.Remove(call.StreamId);
+            close = _closeWhenIdle && _calls.Count == 0;
+        }
+
+        if (close)
+        {
+            _connection.CloseGracefully();
+        }
+    }
+
+    /// <summary>The status a handler failure becomes (api doc "Status and errors").</summary>
+    internal Google.Rpc.Status ToStatus(ServerCall call, Exception exception)
+    {
+        var context = call.Context;
+        StatusCode code;
+        string message;
+        switch (exception)
+        {
+            case TtrpcException ttrpc:
+                code = ttrpc.Code;
+                message = ttrpc.Message;
+                if (code is StatusCode.Cancelled or StatusCode.DeadlineExceeded)
+                {
+                    Log.HandlerCancelled(_logger, context.Service, context.Method, call.StreamId, code);
+                }
+
+                return ttrpc.ToStatus();
+            case OperationCanceledException when context.CancellationToken.IsCancellationRequested:
+                // Go's texts for context.Canceled and context.DeadlineExceeded.
+                (code, message) = call.DeadlineFired && !_connection.Aborted.IsCancellationRequested
+                    ? (StatusCode.DeadlineExceeded, "context deadline exceeded")
+                    : (StatusCode.Cancelled, "context canceled");
+                Log.HandlerCancelled(_logger, context.Service, context.Method, call.StreamId, code);
+                break;
+            default:
+                code = StatusCode.Unknown;
+                message = exception.Message;
+                Log.HandlerFailed(_logger, context.Service, context.Method, call.StreamId, exception);
+                break;
+        }
+
+        return new Google.Rpc.Status { Code = (int)code, Message = message };
+    }
+
+    /// <summary>A protocol error on one stream: a Response with the status and an empty payload.</summary>
+    private void Reject(uint id, StatusCode code, string message)
+    {
+        Log.StreamRejected(_logger, _connection.Name, id, code, message);
+        SendResponse(id, new Google.Rpc.Status { Code = (int)code, Message = message }, null);
+    }
+
+    /// <summary>Queues a Response. A response that would exceed the frame limit becomes ResourceExhausted.</summary>
+    internal void SendResponse(uint id, Google.Rpc.Status? status, IMessage? payload)
+    {
+        int payloadLength = payload?.CalculateSize() ?? 0;
+        long length = Envelope.ResponseLength(status, payloadLength);
+        if (length > FrameLimits.MessageLengthMax)
+        {
+            Log.ResponseTooLarge(_logger, id, length);
+            status = TtrpcException.Oversized(length).ToStatus();
+            payload = null;
+            payloadLength = 0;
+            length = Envelope.ResponseLength(status, 0);
+        }
+
+        _connection.Sender.TryAppend(id, MessageType.Response, FrameFlags.None, (int)length, (status, payload, payloadLength),
+            static (span, s) => Envelope.WriteResponse(span, s.status, s.payload, s.payloadLength));
+    }
+
+    /// <summary>Queues a Data frame; false when the connection no longer sends. Throws ResourceExhausted for an oversized message.</summary>
+    internal bool TrySendData(uint id, FrameFlags flags, IMessage? message)
+    {
+        int length = message?.CalculateSize() ?? 0;
+        if (length > FrameLimits.MessageLengthMax)
+        {
+            throw TtrpcException.Oversized(length);
+        }
+
+        return _connection.Sender.TryAppend(id, MessageType.Data, flags, length, message,
+            static (span, m) => m!.WriteTo(span));
+    }
+}

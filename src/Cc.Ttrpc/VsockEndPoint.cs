@@ -1,0 +1,45 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Cc.Ttrpc;
+
+/// <summary>
+/// An AF_VSOCK endpoint. .NET has no vsock support, so this serializes <c>struct sockaddr_vm</c> itself
+/// (linux/vm_sockets.h): family u16, reserved u16, port u32, cid u32, 4 zero bytes; 16 bytes, host order.
+/// </summary>
+public sealed class VsockEndPoint(uint cid, uint port) : EndPoint
+{
+    internal const int AfVsock = 40;
+    private const int SockaddrVmLength = 16;
+
+    /// <summary>The host's context id (VMADDR_CID_HOST).</summary>
+    public const uint HostCid = 2;
+
+    public uint Cid { get; } = cid;
+
+    public uint Port { get; } = port;
+
+    public override AddressFamily AddressFamily => (AddressFamily)AfVsock;
+
+    public override SocketAddress Serialize()
+    {
+        var address = new SocketAddress(AddressFamily, SockaddrVmLength);
+        Span<byte> bytes = address.Buffer.Span;
+        // bytes 0-1 hold the family (written by SocketAddress); 2-3 reserved.
+        BitConverter.TryWriteBytes(bytes[4..], Port);
+        BitConverter.TryWriteBytes(bytes[8..], Cid);
+        return address;
+    }
+
+    public override EndPoint Create(SocketAddress socketAddress)
+    {
+        ReadOnlySpan<byte> bytes = socketAddress.Buffer.Span;
+        return new VsockEndPoint(BitConverter.ToUInt32(bytes[8..]), BitConverter.ToUInt32(bytes[4..]));
+    }
+
+    public override string ToString() => $"vsock://{Cid}:{Port}";
+
+    public override bool Equals(object? obj) => obj is VsockEndPoint other && other.Cid == Cid && other.Port == Port;
+
+    public override int GetHashCode() => HashCode.Combine(Cid, Port);
+}
