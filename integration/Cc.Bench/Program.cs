@@ -1,2 +1,12 @@
-Console.Out.Write("bench: nothing measured yet\n");
-return 0;
+using Cc.Bench;
+using Cc.Bench.Ttrpc;
+
+// Cc.Bench: our parts measured side by side with their references, printed as markdown tables.
+// Each part is one subcommand in its own folder; add yours to this list (hack/bench/NN-*.sh runs it).
+BenchCommand[] commands =
+[
+    TtrpcBenchCommand.Command,
+    TtrpcServerCommand.Command,
+];
+
+return await BenchCli.RunAsync(commands, args).ConfigureAwait(false);

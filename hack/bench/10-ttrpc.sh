@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# ttrpc benchmark part of `make bench`: the Go reference (ttrpc 1.1 and 1.2) vs our Cc.Ttrpc, same
+# workloads, one run, a markdown table on stdout (progress on stderr). Builds what it needs: the Go
+# peers, and Cc.Bench as NativeAOT (falls back to a Release JIT build if the AOT publish fails; the
+# table says which). The whole part takes about a minute and a half.
+# Options are passed through to `Cc.Bench ttrpc` (e.g. --repeat 5 --duration 2).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+out=build/bench
+mkdir -p "$out"
+
+bash hack/build-ttrpc-peer.sh >&2
+
+bin=""
+if timeout 600 dotnet publish integration/Cc.Bench/Cc.Bench.csproj -c Release -r linux-x64 --nologo -v quiet \
+     -p:PublishAot=true -o "$out/cc-bench-aot" >&2; then
+  bin=$out/cc-bench-aot/Cc.Bench
+else
+  echo "10-ttrpc: NativeAOT publish failed; measuring a Release JIT build instead" >&2
+  timeout 600 dotnet publish integration/Cc.Bench/Cc.Bench.csproj -c Release --nologo -v quiet \
+    -p:PublishAot=false -o "$out/cc-bench-jit" >&2
+  bin=$out/cc-bench-jit/Cc.Bench
+fi
+
+echo "## ttrpc — $(date -u +%Y-%m-%d), $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(uname -r)"
+echo
+timeout 300 "$bin" ttrpc --go-peers build/ttrpc-peer --out "$out/ttrpc.md" "$@"

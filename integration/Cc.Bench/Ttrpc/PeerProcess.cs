@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Cc.Bench.Ttrpc;
+
+/// <summary>
+/// A ttrpc server in a child process (the Go peer or our <c>ttrpc-server</c>): started, awaited until
+/// it prints "READY", measured through /proc, and stopped by closing its standard input (both
+/// servers exit on EOF), with a kill after a bounded wait.
+/// </summary>
+public sealed class PeerProcess : IAsyncDisposable
+{
+    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan ExitTimeout = TimeSpan.FromSeconds(3);
+    private readonly Process _process;
+
+    private PeerProcess(Process process) => _process = process;
+
+    public int Pid => _process.Id;
+
+    public static async Task<PeerProcess> StartAsync(string fileName, IEnumerable<string> arguments, CancellationToken cancellationToken)
+    {
+        var info = new ProcessStartInfo(fileName)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = false,
+            UseShellExecute = false,
+        };
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {fileName}");
+        var peer = new PeerProcess(process);
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(ReadyTimeout);
+            var line = await process.StandardOutput.ReadLineAsync(timeout.Token).ConfigureAwait(false);
+            if (line is null || !line.StartsWith("READY ", StringComparison.Ordinal))
+            {
+                throw new InvalidOperationException($"{fileName} did not get ready: printed \"{line}\"");
+            }
+
+            return peer;
+        }
+        catch
+        {
+            await peer.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Resident set size now, in bytes, from VmRSS in /proc/&lt;pid&gt;/status.</summary>
+    public long ReadRssBytes() => ReadRssBytes(_process.Id);
+
+    public static long ReadRssBytes(int pid)
+    {
+        foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                var kb = line["VmRSS:".Length..].Trim().Split(' ')[0];
+                return long.Parse(kb, CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+
+        throw new InvalidOperationException($"no VmRSS in /proc/{pid}/status");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            _process.StandardInput.Close();
+            using var timeout = new CancellationTokenSource(ExitTimeout);
+            await _process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+        finally
+        {
+            _process.Dispose();
+        }
+    }
+}
+
+/// <summary>Samples a process's RSS every 20 ms while running and keeps the largest value.</summary>
+public sealed class RssSampler : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+    private long _max;
+
+    public RssSampler(int pid)
+    {
+        _max = PeerProcess.ReadRssBytes(pid);
+        _loop = Task.Run(async () =>
+        {
+            using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(20));
+            try
+            {
+                while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
+                {
+                    var rss = PeerProcess.ReadRssBytes(pid);
+                    if (rss > Volatile.Read(ref _max))
+                    {
+                        Volatile.Write(ref _max, rss);
+                    }
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException)
+            {
+                // Stopped, or the process is gone: the maximum so far stands.
+            }
+        });
+    }
+
+    public long MaxBytes => Volatile.Read(ref _max);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _loop.ConfigureAwait(false);
+        _stop.Dispose();
+    }
+}

@@ -1,0 +1,112 @@
+using System.Runtime.CompilerServices;
+
+namespace Cc.Bench.Ttrpc;
+
+/// <summary>
+/// <c>Cc.Bench ttrpc</c>: the same Echo workloads against the Go reference (ttrpc 1.1 and 1.2, Go client
+/// → Go server) and ours (our client → our server), each server in its own process, in one run; prints
+/// a markdown table with ratios. Runs are interleaved (for each repeat, each workload, each target) so
+/// that a noisy neighbour on the shared machine hurts every column alike; the table shows medians.
+/// Options: --go-peers DIR (build/ttrpc-peer), --duration S (1.5), --warmup S (0.3), --repeat N (3),
+/// --out FILE (also write the table there).
+/// </summary>
+public static class TtrpcBenchCommand
+{
+    public static BenchCommand Command { get; } = new("ttrpc", "Go ttrpc vs ours: latency, calls/s, MiB/s, server RSS", RunAsync);
+
+    private static readonly EchoWorkload[] Workloads =
+    [
+        new("rtt", "1 caller, 16 B", 1, 16),
+        new("load", "16 callers on one connection, 16 B", 16, 16),
+        new("bulk", "1 caller, 64 KiB", 1, 64 << 10),
+        new("bulk", "1 caller, 1 MiB", 1, 1 << 20),
+    ];
+
+    private static async Task<int> RunAsync(BenchArgs args, CancellationToken cancellationToken)
+    {
+        var peers = args.Get("go-peers", "build/ttrpc-peer");
+        var duration = args.GetSeconds("duration", 1.5);
+        var warmup = args.GetSeconds("warmup", 0.3);
+        var repeat = args.GetInt("repeat", 3);
+        var socketDir = Directory.CreateTempSubdirectory("cc-bench-ttrpc-");
+        var targets = new List<IBenchTarget>();
+        var samplers = new List<RssSampler>();
+        try
+        {
+            foreach (var version in (string[])["1.1", "1.2"])
+            {
+                var peer = Path.Combine(peers, $"peer-v{version}");
+                if (!File.Exists(peer))
+                {
+                    throw new ArgumentException($"{peer} is missing: run hack/build-ttrpc-peer.sh");
+                }
+
+                targets.Add(await GoTarget.StartAsync($"Go {version}", peer, $"unix://{socketDir.FullName}/go-{version}.sock", cancellationToken).ConfigureAwait(false));
+            }
+
+            targets.Add(await OurTarget.StartAsync("ours", $"unix://{socketDir.FullName}/ours.sock", cancellationToken).ConfigureAwait(false));
+
+            // Idle: started and settled, no connection yet.
+            await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken).ConfigureAwait(false);
+            var report = new BenchReport(Workloads, targets.Select(t => t.Label).ToArray());
+            foreach (var target in targets)
+            {
+                report.IdleRss[target.Label] = target.Server.ReadRssBytes();
+                samplers.Add(new RssSampler(target.Server.Pid));
+            }
+
+            for (var r = 0; r < repeat; r++)
+            {
+                foreach (var workload in Workloads)
+                {
+                    foreach (var target in targets)
+                    {
+                        var sample = await target.RunAsync(workload, warmup, duration, cancellationToken).ConfigureAwait(false);
+                        report.Add(target.Label, workload, sample);
+                        await Console.Error.WriteLineAsync($"ttrpc bench: {target.Label,-6} {workload.Title,-36} {sample}").ConfigureAwait(false);
+                    }
+                }
+            }
+
+            for (var i = 0; i < targets.Count; i++)
+            {
+                report.LoadRss[targets[i].Label] = samplers[i].MaxBytes;
+            }
+
+            var table = report.Render(Describe(duration, warmup, repeat));
+            Console.Out.Write(table);
+            if (args.Get("out") is { } outFile)
+            {
+                await File.WriteAllTextAsync(outFile, table, cancellationToken).ConfigureAwait(false);
+            }
+
+            return 0;
+        }
+        finally
+        {
+            foreach (var sampler in samplers)
+            {
+                await sampler.DisposeAsync().ConfigureAwait(false);
+            }
+
+            foreach (var target in targets)
+            {
+                await target.DisposeAsync().ConfigureAwait(false);
+            }
+
+            socketDir.Delete(recursive: true);
+        }
+    }
+
+    private static string Describe(TimeSpan duration, TimeSpan warmup, int repeat)
+    {
+        var flavour = RuntimeFeature.IsDynamicCodeSupported ? "JIT (Release build)" : "NativeAOT";
+#if DEBUG
+        flavour = "JIT (Debug build: not representative)";
+#endif
+        return $"Ours: {flavour}, .NET {Environment.Version}. Go: the reference peer (hack/ttrpc-peer) built with Go 1.19 "
+            + $"against ttrpc 1.1.1 and Go 1.24 against ttrpc 1.2.4. Unix socket; every server in its own process. "
+            + $"Median of {repeat} runs of {duration.TotalSeconds:0.##} s (after {warmup.TotalSeconds:0.##} s warm-up) per cell. "
+            + $"Ratio = ours ÷ Go.";
+    }
+}
