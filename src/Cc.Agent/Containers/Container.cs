@@ -1,0 +1,39 @@
+namespace Cc.Agent.Containers;
+
+internal enum ContainerState
+{
+    Creating,
+    Created,
+    Running,
+    Paused,
+    Stopped,
+}
+
+// A container in the guest: its bundle, its init and its execs. `Lock` guards State and Execs;
+// Init is set once, when creation succeeds.
+internal sealed class Container(string id, string bundle)
+{
+    private readonly Dictionary<string, ContainerProcess?> _execs = new(StringComparer.Ordinal);
+
+    public string Id { get; } = id;
+    public string Bundle { get; } = bundle;
+    public object Lock { get; } = new();
+    public ContainerState State { get; set; } = ContainerState.Creating;
+    public ContainerProcess? Init { get; set; }
+
+    // The pid namespace of the init (readlink /proc/<pid>/ns/pid), read once the init exists.
+    public string? PidNamespace { get; set; }
+
+    // Reserves an exec id before the process exists, so two concurrent ExecProcess calls with the
+    // same id cannot both start one. Caller holds Lock.
+    public bool TryReserveExec(string execId) => _execs.TryAdd(execId, null);
+
+    public void CompleteExec(string execId, ContainerProcess process) => _execs[execId] = process;
+
+    public void ReleaseExec(string execId) => _execs.Remove(execId);
+
+    public ContainerProcess? FindExec(string execId) =>
+        _execs.TryGetValue(execId, out var process) ? process : null;
+
+    public IReadOnlyList<ContainerProcess> Execs => _execs.Values.OfType<ContainerProcess>().ToList();
+}

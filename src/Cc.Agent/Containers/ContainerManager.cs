@@ -1,0 +1,445 @@
+using Cc.Agent.Logging;
+using Cc.Agent.Native;
+using Cc.Agent.Processes;
+using Cc.Agent.Runtime;
+using Microsoft.Extensions.Logging;
+
+namespace Cc.Agent.Containers;
+
+// The containers of the guest and their processes, driven through crun. Lifecycle here; stdio,
+// signals and waits in ContainerManager.Processes.cs; listing, stats, pause in ContainerManager.Inspect.cs.
+//
+// Every process the agent starts becomes its child (PID 1, or a subreaper on the host), so its
+// exit status comes from the ChildReaper, exactly, including 128 + signal.
+public sealed partial class ContainerManager
+{
+    private static readonly TimeSpan s_consoleTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan s_killTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly AgentOptions _options;
+    private readonly ILogger _logger;
+    private readonly ChildReaper _reaper;
+    private readonly CrunRunner _crun;
+    private readonly object _lock = new();
+    // Guarded by _lock. A container is in here from the start of its creation (state Creating) so a
+    // duplicate id is refused at once.
+    private readonly Dictionary<string, Container> _containers = new(StringComparer.Ordinal);
+    private int _consoleCounter;
+
+    public ContainerManager(AgentOptions options, ILoggerFactory loggerFactory)
+    {
+        _options = options;
+        _logger = loggerFactory.CreateLogger("Cc.Agent.Containers");
+        _reaper = ChildReaper.Instance;
+        _crun = new CrunRunner(options, _reaper);
+        Directory.CreateDirectory(options.ContainersDirectory);
+    }
+
+    // Creates the container and its init process (created, not started); returns the init's pid.
+    public async Task<int> CreateAsync(string id, ReadOnlyMemory<byte> specJson, string rootfsPath, bool terminal,
+        bool stdin, CancellationToken cancellationToken)
+    {
+        Ids.Validate(id, "container id");
+        var rootfs = ValidateRootfs(rootfsPath);
+        var config = OciSpec.RewriteConfig(specJson.Span, rootfs, terminal);
+        var container = new Container(id, Path.Combine(_options.ContainersDirectory, id));
+        lock (_lock)
+        {
+            if (!_containers.TryAdd(id, container))
+            {
+                throw new AgentErrorException(AgentErrorKind.AlreadyExists, $"container {id} already exists");
+            }
+        }
+
+        var created = false;
+        try
+        {
+            Directory.CreateDirectory(container.Bundle);
+            await File.WriteAllBytesAsync(Path.Combine(container.Bundle, "config.json"), config, cancellationToken)
+                .ConfigureAwait(false);
+            var pidFile = Path.Combine(container.Bundle, "init.pid");
+            var init = await LaunchAsync(container, "", ["create", "--bundle", container.Bundle, "--pid-file", pidFile],
+                pidFile, terminal, stdin, cancellationToken).ConfigureAwait(false);
+            created = true;
+            container.PidNamespace = ReadPidNamespace(init.Pid);
+            lock (container.Lock)
+            {
+                container.Init = init;
+                container.State = ContainerState.Created;
+            }
+
+            Observe(container, init);
+            AgentLog.ContainerCreated(_logger, id, init.Pid);
+            return init.Pid;
+        }
+        catch
+        {
+            if (created)
+            {
+                await DeleteRuntimeStateAsync(container).ConfigureAwait(false);
+            }
+
+            lock (_lock)
+            {
+                _containers.Remove(id);
+            }
+
+            TryDeleteDirectory(container.Bundle);
+            throw;
+        }
+    }
+
+    public async Task<int> StartAsync(string id, CancellationToken cancellationToken)
+    {
+        var container = Get(id);
+        ContainerProcess init;
+        lock (container.Lock)
+        {
+            if (container.State != ContainerState.Created || container.Init is null)
+            {
+                throw AgentErrorException.Precondition($"container {id} cannot start: it is {Describe(container.State)}");
+            }
+
+            init = container.Init;
+            // Claimed before the runtime runs, so a second StartContainer is refused, not run twice.
+            container.State = ContainerState.Running;
+        }
+
+        try
+        {
+            await _crun.RunAsync(container.Bundle, ["start", id], null, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            lock (container.Lock)
+            {
+                if (container.State == ContainerState.Running && !init.HasExited)
+                {
+                    container.State = ContainerState.Created;
+                }
+            }
+
+            throw;
+        }
+
+        AgentLog.ContainerStarted(_logger, id);
+        return init.Pid;
+    }
+
+    // Starts an extra process in a running container at once; returns its pid.
+    public async Task<int> ExecAsync(string id, string execId, ReadOnlyMemory<byte> processJson, bool terminal,
+        bool stdin, CancellationToken cancellationToken)
+    {
+        Ids.Validate(execId, "exec id");
+        var container = Get(id);
+        var process = OciSpec.RewriteProcess(processJson.Span, terminal);
+        lock (container.Lock)
+        {
+            if (container.State is not (ContainerState.Running or ContainerState.Paused) || container.Init is not { HasExited: false })
+            {
+                throw AgentErrorException.Precondition($"container {id} init process is not running");
+            }
+
+            if (!container.TryReserveExec(execId))
+            {
+                throw new AgentErrorException(AgentErrorKind.AlreadyExists, $"exec {execId} already exists in container {id}");
+            }
+        }
+
+        var processFile = Path.Combine(container.Bundle, $"exec-{execId}.json");
+        var pidFile = Path.Combine(container.Bundle, $"exec-{execId}.pid");
+        try
+        {
+            await File.WriteAllBytesAsync(processFile, process, cancellationToken).ConfigureAwait(false);
+            // --detach: crun forks the process and exits; the process re-parents to us, so its real
+            // exit status reaches the reaper (a non-detached crun would only relay it).
+            var launched = await LaunchAsync(container, execId,
+                ["exec", "--detach", "--pid-file", pidFile, "--process", processFile],
+                pidFile, terminal, stdin, cancellationToken).ConfigureAwait(false);
+            lock (container.Lock)
+            {
+                container.CompleteExec(execId, launched);
+            }
+
+            Observe(container, launched);
+            AgentLog.ExecStarted(_logger, id, execId, launched.Pid);
+            return launched.Pid;
+        }
+        catch
+        {
+            lock (container.Lock)
+            {
+                container.ReleaseExec(execId);
+            }
+
+            throw;
+        }
+        finally
+        {
+            TryDeleteFile(processFile);
+            TryDeleteFile(pidFile);
+        }
+    }
+
+    // Kills what is left (SIGKILL to every process), deletes the runtime state and the bundle.
+    public async Task RemoveAsync(string id, CancellationToken cancellationToken)
+    {
+        var container = Get(id);
+        ContainerProcess? init;
+        lock (container.Lock)
+        {
+            if (container.State == ContainerState.Creating)
+            {
+                throw AgentErrorException.Precondition($"container {id} is still being created");
+            }
+
+            init = container.Init;
+        }
+
+        if (init is { HasExited: false })
+        {
+            await SignalAllAsync(container, LibC.SIGKILL, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await init.Exited.WaitAsync(s_killTimeout, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                throw new AgentErrorException(AgentErrorKind.Internal,
+                    $"container {id}: init pid {init.Pid} did not exit within {s_killTimeout.TotalSeconds} s of SIGKILL");
+            }
+        }
+
+        await DeleteRuntimeStateAsync(container).ConfigureAwait(false);
+        lock (_lock)
+        {
+            _containers.Remove(id);
+        }
+
+        lock (container.Lock)
+        {
+            container.State = ContainerState.Stopped;
+            init?.Io.Dispose();
+            foreach (var exec in container.Execs)
+            {
+                exec.Io.Dispose();
+            }
+        }
+
+        TryDeleteDirectory(container.Bundle);
+        AgentLog.ContainerRemoved(_logger, id);
+    }
+
+    // Removes every container; returns how many there were.
+    public async Task<int> RemoveAllAsync(CancellationToken cancellationToken)
+    {
+        string[] ids;
+        lock (_lock)
+        {
+            ids = _containers.Where(c => c.Value.State != ContainerState.Creating).Select(c => c.Key).ToArray();
+        }
+
+        foreach (var id in ids)
+        {
+            await RemoveAsync(id, cancellationToken).ConfigureAwait(false);
+        }
+
+        return ids.Length;
+    }
+
+    private async Task<ContainerProcess> LaunchAsync(Container container, string execId, IReadOnlyList<string> command,
+        string pidFile, bool terminal, bool stdin, CancellationToken cancellationToken)
+    {
+        // Taken before the runtime runs: the process we are about to create cannot have exited earlier.
+        var mark = _reaper.Mark();
+        ProcessIo io;
+        if (terminal)
+        {
+            io = await LaunchWithTerminalAsync(container, command, stdin, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            io = ProcessIo.CreatePipes(stdin);
+            try
+            {
+                await _crun.RunAsync(container.Bundle, [.. command, container.Id], io.ChildFds, cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch
+            {
+                io.Dispose();
+                throw;
+            }
+
+            io.ReleaseChildEnds();
+        }
+
+        int pid;
+        try
+        {
+            pid = int.Parse(File.ReadAllText(pidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or FormatException)
+        {
+            io.Dispose();
+            throw new AgentErrorException(AgentErrorKind.Internal, $"crun left no usable pid file {pidFile}: {e.Message}", e);
+        }
+
+        return new ContainerProcess(execId, pid, io, _reaper.Claim(pid, mark));
+    }
+
+    private async Task<ProcessIo> LaunchWithTerminalAsync(Container container, IReadOnlyList<string> command, bool stdin,
+        CancellationToken cancellationToken)
+    {
+        // Short path: sun_path holds 107 bytes, and container + exec ids can be 128 each.
+        var socketPath = Path.Combine(_options.ContainersDirectory,
+            $".console-{Interlocked.Increment(ref _consoleCounter)}.sock");
+        using var console = new ConsoleSocket(socketPath);
+        using var receiveCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var master = console.ReceiveMasterAsync(receiveCancel.Token);
+        var runtimeStdio = ProcessIo.RuntimeNullStdio();
+        try
+        {
+            await _crun.RunAsync(container.Bundle, [.. command, "--console-socket", socketPath, container.Id],
+                runtimeStdio.Select(Fd.Raw).ToArray(), cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await receiveCancel.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                (await master.ConfigureAwait(false)).Dispose();
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException)
+            {
+                // the runtime failed before sending a terminal
+            }
+
+            throw;
+        }
+        finally
+        {
+            foreach (var handle in runtimeStdio)
+            {
+                handle.Dispose();
+            }
+        }
+
+        try
+        {
+            var masterFd = await master.WaitAsync(s_consoleTimeout, cancellationToken).ConfigureAwait(false);
+            return ProcessIo.FromTerminal(masterFd, stdin);
+        }
+        catch (TimeoutException)
+        {
+            throw new AgentErrorException(AgentErrorKind.Internal, "crun did not send the terminal on the console socket");
+        }
+    }
+
+    private void Observe(Container container, ContainerProcess process)
+    {
+        _ = process.Exited.ContinueWith(t =>
+        {
+            var status = t.Result;
+            if (process.ExecId.Length == 0)
+            {
+                lock (container.Lock)
+                {
+                    container.State = ContainerState.Stopped;
+                }
+            }
+
+            AgentLog.ProcessExited(_logger, container.Id, process.ExecId, process.Pid, status.Code);
+        }, CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+    }
+
+    private async Task DeleteRuntimeStateAsync(Container container)
+    {
+        try
+        {
+            await _crun.RunAsync(container.Bundle, ["delete", "--force", container.Id], null, CancellationToken.None)
+                .ConfigureAwait(false);
+        }
+        catch (AgentErrorException e)
+        {
+            AgentLog.ContainerWarning(_logger, container.Id, e.Message);
+        }
+    }
+
+    private Container Get(string id)
+    {
+        lock (_lock)
+        {
+            return _containers.TryGetValue(id, out var container)
+                ? container
+                : throw AgentErrorException.NotFound($"container {id} not found");
+        }
+    }
+
+    private string ValidateRootfs(string path)
+    {
+        if (!Path.IsPathFullyQualified(path))
+        {
+            throw AgentErrorException.Invalid($"rootfs path \"{path}\" is not absolute");
+        }
+
+        var full = Path.GetFullPath(path);
+        var root = Path.GetFullPath(_options.RootfsDirectory).TrimEnd('/') + "/";
+        if (!full.StartsWith(root, StringComparison.Ordinal))
+        {
+            throw AgentErrorException.Invalid($"rootfs path \"{path}\" is not under {root}");
+        }
+
+        if (!Directory.Exists(full))
+        {
+            throw AgentErrorException.Invalid($"rootfs path \"{path}\" does not exist");
+        }
+
+        return full;
+    }
+
+    private static string Describe(ContainerState state) => state.ToString().ToLowerInvariant();
+
+    private static string? ReadPidNamespace(int pid)
+    {
+        try
+        {
+            return new FileInfo($"/proc/{pid}/ns/pid").LinkTarget;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    private static void TryDeleteFile(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+            // best effort: it lives in the bundle, which removal deletes
+        }
+    }
+
+    private static void TryDeleteDirectory(string path)
+    {
+        try
+        {
+            if (Directory.Exists(path))
+            {
+                Directory.Delete(path, recursive: true);
+            }
+        }
+        catch (IOException)
+        {
+            // best effort: a tmpfs directory in the guest
+        }
+        catch (UnauthorizedAccessException)
+        {
+            // idem
+        }
+    }
+}

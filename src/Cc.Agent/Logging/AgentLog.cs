@@ -1,0 +1,38 @@
+using Microsoft.Extensions.Logging;
+
+namespace Cc.Agent.Logging;
+
+// Every log line of the agent library, with stable event ids (1xx containers, 2xx guest set-up,
+// 3xx serving).
+internal static partial class AgentLog
+{
+    [LoggerMessage(101, LogLevel.Information, "container {ContainerId} created, init pid {Pid}")]
+    public static partial void ContainerCreated(ILogger logger, string containerId, int pid);
+
+    [LoggerMessage(102, LogLevel.Information, "container {ContainerId} started")]
+    public static partial void ContainerStarted(ILogger logger, string containerId);
+
+    [LoggerMessage(103, LogLevel.Information, "container {ContainerId} exec {ExecId} started, pid {Pid}")]
+    public static partial void ExecStarted(ILogger logger, string containerId, string execId, int pid);
+
+    [LoggerMessage(104, LogLevel.Information, "container {ContainerId} process {ExecId} pid {Pid} exited with status {Status}")]
+    public static partial void ProcessExited(ILogger logger, string containerId, string execId, int pid, int status);
+
+    [LoggerMessage(105, LogLevel.Information, "container {ContainerId} removed")]
+    public static partial void ContainerRemoved(ILogger logger, string containerId);
+
+    [LoggerMessage(106, LogLevel.Warning, "container {ContainerId}: {Message}")]
+    public static partial void ContainerWarning(ILogger logger, string containerId, string message);
+
+    [LoggerMessage(201, LogLevel.Information, "guest: {Step}")]
+    public static partial void GuestStep(ILogger logger, string step);
+
+    [LoggerMessage(202, LogLevel.Warning, "guest: {Step} failed: {Reason}")]
+    public static partial void GuestStepFailed(ILogger logger, string step, string reason);
+
+    [LoggerMessage(301, LogLevel.Warning, "request {Method} failed: {Code} {Message}")]
+    public static partial void RequestFailed(ILogger logger, string method, string code, string message);
+
+    [LoggerMessage(302, LogLevel.Error, "request {Method} failed unexpectedly")]
+    public static partial void RequestCrashed(ILogger logger, string method, Exception exception);
+}

@@ -1,0 +1,37 @@
+using Microsoft.Win32.SafeHandles;
+
+namespace Cc.Agent.Native;
+
+// File-descriptor helpers. Every fd we create is O_CLOEXEC so that only the fds a spawn dup2's
+// explicitly reach a child.
+internal static unsafe class Fd
+{
+    // Returns (read end, write end), both close-on-exec.
+    public static (SafeFileHandle Read, SafeFileHandle Write) CreatePipe()
+    {
+        var fds = stackalloc int[2];
+        if (LibC.pipe2(fds, LibC.O_CLOEXEC) != 0)
+        {
+            throw new IOException($"pipe2: {LibC.ErrorText(LibC.LastError)}");
+        }
+
+        return (new SafeFileHandle(fds[0], ownsHandle: true), new SafeFileHandle(fds[1], ownsHandle: true));
+    }
+
+    public static SafeFileHandle OpenDevNull(FileAccess access) =>
+        File.OpenHandle("/dev/null", FileMode.Open, access);
+
+    public static int Raw(SafeFileHandle handle) => (int)handle.DangerousGetHandle();
+
+    // A close-on-exec duplicate, so a concurrent spawn cannot inherit it.
+    public static int DupCloexec(SafeFileHandle handle)
+    {
+        var fd = LibC.fcntl(Raw(handle), LibC.F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+        {
+            throw new IOException($"fcntl(F_DUPFD_CLOEXEC): {LibC.ErrorText(LibC.LastError)}");
+        }
+
+        return fd;
+    }
+}

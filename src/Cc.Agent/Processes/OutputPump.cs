@@ -1,0 +1,112 @@
+using System.Threading.Channels;
+using Microsoft.Win32.SafeHandles;
+
+namespace Cc.Agent.Processes;
+
+// Moves one output stream of a process (a pipe read end or the pty master) into a bounded buffer
+// that ReadAsync drains. The buffer is the back-pressure: with it full, the pump stops reading, the
+// pipe fills, and the process blocks in write(2) until the host asks for more.
+//
+// Reached EOF (EndOfInput) means every byte the process wrote is in the buffer: WaitProcess waits
+// for it so the host can read the whole output before it learns the exit.
+internal sealed class OutputPump
+{
+    public const int ChunkSize = 32 * 1024;
+    private const int BufferedChunks = 8;
+
+    private readonly Channel<ReadOnlyMemory<byte>> _chunks = Channel.CreateBounded<ReadOnlyMemory<byte>>(
+        new BoundedChannelOptions(BufferedChunks) { SingleReader = true, SingleWriter = true });
+    // One reader at a time, so that the partially consumed chunk (_rest) is not split between two.
+    private readonly SemaphoreSlim _readLock = new(1, 1);
+    private readonly TaskCompletionSource _endOfInput = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private ReadOnlyMemory<byte> _rest;
+
+    private OutputPump()
+    {
+    }
+
+    public Task EndOfInput => _endOfInput.Task;
+
+    // A stream that is already at its end (stderr of a terminal process).
+    public static OutputPump Empty()
+    {
+        var pump = new OutputPump();
+        pump._chunks.Writer.TryComplete();
+        pump._endOfInput.TrySetResult();
+        return pump;
+    }
+
+    // Starts pumping `source`; the pump owns it and closes it at EOF. A pty master reports the end
+    // as EIO once the last slave fd is closed; that, like any read error, ends the stream.
+    public static OutputPump Start(SafeFileHandle source)
+    {
+        var pump = new OutputPump();
+        _ = Task.Run(() => pump.PumpAsync(source));
+        return pump;
+    }
+
+    // Up to `maxBytes` bytes; waits until some are there; empty = end of stream.
+    public async ValueTask<ReadOnlyMemory<byte>> ReadAsync(int maxBytes, CancellationToken cancellationToken)
+    {
+        await _readLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_rest.IsEmpty)
+            {
+                if (!await _chunks.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    return ReadOnlyMemory<byte>.Empty;
+                }
+
+                _rest = await _chunks.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            var take = Math.Min(maxBytes, _rest.Length);
+            var result = _rest[..take];
+            _rest = _rest[take..];
+            return result;
+        }
+        catch (ChannelClosedException)
+        {
+            return ReadOnlyMemory<byte>.Empty;
+        }
+        finally
+        {
+            _readLock.Release();
+        }
+    }
+
+    private async Task PumpAsync(SafeFileHandle source)
+    {
+        try
+        {
+            // A pipe/pty is not seekable: FileStream reads it with blocking read(2) calls.
+            using var stream = new FileStream(source, FileAccess.Read, bufferSize: 0);
+            while (true)
+            {
+                var buffer = new byte[ChunkSize];
+                int count;
+                try
+                {
+                    count = await stream.ReadAsync(buffer, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (IOException)
+                {
+                    count = 0;
+                }
+
+                if (count == 0)
+                {
+                    break;
+                }
+
+                await _chunks.Writer.WriteAsync(buffer.AsMemory(0, count), CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _chunks.Writer.TryComplete();
+            _endOfInput.TrySetResult();
+        }
+    }
+}

@@ -1,0 +1,83 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Cc.Agent.Containers;
+
+namespace Cc.Agent.Runtime;
+
+// Rewrites of the OCI documents the host sends. JsonNode keeps every field we do not touch exactly
+// as sent and needs no serialization metadata (AOT-clean).
+internal static class OciSpec
+{
+    // The bundle's config.json: root.path = the guest rootfs, process.terminal = the stdio option.
+    // Namespace paths and hooks name things on the host (its netns files, its hook binaries) that do
+    // not exist in the guest, so they are dropped: the container gets fresh namespaces of the same
+    // types and no hooks.
+    public static byte[] RewriteConfig(ReadOnlySpan<byte> json, string rootfsPath, bool terminal)
+    {
+        var spec = ParseObject(json, "OCI spec");
+        var process = spec["process"] as JsonObject
+            ?? throw AgentErrorException.Invalid("malformed OCI spec: no \"process\" object");
+        if (process["args"] is not JsonArray { Count: > 0 })
+        {
+            throw AgentErrorException.Invalid("malformed OCI spec: process.args is empty");
+        }
+
+        process["terminal"] = terminal;
+        if (spec["root"] is not JsonObject root)
+        {
+            root = new JsonObject();
+            spec["root"] = root;
+        }
+
+        root["path"] = rootfsPath;
+        spec.Remove("hooks");
+        if (spec["linux"] is JsonObject linux && linux["namespaces"] is JsonArray namespaces)
+        {
+            foreach (var ns in namespaces.OfType<JsonObject>())
+            {
+                ns.Remove("path");
+            }
+        }
+
+        return JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonContext.Default.JsonObject);
+    }
+
+    // An exec's process.json for `crun exec --process`: process.terminal = the stdio option.
+    public static byte[] RewriteProcess(ReadOnlySpan<byte> json, bool terminal)
+    {
+        var process = ParseObject(json, "OCI process");
+        if (process["args"] is not JsonArray { Count: > 0 })
+        {
+            throw AgentErrorException.Invalid("malformed OCI process: args is empty");
+        }
+
+        if (process["cwd"] is null)
+        {
+            process["cwd"] = "/";
+        }
+
+        process["terminal"] = terminal;
+        return JsonSerializer.SerializeToUtf8Bytes(process, OciJsonContext.Default.JsonObject);
+    }
+
+    private static JsonObject ParseObject(ReadOnlySpan<byte> json, string what)
+    {
+        if (json.IsEmpty)
+        {
+            throw AgentErrorException.Invalid($"malformed {what}: empty");
+        }
+
+        try
+        {
+            return JsonNode.Parse(json) as JsonObject
+                ?? throw AgentErrorException.Invalid($"malformed {what}: not a JSON object");
+        }
+        catch (JsonException e)
+        {
+            throw AgentErrorException.Invalid($"malformed {what}: {e.Message}");
+        }
+    }
+}
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(JsonObject))]
+internal sealed partial class OciJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

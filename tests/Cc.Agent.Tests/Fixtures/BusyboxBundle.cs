@@ -1,0 +1,111 @@
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace Cc.Agent.Tests.Fixtures;
+
+// A throw-away agent world on the host: a busybox-static root filesystem, a containers directory
+// and a crun wrapper. The wrapper exists because this host mounts cgroups in hybrid v1/v2 mode,
+// which crun 1.8 refuses; in a private mount namespace with a bare cgroup2 mount and the cgroup
+// manager disabled, crun runs containers the way it does in the guest (minus cgroup limits).
+public sealed class BusyboxBundle : IDisposable
+{
+    private static readonly string[] s_applets =
+    [
+        "sh", "echo", "cat", "stty", "sleep", "uname", "seq", "head", "yes", "dd", "true", "false", "wc", "tr",
+        "printf", "tty", "ls", "read", "kill", "exec", "env",
+    ];
+
+    public BusyboxBundle()
+    {
+        // Short: console socket paths live under it and sun_path holds 107 bytes.
+        Root = Path.Combine("/tmp", "cca-" + Guid.NewGuid().ToString("N")[..8]);
+        Shared = Path.Combine(Root, "shared");
+        Rootfs = Path.Combine(Shared, "containers", "busybox", "rootfs");
+        Directory.CreateDirectory(Path.Combine(Rootfs, "bin"));
+        foreach (var dir in new[] { "proc", "dev", "sys", "tmp", "etc" })
+        {
+            Directory.CreateDirectory(Path.Combine(Rootfs, dir));
+        }
+
+        File.Copy("/bin/busybox", Path.Combine(Rootfs, "bin", "busybox"));
+        foreach (var applet in s_applets)
+        {
+            File.CreateSymbolicLink(Path.Combine(Rootfs, "bin", applet), "busybox");
+        }
+
+        var wrapper = Path.Combine(Root, "crun-wrapper");
+        File.WriteAllText(wrapper,
+            "#!/bin/sh\n" +
+            "exec unshare -m sh -c 'umount -l /sys/fs/cgroup 2>/dev/null; mount -t cgroup2 none /sys/fs/cgroup && exec crun \"$@\"' crun \"$@\"\n");
+        File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+
+        Options = new AgentOptions
+        {
+            ContainersDirectory = Path.Combine(Root, "containers"),
+            SharedDirectory = Shared,
+            RootfsDirectory = Path.Combine(Shared, "containers"),
+            RuntimePath = wrapper,
+            RuntimeGlobalArguments = ["--cgroup-manager=disabled", $"--root={Path.Combine(Root, "crun")}"],
+        };
+    }
+
+    public string Root { get; }
+    public string Shared { get; }
+    public string Rootfs { get; }
+    public AgentOptions Options { get; }
+
+    // A minimal OCI spec: own pid/mount/ipc/uts/network namespaces, busybox PATH, root user.
+    public static byte[] Spec(params string[] args) => Encoding.UTF8.GetBytes(SpecObject(args).ToJsonString());
+
+    public static JsonObject Process(params string[] args) => new()
+    {
+        ["terminal"] = false,
+        ["user"] = new JsonObject { ["uid"] = 0, ["gid"] = 0 },
+        ["args"] = new JsonArray(args.Select(a => (JsonNode?)JsonValue.Create(a)).ToArray()),
+        ["env"] = new JsonArray("PATH=/bin", "TERM=xterm"),
+        ["cwd"] = "/",
+    };
+
+    public static JsonObject SpecObject(params string[] args) => new()
+    {
+        ["ociVersion"] = "1.0.2",
+        ["process"] = Process(args),
+        ["root"] = new JsonObject { ["path"] = "rootfs", ["readonly"] = false },
+        ["hostname"] = "busybox",
+        ["mounts"] = new JsonArray(
+            Mount("/proc", "proc", "proc", "nosuid", "noexec", "nodev"),
+            Mount("/dev", "tmpfs", "tmpfs", "nosuid", "strictatime", "mode=755", "size=65536k"),
+            Mount("/dev/pts", "devpts", "devpts", "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"),
+            Mount("/dev/shm", "tmpfs", "shm", "nosuid", "noexec", "nodev", "mode=1777", "size=65536k"),
+            Mount("/sys", "sysfs", "sysfs", "nosuid", "noexec", "nodev", "ro")),
+        ["linux"] = new JsonObject
+        {
+            ["namespaces"] = new JsonArray(
+                new JsonObject { ["type"] = "pid" },
+                new JsonObject { ["type"] = "ipc" },
+                new JsonObject { ["type"] = "uts" },
+                new JsonObject { ["type"] = "mount" },
+                new JsonObject { ["type"] = "network", ["path"] = "/var/run/netns/host-only-name" }),
+        },
+    };
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+            // a container left behind by a failed test; its bundle is all that leaks
+        }
+    }
+
+    private static JsonObject Mount(string destination, string type, string source, params string[] options) => new()
+    {
+        ["destination"] = destination,
+        ["type"] = type,
+        ["source"] = source,
+        ["options"] = new JsonArray(options.Select(o => (JsonNode?)JsonValue.Create(o)).ToArray()),
+    };
+}
