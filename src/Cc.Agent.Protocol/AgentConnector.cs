@@ -1,0 +1,108 @@
+using System.Net.Sockets;
+using Cc.Agent.Protocol.V1;
+using Cc.Ttrpc;
+
+namespace Cc.Agent.Protocol;
+
+// The host side of the agent channel: connects to the unix socket of QEMU's virtio-serial chardev
+// (or a vsock address) and returns a client once the agent has answered Check with ready = true.
+//
+// Over virtio-serial the host's connect succeeds as soon as QEMU listens, long before the guest
+// opens its port; QEMU then holds our bytes until it does. So readiness is not the connect but the
+// first answered Check: we probe with short per-call timeouts on one connection, and the answers
+// to probes that timed out arrive later and are dropped by the client (their stream ids are gone).
+// A connection that ends (QEMU not up yet, agent restarted) is replaced, until the deadline.
+public static class AgentConnector
+{
+    public static readonly TimeSpan DefaultProbeTimeout = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan s_retryDelay = TimeSpan.FromMilliseconds(50);
+
+    public static async Task<AgentClient> ConnectAsync(string address, TimeSpan deadline,
+        TtrpcClientOptions? options = null, TimeSpan? probeTimeout = null, CancellationToken cancellationToken = default)
+    {
+        var probe = probeTimeout ?? DefaultProbeTimeout;
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(deadline);
+        Exception? last = null;
+        try
+        {
+            while (true)
+            {
+                TtrpcClient client;
+                try
+                {
+                    client = await TtrpcClient.ConnectAsync(address, options, bounded.Token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is SocketException or IOException)
+                {
+                    // QEMU has not created (or no longer listens on) the socket.
+                    last = e;
+                    await Task.Delay(s_retryDelay, bounded.Token).ConfigureAwait(false);
+                    continue;
+                }
+
+                var agent = new AgentClient(client);
+                var answered = false;
+                try
+                {
+                    answered = await ProbeAsync(agent, probe, bounded.Token).ConfigureAwait(false);
+                }
+                catch (TtrpcException e) when (!bounded.IsCancellationRequested)
+                {
+                    last = e;
+                }
+                finally
+                {
+                    if (!answered)
+                    {
+                        await client.DisposeAsync().ConfigureAwait(false);
+                    }
+                }
+
+                if (answered)
+                {
+                    return agent;
+                }
+
+                await Task.Delay(s_retryDelay, bounded.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or TtrpcException && bounded.IsCancellationRequested &&
+                                  !cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException(
+                $"agent at {address} did not answer Check within {deadline.TotalSeconds:0.#} s" +
+                (last is null ? "" : $" (last: {last.Message})"), last);
+        }
+    }
+
+    // True once Check answers ready; false when the connection ends first.
+    private static async Task<bool> ProbeAsync(AgentClient agent, TimeSpan probe, CancellationToken cancellationToken)
+    {
+        while (!agent.Connection.Completion.IsCompleted)
+        {
+            try
+            {
+                var response = await agent.CheckAsync(new CheckRequest(),
+                    new CallOptions(Timeout: probe, CancellationToken: cancellationToken)).ConfigureAwait(false);
+                if (response.Ready)
+                {
+                    return true;
+                }
+            }
+            catch (TtrpcException e) when (e.Code == StatusCode.DeadlineExceeded && !cancellationToken.IsCancellationRequested)
+            {
+                // the guest has not opened its port yet: ask again on the same connection
+                continue;
+            }
+            catch (TtrpcException e) when (e.Code == StatusCode.Unavailable)
+            {
+                return false;
+            }
+
+            await Task.Delay(s_retryDelay, cancellationToken).ConfigureAwait(false);
+        }
+
+        return false;
+    }
+}

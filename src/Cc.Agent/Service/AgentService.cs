@@ -1,0 +1,188 @@
+using Cc.Agent.Containers;
+using Cc.Agent.Guest;
+using Cc.Agent.Logging;
+using Cc.Agent.Protocol;
+using Cc.Agent.Protocol.V1;
+using Cc.Ttrpc;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Microsoft.Extensions.Logging;
+
+namespace Cc.Agent.Service;
+
+// The ttrpc face of the agent: translates requests, calls the domain (ContainerManager,
+// GuestSystem), translates back. Domain errors become status codes in one place (Guard); anything
+// unexpected becomes Internal with its message, and the agent keeps serving.
+public sealed partial class AgentService(ContainerManager containers, GuestSystem guest, AgentOptions options,
+    ILoggerFactory loggerFactory) : IAgentService
+{
+    private readonly ILogger _logger = loggerFactory.CreateLogger("Cc.Agent.Service");
+
+    public ValueTask<CheckResponse> CheckAsync(CheckRequest request, ServerCallContext context) =>
+        ValueTask.FromResult(new CheckResponse { Ready = guest.Ready });
+
+    public ValueTask<GetGuestDetailsResponse> GetGuestDetailsAsync(GetGuestDetailsRequest request, ServerCallContext context) =>
+        ValueTask.FromResult(new GetGuestDetailsResponse
+        {
+            AgentVersion = options.AgentVersion,
+            KernelRelease = GuestSystem.KernelRelease(),
+            Ready = guest.Ready,
+            Time = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
+            SharedMounted = guest.SharedMounted,
+            SharedPath = options.SharedDirectory,
+        });
+
+    public ValueTask<CreateSandboxResponse> CreateSandboxAsync(CreateSandboxRequest request, ServerCallContext context) =>
+        Guard(nameof(CreateSandboxAsync), () =>
+        {
+            if (request.HostTime is not null)
+            {
+                guest.SetClock(request.HostTime.ToDateTimeOffset());
+            }
+
+            if (request.Hostname.Length > 0)
+            {
+                guest.SetHostname(request.Hostname);
+            }
+
+            return Task.FromResult(new CreateSandboxResponse());
+        });
+
+    public ValueTask<SetTimeResponse> SetTimeAsync(SetTimeRequest request, ServerCallContext context) =>
+        Guard(nameof(SetTimeAsync), () =>
+        {
+            guest.SetClock((request.HostTime ?? throw AgentErrorException.Invalid("host_time is not set")).ToDateTimeOffset());
+            return Task.FromResult(new SetTimeResponse());
+        });
+
+    public ValueTask<DestroySandboxResponse> DestroySandboxAsync(DestroySandboxRequest request, ServerCallContext context) =>
+        Guard(nameof(DestroySandboxAsync), async () =>
+            new DestroySandboxResponse { RemovedContainers = await containers.RemoveAllAsync(context.CancellationToken) });
+
+    public ValueTask<CreateContainerResponse> CreateContainerAsync(CreateContainerRequest request, ServerCallContext context) =>
+        Guard(nameof(CreateContainerAsync), async () =>
+        {
+            var stdio = request.Stdio ?? new StdioOptions();
+            var pid = await containers.CreateAsync(request.ContainerId, request.OciSpecJson.Memory, request.RootfsPath,
+                stdio.Terminal, stdio.Stdin, context.CancellationToken);
+            return new CreateContainerResponse { Pid = pid };
+        });
+
+    public ValueTask<StartContainerResponse> StartContainerAsync(StartContainerRequest request, ServerCallContext context) =>
+        Guard(nameof(StartContainerAsync), async () =>
+            new StartContainerResponse { Pid = await containers.StartAsync(request.ContainerId, context.CancellationToken) });
+
+    public ValueTask<ExecProcessResponse> ExecProcessAsync(ExecProcessRequest request, ServerCallContext context) =>
+        Guard(nameof(ExecProcessAsync), async () =>
+        {
+            var stdio = request.Stdio ?? new StdioOptions();
+            var pid = await containers.ExecAsync(request.ContainerId, request.ExecId, request.OciProcessJson.Memory,
+                stdio.Terminal, stdio.Stdin, context.CancellationToken);
+            return new ExecProcessResponse { Pid = pid };
+        });
+
+    public ValueTask<SignalProcessResponse> SignalProcessAsync(SignalProcessRequest request, ServerCallContext context) =>
+        Guard(nameof(SignalProcessAsync), async () =>
+        {
+            await containers.SignalAsync(request.ContainerId, request.ExecId, request.Signal, request.All,
+                context.CancellationToken);
+            return new SignalProcessResponse();
+        });
+
+    public ValueTask<WaitProcessResponse> WaitProcessAsync(WaitProcessRequest request, ServerCallContext context) =>
+        Guard(nameof(WaitProcessAsync), async () =>
+        {
+            var (status, pid) = await containers.WaitAsync(request.ContainerId, request.ExecId, context.CancellationToken);
+            return new WaitProcessResponse
+            {
+                ExitStatus = (uint)status.Code,
+                ExitedAt = Timestamp.FromDateTimeOffset(status.ExitedAt),
+                Pid = pid,
+            };
+        });
+
+    public ValueTask<ListProcessesResponse> ListProcessesAsync(ListProcessesRequest request, ServerCallContext context) =>
+        Guard(nameof(ListProcessesAsync), async () =>
+        {
+            var response = new ListProcessesResponse();
+            foreach (var entry in await containers.ListProcessesAsync(request.ContainerId, context.CancellationToken))
+            {
+                response.Processes.Add(new ProcessEntry { Pid = entry.Pid, CommandLine = entry.CommandLine, ExecId = entry.ExecId });
+            }
+
+            return response;
+        });
+
+    public ValueTask<PauseContainerResponse> PauseContainerAsync(PauseContainerRequest request, ServerCallContext context) =>
+        Guard(nameof(PauseContainerAsync), async () =>
+        {
+            await containers.PauseAsync(request.ContainerId, context.CancellationToken);
+            return new PauseContainerResponse();
+        });
+
+    public ValueTask<ResumeContainerResponse> ResumeContainerAsync(ResumeContainerRequest request, ServerCallContext context) =>
+        Guard(nameof(ResumeContainerAsync), async () =>
+        {
+            await containers.ResumeAsync(request.ContainerId, context.CancellationToken);
+            return new ResumeContainerResponse();
+        });
+
+    public ValueTask<StatsContainerResponse> StatsContainerAsync(StatsContainerRequest request, ServerCallContext context) =>
+        Guard(nameof(StatsContainerAsync), () =>
+        {
+            var stats = containers.Stats(request.ContainerId);
+            return Task.FromResult(new StatsContainerResponse
+            {
+                CpuUsageUsec = stats.CpuUsageUsec,
+                CpuUserUsec = stats.CpuUserUsec,
+                CpuSystemUsec = stats.CpuSystemUsec,
+                MemoryCurrent = stats.MemoryCurrent,
+                MemoryMax = stats.MemoryMax,
+                PidsCurrent = stats.PidsCurrent,
+            });
+        });
+
+    public ValueTask<RemoveContainerResponse> RemoveContainerAsync(RemoveContainerRequest request, ServerCallContext context) =>
+        Guard(nameof(RemoveContainerAsync), async () =>
+        {
+            await containers.RemoveAsync(request.ContainerId, context.CancellationToken);
+            return new RemoveContainerResponse();
+        });
+
+    public ValueTask<ReadStreamResponse> ReadStdoutAsync(ReadStreamRequest request, ServerCallContext context) =>
+        ReadAsync(request, ContainerManager.OutputStream.Stdout, context);
+
+    public ValueTask<ReadStreamResponse> ReadStderrAsync(ReadStreamRequest request, ServerCallContext context) =>
+        ReadAsync(request, ContainerManager.OutputStream.Stderr, context);
+
+    public ValueTask<WriteStdinResponse> WriteStdinAsync(WriteStdinRequest request, ServerCallContext context) =>
+        Guard(nameof(WriteStdinAsync), async () => new WriteStdinResponse
+        {
+            Written = (uint)await containers.WriteStdinAsync(request.ContainerId, request.ExecId, request.Data.Memory,
+                context.CancellationToken),
+        });
+
+    public ValueTask<CloseStdinResponse> CloseStdinAsync(CloseStdinRequest request, ServerCallContext context) =>
+        Guard(nameof(CloseStdinAsync), async () =>
+        {
+            await containers.CloseStdinAsync(request.ContainerId, request.ExecId, context.CancellationToken);
+            return new CloseStdinResponse();
+        });
+
+    public ValueTask<ResizePtyResponse> ResizePtyAsync(ResizePtyRequest request, ServerCallContext context) =>
+        Guard(nameof(ResizePtyAsync), () =>
+        {
+            containers.ResizePty(request.ContainerId, request.ExecId, request.Columns, request.Rows);
+            return Task.FromResult(new ResizePtyResponse());
+        });
+
+    private ValueTask<ReadStreamResponse> ReadAsync(ReadStreamRequest request, ContainerManager.OutputStream stream,
+        ServerCallContext context) =>
+        Guard(stream == ContainerManager.OutputStream.Stdout ? nameof(ReadStdoutAsync) : nameof(ReadStderrAsync), async () =>
+        {
+            var data = await containers.ReadAsync(request.ContainerId, request.ExecId, stream, (int)Math.Min(request.MaxBytes, int.MaxValue),
+                context.CancellationToken);
+            // The pump never reuses a chunk it has handed out, so the bytes can be wrapped without a copy.
+            return new ReadStreamResponse { Data = UnsafeByteOperations.UnsafeWrap(data) };
+        });
+}
