@@ -1,0 +1,55 @@
+namespace Cc.Integration.Containerd.Contract;
+
+public abstract partial class RuntimeContract
+{
+    [Theory]
+    [InlineData("1.6")]
+    [InlineData("1.7")]
+    public async Task Exec_without_a_tty_prints_its_output_and_returns_its_exit_status(string containerd)
+    {
+        await using var s = await BeginAsync(containerd);
+        var id = s.NewId("exec");
+        await s.RunDetachedAsync(id, "sleep", "1000");
+
+        var result = await s.CtrAsync("task", "exec", "--exec-id", "e1", id, "sh", "-c", "echo exec; exit 4");
+
+        result.ExitCode.ShouldBe(4, s.Because(result));
+        result.Stdout.ShouldBe("exec\n", s.Because(result));
+    }
+
+    [Theory]
+    [InlineData("1.6")]
+    [InlineData("1.7")]
+    public async Task Exec_with_a_tty_gives_the_process_a_terminal(string containerd)
+    {
+        await using var s = await BeginAsync(containerd);
+        var id = s.NewId("exectty");
+        await s.RunDetachedAsync(id, "sleep", "1000");
+
+        var result = await s.CtrOnTtyAsync("task", "exec", "-t", "--exec-id", "e2", id, "sh", "-c", "tty; exit 6");
+
+        result.ExitCode.ShouldBe(6, s.Because(result));
+        result.Stdout.ShouldContain("/dev/pts/", Case.Sensitive, s.Because(result));
+    }
+
+    [Theory]
+    [InlineData("1.6")]
+    [InlineData("1.7")]
+    public async Task Task_ps_lists_the_init_process_and_a_running_exec(string containerd)
+    {
+        await using var s = await BeginAsync(containerd);
+        var id = s.NewId("ps");
+        await s.RunDetachedAsync(id, "sleep", "1000");
+        s.ShouldSucceed(await s.CtrAsync("task", "exec", "-d", "--exec-id", "e3", id, "sleep", "999"));
+
+        var result = await s.CtrAsync("task", "ps", id);
+
+        s.ShouldSucceed(result);
+        // "PID  INFO" header, then one row per process starting with its pid.
+        var pids = result.Stdout.Split('\n')
+            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault())
+            .Where(first => int.TryParse(first, out var pid) && pid > 0)
+            .ToList();
+        pids.Count.ShouldBeGreaterThanOrEqualTo(2, s.Because(result));
+    }
+}

@@ -1,0 +1,31 @@
+using Cc.Integration.Containerd.Harness;
+
+namespace Cc.Integration.Containerd.Contract;
+
+/// <summary>
+/// What `ctr` users see of a runtime, asserted the same way for every runtime: run, exit status,
+/// tty, exec, signals, ps, pause/resume, metrics, bulk output and clean-up. Each test runs against
+/// containerd 1.6 and 1.7. Derived classes pick the runtime: runc proves the harness (a failure there
+/// is the harness's or the host's), io.containerd.cc.v2 proves the shim.
+/// The partial files group the tests by concern.
+/// </summary>
+public abstract partial class RuntimeContract(ContainerdFixture fixture)
+{
+    private static readonly TimeSpan s_testBudget = TimeSpan.FromMinutes(8);
+
+    private protected abstract RuntimeUnderTest Runtime { get; }
+
+    /// <summary>Fails (never skips) when the runtime cannot be tried at all, naming what is missing.</summary>
+    private protected async Task<ContainerdSession> BeginAsync(string version)
+    {
+        var missing = Runtime.MissingPrerequisite();
+        if (missing is not null)
+        {
+            Assert.Fail($"{Runtime.Describe()}: {missing}");
+        }
+
+        using var start = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var containerd = await fixture.GetAsync(version, start.Token);
+        return new ContainerdSession(containerd, Runtime, fixture.Images.BusyboxImage, s_testBudget);
+    }
+}

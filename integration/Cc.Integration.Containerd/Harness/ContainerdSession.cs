@@ -1,0 +1,157 @@
+using System.Diagnostics;
+
+namespace Cc.Integration.Containerd.Harness;
+
+/// <summary>
+/// One test's view of a private containerd and the runtime under test: ctr commands with the
+/// runtime's options, assertion messages that carry the command, its output and containerd's log,
+/// and clean-up of every container the test created (also when the test fails).
+/// </summary>
+internal sealed class ContainerdSession : IAsyncDisposable
+{
+    private static readonly TimeSpan s_quickTimeout = TimeSpan.FromSeconds(60);
+    private readonly List<string> _ids = [];
+    // Bounds the whole test: every wait below is also bounded on its own, this is the backstop.
+    private readonly CancellationTokenSource _budget;
+    // containerd.log length when the test began: failure messages show only what this test caused.
+    private readonly long _logStart;
+
+    public ContainerdSession(PrivateContainerd containerd, RuntimeUnderTest runtime, string image, TimeSpan budget)
+    {
+        Containerd = containerd;
+        Runtime = runtime;
+        Image = image;
+        _budget = new CancellationTokenSource(budget);
+        QemuBefore = Leftovers.QemuPids();
+        _logStart = containerd.LogLength();
+    }
+
+    public PrivateContainerd Containerd { get; }
+
+    public RuntimeUnderTest Runtime { get; }
+
+    public string Image { get; }
+
+    public CancellationToken CancellationToken => _budget.Token;
+
+    public IReadOnlySet<int> QemuBefore { get; }
+
+    /// <summary>A fresh container id (valid per containerd's identifier rules), removed on disposal.</summary>
+    public string NewId(string prefix)
+    {
+        var id = $"{prefix}-{Guid.NewGuid():N}"[..(prefix.Length + 9)];
+        _ids.Add(id);
+        return id;
+    }
+
+    /// <summary>`ctr run --rm --runtime … &lt;image&gt; &lt;id&gt; &lt;command…&gt;`, foreground.</summary>
+    public Task<ProcessResult> RunAsync(string id, params string[] command) =>
+        Containerd.CtrAsync(Runtime.StartTimeout, CancellationToken, RunArgs(["--rm"], id, command));
+
+    /// <summary>Like <see cref="RunAsync"/> with stdout handed to <paramref name="consumer"/> as a stream.</summary>
+    public Task<ProcessResult> RunStreamingAsync(string id, Func<Stream, CancellationToken, Task> consumer, TimeSpan timeout, params string[] command) =>
+        Containerd.CtrAsync(timeout, CancellationToken, RunArgs(["--rm"], id, command), consumer);
+
+    /// <summary>`ctr run -t --rm …` on a pseudo-terminal.</summary>
+    public Task<ProcessResult> RunOnTtyAsync(string id, params string[] command) =>
+        Containerd.CtrOnTtyAsync(Runtime.StartTimeout, CancellationToken, RunArgs(["--rm", "-t"], id, command));
+
+    /// <summary>`ctr run --rm …` left running in the background (to be signalled by another ctr).</summary>
+    public RunningProcess StartRun(string id, params string[] command) => Containerd.StartCtr(RunArgs(["--rm"], id, command));
+
+    /// <summary>`ctr run -d …`: returns once the task is started; asserts it was.</summary>
+    public async Task RunDetachedAsync(string id, params string[] command)
+    {
+        var result = await Containerd.CtrAsync(Runtime.StartTimeout, CancellationToken, RunArgs(["-d"], id, command));
+        ShouldSucceed(result);
+    }
+
+    /// <summary>Any other ctr command (`task exec`, `task ps`, ...), bounded by the start timeout.</summary>
+    public Task<ProcessResult> CtrAsync(params string[] args) => Containerd.CtrAsync(Runtime.StartTimeout, CancellationToken, args);
+
+    public Task<ProcessResult> CtrOnTtyAsync(params string[] args) => Containerd.CtrOnTtyAsync(Runtime.StartTimeout, CancellationToken, args);
+
+    /// <summary>The context every assertion message carries.</summary>
+    public string Because(ProcessResult result) =>
+        $"""
+        {Runtime.Describe()} on containerd {Containerd.Version} ({Containerd.Directory})
+        {result.Describe()}
+        --- containerd.log since the test began (tail) ---
+        {Containerd.LogSince(_logStart)}
+        """;
+
+    public void ShouldSucceed(ProcessResult result)
+    {
+        result.ExitCode.ShouldBe(0, Because(result));
+    }
+
+    /// <summary>Polls `ctr task ls` until <paramref name="id"/> shows <paramref name="status"/>.</summary>
+    public async Task WaitForStatusAsync(string id, string status, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        ProcessResult last;
+        do
+        {
+            last = await Containerd.CtrAsync(s_quickTimeout, CancellationToken, ["task", "ls"]);
+            if (TaskStatus(last.Stdout, id) == status)
+            {
+                return;
+            }
+
+            await Task.Delay(200, CancellationToken);
+        }
+        while (clock.Elapsed < timeout);
+
+        Assert.Fail($"task {id} did not reach {status} within {timeout.TotalSeconds} s\n{Because(last)}");
+    }
+
+    /// <summary>The STATUS column of <paramref name="id"/> in `ctr task ls` output, or null.</summary>
+    public static string? TaskStatus(string taskList, string id) =>
+        taskList.Split('\n')
+            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(cols => cols.Length >= 3 && cols[0] == id)
+            .Select(cols => cols[2])
+            .FirstOrDefault();
+
+    /// <summary>Asserts that nothing of task <paramref name="id"/> is left, allowing the shim a few seconds to exit.</summary>
+    public async Task ShouldLeaveNothingAsync(string id)
+    {
+        var clock = Stopwatch.StartNew();
+        IReadOnlyList<string> left;
+        while ((left = Leftovers.Find(Containerd, id, QemuBefore)).Count > 0 && clock.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            await Task.Delay(250, CancellationToken);
+        }
+
+        left.ShouldBeEmpty(
+            $"{Runtime.Describe()} on containerd {Containerd.Version}: task {id} left:\n{string.Join('\n', left)}\n--- containerd.log since the test began (tail) ---\n{Containerd.LogSince(_logStart)}");
+    }
+
+    /// <summary>Best effort: kill, delete and remove every container this test made.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var id in _ids)
+        {
+            await QuietlyAsync(["task", "kill", "-s", "SIGKILL", id]);
+            await QuietlyAsync(["task", "rm", "-f", id]);
+            await QuietlyAsync(["container", "rm", id]);
+        }
+
+        _budget.Dispose();
+    }
+
+    private async Task QuietlyAsync(string[] args)
+    {
+        try
+        {
+            await Containerd.CtrAsync(s_quickTimeout, CancellationToken.None, args);
+        }
+        catch (TimeoutException)
+        {
+            // Clean-up of a broken task; stop.sh removes it with the instance.
+        }
+    }
+
+    private IEnumerable<string> RunArgs(string[] mode, string id, string[] command) =>
+        new[] { "run" }.Concat(mode).Concat(Runtime.RunOptions).Append(Image).Append(id).Concat(command);
+}

@@ -1,0 +1,108 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Cc.Integration.Containerd.Harness;
+
+/// <summary>
+/// Finds what a deleted task left behind: its shim process, QEMU processes that were not running
+/// before the test, mounts, the shim socket, its stdio FIFOs, the bundle and work directories.
+/// </summary>
+internal static class Leftovers
+{
+    /// <summary>The pids of every running QEMU; taken before a test, compared after it.</summary>
+    public static IReadOnlySet<int> QemuPids() =>
+        Processes().Where(p => p.Comm.StartsWith("qemu-system", StringComparison.Ordinal)).Select(p => p.Pid).ToHashSet();
+
+    /// <summary>
+    /// Everything still present for task <paramref name="id"/>, one line each; empty when clean.
+    /// "New QEMU" means any QEMU started since <paramref name="qemuBefore"/>: the tests of this project
+    /// run one at a time and hack/run-tests.sh runs one project at a time, so no other test owns one.
+    /// </summary>
+    public static IReadOnlyList<string> Find(PrivateContainerd containerd, string id, IReadOnlySet<int> qemuBefore)
+    {
+        var found = new List<string>();
+        foreach (var p in Processes())
+        {
+            if (p.Args.Contains($"-address {containerd.Address} ", StringComparison.Ordinal)
+                && p.Args.Contains($"-id {id} ", StringComparison.Ordinal))
+            {
+                found.Add($"shim process {p.Pid} still running: {p.Args}");
+            }
+            else if (p.Comm.StartsWith("qemu-system", StringComparison.Ordinal) && !qemuBefore.Contains(p.Pid))
+            {
+                found.Add($"QEMU process {p.Pid} started during the test still running: {p.Args}");
+            }
+        }
+
+        foreach (var line in File.ReadLines("/proc/self/mountinfo"))
+        {
+            // Field 5 is the mount point; bundles and rootfs mounts carry /<ns>/<id>.
+            var mountPoint = line.Split(' ')[4];
+            if (mountPoint.Contains($"/{PrivateContainerd.Namespace}/{id}", StringComparison.Ordinal)
+                || mountPoint.Contains($"/{id}/", StringComparison.Ordinal) || mountPoint.EndsWith($"/{id}", StringComparison.Ordinal))
+            {
+                found.Add($"mount left: {mountPoint}");
+            }
+        }
+
+        var socket = ShimSocketPath(containerd.Address, PrivateContainerd.Namespace, id);
+        if (File.Exists(socket))
+        {
+            found.Add($"shim socket left: {socket}");
+        }
+
+        foreach (var dir in new[] { containerd.BundlePath(id), WorkPath(containerd, id) })
+        {
+            if (Directory.Exists(dir))
+            {
+                found.Add($"directory left: {dir} [{string.Join(", ", Directory.EnumerateFileSystemEntries(dir).Select(Path.GetFileName))}]");
+            }
+        }
+
+        // ctr names the task's FIFOs <id>-stdin/-stdout/-stderr in a directory of its own. (ctr itself
+        // abandons the FIFOs of a detached `task exec -d`; those carry the exec id and are not counted.)
+        if (Directory.Exists(containerd.FifoDirectory))
+        {
+            found.AddRange(Directory.EnumerateFiles(containerd.FifoDirectory, $"{id}-*", SearchOption.AllDirectories)
+                .Select(fifo => $"FIFO left: {fifo}"));
+        }
+
+        return found;
+    }
+
+    /// <summary>/run/containerd/s/ + hex(sha256("&lt;address&gt;/&lt;ns&gt;/&lt;id&gt;")), the reference shims' convention (protocol.md §2.4.1).</summary>
+    public static string ShimSocketPath(string address, string ns, string id) =>
+        "/run/containerd/s/" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{address}/{ns}/{id}")));
+
+    private static string WorkPath(PrivateContainerd containerd, string id) =>
+        Path.Combine(containerd.Directory, "root", "io.containerd.runtime.v2.task", PrivateContainerd.Namespace, id);
+
+    private static IEnumerable<(int Pid, string Comm, string Args)> Processes()
+    {
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+            {
+                continue;
+            }
+
+            string comm, args;
+            try
+            {
+                comm = File.ReadAllText(Path.Combine(dir, "comm")).Trim();
+                // argv is NUL-separated; a trailing space lets "-id <id> " match the last argument too.
+                args = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
+            }
+            catch (IOException)
+            {
+                continue; // exited while we looked
+            }
+            catch (UnauthorizedAccessException)
+            {
+                continue;
+            }
+
+            yield return (pid, comm, args);
+        }
+    }
+}
