@@ -111,7 +111,7 @@ release=$(cat "$kcache/release")
 declare -A dep_path dep_list placed
 while IFS= read -r line; do
   path=${line%%:*}
-  name=$(basename "$path"); name=${name%%.ko*}
+  name=${path##*/}; name=${name%%.ko*}
   dep_path[$name]=$path
   dep_list[$name]=${line#*:}
 done < "$kcache/lib/modules.dep"
@@ -121,7 +121,7 @@ place() {
   [ -z "${placed[$name]:-}" ] || return 0
   placed[$name]=1
   for dep in ${dep_list[$name]}; do
-    dep=$(basename "$dep"); place "${dep%%.ko*}"
+    dep=${dep##*/}; place "${dep%%.ko*}"
   done
   load_order+=("$name")
 }

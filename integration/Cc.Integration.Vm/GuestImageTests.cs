@@ -1,0 +1,321 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Cc.TestKit;
+
+namespace Cc.Integration.Vm;
+
+/// <summary>
+/// The guest image that <c>make guest</c> (hack/build-guest.sh) writes to build/guest/, checked against
+/// docs/design/guest.md: the floor image really boots under QEMU and powers off, and the archives hold
+/// what the agent and the host side rely on.
+/// </summary>
+public sealed class GuestImageTests
+{
+    [Fact]
+    public async Task The_floor_image_boots_prints_the_marker_with_the_guest_kernel_version_and_QEMU_exits_after_poweroff()
+    {
+        var image = GuestImage.Locate();
+        var console = new StringBuilder();
+        using var qemu = Guest.StartQemu(image, image.FloorCpio, console);
+        try
+        {
+            using var bootCts = new CancellationTokenSource(Guest.BootTimeout);
+            var marker = await Guest.ReadUntilMarkerAsync(qemu.StandardOutput, console, bootCts.Token);
+            marker.ShouldNotBeNull($"no {Guest.FloorMarker} line within {Guest.BootTimeout}; console:\n{Guest.Snapshot(console)}");
+
+            // "CC-FLOOR-READY <uname -r> <uptime>" (hack/guest/floor-init.sh)
+            var words = marker.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            words.Length.ShouldBeGreaterThanOrEqualTo(2, $"marker line: '{marker}'");
+            words[1].ShouldBe(image.KernelVersion);
+
+            await qemu.WaitForExitAsync(CancellationToken.None).WithTimeout(Guest.ExitTimeout);
+            qemu.ExitCode.ShouldBe(0, $"console:\n{Guest.Snapshot(console)}");
+            Guest.Snapshot(console).ShouldNotContain("CC-FLOOR-MODULE-FAILED");
+        }
+        finally
+        {
+            if (!qemu.HasExited)
+            {
+                qemu.Kill(entireProcessTree: true);
+            }
+        }
+    }
+
+    [Fact]
+    public void The_initramfs_holds_the_agent_as_init_crun_the_loader_and_the_module_list()
+    {
+        var entries = NewcArchive.Read(GuestImage.Locate().InitramfsCpio);
+
+        var init = Guest.Entry(entries, "init");
+        init.IsRegularFile.ShouldBeTrue();
+        (init.Mode & 0b001_001_001).ShouldBe(0b001_001_001u, "init must be executable");
+        Guest.IsElf(init.Data).ShouldBeTrue("init must be the agent's ELF executable");
+
+        Guest.IsElf(Guest.Entry(entries, "usr/bin/crun").Data).ShouldBeTrue("crun must be an ELF executable");
+        Guest.Entry(entries, "lib64/ld-linux-x86-64.so.2").IsRegularFile.ShouldBeTrue();
+        Guest.Entry(entries, "etc/cc/modules").IsRegularFile.ShouldBeTrue();
+        Guest.Entry(entries, "dev/console").IsCharacterDevice.ShouldBeTrue();
+
+        // No shell on the agent's boot path.
+        entries.Keys.ShouldNotContain("bin/sh");
+        entries.Keys.ShouldNotContain("bin/busybox");
+    }
+
+    [Fact]
+    public void Every_module_named_in_the_module_list_is_in_the_initramfs_decompressed()
+    {
+        var entries = NewcArchive.Read(GuestImage.Locate().InitramfsCpio);
+        var modules = Guest.ModuleList(entries);
+
+        // virtio_console carries the agent channel, 9p the shared directory, virtio_pci their transport.
+        modules.ShouldContain("virtio_pci");
+        modules.ShouldContain("virtio_console");
+        modules.ShouldContain("9pnet_virtio");
+        modules.ShouldContain("9p");
+        foreach (var name in modules)
+        {
+            var module = Guest.Entry(entries, $"lib/modules/cc/{name}.ko");
+            Guest.IsElf(module.Data).ShouldBeTrue($"{name}.ko must be stored decompressed");
+        }
+
+        // Load order: every dependency comes before its user.
+        modules.IndexOf("virtio").ShouldBeLessThan(modules.IndexOf("virtio_pci"));
+        modules.IndexOf("9pnet").ShouldBeLessThan(modules.IndexOf("9pnet_virtio"));
+        modules.IndexOf("netfs").ShouldBeLessThan(modules.IndexOf("9p"));
+    }
+
+    [Fact]
+    public void The_floor_image_loads_the_same_modules_as_the_initramfs()
+    {
+        var image = GuestImage.Locate();
+        var initramfs = NewcArchive.Read(image.InitramfsCpio);
+        var floor = NewcArchive.Read(image.FloorCpio);
+
+        Guest.ModuleList(floor).ShouldBe(Guest.ModuleList(initramfs));
+        foreach (var name in Guest.ModuleList(floor))
+        {
+            Guest.Entry(floor, $"lib/modules/cc/{name}.ko").Data
+                .ShouldBe(initramfs[$"lib/modules/cc/{name}.ko"].Data, $"{name}.ko differs between the archives");
+        }
+    }
+
+    [Fact]
+    public void Every_archive_entry_is_owned_by_root_and_carries_one_fixed_mtime_so_rebuilds_are_byte_identical()
+    {
+        var image = GuestImage.Locate();
+        foreach (var path in new[] { image.InitramfsCpio, image.FloorCpio })
+        {
+            var entries = NewcArchive.Read(path);
+            entries.Values.ShouldAllBe(e => e.Uid == 0 && e.Gid == 0);
+            entries.Values.Select(e => e.Mtime).Distinct().Count().ShouldBe(1, $"{path}: mtimes must all be SOURCE_DATE_EPOCH");
+            entries.Keys.ToList().ShouldBe(entries.Keys.OrderBy(k => k, PathOrder.Instance).ToList(), customMessage: $"{path}: entries must be sorted");
+        }
+    }
+}
+
+/// <summary>Boots a guest image under QEMU with the floor settings and reads its serial console.</summary>
+file static class Guest
+{
+    // The command line of docs/design/guest.md without the agent's settings.
+    private const string KernelCommandLine =
+        "console=ttyS0 reboot=k panic=-1 quiet mitigations=off tsc=reliable no_timer_check i8042.noaux " +
+        "i8042.nopnp 8250.nr_uarts=1 cryptomgr.notests rdinit=/init";
+
+    public const string FloorMarker = "CC-FLOOR-READY";
+
+    // A TCG boot takes 2-6 s on the project's 2-core machine; the bound allows for a loaded machine.
+    public static readonly TimeSpan BootTimeout = TimeSpan.FromSeconds(60);
+
+    // The floor powers off right after the marker; QEMU exits within a fraction of a second.
+    public static readonly TimeSpan ExitTimeout = TimeSpan.FromSeconds(15);
+
+    // "\x7fELF": written as bytes because C#'s \x escape would swallow the hex-looking 'E'.
+    private static readonly byte[] ElfMagic = [0x7F, (byte)'E', (byte)'L', (byte)'F'];
+
+    public static bool IsElf(byte[] data) => data.AsSpan().StartsWith(ElfMagic);
+
+    public static string Snapshot(StringBuilder log)
+    {
+        lock (log)
+        {
+            return log.ToString();
+        }
+    }
+
+    /// <summary>The entry named <paramref name="name"/>; fails the test when the archive lacks it.</summary>
+    public static NewcEntry Entry(IReadOnlyDictionary<string, NewcEntry> entries, string name)
+    {
+        entries.TryGetValue(name, out var entry).ShouldBeTrue($"the archive has no '{name}'");
+        return entry!;
+    }
+
+    public static List<string> ModuleList(IReadOnlyDictionary<string, NewcEntry> entries) =>
+        Encoding.ASCII.GetString(entries["etc/cc/modules"].Data)
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .ToList();
+
+    /// <summary>Starts QEMU with the serial console on its stdout; its stderr lines go to <paramref name="log"/> (locked).</summary>
+    public static Process StartQemu(GuestImage image, string initrd, StringBuilder log)
+    {
+        var start = new ProcessStartInfo("qemu-system-x86_64")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        // The floor settings of docs/guest-image.md: PVH vmlinux, qboot, no default devices, TCG.
+        foreach (var arg in new[]
+                 {
+                     "-machine", "q35", "-accel", "tcg,tb-size=64", "-bios", "/usr/share/qemu/qboot.rom",
+                     "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-no-reboot",
+                     "-m", "256", "-kernel", image.Vmlinux, "-initrd", initrd, "-append", KernelCommandLine,
+                 })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("qemu-system-x86_64 did not start");
+        process.StandardInput.Close(); // the serial port's input: the floor reads nothing
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                lock (log)
+                {
+                    log.Append("qemu: ").AppendLine(e.Data);
+                }
+            }
+        };
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    /// <summary>Returns the first console line that starts with the marker, or null at end of output or cancellation.</summary>
+    public static async Task<string?> ReadUntilMarkerAsync(StreamReader output, StringBuilder console, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (await output.ReadLineAsync(cancellationToken) is { } line)
+            {
+                lock (console)
+                {
+                    console.AppendLine(line);
+                }
+
+                if (line.TrimStart().StartsWith(FloorMarker, StringComparison.Ordinal))
+                {
+                    return line.Trim();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+
+        return null;
+    }
+}
+
+/// <summary>The files of build/guest/ named by docs/design/guest.md.</summary>
+file sealed record GuestImage(string Directory)
+{
+    public string Vmlinux => Path.Combine(Directory, "vmlinux");
+
+    public string InitramfsCpio => Path.Combine(Directory, "initramfs.cpio");
+
+    public string FloorCpio => Path.Combine(Directory, "floor.cpio");
+
+    public string KernelVersion => File.ReadAllText(Path.Combine(Directory, "kernel-version")).Trim();
+
+    /// <summary>Finds build/guest/ above the test binaries (the repository root holds ShimV2.sln).</summary>
+    public static GuestImage Locate()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "ShimV2.sln")))
+            {
+                var image = new GuestImage(Path.Combine(dir.FullName, "build", "guest"));
+                foreach (var file in new[] { image.Vmlinux, image.InitramfsCpio, image.FloorCpio })
+                {
+                    File.Exists(file).ShouldBeTrue($"{file} is missing: run 'make guest'");
+                }
+
+                return image;
+            }
+        }
+
+        throw new InvalidOperationException($"no ShimV2.sln above {AppContext.BaseDirectory}");
+    }
+}
+
+/// <summary>One entry of a newc cpio archive.</summary>
+file sealed record NewcEntry(string Name, uint Mode, uint Uid, uint Gid, uint Mtime, byte[] Data)
+{
+    private const uint TypeMask = 0xF000;
+
+    public bool IsRegularFile => (Mode & TypeMask) == 0x8000;
+
+    public bool IsCharacterDevice => (Mode & TypeMask) == 0x2000;
+}
+
+/// <summary>
+/// Reads a newc ("070701") archive: a 110-byte ASCII header (magic, then 13 fields of 8 hex digits:
+/// ino, mode, uid, gid, nlink, mtime, filesize, devmajor, devminor, rdevmajor, rdevminor, namesize,
+/// check), the NUL-terminated name, the data; name and data are each padded to 4 bytes from the
+/// archive's start. "TRAILER!!!" ends it.
+/// </summary>
+file static class NewcArchive
+{
+    private const int HeaderSize = 110;
+
+    public static Dictionary<string, NewcEntry> Read(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        var entries = new Dictionary<string, NewcEntry>(StringComparer.Ordinal);
+        var offset = 0;
+        while (true)
+        {
+            (offset + HeaderSize).ShouldBeLessThanOrEqualTo(bytes.Length, $"{path}: truncated before the trailer");
+            Encoding.ASCII.GetString(bytes, offset, 6).ShouldBe("070701", $"{path}: bad magic at {offset}");
+            uint Field(int index) => uint.Parse(
+                Encoding.ASCII.GetString(bytes, offset + 6 + (index * 8), 8), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+
+            var (mode, uid, gid, mtime, size, nameSize) = (Field(1), Field(2), Field(3), Field(5), (int)Field(6), (int)Field(11));
+            var name = Encoding.ASCII.GetString(bytes, offset + HeaderSize, nameSize - 1);
+            offset = Align4(offset + HeaderSize + nameSize);
+            if (name == "TRAILER!!!")
+            {
+                return entries;
+            }
+
+            entries.Add(name, new NewcEntry(name, mode, uid, gid, mtime, bytes.AsSpan(offset, size).ToArray()));
+            offset = Align4(offset + size);
+        }
+    }
+
+    private static int Align4(int value) => (value + 3) & ~3;
+}
+
+/// <summary>Orders paths by their components, as hack/guest/mkcpio.py writes them (parents first).</summary>
+file sealed class PathOrder : IComparer<string>
+{
+    public static readonly PathOrder Instance = new();
+
+    public int Compare(string? x, string? y)
+    {
+        var a = (x ?? string.Empty).Split('/');
+        var b = (y ?? string.Empty).Split('/');
+        for (var i = 0; i < Math.Min(a.Length, b.Length); i++)
+        {
+            var c = string.CompareOrdinal(a[i], b[i]);
+            if (c != 0)
+            {
+                return c;
+            }
+        }
+
+        return a.Length.CompareTo(b.Length);
+    }
+}
