@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Shim benchmark part of `make bench`: `ctr run --rm <busybox> /bin/true` timed end to end through a
+# private containerd with runc vs with our io.containerd.cc.v2, next to the bare VM floor
+# (hack/bench/20-vm-floor.sh), and the resident memory (RSS/PSS) of one shim serving one running
+# container: containerd-shim-runc-v2 vs containerd-shim-cc-v2 (plus the QEMU it started).
+# Prints a markdown table with ratios on stdout (progress on stderr). Whatever cannot run yet is
+# printed as "n/a" with the reason in the notes below the table; nothing is estimated.
+#   BENCH_N=5 (runs per runtime)  BENCH_CONTAINERD=1.6|1.7
+# The floor comes from build/bench/report.md when `make bench` ran 20-vm-floor.sh just before this
+# part; otherwise this part runs 20-vm-floor.sh itself with BENCH_N=3.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+repo=$PWD
+n=${BENCH_N:-5}
+version=${BENCH_CONTAINERD:-1.6}
+shim=$repo/build/bin/containerd-shim-cc-v2
+cc_config=$repo/build/configuration.toml
+notes=()
+dir=
+
+log() { echo "30-shim: $*" >&2; }
+cleanup() { [ -z "$dir" ] || bash hack/containerd/stop.sh "$dir" >&2 || log "clean-up of $dir was incomplete"; }
+trap cleanup EXIT
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+secs() { [ -n "$1" ] && awk -v m="$1" 'BEGIN { printf "%.2f s", m / 1000 }' || echo "n/a"; }
+mb() { [ -n "$1" ] && awk -v k="$1" 'BEGIN { printf "%.1f MB", k / 1024 }' || echo "n/a"; }
+ratio() { [ -n "$1" ] && [ -n "$2" ] && [ "$2" != 0 ] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f×", a / b }' || echo "n/a"; }
+
+# --- the VM floor: "wall to marker" and "wall to QEMU exit" of the floor row, in ms ---
+floor_boot= floor_exit= floor_src=
+floor_row() { grep -m1 -F '(the floor) |' "$1" 2>/dev/null; }
+parse_floor() {
+  floor_boot=$(awk -F'|' '{ gsub(/[* ]|s$/, "", $3); sub(/\(.*/, "", $3); printf "%d", $3 * 1000 }' <<<"$1")
+  floor_exit=$(awk -F'|' '{ gsub(/[ s]/, "", $6); printf "%d", $6 * 1000 }' <<<"$1")
+}
+if row=$(floor_row build/bench/report.md) && [ -n "$row" ]; then
+  parse_floor "$row"; floor_src="build/bench/report.md"
+else
+  log "measuring the VM floor (hack/bench/20-vm-floor.sh, BENCH_N=3)"
+  if out=$(BENCH_N=3 bash hack/bench/20-vm-floor.sh 2>&1) && row=$(floor_row <(echo "$out")) && [ -n "$row" ]; then
+    parse_floor "$row"; floor_src="hack/bench/20-vm-floor.sh, 3 runs"
+  else
+    notes+=("VM floor n/a: hack/bench/20-vm-floor.sh did not produce its floor row: $(tail -n 1 <<<"$out")")
+  fi
+fi
+
+# --- a private containerd with the busybox image ---
+bash hack/images/build.sh busybox >&2 || { log "hack/images/build.sh failed"; exit 1; }
+# shellcheck disable=SC1091
+. build/images/images.env
+dir=$(bash hack/containerd/start.sh --version "$version") || { log "containerd $version did not start"; exit 1; }
+ctr() { bash hack/containerd/ctr.sh "$dir" -n bench "$@"; }
+ctr images import --base-name "$BUSYBOX_BASE" "$BUSYBOX_TAR" >/dev/null || { log "image import failed"; exit 1; }
+address=$dir/containerd.sock
+
+# time_runs <label> <timeout s> <ctr run options...>: one warm-up, then n timed runs; prints the
+# median in ms (empty if no run succeeded) and the failures as "fail=<k> <last error>" on stderr.
+time_runs() {
+  local label=$1 limit=$2; shift 2
+  local times=() fails=0 err= i start out
+  for i in $(seq 0 "$n"); do
+    start=$(now_ms)
+    if out=$(timeout "$limit" bash hack/containerd/ctr.sh "$dir" -n bench run --rm "$@" "$BUSYBOX_IMAGE" "b-$label-$i" /bin/true 2>&1); then
+      [ "$i" -eq 0 ] || times+=($(($(now_ms) - start)))
+    else
+      fails=$((fails + 1)) err=$(tr '\n' ' ' <<<"$out" | cut -c1-200)
+      # A first failure is enough to know the runtime does not work yet; do not wait n times.
+      [ ${#times[@]} -eq 0 ] && break
+    fi
+  done
+  [ "$fails" -eq 0 ] || echo "$fails failed run(s), last: $err" >"$dir/$label.err"
+  printf '%s\n' "${times[@]}" | grep . | median
+}
+
+# shim_memory <label> <timeout s> <ctr run options...>: starts a detached `sleep`, finds its shim (by
+# the `-address` containerd passed it, or by cwd = the bundle) and the QEMU below it; prints
+# "shim_rss shim_pss qemu_rss qemu_pss" in kB ("" for what was not found).
+kb() { awk -v k="$2" '$1 == k":" { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null; }
+shim_memory() {
+  local label=$1 limit=$2; shift 2
+  local id=m-$label bundle pid shim_pid= qemu_pid=
+  bundle=$dir/state/io.containerd.runtime.v2.task/bench/$id
+  if ! out=$(timeout "$limit" bash hack/containerd/ctr.sh "$dir" -n bench run -d "$@" "$BUSYBOX_IMAGE" "$id" sleep 600 2>&1); then
+    echo "could not start a container: $(tr '\n' ' ' <<<"$out" | cut -c1-200)" >"$dir/$label.memerr"
+    echo "   "; return
+  fi
+  sleep 2 # let start-up allocations settle
+  for p in /proc/[0-9]*; do
+    pid=${p#/proc/}
+    case "$(readlink "$p/exe" 2>/dev/null)" in
+      */containerd-shim-*)
+        if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "-address $address " \
+           || [ "$(readlink "$p/cwd" 2>/dev/null)" = "$bundle" ]; then shim_pid=$pid; fi ;;
+      */qemu-system-*) qemu_pid=$pid ;;
+    esac
+  done
+  [ -n "$shim_pid" ] || echo "no shim process found for $id" >"$dir/$label.memerr"
+  echo "${shim_pid:+$(kb "$shim_pid" Rss)} ${shim_pid:+$(kb "$shim_pid" Pss)} ${qemu_pid:+$(kb "$qemu_pid" Rss)} ${qemu_pid:+$(kb "$qemu_pid" Pss)}"
+  timeout 60 bash hack/containerd/ctr.sh "$dir" -n bench task kill -s SIGKILL "$id" >/dev/null 2>&1
+  sleep 1
+  timeout 60 bash hack/containerd/ctr.sh "$dir" -n bench task rm -f "$id" >/dev/null 2>&1
+  timeout 60 bash hack/containerd/ctr.sh "$dir" -n bench container rm "$id" >/dev/null 2>&1
+}
+
+cc_opts=(--runtime io.containerd.cc.v2)
+[ -f "$cc_config" ] && cc_opts+=(--runtime-config-path "$cc_config")
+
+log "runc: $n runs of ctr run --rm /bin/true"
+runc_ms=$(time_runs runc 60 --runtime io.containerd.runc.v2)
+read -r runc_rss runc_pss _ _ <<<"$(shim_memory runc 60 --runtime io.containerd.runc.v2)"
+cc_ms= cc_rss= cc_pss= qemu_rss= qemu_pss=
+if [ -x "$shim" ]; then
+  log "io.containerd.cc.v2: $n runs of ctr run --rm /bin/true"
+  cc_ms=$(time_runs cc 300 "${cc_opts[@]}")
+  read -r cc_rss cc_pss qemu_rss qemu_pss <<<"$(shim_memory cc 300 "${cc_opts[@]}")"
+else
+  notes+=("io.containerd.cc.v2 n/a: $shim is missing (make build)")
+fi
+for f in "$dir"/*.err "$dir"/*.memerr; do
+  [ -e "$f" ] && notes+=("$(basename "$f" | sed 's/\.memerr$/ (memory)/; s/\.err$/ (timing)/'): $(cat "$f")")
+done
+
+echo
+echo "### Shim: \`ctr run --rm busybox /bin/true\` and shim memory — containerd $version, $n runs (median), $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -r)"
+echo
+echo "| Measure | runc (containerd-shim-runc-v2) | ours (containerd-shim-cc-v2) | ours / runc | VM floor | ours / floor |"
+echo "|---|---|---|---|---|---|"
+echo "| ctr run --rm /bin/true, wall | $(secs "$runc_ms") | $(secs "$cc_ms") | $(ratio "$cc_ms" "$runc_ms") | $(secs "$floor_exit") boot + power-off ($(secs "$floor_boot") to init) | $(ratio "$cc_ms" "$floor_exit") |"
+echo "| shim RSS, one container running | $(mb "$runc_rss") | $(mb "$cc_rss") | $(ratio "$cc_rss" "$runc_rss") | – | – |"
+echo "| shim PSS, one container running | $(mb "$runc_pss") | $(mb "$cc_pss") | $(ratio "$cc_pss" "$runc_pss") | – | – |"
+echo "| QEMU RSS / PSS (the VM) | – | $(mb "$qemu_rss") / $(mb "$qemu_pss") | – | – | – |"
+echo
+[ -n "$floor_src" ] && echo "VM floor from $floor_src (q35, qboot, PVH vmlinux, floor.cpio: boot to init, then power-off)."
+for note in "${notes[@]}"; do echo "- $note"; done
+exit 0
