@@ -89,6 +89,21 @@ public sealed partial class QemuVirtualMachine : IVirtualMachine
                 {
                     // The socket file appears just before QEMU listens on it; try again.
                 }
+                catch (Exception ex) when (ex is IOException or QmpDisconnectedException or QmpProtocolException)
+                {
+                    // QEMU opens its chardevs, the QMP socket among them, before it checks the
+                    // devices: a rejected command line shows up as a socket closed mid-handshake.
+                    // QEMU's exit and its stderr are then the reason worth reporting.
+                    try
+                    {
+                        int code = await _process.Exited.WaitAsync(ExitDrainTimeout, _time).ConfigureAwait(false);
+                        throw new VmStartException($"QEMU exited with code {code} before its monitor answered", _process.Tail(), ex);
+                    }
+                    catch (TimeoutException)
+                    {
+                        throw new VmStartException($"QMP handshake on {_layout.QmpSocket} failed: {ex.Message}", _process.Tail(), ex);
+                    }
+                }
                 catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
                 {
                     break;
