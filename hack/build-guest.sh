@@ -43,7 +43,7 @@ log() { echo "build-guest: $*"; }
 
 [ -x "$agent" ] || die "$agent is missing: run 'make build' first (the agent is the initramfs's /init)"
 [ -n "$crun" ] || die "crun is not installed (hack/install-deps.sh installs it)"
-[ -n "$busybox" ] && file -L "$busybox" | grep -q 'statically linked' \
+[ -n "$busybox" ] && ldd "$busybox" 2>&1 | grep -q 'not a dynamic executable' \
   || die "busybox-static is not installed (floor.cpio needs a static busybox)"
 for tool in apt-get apt-cache dpkg depmod python3 sha256sum ldd; do
   command -v "$tool" >/dev/null || die "'$tool' is required"
