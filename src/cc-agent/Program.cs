@@ -1,3 +1,82 @@
-// Placeholder until issue 3 lands the agent; keeps the AOT publish path exercised from the first commit.
-Console.Out.Write("cc-agent: not yet implemented\n");
-return 1;
+// cc-agent: PID 1 of the guest (docs/design/guest.md), or a normal process serving --listen on a
+// host. As PID 1 it must never return: the kernel panics when init exits.
+using Cc.Agent.Guest;
+using Cc.Agent.Logging;
+using Microsoft.Extensions.Logging;
+
+var isPid1 = Environment.ProcessId == 1;
+// The initramfs carries a /dev/console node; the fd stays valid when devtmpfs is mounted over /dev.
+TextWriter log = isPid1 ? OpenConsole() : Console.Error;
+try
+{
+    if (isPid1)
+    {
+        GuestSystem.MountProc();
+    }
+
+    AgentSettings settings;
+    try
+    {
+        settings = AgentSettings.Parse(isPid1 ? File.ReadAllText("/proc/cmdline") : "", args);
+    }
+    catch (ArgumentException e) when (isPid1)
+    {
+        // A typo on the kernel command line must not leave the guest without an agent: defaults.
+        log.Write($"cc-agent: ignoring the kernel command line: {e.Message}\n");
+        settings = AgentSettings.Parse("", args);
+    }
+
+    using var loggerFactory = LoggerFactory.Create(b => b
+        .SetMinimumLevel(settings.LogLevel)
+        .AddProvider(new LineLoggerProvider(log, settings.LogLevel)));
+    var guest = new GuestSystem(loggerFactory.CreateLogger("Cc.Agent.Guest"));
+    if (isPid1)
+    {
+        guest.SetUpAsPid1("/etc/cc/modules", "/lib/modules/cc", settings.Options.SharedDirectory);
+    }
+    else
+    {
+        guest.MarkReady();
+    }
+
+    using var stop = new CancellationTokenSource();
+    if (!isPid1)
+    {
+        Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();
+    }
+
+    await AgentHost.RunAsync(settings, guest, loggerFactory, stop.Token);
+}
+catch (Exception e) when (e is not OperationCanceledException)
+{
+    log.Write($"cc-agent: fatal: {e}\n");
+    log.Flush();
+    if (!isPid1)
+    {
+        return 1;
+    }
+}
+
+if (isPid1)
+{
+    // Still reaping (the reaper thread runs on); the host sees the fatal line on the console.
+    Thread.Sleep(Timeout.Infinite);
+}
+
+return 0;
+
+static TextWriter OpenConsole()
+{
+    try
+    {
+        return new StreamWriter(new FileStream("/dev/console", FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 0))
+        {
+            AutoFlush = true,
+        };
+    }
+    catch (IOException)
+    {
+        return Console.Out;
+    }
+}

@@ -31,13 +31,23 @@ public sealed class GuestSystem(ILogger logger)
         }
     }
 
+    // /proc first, before anything else: the kernel command line (our settings) is read from it.
+    public static void MountProc()
+    {
+        if (!File.Exists("/proc/self/stat"))
+        {
+            Directory.CreateDirectory("/proc");
+            LibC.mount("proc", "/proc", "proc", LibC.MS_NOSUID | LibC.MS_NODEV | LibC.MS_NOEXEC, null);
+        }
+    }
+
     // Marks the agent ready without any set-up (not PID 1: tests, or a guest prepared by someone else).
     public void MarkReady() => _ready = true;
 
     public void SetUpAsPid1(string modulesList, string modulesDirectory, string sharedDirectory)
     {
         const ulong hardened = LibC.MS_NOSUID | LibC.MS_NODEV | LibC.MS_NOEXEC;
-        Mount("proc", "/proc", "proc", hardened, null);
+        MountProc();
         Mount("sysfs", "/sys", "sysfs", hardened, null);
         Mount("devtmpfs", "/dev", "devtmpfs", LibC.MS_NOSUID, "mode=0755");
         Mount("devpts", "/dev/pts", "devpts", LibC.MS_NOSUID | LibC.MS_NOEXEC, "ptmxmode=0666,mode=0620,gid=5");

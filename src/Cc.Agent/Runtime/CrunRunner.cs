@@ -81,12 +81,9 @@ internal sealed class CrunRunner(AgentOptions options, ChildReaper reaper)
     {
         var command = arguments.Count > 0 ? arguments[0] : "?";
         var message = log.Length > 0 ? log : $"exit status {code}";
-        // crun says "...: No such file or directory" for a container it does not know.
-        var kind = message.Contains("does not exist", StringComparison.Ordinal) ||
-                   message.Contains("No such file or directory", StringComparison.Ordinal) && command != "create"
-            ? AgentErrorKind.NotFound
-            : AgentErrorKind.Internal;
-        return new AgentErrorException(kind, $"crun {command}: {message}");
+        // Our own registry answers NotFound before crun is ever asked, so a runtime failure is the
+        // runtime's or the request's content (a missing executable, a bad mount): Internal, with its words.
+        return new AgentErrorException(AgentErrorKind.Internal, $"crun {command}: {message}");
     }
 
     private static string ReadLog(string path)

@@ -1,0 +1,98 @@
+using Cc.Agent.Containers;
+using Cc.Agent.Logging;
+using Cc.Agent.Protocol;
+using Cc.Agent.Service;
+using Cc.Ttrpc;
+using Microsoft.Extensions.Logging;
+
+namespace Cc.Agent.Guest;
+
+// Wires the service to its transports and serves until cancelled: the virtio-serial port (one
+// connection at a time, reopened whenever it ends), AF_VSOCK when the guest has /dev/vsock, or the
+// --listen address when the agent runs as a normal process.
+public static class AgentHost
+{
+    // virtio-serial reads return EOF at once while no host is connected; this paces the reopen loop.
+    private static readonly TimeSpan s_reopenDelay = TimeSpan.FromMilliseconds(20);
+
+    // VMADDR_CID_ANY: accept from any CID.
+    private const uint AnyCid = uint.MaxValue;
+
+    public static async Task RunAsync(AgentSettings settings, GuestSystem guest, ILoggerFactory loggerFactory,
+        CancellationToken cancellationToken)
+    {
+        var logger = loggerFactory.CreateLogger("Cc.Agent.Host");
+        var manager = new ContainerManager(settings.Options, loggerFactory);
+        var service = new AgentService(manager, guest, settings.Options, loggerFactory);
+        await using var server = new TtrpcServer(new TtrpcServerOptions { LoggerFactory = loggerFactory });
+        server.Register(AgentServiceBinding.Bind(service));
+
+        var loops = new List<Task>();
+        if (settings.Listen is { } address)
+        {
+            AgentLog.GuestStep(logger, $"serving on {address}");
+            loops.Add(server.ServeAsync(address, cancellationToken));
+        }
+        else
+        {
+            loops.Add(ServePortAsync(server, settings.PortName, logger, cancellationToken));
+            if (File.Exists("/dev/vsock"))
+            {
+                AgentLog.GuestStep(logger, $"serving on vsock port {settings.VsockPort}");
+                loops.Add(ServeVsockAsync(server, settings.VsockPort, logger, cancellationToken));
+            }
+        }
+
+        await Task.WhenAll(loops).ConfigureAwait(false);
+    }
+
+    private static async Task ServePortAsync(TtrpcServer server, string name, ILogger logger, CancellationToken cancellationToken)
+    {
+        var announced = false;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var device = VirtioPort.Find(name);
+            if (device is null)
+            {
+                if (!announced)
+                {
+                    AgentLog.GuestStepFailed(logger, $"virtio-serial port {name}", "not present (yet)");
+                    announced = true;
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            if (!announced)
+            {
+                AgentLog.GuestStep(logger, $"serving on {device} ({name})");
+                announced = true;
+            }
+
+            try
+            {
+                await using var stream = VirtioPort.Open(device);
+                await server.ServeConnectionAsync(stream, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or TtrpcException)
+            {
+                AgentLog.GuestStepFailed(logger, $"connection on {device}", e.Message);
+            }
+
+            await Task.Delay(s_reopenDelay, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task ServeVsockAsync(TtrpcServer server, uint port, ILogger logger, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await server.ServeAsync($"vsock://{AnyCid}:{port}", cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is NotSupportedException or System.Net.Sockets.SocketException or IOException)
+        {
+            AgentLog.GuestStepFailed(logger, $"vsock port {port}", e.Message);
+        }
+    }
+}
