@@ -12,8 +12,6 @@ public sealed class BenchReport(IReadOnlyList<EchoWorkload> workloads, IReadOnly
 
     public Dictionary<string, long> IdleRss { get; } = [];
 
-    public Dictionary<string, long> LoadRss { get; } = [];
-
     public void Add(string target, EchoWorkload workload, BenchSample sample)
     {
         if (!_samples.TryGetValue((target, workload), out var list))
@@ -49,7 +47,10 @@ public sealed class BenchReport(IReadOnlyList<EchoWorkload> workloads, IReadOnly
         }
 
         rows.Add(("server RSS idle (MiB)", false, t => IdleRss[t] / 1048576.0, "0.0"));
-        rows.Add(("server RSS under load, max (MiB)", false, t => LoadRss[t] / 1048576.0, "0.0"));
+        foreach (var w in workloads)
+        {
+            rows.Add(($"server RSS during {w.Title}, max (MiB)", false, t => _samples[(t, w)].Max(s => s.ServerRssBytes) / 1048576.0, "0.0"));
+        }
 
         var references = targets.Where(t => t != Ours).ToArray();
         var sb = new StringBuilder();

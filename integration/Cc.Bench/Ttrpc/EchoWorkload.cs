@@ -5,10 +5,10 @@ using Google.Protobuf.WellKnownTypes;
 
 namespace Cc.Bench.Ttrpc;
 
-/// <summary>One benchmark workload: <paramref name="Concurrency"/> callers on one connection calling
+/// <summary>One benchmark workload (<paramref name="Key"/> selects it on the command line): <paramref name="Concurrency"/> callers on one connection calling
 /// Echo with <paramref name="Size"/>-byte payloads. The Go peer's names: "rtt" (one caller), "load",
 /// "bulk" (reported in MiB/s).</summary>
-public sealed record EchoWorkload(string Name, string Title, int Concurrency, int Size)
+public sealed record EchoWorkload(string Key, string Name, string Title, int Concurrency, int Size)
 {
     public bool IsBulk => Name == "bulk";
 
@@ -68,9 +68,12 @@ public sealed record EchoWorkload(string Name, string Title, int Concurrency, in
     }
 }
 
-/// <summary>One run's numbers, the fields named as the Go peer's JSON output (bench.go benchResult).</summary>
+/// <summary>One run's client-side numbers, the fields named as the Go peer's JSON output (bench.go benchResult).</summary>
 public sealed record BenchSample(int Calls, double CallsPerSec, double MiBPerSec, double P50Micros, double P99Micros)
 {
+    /// <summary>The server's largest RSS during this run (filled in by the bench, not the client).</summary>
+    public long ServerRssBytes { get; init; }
+
     /// <summary>From sorted per-call latencies in µs; percentiles are nearest-rank, as in bench.go.</summary>
     public static BenchSample From(double[] sortedMicros, TimeSpan duration, int size)
     {

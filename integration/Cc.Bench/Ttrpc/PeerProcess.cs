@@ -89,7 +89,8 @@ public sealed class PeerProcess : IAsyncDisposable
     }
 }
 
-/// <summary>Samples a process's RSS every 20 ms while running and keeps the largest value.</summary>
+/// <summary>Samples a process's RSS every 20 ms while running and keeps the largest value (a run
+/// shorter than the period is still seen: <see cref="TakeMaxBytes"/> reads once more).</summary>
 public sealed class RssSampler : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
@@ -121,6 +122,13 @@ public sealed class RssSampler : IAsyncDisposable
     }
 
     public long MaxBytes => Volatile.Read(ref _max);
+
+    /// <summary>The maximum since the last call (or the start), then starts over from the current RSS.</summary>
+    public long TakeMaxBytes(int pid)
+    {
+        var max = Math.Max(Interlocked.Exchange(ref _max, PeerProcess.ReadRssBytes(pid)), PeerProcess.ReadRssBytes(pid));
+        return max;
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-
 namespace Cc.Bench.Ttrpc;
 
 /// <summary>
@@ -8,7 +6,7 @@ namespace Cc.Bench.Ttrpc;
 /// a markdown table with ratios. Runs are interleaved (for each repeat, each workload, each target) so
 /// that a noisy neighbour on the shared machine hurts every column alike; the table shows medians.
 /// Options: --go-peers DIR (build/ttrpc-peer), --duration S (1.5), --warmup S (0.3), --repeat N (3),
-/// --out FILE (also write the table there).
+/// --workloads rtt,load,bulk64k,bulk1m (all), --out FILE (also write the table there).
 /// </summary>
 public static class TtrpcBenchCommand
 {
@@ -16,10 +14,10 @@ public static class TtrpcBenchCommand
 
     private static readonly EchoWorkload[] Workloads =
     [
-        new("rtt", "1 caller, 16 B", 1, 16),
-        new("load", "16 callers on one connection, 16 B", 16, 16),
-        new("bulk", "1 caller, 64 KiB", 1, 64 << 10),
-        new("bulk", "1 caller, 1 MiB", 1, 1 << 20),
+        new("rtt", "rtt", "1 caller, 16 B", 1, 16),
+        new("load", "load", "16 callers on one connection, 16 B", 16, 16),
+        new("bulk64k", "bulk", "1 caller, 64 KiB", 1, 64 << 10),
+        new("bulk1m", "bulk", "1 caller, 1 MiB", 1, 1 << 20),
     ];
 
     private static async Task<int> RunAsync(BenchArgs args, CancellationToken cancellationToken)
@@ -28,6 +26,9 @@ public static class TtrpcBenchCommand
         var duration = args.GetSeconds("duration", 1.5);
         var warmup = args.GetSeconds("warmup", 0.3);
         var repeat = args.GetInt("repeat", 3);
+        var workloads = args.Get("workloads") is { } keys
+            ? keys.Split(',').Select(k => Workloads.FirstOrDefault(w => w.Key == k) ?? throw new ArgumentException($"unknown workload \"{k}\"")).ToArray()
+            : Workloads;
         var socketDir = Directory.CreateTempSubdirectory("cc-bench-ttrpc-");
         var targets = new List<IBenchTarget>();
         var samplers = new List<RssSampler>();
@@ -48,7 +49,7 @@ public static class TtrpcBenchCommand
 
             // Idle: started and settled, no connection yet.
             await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken).ConfigureAwait(false);
-            var report = new BenchReport(Workloads, targets.Select(t => t.Label).ToArray());
+            var report = new BenchReport(workloads, targets.Select(t => t.Label).ToArray());
             foreach (var target in targets)
             {
                 report.IdleRss[target.Label] = target.Server.ReadRssBytes();
@@ -57,20 +58,17 @@ public static class TtrpcBenchCommand
 
             for (var r = 0; r < repeat; r++)
             {
-                foreach (var workload in Workloads)
+                foreach (var workload in workloads)
                 {
                     foreach (var target in targets)
                     {
+                        var sampler = samplers[targets.IndexOf(target)];
+                        sampler.TakeMaxBytes(target.Server.Pid);
                         var sample = await target.RunAsync(workload, warmup, duration, cancellationToken).ConfigureAwait(false);
-                        report.Add(target.Label, workload, sample);
+                        report.Add(target.Label, workload, sample with { ServerRssBytes = sampler.TakeMaxBytes(target.Server.Pid) });
                         await Console.Error.WriteLineAsync($"ttrpc bench: {target.Label,-6} {workload.Title,-36} {sample}").ConfigureAwait(false);
                     }
                 }
-            }
-
-            for (var i = 0; i < targets.Count; i++)
-            {
-                report.LoadRss[targets[i].Label] = samplers[i].MaxBytes;
             }
 
             var table = report.Render(Describe(duration, warmup, repeat));
@@ -100,7 +98,11 @@ public static class TtrpcBenchCommand
 
     private static string Describe(TimeSpan duration, TimeSpan warmup, int repeat)
     {
-        var flavour = RuntimeFeature.IsDynamicCodeSupported ? "JIT (Release build)" : "NativeAOT";
+        // RuntimeFeature.IsDynamicCodeSupported reads false under JIT too once PublishAot is set (the build
+        // emulates AOT), so ask whether the core library came from an IL file: it has none under NativeAOT.
+#pragma warning disable IL3000 // Location is empty in a single-file/AOT app: that is exactly what is asked here.
+        var flavour = typeof(object).Assembly.Location.Length > 0 ? "JIT (Release build)" : "NativeAOT";
+#pragma warning restore IL3000
 #if DEBUG
         flavour = "JIT (Debug build: not representative)";
 #endif
