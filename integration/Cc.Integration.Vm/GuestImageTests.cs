@@ -21,7 +21,7 @@ public sealed class GuestImageTests
         try
         {
             using var bootCts = new CancellationTokenSource(Guest.BootTimeout);
-            var marker = await Guest.ReadUntilMarkerAsync(qemu.StandardOutput, console, bootCts.Token);
+            var marker = await Guest.ReadUntilMarkerAsync(qemu.StandardOutput, console, Guest.FloorMarker, bootCts.Token);
             marker.ShouldNotBeNull($"no {Guest.FloorMarker} line within {Guest.BootTimeout}; console:\n{Guest.Snapshot(console)}");
 
             // "CC-FLOOR-READY <uname -r> <uptime>" (hack/guest/floor-init.sh)
@@ -39,6 +39,48 @@ public sealed class GuestImageTests
             {
                 qemu.Kill(entireProcessTree: true);
             }
+        }
+    }
+
+    [Fact]
+    public async Task Crun_the_agent_libraries_and_the_modules_of_the_initramfs_work_inside_the_guest()
+    {
+        var image = GuestImage.Locate();
+        var work = System.IO.Directory.CreateTempSubdirectory("cc-guest-probe-");
+        var console = new StringBuilder();
+        Process? qemu = null;
+        try
+        {
+            using var bootCts = new CancellationTokenSource(Guest.BootTimeout);
+            var initrd = await Guest.WithProbeAsync(image, work.FullName, bootCts.Token);
+            qemu = Guest.StartQemu(image, initrd, console, rdinit: "/probe");
+            var done = await Guest.ReadUntilMarkerAsync(qemu.StandardOutput, console, Guest.ProbeDone, bootCts.Token);
+            done.ShouldNotBeNull($"no {Guest.ProbeDone} line within {Guest.BootTimeout}; console:\n{Guest.Snapshot(console)}");
+
+            // hack/guest/probe-init.sh: one finding per line.
+            var text = Guest.Snapshot(console);
+            text.ShouldNotContain("CC-PROBE-MODULE-FAILED");
+            Guest.Finding(text, "CC-PROBE-CRUN").ShouldStartWith("crun version ");
+            var libraries = Guest.Finding(text, "CC-PROBE-AGENT-LIBS");
+            libraries.ShouldContain("libc.so.6 => /");
+            libraries.ShouldNotContain("not found");
+            var filesystems = Guest.Finding(text, "CC-PROBE-FILESYSTEMS").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            filesystems.ShouldContain("9p");
+            filesystems.ShouldContain("virtiofs");
+            filesystems.ShouldContain("overlay");
+
+            await qemu.WaitForExitAsync(CancellationToken.None).WithTimeout(Guest.ExitTimeout);
+            qemu.ExitCode.ShouldBe(0);
+        }
+        finally
+        {
+            if (qemu is { HasExited: false })
+            {
+                qemu.Kill(entireProcessTree: true);
+            }
+
+            qemu?.Dispose();
+            work.Delete(recursive: true);
         }
     }
 
@@ -109,7 +151,10 @@ public sealed class GuestImageTests
             var entries = NewcArchive.Read(path);
             entries.Values.ShouldAllBe(e => e.Uid == 0 && e.Gid == 0);
             entries.Values.Select(e => e.Mtime).Distinct().Count().ShouldBe(1, $"{path}: mtimes must all be SOURCE_DATE_EPOCH");
-            entries.Keys.ToList().ShouldBe(entries.Keys.OrderBy(k => k, PathOrder.Instance).ToList(), customMessage: $"{path}: entries must be sorted");
+            // Sorted by path components, parents first (hack/guest/mkcpio.py): with '/' as the lowest
+            // character, plain ordinal order is component order.
+            var sorted = entries.Keys.OrderBy(k => k.Replace('/', '\0'), StringComparer.Ordinal).ToList();
+            entries.Keys.ToList().ShouldBe(sorted, customMessage: $"{path}: entries must be sorted");
         }
     }
 }
@@ -120,9 +165,11 @@ file static class Guest
     // The command line of docs/design/guest.md without the agent's settings.
     private const string KernelCommandLine =
         "console=ttyS0 reboot=k panic=-1 quiet mitigations=off tsc=reliable no_timer_check i8042.noaux " +
-        "i8042.nopnp 8250.nr_uarts=1 cryptomgr.notests rdinit=/init";
+        "i8042.nopnp 8250.nr_uarts=1 cryptomgr.notests";
 
     public const string FloorMarker = "CC-FLOOR-READY";
+
+    public const string ProbeDone = "CC-PROBE-DONE";
 
     // A TCG boot takes 2-6 s on the project's 2-core machine; the bound allows for a loaded machine.
     public static readonly TimeSpan BootTimeout = TimeSpan.FromSeconds(60);
@@ -134,6 +181,54 @@ file static class Guest
     private static readonly byte[] ElfMagic = [0x7F, (byte)'E', (byte)'L', (byte)'F'];
 
     public static bool IsElf(byte[] data) => data.AsSpan().StartsWith(ElfMagic);
+
+    /// <summary>
+    /// Writes initramfs.cpio followed by a second archive holding a static busybox and
+    /// hack/guest/probe-init.sh as /probe (written by the repository's own mkcpio.py). The kernel
+    /// unpacks concatenated archives in order, so the guest sees the real image plus the probe.
+    /// </summary>
+    public static async Task<string> WithProbeAsync(GuestImage image, string workDir, CancellationToken cancellationToken)
+    {
+        var probeCpio = Path.Combine(workDir, "probe.cpio");
+        var start = new ProcessStartInfo("python3")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(Path.Combine(image.RepoRoot, "hack", "guest", "mkcpio.py"));
+        start.ArgumentList.Add(probeCpio);
+        using (var mkcpio = Process.Start(start) ?? throw new InvalidOperationException("python3 did not start"))
+        {
+            var stderr = mkcpio.StandardError.ReadToEndAsync(cancellationToken);
+            await mkcpio.StandardInput.WriteAsync(
+                $"file bin/busybox /usr/bin/busybox 0755\nfile probe {Path.Combine(image.RepoRoot, "hack", "guest", "probe-init.sh")} 0755\n");
+            mkcpio.StandardInput.Close();
+            await mkcpio.WaitForExitAsync(cancellationToken);
+            mkcpio.ExitCode.ShouldBe(0, $"mkcpio.py failed: {await stderr}");
+        }
+
+        var combined = Path.Combine(workDir, "initramfs+probe.cpio");
+        await using (var output = File.Create(combined))
+        {
+            foreach (var part in new[] { image.InitramfsCpio, probeCpio })
+            {
+                await using var input = File.OpenRead(part);
+                await input.CopyToAsync(output, cancellationToken);
+            }
+        }
+
+        return combined;
+    }
+
+    /// <summary>The rest of the console line that starts with <paramref name="prefix"/>; fails the test when there is none.</summary>
+    public static string Finding(string console, string prefix)
+    {
+        var line = console.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith(prefix + " ", StringComparison.Ordinal));
+        line.ShouldNotBeNull($"no '{prefix}' line on the console:\n{console}");
+        return line[(prefix.Length + 1)..];
+    }
 
     public static string Snapshot(StringBuilder log)
     {
@@ -156,7 +251,7 @@ file static class Guest
             .ToList();
 
     /// <summary>Starts QEMU with the serial console on its stdout; its stderr lines go to <paramref name="log"/> (locked).</summary>
-    public static Process StartQemu(GuestImage image, string initrd, StringBuilder log)
+    public static Process StartQemu(GuestImage image, string initrd, StringBuilder log, string rdinit = "/init")
     {
         var start = new ProcessStartInfo("qemu-system-x86_64")
         {
@@ -170,7 +265,7 @@ file static class Guest
                  {
                      "-machine", "q35", "-accel", "tcg,tb-size=64", "-bios", "/usr/share/qemu/qboot.rom",
                      "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-no-reboot",
-                     "-m", "256", "-kernel", image.Vmlinux, "-initrd", initrd, "-append", KernelCommandLine,
+                     "-m", "256", "-kernel", image.Vmlinux, "-initrd", initrd, "-append", $"{KernelCommandLine} rdinit={rdinit}",
                  })
         {
             start.ArgumentList.Add(arg);
@@ -192,8 +287,8 @@ file static class Guest
         return process;
     }
 
-    /// <summary>Returns the first console line that starts with the marker, or null at end of output or cancellation.</summary>
-    public static async Task<string?> ReadUntilMarkerAsync(StreamReader output, StringBuilder console, CancellationToken cancellationToken)
+    /// <summary>Returns the first console line that starts with <paramref name="marker"/>, or null at end of output or cancellation.</summary>
+    public static async Task<string?> ReadUntilMarkerAsync(StreamReader output, StringBuilder console, string marker, CancellationToken cancellationToken)
     {
         try
         {
@@ -204,7 +299,7 @@ file static class Guest
                     console.AppendLine(line);
                 }
 
-                if (line.TrimStart().StartsWith(FloorMarker, StringComparison.Ordinal))
+                if (line.TrimStart().StartsWith(marker, StringComparison.Ordinal))
                 {
                     return line.Trim();
                 }
@@ -219,8 +314,10 @@ file static class Guest
 }
 
 /// <summary>The files of build/guest/ named by docs/design/guest.md.</summary>
-file sealed record GuestImage(string Directory)
+file sealed record GuestImage(string RepoRoot)
 {
+    public string Directory => Path.Combine(RepoRoot, "build", "guest");
+
     public string Vmlinux => Path.Combine(Directory, "vmlinux");
 
     public string InitramfsCpio => Path.Combine(Directory, "initramfs.cpio");
@@ -236,7 +333,7 @@ file sealed record GuestImage(string Directory)
         {
             if (File.Exists(Path.Combine(dir.FullName, "ShimV2.sln")))
             {
-                var image = new GuestImage(Path.Combine(dir.FullName, "build", "guest"));
+                var image = new GuestImage(dir.FullName);
                 foreach (var file in new[] { image.Vmlinux, image.InitramfsCpio, image.FloorCpio })
                 {
                     File.Exists(file).ShouldBeTrue($"{file} is missing: run 'make guest'");
@@ -296,26 +393,4 @@ file static class NewcArchive
     }
 
     private static int Align4(int value) => (value + 3) & ~3;
-}
-
-/// <summary>Orders paths by their components, as hack/guest/mkcpio.py writes them (parents first).</summary>
-file sealed class PathOrder : IComparer<string>
-{
-    public static readonly PathOrder Instance = new();
-
-    public int Compare(string? x, string? y)
-    {
-        var a = (x ?? string.Empty).Split('/');
-        var b = (y ?? string.Empty).Split('/');
-        for (var i = 0; i < Math.Min(a.Length, b.Length); i++)
-        {
-            var c = string.CompareOrdinal(a[i], b[i]);
-            if (c != 0)
-            {
-                return c;
-            }
-        }
-
-        return a.Length.CompareTo(b.Length);
-    }
 }
