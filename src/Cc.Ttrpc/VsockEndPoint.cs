@@ -23,9 +23,10 @@ public sealed class VsockEndPoint(uint cid, uint port) : EndPoint
 
     public override SocketAddress Serialize()
     {
-        var address = new SocketAddress(AddressFamily, SockaddrVmLength);
+        // SocketAddress refuses families it does not know, so start from AF_UNSPEC and write the family ourselves.
+        var address = new SocketAddress(AddressFamily.Unspecified, SockaddrVmLength);
         Span<byte> bytes = address.Buffer.Span;
-        // bytes 0-1 hold the family (written by SocketAddress); 2-3 reserved.
+        BitConverter.TryWriteBytes(bytes, (ushort)AfVsock); // 2-3 stay zero (svm_reserved1)
         BitConverter.TryWriteBytes(bytes[4..], Port);
         BitConverter.TryWriteBytes(bytes[8..], Cid);
         return address;
