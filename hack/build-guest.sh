@@ -43,8 +43,11 @@ log() { echo "build-guest: $*"; }
 
 [ -x "$agent" ] || die "$agent is missing: run 'make build' first (the agent is the initramfs's /init)"
 [ -n "$crun" ] || die "crun is not installed (hack/install-deps.sh installs it)"
-[ -n "$busybox" ] && ldd "$busybox" 2>&1 | grep -q 'not a dynamic executable' \
-  || die "busybox-static is not installed (floor.cpio needs a static busybox)"
+# ldd exits non-zero for a static executable; its message is what tells static from dynamic.
+case "$([ -n "$busybox" ] && ldd "$busybox" 2>&1 || true)" in
+  *"not a dynamic executable"*) ;;
+  *) die "busybox-static is not installed (floor.cpio needs a static busybox)" ;;
+esac
 for tool in apt-get apt-cache dpkg depmod python3 sha256sum ldd; do
   command -v "$tool" >/dev/null || die "'$tool' is required"
 done
@@ -94,10 +97,10 @@ if [ ! -f "$kcache/complete" ]; then
   python3 "$helpers/extract-vmlinux.py" "$work/root/boot/vmlinuz-$release" "$kcache/vmlinux"
   cp "$work/root/boot/vmlinuz-$release" "$kcache/vmlinuz"
   cp "$work/root/boot/config-$release" "$kcache/config"
+  # Only the module indexes are kept (the module tree is ~380 MB); the chosen modules are taken
+  # from the cached .deb below, once per module list.
   mkdir -p "$kcache/lib"
   cp "$work/root/lib/modules/$release"/modules.{dep,builtin,order} "$kcache/lib/"
-  # Keep every module file (compressed as shipped) so that a changed module list needs no download.
-  (cd "$work/root/lib/modules/$release" && tar -cf - kernel) | (cd "$kcache/lib" && tar -xf -)
   echo "$release" > "$kcache/release"
   mv "$deb" "$kcache/"
   rm -rf "$work"
@@ -135,7 +138,35 @@ for name in "${wanted_modules[@]}"; do
   fi
 done
 
-# --- 4. Inputs stamp: skip the rest when nothing changed.
+# --- 4. The chosen modules, decompressed: the agent loads them with finit_module, which wants a
+# plain ELF unless the kernel decompresses modules itself. Cached per module list, taken from the .deb.
+modset=$kcache/modules-$(printf '%s\n' "${load_order[@]}" | sha256sum | cut -c1-12)
+if [ ! -f "$modset/complete" ]; then
+  rm -rf "$modset"
+  work=$(mktemp -d "$cache/work.XXXXXX")
+  trap 'rm -rf "$work"' EXIT
+  members=()
+  for name in "${load_order[@]}"; do members+=("./lib/modules/$release/${dep_path[$name]}"); done
+  dpkg-deb --fsys-tarfile "$(ls "$kcache"/*.deb)" | tar -x -C "$work" "${members[@]}"
+  mkdir -p "$work/set"
+  for name in "${load_order[@]}"; do
+    src=$work/lib/modules/$release/${dep_path[$name]}
+    case "$src" in
+      *.ko) cp "$src" "$work/set/$name.ko" ;;
+      *.ko.xz) xz -dc "$src" > "$work/set/$name.ko" ;;
+      *.ko.zst) zstd -dcq "$src" > "$work/set/$name.ko" ;;
+      *.ko.gz) gzip -dc "$src" > "$work/set/$name.ko" ;;
+      *) die "unknown module file type: $src" ;;
+    esac
+  done
+  printf '%s\n' "${load_order[@]}" > "$work/set/modules.list"
+  mv "$work/set" "$modset"
+  rm -rf "$work"
+  trap - EXIT
+  touch "$modset/complete"
+fi
+
+# --- 5. Inputs stamp: skip the rest when nothing changed.
 inputs=$(
   {
     echo "kernel $kpkg $kver $release"
@@ -157,21 +188,6 @@ rm -f "$out/.inputs"
 stage=$(mktemp -d "$cache/stage.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 
-# Modules, decompressed: the agent loads them with finit_module, which wants a plain ELF unless the
-# kernel was built with in-kernel decompression.
-mkdir -p "$stage/modules"
-for name in "${load_order[@]}"; do
-  src=$kcache/lib/${dep_path[$name]}
-  case "$src" in
-    *.ko) cp "$src" "$stage/modules/$name.ko" ;;
-    *.ko.xz) xz -dc "$src" > "$stage/modules/$name.ko" ;;
-    *.ko.zst) zstd -dcq "$src" > "$stage/modules/$name.ko" ;;
-    *.ko.gz) gzip -dc "$src" > "$stage/modules/$name.ko" ;;
-    *) die "unknown module file type: $src" ;;
-  esac
-done
-printf '%s\n' "${load_order[@]}" > "$stage/modules.list"
-
 # Entries both archives share: the skeleton, the console node (the kernel opens /dev/console for
 # /init's stdio before /init runs), the modules and their load order.
 common_entries() {
@@ -182,9 +198,9 @@ common_entries() {
   echo "dir tmp 1777"
   echo "nod dev/console 0600 c 5 1"
   echo "nod dev/null 0666 c 1 3"
-  echo "file etc/cc/modules $stage/modules.list 0644"
+  echo "file etc/cc/modules $modset/modules.list 0644"
   for name in "${load_order[@]}"; do
-    echo "file lib/modules/cc/$name.ko $stage/modules/$name.ko 0644"
+    echo "file lib/modules/cc/$name.ko $modset/$name.ko 0644"
   done
 }
 
