@@ -37,7 +37,10 @@ if kill -0 "$CC_CONTAINERD_PID" 2>/dev/null; then
   kill -KILL "$CC_CONTAINERD_PID" 2>/dev/null
 fi
 
-# 3. Shims that outlived it (a shim is a daemon, not containerd's child) and their descendants.
+# 3. Shims that outlived it (a shim is a daemon, not containerd's child) and their descendants. A
+#    process is ours if its argv has `-address <our socket>` (a shim) or if it inherited the
+#    TTRPC_ADDRESS that containerd gives every shim it runs (children of a shim, even orphaned ones
+#    whose shim is gone, e.g. after a killed `start`).
 descendants() {
   local p
   for p in $(ps -o pid= --ppid "$1" 2>/dev/null); do echo "$p"; descendants "$p"; done
@@ -45,6 +48,9 @@ descendants() {
 victims=()
 for proc in /proc/[0-9]*; do
   args=$( { tr '\0' ' ' <"$proc/cmdline"; } 2>/dev/null) || continue
+  if [ "${proc#/proc/}" != $$ ] && { tr '\0' '\n' <"$proc/environ"; } 2>/dev/null | grep -qxF "TTRPC_ADDRESS=$CONTAINERD_ADDRESS.ttrpc"; then
+    victims+=("${proc#/proc/}")
+  fi
   case "$args" in
     *"-address $CONTAINERD_ADDRESS "*)
       pid=${proc#/proc/}

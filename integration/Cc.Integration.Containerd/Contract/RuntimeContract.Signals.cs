@@ -14,10 +14,10 @@ public abstract partial class RuntimeContract
         // PID 1 of a container ignores signals it has no handler for, hence the trap; the trap runs
         // when the current `sleep 1` ends.
         await using var run = s.StartRun(id, "sh", "-c", "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 1; done");
-        await run.WaitForStdoutAsync("ready", Runtime.StartTimeout, s.CancellationToken);
+        await s.WaitForStdoutAsync(run, "ready");
 
         s.ShouldSucceed(await s.CtrAsync("task", "kill", "-s", "SIGTERM", id));
-        var result = await run.WaitAsync(s_exitAfterSignal, s.CancellationToken);
+        var result = await s.WaitForExitAsync(run, s_exitAfterSignal);
 
         result.ExitCode.ShouldBe(7, s.Because(result));
         result.Stdout.ShouldContain("got-term", Case.Sensitive, s.Because(result));
@@ -32,10 +32,10 @@ public abstract partial class RuntimeContract
         await using var s = await BeginAsync(containerd);
         var id = s.NewId("kill");
         await using var run = s.StartRun(id, "sh", "-c", "echo ready; exec sleep 1000");
-        await run.WaitForStdoutAsync("ready", Runtime.StartTimeout, s.CancellationToken);
+        await s.WaitForStdoutAsync(run, "ready");
 
         s.ShouldSucceed(await s.CtrAsync("task", "kill", "-s", "SIGKILL", id));
-        var result = await run.WaitAsync(s_exitAfterSignal, s.CancellationToken);
+        var result = await s.WaitForExitAsync(run, s_exitAfterSignal);
 
         result.ExitCode.ShouldBe(137, s.Because(result)); // 128 + SIGKILL, as runc reports it
         await s.ShouldLeaveNothingAsync(id);

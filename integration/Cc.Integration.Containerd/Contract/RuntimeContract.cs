@@ -24,8 +24,15 @@ public abstract partial class RuntimeContract(ContainerdFixture fixture)
             Assert.Fail($"{Runtime.Describe()}: {missing}");
         }
 
+        // A runtime that hung once would cost a full timeout in every later test; fail those at once.
+        if (fixture.EarlierHang(Runtime.Name, version) is { } hang)
+        {
+            Assert.Fail($"{Runtime.Describe()} on containerd {version}: not run, because an earlier test hung:\n{hang}");
+        }
+
         using var start = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         var containerd = await fixture.GetAsync(version, start.Token);
-        return new ContainerdSession(containerd, Runtime, fixture.Images.BusyboxImage, s_testBudget);
+        return new ContainerdSession(
+            containerd, Runtime, fixture.Images.BusyboxImage, s_testBudget, what => fixture.RecordHang(Runtime.Name, version, what));
     }
 }

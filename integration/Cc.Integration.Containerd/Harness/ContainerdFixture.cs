@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+
 namespace Cc.Integration.Containerd.Harness;
 
 /// <summary>
@@ -13,11 +15,20 @@ public sealed class ContainerdFixture : IAsyncLifetime
     // Guards _instances: theories of both versions may ask concurrently if parallelism is ever enabled.
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Dictionary<string, Task<PrivateContainerd>> _instances = new(StringComparer.Ordinal);
+    // "<runtime>@<version>" -> what hung first (the timeout message).
+    private readonly ConcurrentDictionary<string, string> _hangs = new(StringComparer.Ordinal);
+    // Cancelled on disposal: a start still in progress then must not outlive the fixture.
+    private readonly CancellationTokenSource _lifetime = new();
     private TestImages? _images;
 
     internal TestImages Images => _images ?? throw new InvalidOperationException("fixture not initialized");
 
-    public async Task InitializeAsync() => _images = await TestImages.BuildAsync(CancellationToken.None);
+    public async Task InitializeAsync() => _images = await TestImages.BuildAsync(_lifetime.Token);
+
+    internal void RecordHang(string runtime, string version, string what) => _hangs.TryAdd($"{runtime}@{version}", what);
+
+    internal string? EarlierHang(string runtime, string version) =>
+        _hangs.TryGetValue($"{runtime}@{version}", out var what) ? what : null;
 
     /// <summary>The running instance of <paramref name="version"/>; a failed start fails every later call the same way.</summary>
     internal async Task<PrivateContainerd> GetAsync(string version, CancellationToken cancellationToken)
@@ -28,7 +39,7 @@ public sealed class ContainerdFixture : IAsyncLifetime
         {
             if (!_instances.TryGetValue(version, out instance!))
             {
-                instance = StartAndImportAsync(version);
+                instance = StartAndImportAsync(version, _lifetime.Token);
                 _instances[version] = instance;
             }
         }
@@ -42,6 +53,7 @@ public sealed class ContainerdFixture : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        await _lifetime.CancelAsync();
         var failures = new List<Exception>();
         foreach (var instance in _instances.Values)
         {
@@ -59,18 +71,19 @@ public sealed class ContainerdFixture : IAsyncLifetime
         }
 
         _gate.Dispose();
+        _lifetime.Dispose();
         if (failures.Count > 0)
         {
             throw new AggregateException("private containerd clean-up failed", failures);
         }
     }
 
-    private async Task<PrivateContainerd> StartAndImportAsync(string version)
+    private async Task<PrivateContainerd> StartAndImportAsync(string version, CancellationToken cancellationToken)
     {
-        var containerd = await PrivateContainerd.StartAsync(version, CancellationToken.None);
+        var containerd = await PrivateContainerd.StartAsync(version, cancellationToken);
         var import = await containerd.CtrAsync(
             s_importTimeout,
-            CancellationToken.None,
+            cancellationToken,
             ["images", "import", "--base-name", Images.BusyboxBase, Images.BusyboxTar]);
         if (import.ExitCode != 0)
         {

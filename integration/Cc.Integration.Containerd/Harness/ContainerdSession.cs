@@ -15,9 +15,12 @@ internal sealed class ContainerdSession : IAsyncDisposable
     private readonly CancellationTokenSource _budget;
     // containerd.log length when the test began: failure messages show only what this test caused.
     private readonly long _logStart;
+    // Told when a ctr command hangs past its timeout, so later tests of the runtime fail fast.
+    private readonly Action<string> _onHang;
 
-    public ContainerdSession(PrivateContainerd containerd, RuntimeUnderTest runtime, string image, TimeSpan budget)
+    public ContainerdSession(PrivateContainerd containerd, RuntimeUnderTest runtime, string image, TimeSpan budget, Action<string> onHang)
     {
+        _onHang = onHang;
         Containerd = containerd;
         Runtime = runtime;
         Image = image;
@@ -46,15 +49,15 @@ internal sealed class ContainerdSession : IAsyncDisposable
 
     /// <summary>`ctr run --rm --runtime … &lt;image&gt; &lt;id&gt; &lt;command…&gt;`, foreground.</summary>
     public Task<ProcessResult> RunAsync(string id, params string[] command) =>
-        Containerd.CtrAsync(Runtime.StartTimeout, CancellationToken, RunArgs(["--rm"], id, command));
+        GuardAsync(Containerd.CtrAsync(Runtime.StartTimeout, CancellationToken, RunArgs(["--rm"], id, command)));
 
     /// <summary>Like <see cref="RunAsync"/> with stdout handed to <paramref name="consumer"/> as a stream.</summary>
     public Task<ProcessResult> RunStreamingAsync(string id, Func<Stream, CancellationToken, Task> consumer, TimeSpan timeout, params string[] command) =>
-        Containerd.CtrAsync(timeout, CancellationToken, RunArgs(["--rm"], id, command), consumer);
+        GuardAsync(Containerd.CtrAsync(timeout, CancellationToken, RunArgs(["--rm"], id, command), consumer));
 
     /// <summary>`ctr run -t --rm …` on a pseudo-terminal.</summary>
     public Task<ProcessResult> RunOnTtyAsync(string id, params string[] command) =>
-        Containerd.CtrOnTtyAsync(Runtime.StartTimeout, CancellationToken, RunArgs(["--rm", "-t"], id, command));
+        GuardAsync(Containerd.CtrOnTtyAsync(Runtime.StartTimeout, CancellationToken, RunArgs(["--rm", "-t"], id, command)));
 
     /// <summary>`ctr run --rm …` left running in the background (to be signalled by another ctr).</summary>
     public RunningProcess StartRun(string id, params string[] command) => Containerd.StartCtr(RunArgs(["--rm"], id, command));
@@ -62,14 +65,31 @@ internal sealed class ContainerdSession : IAsyncDisposable
     /// <summary>`ctr run -d …`: returns once the task is started; asserts it was.</summary>
     public async Task RunDetachedAsync(string id, params string[] command)
     {
-        var result = await Containerd.CtrAsync(Runtime.StartTimeout, CancellationToken, RunArgs(["-d"], id, command));
+        var result = await GuardAsync(Containerd.CtrAsync(Runtime.StartTimeout, CancellationToken, RunArgs(["-d"], id, command)));
         ShouldSucceed(result);
     }
 
     /// <summary>Any other ctr command (`task exec`, `task ps`, ...), bounded by the start timeout.</summary>
-    public Task<ProcessResult> CtrAsync(params string[] args) => Containerd.CtrAsync(Runtime.StartTimeout, CancellationToken, args);
+    public Task<ProcessResult> CtrAsync(params string[] args) => GuardAsync(Containerd.CtrAsync(Runtime.StartTimeout, CancellationToken, args));
 
-    public Task<ProcessResult> CtrOnTtyAsync(params string[] args) => Containerd.CtrOnTtyAsync(Runtime.StartTimeout, CancellationToken, args);
+    public Task<ProcessResult> CtrOnTtyAsync(params string[] args) => GuardAsync(Containerd.CtrOnTtyAsync(Runtime.StartTimeout, CancellationToken, args));
+
+    /// <summary>Waits for <paramref name="marker"/> on the stdout of a background `ctr run` (it prints once the task runs).</summary>
+    public async Task WaitForStdoutAsync(RunningProcess run, string marker)
+    {
+        try
+        {
+            await run.WaitForStdoutAsync(marker, Runtime.StartTimeout, CancellationToken);
+        }
+        catch (TimeoutException e)
+        {
+            _onHang(e.Message);
+            throw;
+        }
+    }
+
+    /// <summary>Waits for a background `ctr run` to exit.</summary>
+    public Task<ProcessResult> WaitForExitAsync(RunningProcess run, TimeSpan timeout) => GuardAsync(run.WaitAsync(timeout, CancellationToken));
 
     /// <summary>The context every assertion message carries.</summary>
     public string Because(ProcessResult result) =>
@@ -132,23 +152,37 @@ internal sealed class ContainerdSession : IAsyncDisposable
     {
         foreach (var id in _ids)
         {
-            await QuietlyAsync(["task", "kill", "-s", "SIGKILL", id]);
-            await QuietlyAsync(["task", "rm", "-f", id]);
-            await QuietlyAsync(["container", "rm", id]);
+            // Not the test's token: clean-up must run even when the test ran out of time.
+            await QuietlyAsync(["task", "kill", "-s", "SIGKILL", id], CancellationToken.None);
+            await QuietlyAsync(["task", "rm", "-f", id], CancellationToken.None);
+            await QuietlyAsync(["container", "rm", id], CancellationToken.None);
         }
 
         _budget.Dispose();
     }
 
-    private async Task QuietlyAsync(string[] args)
+    private async Task QuietlyAsync(string[] args, CancellationToken cancellationToken)
     {
         try
         {
-            await Containerd.CtrAsync(s_quickTimeout, CancellationToken.None, args);
+            await Containerd.CtrAsync(s_quickTimeout, cancellationToken, args);
         }
         catch (TimeoutException)
         {
             // Clean-up of a broken task; stop.sh removes it with the instance.
+        }
+    }
+
+    private async Task<ProcessResult> GuardAsync(Task<ProcessResult> call)
+    {
+        try
+        {
+            return await call;
+        }
+        catch (TimeoutException e)
+        {
+            _onHang(e.Message);
+            throw;
         }
     }
 

@@ -38,9 +38,9 @@ internal sealed class RunningProcess : IAsyncDisposable
         // No test feeds stdin; closing it gives the child EOF instead of a pipe that never ends.
         _process.StandardInput.Close();
         _stdoutDrain = stdoutConsumer is null
-            ? DrainAsync(_process.StandardOutput, _stdout)
+            ? DrainAsync(_process.StandardOutput, _stdout, CancellationToken.None)
             : stdoutConsumer(_process.StandardOutput.BaseStream, CancellationToken.None);
-        _stderrDrain = DrainAsync(_process.StandardError, _stderr);
+        _stderrDrain = DrainAsync(_process.StandardError, _stderr, CancellationToken.None);
     }
 
     public string Command { get; }
@@ -137,11 +137,13 @@ internal sealed class RunningProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    private async Task DrainAsync(StreamReader reader, StringBuilder sink)
+    // Drains until EOF; callers pass None because the drains must outlive any one wait (EOF comes
+    // when the process and every child holding the pipe have exited, or after Kill).
+    private async Task DrainAsync(StreamReader reader, StringBuilder sink, CancellationToken cancellationToken)
     {
         var buffer = new char[8192];
         int read;
-        while ((read = await reader.ReadAsync(buffer, CancellationToken.None)) > 0)
+        while ((read = await reader.ReadAsync(buffer, cancellationToken)) > 0)
         {
             lock (_gate)
             {
