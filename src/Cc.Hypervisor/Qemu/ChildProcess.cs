@@ -18,7 +18,8 @@ internal sealed class ChildProcess : IDisposable
 
     private ChildProcess(Process process) => _process = process;
 
-    public int Pid => _process.Id;
+    /// <summary>Kept after exit and dispose: the pid is how callers and logs name the process.</summary>
+    public int Pid { get; private set; }
 
     public bool HasExited => _process.HasExited;
 
@@ -61,6 +62,7 @@ internal sealed class ChildProcess : IDisposable
             process.Dispose();
             throw new VmStartException($"cannot start {program}: {ex.Message}", "", ex);
         }
+        child.Pid = process.Id;
         process.StandardInput.Close();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();

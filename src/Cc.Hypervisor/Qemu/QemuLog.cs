@@ -17,7 +17,7 @@ internal static partial class QemuLog
     [LoggerMessage(3003, LogLevel.Information, "VM {Vm}: QEMU pid {Pid} exited with code {ExitCode}: {Reason}")]
     public static partial void Exited(ILogger logger, string vm, int pid, int exitCode, string reason);
 
-    [LoggerMessage(3004, LogLevel.Warning, "VM {Vm}: QEMU pid {Pid} still running {Grace} after quit; killing it")]
+    [LoggerMessage(3004, LogLevel.Warning, "VM {Vm}: killing QEMU pid {Pid}: no monitor to ask, or still running {Grace} after quit")]
     public static partial void Killing(ILogger logger, string vm, int pid, TimeSpan grace);
 
     [LoggerMessage(3005, LogLevel.Information, "VM {Vm}: quit over QMP failed ({Reason}); relying on the grace period")]

@@ -23,6 +23,7 @@ public sealed partial class QemuVirtualMachine
         {
             return;
         }
+        // Without a monitor there is nobody to ask: a VM that failed to start is killed at once.
         if (_qmp is { } qmp)
         {
             using var quitTimeout = new CancellationTokenSource(grace, _time);
@@ -34,15 +35,15 @@ public sealed partial class QemuVirtualMachine
             {
                 QemuLog.QuitFailed(_logger, _name, ex.Message);
             }
-        }
-        try
-        {
-            await Exited.WaitAsync(grace, _time).ConfigureAwait(false);
-            return;
-        }
-        catch (TimeoutException)
-        {
-            // Escalate below.
+            try
+            {
+                await Exited.WaitAsync(grace, _time).ConfigureAwait(false);
+                return;
+            }
+            catch (TimeoutException)
+            {
+                // Escalate below.
+            }
         }
         lock (_gate)
         {

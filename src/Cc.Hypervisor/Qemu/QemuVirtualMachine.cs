@@ -160,7 +160,7 @@ public sealed partial class QemuVirtualMachine : IVirtualMachine
         lock (_gate)
         {
             reason = _shutdownReason is { } r ? r
-                : _killedByUs ? "killed after the stop grace period"
+                : _killedByUs ? "killed (SIGKILL) by the driver's stop"
                 : code == 0 ? "exited"
                 : code > 128 ? $"killed by signal {code - 128}"
                 : $"exited with code {code}: {LastLine(_process.Tail())}";
