@@ -14,7 +14,6 @@ The payload starts with its format's magic (xz, zstd, gzip, ...). When the heade
 not point at a known magic, every offset holding a known magic is tried in file order, as the
 kernel's own extract-vmlinux does. A candidate counts only if it decompresses to an ELF image.
 """
-import gzip
 import lzma
 import shutil
 import struct

@@ -6,7 +6,7 @@ Input, one entry a line (the kernel's gen_init_cpio vocabulary; names are relati
   file  <name> <source path> <mode>
   slink <name> <target> <mode>
   nod   <name> <mode> c|b <major> <minor>
-Modes are octal permission bits. Blank lines and lines starting with '#' are ignored. Parents that
+Names and paths contain no whitespace. Modes are octal permission bits. Blank lines and lines starting with '#' are ignored. Parents that
 are not listed are added as 0755 directories.
 
 Reproducibility: the archive depends only on the list and the sources' contents. Entries are sorted
@@ -22,6 +22,7 @@ archive start. The archive ends with the entry "TRAILER!!!".
 import os
 import stat
 import sys
+
 
 def pad4(n):
     return (4 - n % 4) % 4
