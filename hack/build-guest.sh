@@ -172,7 +172,8 @@ inputs=$(
     echo "kernel $kpkg $kver $release"
     echo "modules ${load_order[*]}"
     echo "epoch $SOURCE_DATE_EPOCH"
-    sha256sum "$agent" "$crun" "$busybox" hack/build-guest.sh "$helpers"/*
+    sha256sum "$agent" "$crun" "$busybox" hack/build-guest.sh
+    find "$helpers" -type f ! -path '*/__pycache__/*' | LC_ALL=C sort | xargs sha256sum
     { ldd "$agent" "$crun" 2>/dev/null || true; } | awk '/=>/ { print $3 } /^\t\// { print $1 }' | sort -u | xargs -r sha256sum
   } | sha256sum | cut -c1-64
 )
