@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace Cc.Bench.Ttrpc;
 
 /// <summary>
@@ -96,13 +98,14 @@ public static class TtrpcBenchCommand
         }
     }
 
+    /// <summary>RuntimeFeature.IsDynamicCodeSupported reads false under JIT too once PublishAot is set (the
+    /// build emulates AOT), so ask whether the core library came from an IL file: none exists under NativeAOT.</summary>
+    [UnconditionalSuppressMessage("SingleFile", "IL3000", Justification = "An empty Location is the very answer sought.")]
+    private static bool IsJit() => typeof(object).Assembly.Location.Length > 0;
+
     private static string Describe(TimeSpan duration, TimeSpan warmup, int repeat)
     {
-        // RuntimeFeature.IsDynamicCodeSupported reads false under JIT too once PublishAot is set (the build
-        // emulates AOT), so ask whether the core library came from an IL file: it has none under NativeAOT.
-#pragma warning disable IL3000 // Location is empty in a single-file/AOT app: that is exactly what is asked here.
-        var flavour = typeof(object).Assembly.Location.Length > 0 ? "JIT (Release build)" : "NativeAOT";
-#pragma warning restore IL3000
+        var flavour = IsJit() ? "JIT (Release build)" : "NativeAOT";
 #if DEBUG
         flavour = "JIT (Debug build: not representative)";
 #endif
