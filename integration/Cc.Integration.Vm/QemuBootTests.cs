@@ -90,6 +90,31 @@ public sealed class QemuBootTests
     }
 
     [Fact]
+    public async Task A_virtio_fs_share_runs_virtiofsd_for_the_life_of_the_vm_and_dispose_ends_it()
+    {
+        using var env = QemuTestEnvironment.Create();
+        var hypervisor = new QemuHypervisor();
+        VmConfig config = env.FloorConfig() with { Shared = new SharedDirectory { HostPath = env.Scratch, Kind = SharedFsKind.VirtioFs } };
+        // virtiofsd alone has this argument (QEMU names the socket in its -chardev instead).
+        string socket = "--socket-path=" + Path.Combine(env.RunDirectory, "virtiofsd.sock");
+
+        QemuVirtualMachine vm = await hypervisor.StartAsync(config, CancellationToken.None).WithTimeout(BootTimeout);
+        try
+        {
+            ProcessesMentioning(socket).ShouldNotBeEmpty("virtiofsd serves the share while the VM runs");
+            VmExit exit = await vm.Exited.WithTimeout(BootTimeout);
+            exit.ShouldBe(new VmExit(0, "guest-shutdown"), env.ReadConsole());
+            env.ReadConsole().ShouldContain(QemuTestEnvironment.FloorMarker);
+        }
+        finally
+        {
+            await vm.DisposeAsync().WithTimeout(BootTimeout);
+        }
+        ProcessesMentioning(socket).ShouldBeEmpty();
+        Directory.Exists(env.RunDirectory).ShouldBeFalse();
+    }
+
+    [Fact]
     public async Task A_qemu_that_rejects_its_command_line_fails_StartAsync_with_its_stderr_and_leaves_no_run_directory()
     {
         using var env = QemuTestEnvironment.Create();
@@ -100,6 +125,30 @@ public sealed class QemuBootTests
 
         error.Message.ShouldContain("no-such-device-model");
         Directory.Exists(env.RunDirectory).ShouldBeFalse();
+    }
+
+    // Pids whose command line contains text (here: virtiofsd, found by its private socket path).
+    private static List<int> ProcessesMentioning(string text)
+    {
+        var pids = new List<int>();
+        foreach (string dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(dir), out int pid))
+            {
+                try
+                {
+                    if (File.ReadAllText(Path.Combine(dir, "cmdline")).Contains(text, StringComparison.Ordinal))
+                    {
+                        pids.Add(pid);
+                    }
+                }
+                catch (IOException)
+                {
+                    // The process ended while we looked.
+                }
+            }
+        }
+        return pids;
     }
 
     private static bool ProcessIsGone(int pid) => !Directory.Exists($"/proc/{pid}");
