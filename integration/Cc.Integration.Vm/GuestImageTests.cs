@@ -53,7 +53,21 @@ public sealed class GuestImageTests
         {
             using var bootCts = new CancellationTokenSource(Guest.BootTimeout);
             var initrd = await Guest.WithProbeAsync(image, work.FullName, bootCts.Token);
-            qemu = Guest.StartQemu(image, initrd, console, rdinit: "/probe");
+            var shared = work.CreateSubdirectory("shared");
+            var token = Guid.NewGuid().ToString("N");
+            await File.WriteAllTextAsync(Path.Combine(shared.FullName, "probe.txt"), token, bootCts.Token);
+
+            // The devices of docs/design/guest.md: the shared directory and the agent's port.
+            qemu = Guest.StartQemu(
+                image,
+                initrd,
+                console,
+                rdinit: "/probe",
+                "-fsdev", $"local,id=shared,path={shared.FullName},security_model=none",
+                "-device", "virtio-9p-pci,fsdev=shared,mount_tag=ccshared",
+                "-chardev", "null,id=agent",
+                "-device", "virtio-serial-pci",
+                "-device", "virtserialport,name=cc.agent.0,chardev=agent");
             var done = await Guest.ReadUntilMarkerAsync(qemu.StandardOutput, console, Guest.ProbeDone, bootCts.Token);
             done.ShouldNotBeNull($"no {Guest.ProbeDone} line within {Guest.BootTimeout}; console:\n{Guest.Snapshot(console)}");
 
@@ -68,6 +82,8 @@ public sealed class GuestImageTests
             filesystems.ShouldContain("9p");
             filesystems.ShouldContain("virtiofs");
             filesystems.ShouldContain("overlay");
+            Guest.Finding(text, "CC-PROBE-SHARED").ShouldBe(token);
+            Guest.Finding(text, "CC-PROBE-PORT").ShouldEndWith(" cc.agent.0");
 
             await qemu.WaitForExitAsync(CancellationToken.None).WithTimeout(Guest.ExitTimeout);
             qemu.ExitCode.ShouldBe(0);
@@ -251,7 +267,7 @@ file static class Guest
             .ToList();
 
     /// <summary>Starts QEMU with the serial console on its stdout; its stderr lines go to <paramref name="log"/> (locked).</summary>
-    public static Process StartQemu(GuestImage image, string initrd, StringBuilder log, string rdinit = "/init")
+    public static Process StartQemu(GuestImage image, string initrd, StringBuilder log, string rdinit = "/init", params string[] devices)
     {
         var start = new ProcessStartInfo("qemu-system-x86_64")
         {
@@ -267,6 +283,11 @@ file static class Guest
                      "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-no-reboot",
                      "-m", "256", "-kernel", image.Vmlinux, "-initrd", initrd, "-append", $"{KernelCommandLine} rdinit={rdinit}",
                  })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        foreach (var arg in devices)
         {
             start.ArgumentList.Add(arg);
         }
