@@ -98,4 +98,37 @@ public sealed class CSharpClientStreamingTests(GoServersFixture go) : IClassFixt
         await call.RequestStream.CompleteAsync();
         (await responses.MoveNextAsync()).ShouldBeFalse();
     }
+
+    [Fact]
+    public async Task A_failing_Go_stream_handler_ends_the_stream_with_its_status()
+    {
+        await using var client = await Interop.ConnectAsync(go.Address(GoPeer.V12));
+        using var timeout = new CancellationTokenSource(Interop.Timeout);
+
+        using var call = client.ServerStreaming<BytesValue, BytesValue>(EchoService.Name, "ServerStream", Interop.Bytes("not a number"), BytesValue.Parser);
+        var error = await Should.ThrowAsync<TtrpcException>(async () =>
+        {
+            await foreach (var _ in call.ResponseStream.ReadAllAsync(timeout.Token))
+            {
+            }
+        });
+
+        error.Code.ShouldBe(StatusCode.InvalidArgument);
+        error.Message.ShouldContain("message count");
+    }
+
+    [Fact]
+    public async Task A_stream_call_to_a_ttrpc_1_1_server_fails_with_Unimplemented()
+    {
+        // containerd 1.6's ttrpc has no streams: it answers the Request as an unknown unary method.
+        await using var client = await Interop.ConnectAsync(go.Address(GoPeer.V11));
+        using var timeout = new CancellationTokenSource(Interop.Timeout);
+
+        using var call = client.ClientStreaming<BytesValue, BytesValue>(EchoService.Name, "ClientStream", BytesValue.Parser);
+        var error = await Should.ThrowAsync<TtrpcException>(() => call.ResponseAsync.WaitAsync(Interop.Timeout));
+
+        error.Code.ShouldBe(StatusCode.Unimplemented);
+        error.Message.ShouldBe("method ClientStream");
+        (await client.CallAsync("Echo", "after")).Value.ToStringUtf8().ShouldBe("after");
+    }
 }
