@@ -16,12 +16,11 @@ mkdir -p "$out"
 exec 9>"$out/.lock"
 flock -w 300 9 || { echo "build-ttrpc-peer: another build holds $out/.lock" >&2; exit 1; }
 
-fresh() { # fresh BINARY: true when BINARY exists and no source or this script is newer
-  [ "${1:-}" != "" ] && [ -x "$1" ] && [ "${force:-0}" = 0 ] &&
-    [ -z "$(find "$src" "$0" -newer "$1" -print -quit)" ]
-}
 force=0
 [ "${1:-}" = "--force" ] && force=1
+fresh() { # fresh BINARY: true when BINARY exists and neither a peer source nor this script is newer
+  [ "$force" = 0 ] && [ -x "$1" ] && [ -z "$(find "$src" "$0" -newer "$1" -print -quit)" ]
+}
 
 build() { # build NAME GO GOROOT GOPATH [TAGS]
   local name=$1 gobin=$2 goroot=$3 gopath=$4 tags=${5:-}
