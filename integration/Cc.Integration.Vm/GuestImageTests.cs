@@ -43,7 +43,7 @@ public sealed class GuestImageTests
     }
 
     [Fact]
-    public async Task Crun_the_agent_libraries_and_the_modules_of_the_initramfs_work_inside_the_guest()
+    public async Task Inside_the_guest_the_initramfs_runs_crun_resolves_the_agent_libraries_mounts_the_shared_directory_and_shows_the_agent_port()
     {
         var image = GuestImage.Locate();
         var work = System.IO.Directory.CreateTempSubdirectory("cc-guest-probe-");
