@@ -14,15 +14,20 @@ guest_kernel_file=$repo/build/guest/kernel-version
 cc_config=$repo/build/configuration.toml
 dir=
 step_no=0 step_name=
+log_mark=0 # containerd.log size when the current step began: a failure shows only what it caused
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 since() { local ms=$(( $(now_ms) - $1 )); printf '%d.%d s' $((ms / 1000)) $((ms % 1000 / 100)); }
-step() { step_no=$((step_no + 1)); step_name=$1; printf '\n[%d] %s\n' "$step_no" "$1"; }
+step() {
+  step_no=$((step_no + 1)) step_name=$1
+  [ -z "$dir" ] || log_mark=$(stat -c %s "$dir/containerd.log" 2>/dev/null || echo 0)
+  printf '\n[%d] %s\n' "$step_no" "$1"
+}
 fail() {
   printf '\ndemo: FAILED at step %d (%s):\n%s\n' "$step_no" "$step_name" "$1" >&2
   if [ -n "$dir" ] && [ -f "$dir/containerd.log" ]; then
-    echo "--- last warnings/errors of containerd ($dir/containerd.log) ---" >&2
-    grep -E 'level=(warning|error|fatal)' "$dir/containerd.log" | tail -n 15 >&2
+    echo "--- containerd's log since this step began ($dir/containerd.log) ---" >&2
+    tail -c +$((log_mark + 1)) "$dir/containerd.log" | tail -n 20 >&2
   fi
   exit 1
 }
@@ -69,6 +74,9 @@ $out"
 sed 's/^/    | /' <<<"$out"
 echo "    ($(since "$start"))"
 
+qemu_pids() { pgrep '^qemu-system' | sort; }
+qemu_before=$(qemu_pids)
+
 step "run it with io.containerd.cc.v2: the same image, in its own QEMU virtual machine"
 start=$(now_ms)
 out=$(timeout 300 bash hack/containerd/ctr.sh "$dir" -n demo run --rm "${cc_options[@]}" \
@@ -87,6 +95,18 @@ if [ "$seen" = "$host_kernel" ] && [ "$seen" != "$guest_kernel" ]; then
   fail "the container reported the HOST kernel $host_kernel: it did not run in a VM."
 fi
 [ "$seen" = "$guest_kernel" ] || fail "the container reported kernel '$seen', expected the guest kernel '$guest_kernel' (build/guest/kernel-version)."
+
+step "check: the VM and the shim are gone"
+left=
+for _ in $(seq 1 40); do
+  new_qemu=$(comm -13 <(echo "$qemu_before") <(qemu_pids) | tr '\n' ' ')
+  shims=$(pgrep -f -- "containerd-shim-cc-v2 .*-address $dir/containerd.sock" | tr '\n' ' ')
+  left="$new_qemu$shims"
+  [ -n "${left// /}" ] || break
+  sleep 0.5
+done
+[ -z "${left// /}" ] || fail "still running 20 s after the container ended: QEMU pids [${new_qemu}] shim pids [${shims}]"
+echo "    no QEMU and no containerd-shim-cc-v2 process left"
 
 cat <<EOF
 
