@@ -1,3 +1,48 @@
-// Placeholder until issue 4 lands the shim; keeps the AOT publish path exercised from the first commit.
-Console.Out.Write("containerd-shim-cc-v2: not yet implemented\n");
-return 1;
+// containerd-shim-cc-v2: parse, configure logging (the daemon only), dispatch. Everything else is in Cc.Shim.
+using Cc.Shim.Cli;
+using Cc.Shim.Lifetime;
+using Cc.ShimHost;
+using Serilog;
+using Serilog.Events;
+using Serilog.Extensions.Logging;
+
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
+
+ShimArguments parsed;
+try
+{
+    parsed = ShimArguments.Parse(args);
+}
+catch (ShimUsageException e)
+{
+    Console.Error.WriteLine($"containerd-shim-cc-v2: {e.Message}");
+    return ShimEntry.ExitUsage;
+}
+
+switch (parsed.Action)
+{
+    case ShimAction.Version:
+        Console.Out.Write(ShimVersion.Text);
+        return ShimEntry.ExitOk;
+    case ShimAction.Info:
+        return ShimEntry.Info(Console.OpenStandardInput(), Console.OpenStandardOutput(), Console.Error);
+    case ShimAction.Start:
+        return ShimEntry.Start(parsed, Console.Out, Console.Error);
+    case ShimAction.Delete:
+        return ShimEntry.Delete(parsed, Console.OpenStandardOutput(), Console.Error);
+}
+
+// The daemon: its log is the bundle's FIFO, which containerd copies into its own log.
+var logStream = LogFifo.Open(Directory.GetCurrentDirectory());
+var level = parsed.Debug || ShimEntry.RuntimeConfiguration().Runtime.Debug ? LogEventLevel.Debug : LogEventLevel.Information;
+var configuration = new LoggerConfiguration().MinimumLevel.Is(level)
+    .Enrich.WithProperty("runtime", ShimVersion.RuntimeName)
+    .Enrich.WithProperty("id", parsed.Id)
+    .Enrich.WithProperty("namespace", parsed.Namespace);
+if (logStream is not null)
+{
+    configuration = configuration.WriteTo.Sink(new StreamSink(logStream));
+}
+await using var serilog = configuration.CreateLogger();
+using var loggerFactory = new SerilogLoggerFactory(serilog);
+return await ShimEntry.DaemonAsync(parsed, loggerFactory);

@@ -95,5 +95,24 @@ internal static partial class LibC
     [LibraryImport(Lib)]
     public static partial int getpgid(int pid);
 
+    public const ulong MS_RDONLY = 0x1;
+    public const ulong MS_NOSUID = 0x2;
+    public const ulong MS_NODEV = 0x4;
+    public const ulong MS_NOEXEC = 0x8;
+    public const ulong MS_REMOUNT = 0x20;
+    public const ulong MS_NOATIME = 0x400;
+    public const ulong MS_NODIRATIME = 0x800;
+    public const ulong MS_BIND = 0x1000;
+    public const ulong MS_REC = 0x4000;
+    public const ulong MS_RELATIME = 0x200000;
+    public const ulong MS_STRICTATIME = 0x1000000;
+    public const int MNT_DETACH = 2;
+
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int mount(string source, string target, string? fsType, ulong flags, string? data);
+
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int umount2(string target, int flags);
+
     public static string ErrorText(int errno) => Marshal.GetPInvokeErrorMessage(errno) + $" (errno {errno})";
 }

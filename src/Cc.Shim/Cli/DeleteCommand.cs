@@ -1,0 +1,116 @@
+using System.Net.Sockets;
+using Cc.Containerd.Protocol.Tasks;
+using Cc.Shim.Configuration;
+using Cc.Shim.Native;
+using Cc.Shim.Sandbox;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+
+namespace Cc.Shim.Cli;
+
+/// <summary>
+/// The <c>delete</c> action (protocol.md §2.6, pitfall 4). containerd runs it after every connection close of a task —
+/// normal teardown included — so it is idempotent, touches only this task id, and leaves the pod's VM alone while the
+/// daemon still runs. Only when the daemon is gone does it clean up what the daemon would have: this container's rootfs
+/// mount and, for the sandbox's own task, the VM and the sandbox's run directory. stdout is the DeleteResponse and
+/// nothing else.
+/// </summary>
+public static class DeleteCommand
+{
+    /// <summary>The exit status containerd reports for a task whose shim is gone: 128 + SIGKILL, as runc's shim.</summary>
+    public const uint KilledStatus = 137;
+
+    /// <summary>The file in a sandbox's run directory naming the VMM's pid; written when the VM starts.</summary>
+    public const string VmmPidFile = "vmm.pid";
+
+    public static byte[] Run(ShimArguments args, string bundle, ShimConfiguration configuration, TimeProvider time,
+        TextWriter warnings)
+    {
+        if (args.Id.Length == 0 || args.Namespace.Length == 0)
+        {
+            throw new ShimUsageException("delete needs -id and -namespace");
+        }
+        if (!DaemonAlive(bundle))
+        {
+            try
+            {
+                CleanUpAfterDeadDaemon(args, bundle, configuration);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // containerd logs our stderr as clean-up warnings; the DeleteResponse still goes out.
+                warnings.WriteLine($"delete {args.Id}: {e.Message}");
+            }
+        }
+        return new DeleteResponse
+        {
+            Pid = 0,
+            ExitStatus = KilledStatus,
+            ExitedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
+        }.ToByteArray();
+    }
+
+    /// <summary>True when the bundle's address names a socket that accepts connections.</summary>
+    public static bool DaemonAlive(string bundle)
+    {
+        var address = BundleFiles.ReadAddress(bundle);
+        if (address is null || !address.StartsWith("unix://", StringComparison.Ordinal))
+        {
+            return false;
+        }
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(new UnixDomainSocketEndPoint(SocketAddress.PathOf(address)));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    private static void CleanUpAfterDeadDaemon(ShimArguments args, string bundle, ShimConfiguration configuration)
+    {
+        var annotations = SandboxGrouping.ReadAnnotations(bundle);
+        var sandboxId = SandboxGrouping.GroupId(args.Id, annotations);
+        var runDirectory = Path.Combine(configuration.Runtime.RunDir, args.Namespace, sandboxId);
+        if (!Directory.Exists(runDirectory))
+        {
+            return;
+        }
+        var shared = Path.Combine(runDirectory, "shared");
+        HostRootfs.Release(args.Id, shared);
+
+        var containers = Path.Combine(shared, "containers");
+        var othersLeft = Directory.Exists(containers) && Directory.EnumerateDirectories(containers).Any();
+        if (sandboxId != args.Id && othersLeft)
+        {
+            return;
+        }
+        KillVmm(runDirectory);
+        foreach (var mountPoint in MountTable.Below(runDirectory))
+        {
+            LibC.umount2(mountPoint, LibC.MNT_DETACH);
+        }
+        if (MountTable.Below(runDirectory).Count == 0)
+        {
+            Directory.Delete(runDirectory, recursive: true);
+        }
+    }
+
+    /// <summary>SIGKILLs the VMM named in vmm.pid, if that pid still is a QEMU (pids are reused).</summary>
+    private static void KillVmm(string runDirectory)
+    {
+        var pidFile = Path.Combine(runDirectory, VmmPidFile);
+        if (!File.Exists(pidFile) || !int.TryParse(File.ReadAllText(pidFile).Trim(), out var pid) || pid <= 1)
+        {
+            return;
+        }
+        var cmdline = $"/proc/{pid}/cmdline";
+        if (File.Exists(cmdline) && File.ReadAllText(cmdline).Contains("qemu", StringComparison.Ordinal))
+        {
+            LibC.kill(pid, 9);
+        }
+    }
+}

@@ -1,0 +1,143 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Cc.Containerd.Protocol.Tasks;
+using Cc.Shim.Cli;
+using Cc.Shim.Configuration;
+using Cc.Shim.Events;
+using Cc.Shim.Sandbox;
+using Cc.Shim.Tasks;
+using Cc.Ttrpc;
+using Microsoft.Extensions.Logging;
+
+namespace Cc.Shim.Lifetime;
+
+/// <summary>The engines the daemon runs on; production wires QEMU and the agent, tests wire fakes.</summary>
+public sealed record DaemonEngines(IVmLauncher Launcher, IRootfsProvider Rootfs, IEventSink Events, IEventSink? FallbackEvents);
+
+/// <summary>
+/// The long-running daemon (protocol.md §2.5): serves the Task service on the socket <c>start</c> handed over, until a
+/// Shutdown with no containers left or SIGTERM/SIGINT; then stops the VM, lets in-flight calls answer, flushes events,
+/// removes the socket file and returns the exit code. Every step of the exit is bounded.
+/// </summary>
+public static partial class ShimDaemon
+{
+    public static async Task<int> RunAsync(ShimArguments args, string bundle, Socket listener, DaemonEngines engines,
+        ShimConfiguration runtimeConfiguration, ConfigurationHolder configuration, ILoggerFactory loggerFactory,
+        ShimLifetime lifetime, CancellationToken cancellationToken = default)
+    {
+        var logger = loggerFactory.CreateLogger("Cc.Shim.Daemon");
+        var shutdownTimeout = TimeSpan.FromSeconds(Math.Max(1, runtimeConfiguration.Runtime.ShutdownTimeoutSeconds));
+        using var external = cancellationToken.Register(() => lifetime.RequestStop("cancelled by the host"));
+
+        var events = new EventQueue(engines.Events, engines.FallbackEvents, TimeProvider.System,
+            loggerFactory.CreateLogger<EventQueue>());
+        var runDirectory = Path.Combine(runtimeConfiguration.Runtime.RunDir, args.Namespace, args.Id);
+        var sandbox = new PodSandbox(new SandboxOptions(args.Namespace, args.Id, runDirectory), engines.Launcher, engines.Rootfs,
+            events, TimeProvider.System, loggerFactory.CreateLogger<PodSandbox>());
+        var service = new TaskService(sandbox, configuration, lifetime, loggerFactory.CreateLogger<TaskService>());
+
+        var server = new TtrpcServer(new TtrpcServerOptions { RequireSameUser = true, LoggerFactory = loggerFactory });
+        TaskServiceBinding.RegisterAll(server, service);
+        Log.Serving(logger, args.Id, args.Namespace, Environment.ProcessId);
+        var serving = server.ServeAsync(listener, lifetime.Stopping);
+
+        try
+        {
+            await Task.Delay(Timeout.Infinite, lifetime.Stopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        Log.Stopping(logger, lifetime.Reason ?? "unknown");
+
+        using (var bound = new CancellationTokenSource(shutdownTimeout))
+        {
+            await Step(logger, "stop sandbox", () => sandbox.DisposeAsync().AsTask().WaitAsync(bound.Token)).ConfigureAwait(false);
+        }
+        using (var bound = new CancellationTokenSource(shutdownTimeout))
+        {
+            // Graceful: the Shutdown call that got us here still owes containerd its (empty) answer.
+            await Step(logger, "stop serving", () => server.ShutdownAsync(bound.Token)).ConfigureAwait(false);
+        }
+        await server.DisposeAsync().ConfigureAwait(false);
+        await Step(logger, "serve loop", () => serving.WaitAsync(TimeSpan.FromSeconds(1))).ConfigureAwait(false);
+        using (var bound = new CancellationTokenSource(shutdownTimeout))
+        {
+            await Step(logger, "flush events", () => events.FlushAsync(bound.Token)).ConfigureAwait(false);
+        }
+        await events.DisposeAsync().ConfigureAwait(false);
+        RemoveSocket(bundle, logger);
+        Log.Exited(logger);
+        return 0;
+    }
+
+    /// <summary>Wires SIGTERM and SIGINT to the lifetime; dispose the result to unregister.</summary>
+    public static IDisposable HandleSignals(ShimLifetime lifetime)
+    {
+        // SIGPIPE needs nothing: the .NET runtime ignores it, so a vanished FIFO reader is an IOException, not a kill.
+        var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            lifetime.RequestStop("SIGTERM");
+        });
+        var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, context =>
+        {
+            context.Cancel = true;
+            lifetime.RequestStop("SIGINT");
+        });
+        return new Registrations(term, interrupt);
+    }
+
+    private static void RemoveSocket(string bundle, ILogger logger)
+    {
+        try
+        {
+            if (BundleFiles.ReadAddress(bundle) is { } address && address.StartsWith("unix://", StringComparison.Ordinal))
+            {
+                File.Delete(SocketAddress.PathOf(address));
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            Log.StepFailed(logger, e, "remove socket");
+        }
+    }
+
+    private static async Task Step(ILogger logger, string what, Func<Task> step)
+    {
+        try
+        {
+            await step().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            Log.StepFailed(logger, e, what);
+        }
+    }
+
+    private sealed class Registrations(params IDisposable[] items) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var item in items)
+            {
+                item.Dispose();
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Shim daemon for task {TaskId} in namespace {Namespace} serving, pid {Pid}")]
+        public static partial void Serving(ILogger logger, string taskId, string @namespace, int pid);
+
+        [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Shim daemon stopping: {Reason}")]
+        public static partial void Stopping(ILogger logger, string reason);
+
+        [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Shutdown step '{Step}' did not complete cleanly")]
+        public static partial void StepFailed(ILogger logger, Exception e, string step);
+
+        [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Shim daemon exited")]
+        public static partial void Exited(ILogger logger);
+    }
+}

@@ -1,0 +1,124 @@
+using System.Net.Sockets;
+using Cc.Shim.Cli;
+using Cc.Shim.Configuration;
+using Cc.Shim.Events;
+using Cc.Shim.Sandbox;
+using Microsoft.Extensions.Logging;
+
+namespace Cc.Shim.Lifetime;
+
+/// <summary>
+/// What Program.cs calls for each action. Kept here, not in the executable, so the executable only parses, configures
+/// Serilog and dispatches. start, delete, -v and -info write exactly their output; errors go to stderr and an exit code.
+/// </summary>
+public static class ShimEntry
+{
+    public const int ExitOk = 0;
+    public const int ExitFailure = 1;
+    public const int ExitUsage = 2;
+
+    public static int Start(ShimArguments args, TextWriter stdout, TextWriter stderr)
+    {
+        try
+        {
+            // containerd writes the options Any on stdin and closes it; drain it so that write never blocks. The
+            // options that matter arrive again with Create.
+            using (var stdin = Console.OpenStandardInput())
+            {
+                stdin.CopyTo(Stream.Null);
+            }
+            var result = new StartCommand(SocketAddress.DefaultDirectory, StartCommand.SpawnSelf)
+                .Run(args, Directory.GetCurrentDirectory());
+            // No newline, nothing else: containerd reads stdout and stderr combined as the address (pitfall 1).
+            stdout.Write(result.Address);
+            stdout.Flush();
+            return ExitOk;
+        }
+        catch (Exception e)
+        {
+            stderr.Write($"containerd-shim-cc-v2 start: {e.Message}");
+            return ExitFailure;
+        }
+    }
+
+    public static int Delete(ShimArguments args, Stream stdout, TextWriter stderr)
+    {
+        try
+        {
+            var bundle = args.Bundle.Length > 0 ? args.Bundle : Directory.GetCurrentDirectory();
+            var configuration = RuntimeConfiguration();
+            var bytes = DeleteCommand.Run(args, bundle, configuration, TimeProvider.System, stderr);
+            stdout.Write(bytes);
+            stdout.Flush();
+            return ExitOk;
+        }
+        catch (Exception e)
+        {
+            stderr.WriteLine($"containerd-shim-cc-v2 delete: {e.Message}");
+            return ExitFailure;
+        }
+    }
+
+    public static int Info(Stream stdin, Stream stdout, TextWriter stderr)
+    {
+        try
+        {
+            using var buffer = new MemoryStream();
+            stdin.CopyTo(buffer);
+            stdout.Write(InfoCommand.Run(buffer.ToArray()));
+            stdout.Flush();
+            return ExitOk;
+        }
+        catch (Exception e)
+        {
+            stderr.WriteLine($"containerd-shim-cc-v2 -info: {e.Message}");
+            return ExitFailure;
+        }
+    }
+
+    /// <summary>
+    /// The daemon, with its socket on fd 3. Returns the exit code. <paramref name="loggerFactory"/> comes configured
+    /// from the executable (it owns Serilog).
+    /// </summary>
+    public static async Task<int> DaemonAsync(ShimArguments args, ILoggerFactory loggerFactory)
+    {
+        var bundle = Directory.GetCurrentDirectory();
+        var listener = new Socket(new SafeSocketHandle(DaemonSpawner.ListenerFd, ownsHandle: true));
+        LogFifo.BecomeSubreaper();
+        using var lifetime = new ShimLifetime();
+        using var signals = ShimDaemon.HandleSignals(lifetime);
+        var configuration = RuntimeConfiguration();
+        var engines = ProductionEngines.Create(args, configuration, loggerFactory);
+        return await ShimDaemon.RunAsync(args, bundle, listener, engines, configuration, new ConfigurationHolder(),
+            loggerFactory, lifetime).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The configuration used before any runtime options are known (delete, the daemon's run directory): the system
+    /// file, else the defaults file. <c>runtime.run_dir</c> is read only from here, because <c>delete</c> never receives
+    /// runtime options and must find the same directory the daemon used.
+    /// </summary>
+    public static ShimConfiguration RuntimeConfiguration() => ConfigurationLoader.Load(null).Configuration;
+}
+
+/// <summary>The engines of a real daemon: QEMU through Cc.Hypervisor, the agent through Cc.Agent.Protocol.</summary>
+public static class ProductionEngines
+{
+    public static DaemonEngines Create(ShimArguments args, ShimConfiguration configuration, ILoggerFactory loggerFactory)
+    {
+        var ttrpcAddress = Environment.GetEnvironmentVariable("TTRPC_ADDRESS");
+        IEventSink events = string.IsNullOrEmpty(ttrpcAddress)
+            ? new LogOnlyEventSink(loggerFactory.CreateLogger<LogOnlyEventSink>())
+            : new TtrpcEventSink(ttrpcAddress, args.Namespace, loggerFactory);
+        IEventSink? fallback = args.PublishBinary.Length > 0 && args.Address.Length > 0
+            ? new PublishBinarySink(args.PublishBinary, args.Address, args.Namespace)
+            : null;
+        return new DaemonEngines(new UnwiredVmLauncher(), new HostRootfs(), events, fallback);
+    }
+
+    private sealed class UnwiredVmLauncher : IVmLauncher
+    {
+        public Task<ISandboxVm> LaunchAsync(VmLaunchRequest request, CancellationToken cancellationToken) =>
+            throw new SandboxUnavailableException("the QEMU VM launcher is not wired into this build of the shim yet");
+    }
+}
