@@ -20,7 +20,9 @@ internal sealed class FrameSender
         pauseWriterThreshold: 0, // appends must never block: backpressure is WaitForRoomAsync's job
         resumeWriterThreshold: 0,
         minimumSegmentSize: 64 * 1024,
-        readerScheduler: PipeScheduler.Inline,
+        // The send loop runs on the thread pool, never inline in an appender (which holds Gate): frames queued
+        // while it is scheduled go out in one batch. Measured: about half the CPU per call of draining inline.
+        readerScheduler: PipeScheduler.ThreadPool,
         writerScheduler: PipeScheduler.Inline,
         useSynchronizationContext: false));
 
