@@ -21,5 +21,9 @@ public sealed record AgentOptions
     // Environment of the runtime process (not of the containers: theirs comes from the spec).
     public IReadOnlyList<string> RuntimeEnvironment { get; init; } = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"];
 
+    // pivot_root(2) fails with EINVAL when the current root is the initramfs (rootfs), which it is
+    // for the agent as PID 1; crun then moves the container root with MS_MOVE + chroot instead.
+    public bool NoPivotRoot { get; init; }
+
     public string AgentVersion { get; init; } = typeof(AgentOptions).Assembly.GetName().Version?.ToString() ?? "0.0.0";
 }

@@ -26,6 +26,12 @@ try
         settings = AgentSettings.Parse("", args);
     }
 
+    if (isPid1)
+    {
+        // The guest's root is the initramfs, which pivot_root cannot leave.
+        settings = settings with { Options = settings.Options with { NoPivotRoot = true } };
+    }
+
     using var loggerFactory = LoggerFactory.Create(b => b
         .SetMinimumLevel(settings.LogLevel)
         .AddProvider(new LineLoggerProvider(log, settings.LogLevel)));

@@ -58,8 +58,13 @@ public sealed partial class ContainerManager
             await File.WriteAllBytesAsync(Path.Combine(container.Bundle, "config.json"), config, cancellationToken)
                 .ConfigureAwait(false);
             var pidFile = Path.Combine(container.Bundle, "init.pid");
-            var init = await LaunchAsync(container, "", ["create", "--bundle", container.Bundle, "--pid-file", pidFile],
-                pidFile, terminal, stdin, cancellationToken).ConfigureAwait(false);
+            List<string> command = ["create", "--bundle", container.Bundle, "--pid-file", pidFile];
+            if (_options.NoPivotRoot)
+            {
+                command.Add("--no-pivot");
+            }
+
+            var init = await LaunchAsync(container, "", command, pidFile, terminal, stdin, cancellationToken).ConfigureAwait(false);
             created = true;
             container.PidNamespace = ReadPidNamespace(init.Pid);
             lock (container.Lock)

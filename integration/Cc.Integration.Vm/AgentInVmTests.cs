@@ -1,0 +1,120 @@
+using Cc.Agent.Protocol.V1;
+using Cc.TestKit;
+using Cc.Ttrpc;
+using Google.Protobuf;
+
+namespace Cc.Integration.Vm;
+
+/// <summary>Boots one guest for the class (a TCG boot costs seconds) and shares it between the facts.</summary>
+public sealed class AgentVmFixture : IAsyncLifetime
+{
+    public AgentVm Vm { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Vm = await AgentVm.BootAsync();
+
+    public async Task DisposeAsync() => await Vm.DisposeAsync();
+}
+
+/// <summary>
+/// The agent as PID 1 of a real guest (QEMU TCG, build/guest/), driven over virtio-serial: containers
+/// from a busybox rootfs shared by 9p, run by crun inside the VM.
+/// </summary>
+public sealed class AgentInVmTests(AgentVmFixture fixture) : IClassFixture<AgentVmFixture>
+{
+    private readonly AgentVm _vm = fixture.Vm;
+
+    [Fact]
+    public async Task A_container_sees_the_guest_kernel_and_the_agent_reports_the_share_mounted()
+    {
+        var details = await _vm.Client.GetGuestDetailsAsync(new GetGuestDetailsRequest()).WithTimeout(AgentVm.CallTimeout);
+        details.KernelRelease.ShouldBe(_vm.KernelVersion);
+        details.SharedMounted.ShouldBeTrue(_vm.Console());
+
+        await _vm.RunAsync("uname", ["uname", "-r"]);
+
+        (await _vm.ReadToEndAsync("uname")).ShouldBe(_vm.KernelVersion + "\n", _vm.Console());
+        (await _vm.WaitAsync("uname")).ShouldBe(0u);
+    }
+
+    [Fact]
+    public async Task Exit_codes_arrive_exactly_3_for_exit_3_and_137_for_SIGKILL()
+    {
+        await _vm.RunAsync("three", ["sh", "-c", "echo bye >&2; exit 3"]);
+        (await _vm.ReadToEndAsync("three", stderr: true)).ShouldBe("bye\n");
+        (await _vm.WaitAsync("three")).ShouldBe(3u);
+
+        await _vm.RunAsync("sleeper", ["sleep", "100"]);
+        await _vm.Client.SignalProcessAsync(new SignalProcessRequest { ContainerId = "sleeper", Signal = 9 }).WithTimeout(AgentVm.CallTimeout);
+        (await _vm.WaitAsync("sleeper")).ShouldBe(137u);
+    }
+
+    [Fact]
+    public async Task An_exec_with_stdin_echoes_what_the_host_writes()
+    {
+        await _vm.RunAsync("host", ["sleep", "100"]);
+        await _vm.Client.ExecProcessAsync(new ExecProcessRequest
+        {
+            ContainerId = "host",
+            ExecId = "cat",
+            OciProcessJson = ByteString.CopyFromUtf8(AgentVm.Process("cat").ToJsonString()),
+            Stdio = new StdioOptions { Stdin = true },
+        }).WithTimeout(AgentVm.CallTimeout);
+
+        await _vm.Client.WriteStdinAsync(new WriteStdinRequest { ContainerId = "host", ExecId = "cat", Data = ByteString.CopyFromUtf8("ping\n") })
+            .WithTimeout(AgentVm.CallTimeout);
+        await _vm.Client.CloseStdinAsync(new CloseStdinRequest { ContainerId = "host", ExecId = "cat" }).WithTimeout(AgentVm.CallTimeout);
+
+        (await _vm.ReadToEndAsync("host", "cat")).ShouldBe("ping\n");
+        (await _vm.WaitAsync("host", "cat")).ShouldBe(0u);
+        var list = await _vm.Client.ListProcessesAsync(new ListProcessesRequest { ContainerId = "host" }).WithTimeout(AgentVm.CallTimeout);
+        list.Processes.ShouldContain(p => p.CommandLine == "sleep 100");
+    }
+
+    [Fact]
+    public async Task A_terminal_container_reports_the_size_set_by_ResizePty()
+    {
+        await _vm.RunAsync("tty", ["sh", "-c", "read line; stty size"], terminal: true, stdin: true);
+
+        await _vm.Client.ResizePtyAsync(new ResizePtyRequest { ContainerId = "tty", Columns = 77, Rows = 33 }).WithTimeout(AgentVm.CallTimeout);
+        await _vm.Client.WriteStdinAsync(new WriteStdinRequest { ContainerId = "tty", Data = ByteString.CopyFromUtf8("\n") })
+            .WithTimeout(AgentVm.CallTimeout);
+
+        (await _vm.ReadToEndAsync("tty")).ShouldContain("33 77");
+        (await _vm.WaitAsync("tty")).ShouldBe(0u);
+    }
+
+    [Fact]
+    public async Task An_unknown_container_is_NotFound_across_the_vm_boundary()
+    {
+        var error = await Should.ThrowAsync<TtrpcException>(() =>
+            _vm.Client.StartContainerAsync(new StartContainerRequest { ContainerId = "absent" }).WithTimeout(AgentVm.CallTimeout));
+        error.Code.ShouldBe(StatusCode.NotFound);
+    }
+}
+
+/// <summary>Tear-down of a guest with a live container leaves nothing on the host.</summary>
+public sealed class AgentVmShutdownTests
+{
+    [Fact]
+    public async Task DestroySandbox_then_stop_leaves_no_QEMU_no_socket_and_no_mount()
+    {
+        var vm = await AgentVm.BootAsync();
+        int pid = vm.Machine.Pid;
+        string scratch = vm.Scratch;
+        try
+        {
+            await vm.RunAsync("live", ["sleep", "100"]);
+            var destroyed = await vm.Client.DestroySandboxAsync(new DestroySandboxRequest()).WithTimeout(AgentVm.CallTimeout);
+            destroyed.RemovedContainers.ShouldBe(1);
+        }
+        finally
+        {
+            await vm.DisposeAsync();
+        }
+
+        Directory.Exists($"/proc/{pid}").ShouldBeFalse($"QEMU pid {pid} is still there");
+        Directory.Exists(vm.RunDirectory).ShouldBeFalse("the run directory with agent.sock and qmp.sock must be gone");
+        File.ReadAllText("/proc/self/mounts").ShouldNotContain(scratch);
+        Directory.Exists(scratch).ShouldBeFalse();
+    }
+}
