@@ -139,6 +139,12 @@ public sealed partial class TtrpcClient : IFrameHandler, IAsyncDisposable
         lock (Sender.Gate)
         {
             uint id = _nextStreamId;
+            if (id > uint.MaxValue - 2)
+            {
+                // Ids may never be reused on a connection and the protocol defines no wrap-around.
+                throw new TtrpcException(StatusCode.Unavailable, "ttrpc: stream ids exhausted on this connection; reconnect");
+            }
+
             call.StreamId = id;
             _calls[id] = call; // before the append: the response may arrive before TryAppendLocked returns
             if (!Sender.TryAppendLocked(id, MessageType.Request, flags, (int)length, parts,

@@ -171,4 +171,29 @@ public sealed class MalformedInputTests : IAsyncLifetime
 
         await _serving.WithTimeout();
     }
+
+    [Fact]
+    public async Task Random_bytes_neither_crash_nor_hang_the_server()
+    {
+        for (int seed = 1; seed <= 20; seed++)
+        {
+            var server = new TtrpcServer();
+            server.Register(Harness.EchoService());
+            var (serverEnd, peerEnd) = DuplexPipe.Create(pauseWriterThreshold: 64 << 20);
+            var serving = server.ServeConnectionAsync(serverEnd);
+            var garbage = new byte[16 * 1024];
+            new Random(seed).NextBytes(garbage);
+            if (seed % 2 == 0)
+            {
+                garbage[0] = 0; // a plausible length byte, so frames actually get parsed
+            }
+
+            await peerEnd.WriteAsync(garbage);
+            await peerEnd.FlushAsync();
+            peerEnd.Dispose();
+
+            await serving.WithTimeout();
+            await server.DisposeAsync().WithTimeout();
+        }
+    }
 }

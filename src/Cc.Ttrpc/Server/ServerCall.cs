@@ -68,6 +68,11 @@ internal sealed class ServerCall : IThreadPoolWorkItem
         {
             Finish(status, response);
         }
+        catch (Exception ex) when (status is null)
+        {
+            // The response could not be encoded; the caller still gets exactly one final frame.
+            _owner.SendResponse(StreamId, _owner.ToStatus(this, new TtrpcException(StatusCode.Internal, $"ttrpc: failed to send the response: {ex.Message}", ex)), null);
+        }
         finally
         {
             _abortLink.Dispose();
