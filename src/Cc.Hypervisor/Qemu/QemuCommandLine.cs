@@ -15,6 +15,7 @@ public static class QemuCommandLine
         List<IQemuDevice> devices =
         [
             new ProcessDefaults("cc-" + Path.GetFileName(Path.TrimEndingDirectorySeparator(layout.Directory))),
+            new PidFileDevice(layout.PidFile),
             new MachineDevice(config.Machine, ResolveAccel(config.Accel, host), config.TcgTranslationCacheMiB),
             new CpuMemoryDevice(config.Vcpus, config.MemoryMiB),
         ];

@@ -12,4 +12,5 @@ public sealed record RunLayout(string Directory, string ConsoleLogPath)
     public string QmpSocket => Path.Combine(Directory, "qmp.sock");
     public string AgentSocket => Path.Combine(Directory, "agent.sock");
     public string VirtiofsdSocket => Path.Combine(Directory, "virtiofsd.sock");
+    public string PidFile => Path.Combine(Directory, "qemu.pid");
 }

@@ -98,6 +98,10 @@ public sealed class DeviceArgumentTests
             ["-object", "rng-random,id=rng,filename=/dev/urandom", "-device", "virtio-rng-pci,rng=rng"]);
 
     [Fact]
+    public void The_pid_file_names_QEMU_for_a_cleanup_after_a_crash() =>
+        new PidFileDevice("/run/cc/p/qemu.pid").Arguments().ShouldBe(["-pidfile", "/run/cc/p/qemu.pid"]);
+
+    [Fact]
     public void Raw_arguments_pass_through_verbatim() =>
         new RawArguments(["-device", "pvpanic"]).Arguments().ShouldBe(["-device", "pvpanic"]);
 }

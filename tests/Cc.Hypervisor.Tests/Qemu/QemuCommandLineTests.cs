@@ -27,6 +27,7 @@ public sealed class QemuCommandLineTests
         Build(Config(), TcgHostWithQboot).ShouldBe(
         [
             "-name", "cc-pod1", "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+            "-pidfile", "/run/cc/pod1/qemu.pid",
             "-machine", "q35", "-accel", "tcg,tb-size=64",
             "-smp", "1", "-m", "256M",
             "-bios", "/usr/share/qemu/qboot.rom",
@@ -45,6 +46,7 @@ public sealed class QemuCommandLineTests
         Build(Config() with { Machine = MachineType.Microvm, Rng = true, Kernel = Config().Kernel with { AgentLogLevel = "debug" } }, TcgHostWithQboot).ShouldBe(
         [
             "-name", "cc-pod1", "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+            "-pidfile", "/run/cc/pod1/qemu.pid",
             "-machine", "microvm,x-option-roms=off,pit=off,pic=off,isa-serial=on,rtc=on", "-accel", "tcg,tb-size=64",
             "-smp", "1", "-m", "256M",
             "-kernel", "/g/vmlinux", "-initrd", "/g/initramfs.cpio",
@@ -72,6 +74,7 @@ public sealed class QemuCommandLineTests
         }, KvmHost).ShouldBe(
         [
             "-name", "cc-pod1", "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+            "-pidfile", "/run/cc/pod1/qemu.pid",
             "-machine", "q35", "-accel", "kvm", "-cpu", "host",
             "-smp", "2", "-m", "512M",
             "-kernel", "/g/vmlinux", "-initrd", "/g/initramfs.cpio", "-append", GuestCommandLine + " cc.log=info cc.vsock=1024",
