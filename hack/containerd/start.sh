@@ -25,6 +25,18 @@ done
 cc_bins "$version"
 if [ "$(id -u)" -ne 0 ]; then echo "containerd: must run as root" >&2; exit 1; fi
 
+# Instances whose containerd died without stop.sh (a killed test run) are removed first, with their
+# orphaned shims and VMs; live instances (another test run, a demo) are left alone.
+for stale in /tmp/cc-ctrd.*; do
+  [ -f "$stale/env" ] || continue
+  pid=$(sed -n 's/^CC_CONTAINERD_PID=//p' "$stale/env")
+  # A zombie counts as gone: until its new parent reaps it, kill -0 still succeeds.
+  if [ -n "$pid" ] && { ! kill -0 "$pid" 2>/dev/null || [ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" = Z ]; }; then
+    echo "containerd: removing stale instance $stale (containerd $pid is gone)" >&2
+    bash "$cc_repo/hack/containerd/stop.sh" "$stale" >&2 || true
+  fi
+done
+
 # Short paths: the gRPC socket must fit sun_path (108 bytes) and is hashed into the shim socket name.
 [ -n "$dir" ] || dir=$(mktemp -d /tmp/cc-ctrd.XXXXXX)
 mkdir -p "$dir"/{root,state,opt,fifo,cni/bin,cni/conf}
