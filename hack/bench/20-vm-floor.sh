@@ -45,25 +45,30 @@ echo "### VM boot floor: floor.cpio, $n runs each, $accel, kernel $(cat "$guest/
 echo
 echo "| Variant | wall to marker (median, range) | guest uptime | QEMU peak RSS | wall to QEMU exit | failed |"
 echo "|---|---|---|---|---|---|"
-for v in "${variants[@]}"; do
-  append=$cmdline
-  case "$v" in microvm*) append="$cmdline tsc_early_khz=$tsc_khz" ;; esac
-  results=() failed=0
-  for _ in $(seq "$n"); do
+# Rounds, not blocks: each round boots every variant once, so a change in the machine's load during
+# the run falls on all variants alike instead of on whichever ran last.
+declare -A results failed
+for v in "${variants[@]}"; do results[$v]="" failed[$v]=0; done
+for _ in $(seq "$n"); do
+  for v in "${variants[@]}"; do
+    append=$cmdline
+    case "$v" in microvm*) append="$cmdline tsc_early_khz=$tsc_khz" ;; esac
     # shellcheck disable=SC2086  # args[] holds words on purpose
     if line=$(python3 "$probe" 60 CC-FLOOR-READY "$qemu" "${common[@]}" ${args[$v]} -append "$append"); then
-      results+=("$line")
+      results[$v]+="$line"$'\n'
     else
-      failed=$((failed + 1))
+      failed[$v]=$((failed[$v] + 1))
     fi
   done
-  field() { printf '%s\n' "${results[@]}" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
-  if [ ${#results[@]} -eq 0 ]; then
-    echo "| $v | - | - | - | - | $failed |"
+done
+for v in "${variants[@]}"; do
+  field() { printf '%s' "${results[$v]}" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
+  if [ -z "${results[$v]}" ]; then
+    echo "| $v | - | - | - | - | ${failed[$v]} |"
     continue
   fi
   wall=$(field wall_ms | median) wall_range=$(field wall_ms | range)
-  echo "| $v | **$(awk -v m="$wall" 'BEGIN { printf "%.2f s", m / 1000 }')** (${wall_range} ms) | $(field uptime_s | median) s | $(field rss_kb | median | awk '{ printf "%.0f MB", $1 / 1024 }') | $(field exit_ms | median | awk '{ printf "%.2f s", $1 / 1000 }') | $failed |"
+  echo "| $v | **$(awk -v m="$wall" 'BEGIN { printf "%.2f s", m / 1000 }')** (${wall_range} ms) | $(field uptime_s | median) s | $(field rss_kb | median | awk '{ printf "%.0f MB", $1 / 1024 }') | $(field exit_ms | median | awk '{ printf "%.2f s", $1 / 1000 }') | ${failed[$v]} |"
 done
 echo
 echo "QEMU command (the floor): $qemu ${common[*]} ${args[${variants[0]}]} -append \"$cmdline\""
