@@ -84,6 +84,29 @@ def candidates(image):
             pos = image.find(magic, pos + 1)
 
 
+def pvh_entry(elf):
+    """Returns the PVH entry address, or None: QEMU boots an ELF kernel through -kernel only when it
+    carries the Xen note XEN_ELFNOTE_PHYS32_ENTRY (type 18), which CONFIG_PVH adds.
+    ELF64 little-endian: e_phoff at 0x20, e_phentsize/e_phnum at 0x36/0x38; a PT_NOTE (4) segment
+    holds notes of (namesz, descsz, type, name padded to 4, desc padded to 4)."""
+    phoff = struct.unpack_from("<Q", elf, 0x20)[0]
+    phentsize, phnum = struct.unpack_from("<HH", elf, 0x36)
+    for i in range(phnum):
+        p_type, _, p_offset, _, _, p_filesz = struct.unpack_from("<IIQQQQ", elf, phoff + i * phentsize)
+        if p_type != 4:
+            continue
+        pos, end = p_offset, p_offset + p_filesz
+        while pos + 12 <= end:
+            namesz, descsz, note_type = struct.unpack_from("<III", elf, pos)
+            name = elf[pos + 12:pos + 12 + namesz].rstrip(b"\0")
+            desc = pos + 12 + ((namesz + 3) & ~3)
+            if name == b"Xen" and note_type == 18:
+                size = "<I" if descsz == 4 else "<Q"
+                return struct.unpack_from(size, elf, desc)[0]
+            pos = desc + ((descsz + 3) & ~3)
+    return None
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit("usage: extract-vmlinux.py <bzImage> <out>")
@@ -98,6 +121,11 @@ def main():
             with open(sys.argv[2], "wb") as f:
                 f.write(elf)
             print(f"extract-vmlinux: {kind} payload at offset {offset:#x} -> {len(elf)} bytes ELF")
+            entry = pvh_entry(elf)
+            if entry is None:
+                sys.exit("extract-vmlinux: the kernel has no PVH entry note (CONFIG_PVH): QEMU cannot "
+                         "boot this vmlinux with -kernel; boot vmlinuz instead")
+            print(f"extract-vmlinux: PVH entry {entry:#x}")
             return
     sys.exit(f"extract-vmlinux: no compressed ELF kernel found in {sys.argv[1]}")
 
