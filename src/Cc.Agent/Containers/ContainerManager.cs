@@ -203,7 +203,15 @@ public sealed partial class ContainerManager
 
         if (init is { HasExited: false })
         {
-            await SignalAllAsync(container, LibC.SIGKILL, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await SignalAllAsync(container, LibC.SIGKILL, cancellationToken).ConfigureAwait(false);
+            }
+            catch (AgentErrorException e) when (e.Kind == AgentErrorKind.NotFound)
+            {
+                // the init exited between the check and the signal: nothing left to kill
+            }
+
             try
             {
                 await init.Exited.WaitAsync(s_killTimeout, cancellationToken).ConfigureAwait(false);

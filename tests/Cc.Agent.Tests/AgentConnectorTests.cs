@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using Cc.Agent.Guest;
+using Cc.Agent.Protocol;
+using Cc.Agent.Protocol.V1;
+using Cc.Agent.Service;
+using Cc.Agent.Tests.Fixtures;
+using Cc.Ttrpc;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Cc.Agent.Tests;
+
+// AgentConnector against the situations a VM produces: a socket that does not exist yet, and a
+// connection that is accepted long before anyone reads it (virtio-serial before the guest opens
+// its port).
+public sealed class AgentConnectorTests : IDisposable
+{
+    private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(30);
+    private readonly BusyboxBundle _world = new();
+
+    [Fact]
+    public async Task It_retries_until_the_socket_exists_and_the_agent_answers()
+    {
+        var path = Path.Combine(_world.Root, "late.sock");
+        await using var server = NewServer();
+        using var stop = new CancellationTokenSource();
+
+        var connecting = AgentConnector.ConnectAsync("unix://" + path, s_timeout);
+        await Task.Delay(300);
+        connecting.IsCompleted.ShouldBeFalse();
+        var serving = server.ServeAsync("unix://" + path, stop.Token);
+
+        var client = await connecting.WaitAsync(s_timeout);
+        (await client.CheckAsync(new CheckRequest()).WaitAsync(s_timeout)).Ready.ShouldBeTrue();
+        await client.Connection.DisposeAsync();
+        await stop.CancelAsync();
+    }
+
+    [Fact]
+    public async Task A_connection_nobody_reads_yet_is_probed_until_the_late_reader_answers()
+    {
+        var path = Path.Combine(_world.Root, "quiet.sock");
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(path));
+        listener.Listen(1);
+        await using var server = NewServer();
+
+        var watch = Stopwatch.StartNew();
+        var connecting = AgentConnector.ConnectAsync("unix://" + path, s_timeout, probeTimeout: TimeSpan.FromMilliseconds(200));
+        using var accepted = await listener.AcceptAsync().WaitAsync(s_timeout);
+        // The "guest" opens its port only now: several probes have timed out and their requests
+        // wait in the socket; their late answers must be dropped, the connector must still succeed.
+        await Task.Delay(1000);
+        connecting.IsCompleted.ShouldBeFalse();
+        var serving = server.ServeConnectionAsync(new NetworkStream(accepted, ownsSocket: false));
+
+        var client = await connecting.WaitAsync(s_timeout);
+        watch.Elapsed.ShouldBeGreaterThan(TimeSpan.FromMilliseconds(900));
+        (await client.GetGuestDetailsAsync(new GetGuestDetailsRequest()).WaitAsync(s_timeout)).Ready.ShouldBeTrue();
+        await client.Connection.DisposeAsync();
+        await serving.WaitAsync(s_timeout);
+    }
+
+    [Fact]
+    public async Task Nothing_listening_ends_in_a_TimeoutException_at_the_deadline()
+    {
+        var watch = Stopwatch.StartNew();
+
+        var error = await Should.ThrowAsync<TimeoutException>(() =>
+            AgentConnector.ConnectAsync("unix://" + Path.Combine(_world.Root, "absent.sock"), TimeSpan.FromMilliseconds(500)).WaitAsync(s_timeout));
+
+        error.Message.ShouldContain("absent.sock");
+        watch.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(10));
+    }
+
+    public void Dispose() => _world.Dispose();
+
+    private TtrpcServer NewServer()
+    {
+        var manager = new Containers.ContainerManager(_world.Options, NullLoggerFactory.Instance);
+        var guest = new GuestSystem(NullLoggerFactory.Instance.CreateLogger("guest"));
+        guest.MarkReady();
+        var server = new TtrpcServer();
+        server.Register(AgentServiceBinding.Bind(new AgentService(manager, guest, _world.Options, NullLoggerFactory.Instance)));
+        return server;
+    }
+}
