@@ -8,15 +8,22 @@ namespace Cc.Ttrpc;
 /// </summary>
 public sealed class ServiceDefinition
 {
+    private readonly Dictionary<string, Server.ServerMethod> _methods;
+    private readonly Dictionary<string, Server.ServerMethod>.AlternateLookup<ReadOnlySpan<char>> _methodsBySpan;
+
     private ServiceDefinition(string name, Dictionary<string, Server.ServerMethod> methods)
     {
         Name = name;
-        Methods = methods;
+        _methods = methods;
+        _methodsBySpan = methods.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
     public string Name { get; }
 
-    internal IReadOnlyDictionary<string, Server.ServerMethod> Methods { get; }
+    /// <summary>Finds a method by its UTF-8 name without allocating; <paramref name="name"/> is the registered string.</summary>
+    internal bool TryGetMethod(ReadOnlySpan<byte> utf8, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? name,
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Server.ServerMethod? method) =>
+        Server.NameLookup.TryFind(_methods, _methodsBySpan, utf8, out name, out method);
 
     public static Builder CreateBuilder(string serviceName)
     {

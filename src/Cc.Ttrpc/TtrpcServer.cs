@@ -23,6 +23,7 @@ public sealed record TtrpcServerOptions
 public sealed class TtrpcServer : IAsyncDisposable
 {
     private readonly Dictionary<string, ServiceDefinition> _services = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ServiceDefinition>.AlternateLookup<ReadOnlySpan<char>> _servicesBySpan;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private readonly HashSet<ServerConnection> _connections = [];  // guarded by _lock
@@ -33,6 +34,7 @@ public sealed class TtrpcServer : IAsyncDisposable
     public TtrpcServer(TtrpcServerOptions? options = null)
     {
         Options = options ?? new TtrpcServerOptions();
+        _servicesBySpan = _services.GetAlternateLookup<ReadOnlySpan<char>>();
         _logger = Options.LoggerFactory.CreateLogger("Cc.Ttrpc.Server");
     }
 
@@ -57,8 +59,8 @@ public sealed class TtrpcServer : IAsyncDisposable
     }
 
     // Read by receive loops without a lock: the map is never written after _frozen is set.
-    internal bool TryGetService(string name, [NotNullWhen(true)] out ServiceDefinition? service) =>
-        _services.TryGetValue(name, out service);
+    internal bool TryGetService(ReadOnlySpan<byte> utf8, [NotNullWhen(true)] out ServiceDefinition? service) =>
+        NameLookup.TryFind(_services, _servicesBySpan, utf8, out _, out service);
 
     /// <summary>
     /// Binds <paramref name="address"/> (see <see cref="TtrpcAddress"/>) and accepts connections until

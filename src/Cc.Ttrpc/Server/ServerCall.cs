@@ -15,7 +15,7 @@ internal sealed class ServerCall : IThreadPoolWorkItem
     private readonly CancellationTokenRegistration _abortLink;
     private int _finished; // 1 once the final frame was queued; later Data writes fail
 
-    public ServerCall(ServerConnection owner, uint streamId, ServerMethod method, Wire.Request request,
+    public ServerCall(ServerConnection owner, uint streamId, ServerMethod method, IMessage? request, ByteString? firstMessage,
         CancellationTokenSource? deadline, CancellationTokenRegistration abortLink, ServerCallContext context)
     {
         _owner = owner;
@@ -23,22 +23,23 @@ internal sealed class ServerCall : IThreadPoolWorkItem
         _method = method;
         _deadline = deadline;
         _abortLink = abortLink;
-        Payload = request.Payload;
+        Request = request;
         Context = context;
         if (method.AcceptsData)
         {
             Incoming = Channel.CreateUnbounded<ByteString>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
             // A payload inside the Request of a client-streaming call is its first message (services.go does the same).
-            if (!request.Payload.IsEmpty)
+            if (firstMessage is not null)
             {
-                Incoming.Writer.TryWrite(request.Payload);
+                Incoming.Writer.TryWrite(firstMessage);
             }
         }
     }
 
     public uint StreamId { get; }
 
-    public ByteString Payload { get; }
+    /// <summary>The parsed request of unary and server-streaming calls.</summary>
+    public IMessage? Request { get; }
 
     public ServerCallContext Context { get; }
 

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Text;
 using Cc.Ttrpc.Framing;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
@@ -100,12 +101,29 @@ internal sealed class ServerConnection : IFrameHandler
         }
 
         _lastStreamId = id;
-        Wire.Request request;
+        ReadOnlySpan<byte> data = EnvelopeReader.Contiguous(payload, out byte[]? rented);
         try
         {
-            request = Wire.Request.Parser.ParseFrom(payload);
+            Dispatch(id, data);
         }
-        catch (InvalidProtocolBufferException ex)
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    /// <summary>Validates and starts one Request. The request message is parsed here, while its bytes are still in the frame.</summary>
+    private void Dispatch(uint id, ReadOnlySpan<byte> data)
+    {
+        EnvelopeReader.Request request;
+        try
+        {
+            request = EnvelopeReader.ReadRequest(data);
+        }
+        catch (FormatException ex)
         {
             Reject(id, StatusCode.InvalidArgument, $"unmarshal request error: {ex.Message}");
             return;
@@ -113,17 +131,37 @@ internal sealed class ServerConnection : IFrameHandler
 
         if (!_server.TryGetService(request.Service, out ServiceDefinition? service))
         {
-            Reject(id, StatusCode.Unimplemented, $"service {request.Service}");
+            Reject(id, StatusCode.Unimplemented, $"service {Encoding.UTF8.GetString(request.Service)}");
             return;
         }
 
-        if (!service.Methods.TryGetValue(request.Method, out ServerMethod? method))
+        if (!service.TryGetMethod(request.Method, out string? methodName, out ServerMethod? method))
         {
-            Reject(id, StatusCode.Unimplemented, $"method {request.Method}");
+            Reject(id, StatusCode.Unimplemented, $"method {Encoding.UTF8.GetString(request.Method)}");
             return;
         }
 
-        ServerCall call = CreateCall(id, method, request);
+        IMessage? message = null;
+        ByteString? firstMessage = null;
+        if (method.AcceptsData)
+        {
+            firstMessage = request.Payload.IsEmpty ? null : ByteString.CopyFrom(request.Payload);
+        }
+        else
+        {
+            try
+            {
+                message = method.ParseRequest(request.Payload);
+            }
+            catch (TtrpcException ex)
+            {
+                Reject(id, ex.Code, ex.Message);
+                return;
+            }
+        }
+
+        ServerCall call = CreateCall(id, service.Name, methodName, method, message, firstMessage, request.TimeoutNano,
+            request.Metadata ?? new Metadata());
         lock (_lock)
         {
             _calls.Add(id, call);
@@ -132,22 +170,17 @@ internal sealed class ServerConnection : IFrameHandler
         ThreadPool.UnsafeQueueUserWorkItem(call, preferLocal: false);
     }
 
-    private ServerCall CreateCall(uint id, ServerMethod method, Wire.Request request)
+    private ServerCall CreateCall(uint id, string service, string methodName, ServerMethod method, IMessage? message,
+        ByteString? firstMessage, long timeoutNano, Metadata metadata)
     {
-        var metadata = new Metadata();
-        foreach (var pair in request.Metadata)
-        {
-            metadata.Add(pair.Key, pair.Value);
-        }
-
         CancellationToken token = _connection.Aborted;
         CancellationTokenSource? deadline = null;
         CancellationTokenRegistration abortLink = default;
         DateTimeOffset? deadlineAt = null;
-        if (request.TimeoutNano != 0)
+        if (timeoutNano != 0)
         {
             // A negative timeout is already expired, as context.WithTimeout treats it.
-            var timeout = TimeSpan.FromTicks(Math.Max(0, request.TimeoutNano / TimeSpan.NanosecondsPerTick));
+            var timeout = TimeSpan.FromTicks(Math.Max(0, timeoutNano / TimeSpan.NanosecondsPerTick));
             TimeProvider time = _server.Options.TimeProvider;
             deadlineAt = time.GetUtcNow() + timeout;
             deadline = new CancellationTokenSource(timeout, time);
@@ -155,8 +188,8 @@ internal sealed class ServerConnection : IFrameHandler
             token = deadline.Token;
         }
 
-        var context = new ServerCallContext(request.Service, request.Method, metadata, token, deadlineAt, Peer);
-        return new ServerCall(this, id, method, request, deadline, abortLink, context);
+        var context = new ServerCallContext(service, methodName, metadata, token, deadlineAt, Peer);
+        return new ServerCall(this, id, method, message, firstMessage, deadline, abortLink, context);
     }
 
     private void OnData(in FrameHeader header, in ReadOnlySequence<byte> payload)

@@ -29,11 +29,21 @@ internal abstract class ServerMethod
 
     public abstract ValueTask<IMessage?> InvokeAsync(ServerCall call);
 
+    /// <summary>
+    /// Parses the request carried inside the Request frame, on the receive loop while the frame's bytes are
+    /// still in the pipe (no intermediate copy). Null for methods whose requests arrive as Data frames.
+    /// </summary>
+    public virtual IMessage? ParseRequest(ReadOnlySpan<byte> payload) => null;
+
     /// <summary>A handler that returns null has no response to send; the Go server reports the same text.</summary>
     internal static IMessage NotNull(IMessage? response) =>
         response ?? throw new TtrpcException(StatusCode.Unknown, "ttrpc: marshal called with nil");
 
     internal static T Parse<T>(MessageParser<T> parser, ByteString payload)
+        where T : IMessage<T>
+        => Parse(parser, payload.Span);
+
+    internal static T Parse<T>(MessageParser<T> parser, ReadOnlySpan<byte> payload)
         where T : IMessage<T>
     {
         try
@@ -55,11 +65,10 @@ internal sealed class UnaryMethod<TRequest, TResponse>(
 {
     public override MethodKind Kind => MethodKind.Unary;
 
-    public override async ValueTask<IMessage?> InvokeAsync(ServerCall call)
-    {
-        TRequest request = Parse(parser, call.Payload);
-        return NotNull(await handler(request, call.Context).ConfigureAwait(false));
-    }
+    public override IMessage? ParseRequest(ReadOnlySpan<byte> payload) => Parse(parser, payload);
+
+    public override async ValueTask<IMessage?> InvokeAsync(ServerCall call) =>
+        NotNull(await handler((TRequest)call.Request!, call.Context).ConfigureAwait(false));
 }
 
 internal sealed class ServerStreamingMethod<TRequest, TResponse>(
@@ -69,10 +78,11 @@ internal sealed class ServerStreamingMethod<TRequest, TResponse>(
 {
     public override MethodKind Kind => MethodKind.ServerStreaming;
 
+    public override IMessage? ParseRequest(ReadOnlySpan<byte> payload) => Parse(parser, payload);
+
     public override async ValueTask<IMessage?> InvokeAsync(ServerCall call)
     {
-        TRequest request = Parse(parser, call.Payload);
-        await handler(request, new ServerStreamWriter<TResponse>(call), call.Context).ConfigureAwait(false);
+        await handler((TRequest)call.Request!, new ServerStreamWriter<TResponse>(call), call.Context).ConfigureAwait(false);
         return null;
     }
 }
