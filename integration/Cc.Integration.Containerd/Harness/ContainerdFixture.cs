@@ -5,7 +5,7 @@ namespace Cc.Integration.Containerd.Harness;
 /// <summary>
 /// Shared by every test of the "containerd" collection: builds the test images once and starts one
 /// private containerd per version on first use (a 1.7 failure must not stop the 1.6 tests), with the
-/// busybox image imported into <see cref="PrivateContainerd.Namespace"/>. Disposal stops every
+/// busybox and pause images imported into <see cref="PrivateContainerd.Namespace"/>. Disposal stops every
 /// instance and removes its files (hack/containerd/stop.sh).
 /// </summary>
 public sealed class ContainerdFixture : IAsyncLifetime
@@ -81,14 +81,14 @@ public sealed class ContainerdFixture : IAsyncLifetime
     private async Task<PrivateContainerd> StartAndImportAsync(string version, CancellationToken cancellationToken)
     {
         var containerd = await PrivateContainerd.StartAsync(version, cancellationToken);
-        var import = await containerd.CtrAsync(
-            s_importTimeout,
-            cancellationToken,
-            ["images", "import", "--base-name", Images.BusyboxBase, Images.BusyboxTar]);
-        if (import.ExitCode != 0)
+        foreach (var (baseName, tar) in new[] { (Images.BusyboxBase, Images.BusyboxTar), (Images.PauseBase, Images.PauseTar) })
         {
-            await containerd.DisposeAsync();
-            throw new InvalidOperationException($"containerd {version} could not import the test image:\n{import.Describe()}");
+            var import = await containerd.CtrAsync(s_importTimeout, cancellationToken, ["images", "import", "--base-name", baseName, tar]);
+            if (import.ExitCode != 0)
+            {
+                await containerd.DisposeAsync();
+                throw new InvalidOperationException($"containerd {version} could not import {tar}:\n{import.Describe()}");
+            }
         }
 
         return containerd;

@@ -4,7 +4,8 @@ namespace Cc.Integration.Containerd.Harness;
 /// The local test images built by hack/images/build.sh (cached; a no-op when up to date), as named in
 /// build/images/images.env.
 /// </summary>
-internal sealed record TestImages(string BusyboxTar, string BusyboxBase, string BusyboxImage)
+internal sealed record TestImages(
+    string BusyboxTar, string BusyboxBase, string BusyboxImage, string PauseTar, string PauseBase, string PauseImage)
 {
     private static readonly TimeSpan s_buildTimeout = TimeSpan.FromMinutes(3);
 
@@ -21,6 +22,7 @@ internal sealed record TestImages(string BusyboxTar, string BusyboxBase, string 
             .Where(line => line.Contains('=', StringComparison.Ordinal) && !line.StartsWith('#'))
             .Select(line => line.Split('=', 2))
             .ToDictionary(kv => kv[0], kv => kv[1], StringComparer.Ordinal);
-        return new TestImages(env["BUSYBOX_TAR"], env["BUSYBOX_BASE"], env["BUSYBOX_IMAGE"]);
+        return new TestImages(
+            env["BUSYBOX_TAR"], env["BUSYBOX_BASE"], env["BUSYBOX_IMAGE"], env["PAUSE_TAR"], env["PAUSE_BASE"], env["PAUSE_IMAGE"]);
     }
 }
