@@ -75,23 +75,10 @@ public sealed partial class TtrpcClient : IFrameHandler, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(parser);
-        var call = new UnaryCall(this);
+        var call = new UnaryCall<TResponse>(this, parser);
         await WaitForRoomAsync(options.CancellationToken).ConfigureAwait(false);
         Start(call, service, method, request, FrameFlags.None, options);
-        Wire.Response response = await call.Result.ConfigureAwait(false);
-        if (response.Status is { Code: not 0 } status)
-        {
-            throw TtrpcException.FromStatus(status);
-        }
-
-        try
-        {
-            return parser.ParseFrom(response.Payload);
-        }
-        catch (InvalidProtocolBufferException ex)
-        {
-            throw new TtrpcException(StatusCode.Internal, $"ttrpc: failed to unmarshal response: {ex.Message}", ex);
-        }
+        return await call.Result.ConfigureAwait(false);
     }
 
     /// <summary>Ends the connection; every pending call fails with Unavailable "ttrpc: closed".</summary>

@@ -81,12 +81,16 @@ internal abstract class PendingCallBase(TtrpcClient client) : IPendingCall
         new(StatusCode.Internal, $"ttrpc: invalid response frame: {ex.Message}", ex);
 }
 
-/// <summary>A unary call: exactly one Response frame ends it.</summary>
-internal sealed class UnaryCall(TtrpcClient client) : PendingCallBase(client)
+/// <summary>
+/// A unary call: exactly one Response frame ends it. The response message is parsed on the receive loop
+/// straight from the frame's bytes (no intermediate copy of the payload).
+/// </summary>
+internal sealed class UnaryCall<TResponse>(TtrpcClient client, MessageParser<TResponse> parser) : PendingCallBase(client)
+    where TResponse : IMessage<TResponse>
 {
-    private readonly TaskCompletionSource<Wire.Response> _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<TResponse> _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public Task<Wire.Response> Result => _result.Task;
+    public Task<TResponse> Result => _result.Task;
 
     public override void OnFrame(in FrameHeader header, in ReadOnlySequence<byte> payload)
     {
@@ -96,18 +100,50 @@ internal sealed class UnaryCall(TtrpcClient client) : PendingCallBase(client)
             return;
         }
 
-        Wire.Response response;
+        ReadOnlySpan<byte> data = EnvelopeReader.Contiguous(payload, out byte[]? rented);
         try
         {
-            response = ParseResponse(payload);
+            Complete(data);
         }
-        catch (InvalidProtocolBufferException ex)
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private void Complete(ReadOnlySpan<byte> data)
+    {
+        TResponse result;
+        try
+        {
+            var response = EnvelopeReader.ReadResponse(data);
+            if (!response.Status.IsEmpty)
+            {
+                var status = Google.Rpc.Status.Parser.ParseFrom(response.Status);
+                if (status.Code != 0)
+                {
+                    Fail(TtrpcException.FromStatus(status));
+                    return;
+                }
+            }
+
+            result = parser.ParseFrom(response.Payload);
+        }
+        catch (FormatException ex)
         {
             Fail(BadResponse(ex));
             return;
         }
+        catch (InvalidProtocolBufferException ex)
+        {
+            Fail(new TtrpcException(StatusCode.Internal, $"ttrpc: failed to unmarshal response: {ex.Message}", ex));
+            return;
+        }
 
-        if (_result.TrySetResult(response))
+        if (_result.TrySetResult(result))
         {
             Release();
         }
