@@ -24,8 +24,10 @@ public sealed partial class QemuVirtualMachine
             return;
         }
         // Without a monitor there is nobody to ask: a VM that failed to start is killed at once.
+        long start = _time.GetTimestamp();
         if (_qmp is { } qmp)
         {
+            // One deadline for the quit request and the exit together: grace bounds the whole stop.
             using var quitTimeout = new CancellationTokenSource(grace, _time);
             try
             {
@@ -37,7 +39,8 @@ public sealed partial class QemuVirtualMachine
             }
             try
             {
-                await Exited.WaitAsync(grace, _time).ConfigureAwait(false);
+                TimeSpan left = grace - _time.GetElapsedTime(start);
+                await Exited.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, _time).ConfigureAwait(false);
                 return;
             }
             catch (TimeoutException)

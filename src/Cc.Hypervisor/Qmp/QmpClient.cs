@@ -137,12 +137,14 @@ public sealed partial class QmpClient : IAsyncDisposable
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            // One write per message keeps the object and its terminator together on the wire.
+            // One write per message keeps the object and its terminator together on the wire. The
+            // write itself is not cancellable: a message cut in half would corrupt the stream for
+            // every later command. Requests are small, so the socket buffer takes them at once.
             byte[] framed = new byte[request.Length + 2];
             request.CopyTo(framed, 0);
             framed[^2] = (byte)'\r';
             framed[^1] = (byte)'\n';
-            await _stream.WriteAsync(framed, cancellationToken).ConfigureAwait(false);
+            await _stream.WriteAsync(framed, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
         {

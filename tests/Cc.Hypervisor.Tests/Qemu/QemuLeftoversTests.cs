@@ -11,10 +11,11 @@ public sealed class QemuLeftoversTests : IDisposable
     private readonly List<Process> _started = [];
 
     // A sleeping process whose command line carries the given words, as QEMU's carries its run directory.
-    // python3 rather than sh: sh would fork sleep, and killing sh would orphan it.
+    // Debian's python3 itself, by path: sh would fork sleep (killing sh orphans it), and a version
+    // manager's python3 shim forks helpers whose command lines carry the same words.
     private Process StartOrphan(params string[] words)
     {
-        var info = new ProcessStartInfo("python3", ["-c", "import time; time.sleep(60)", .. words]);
+        var info = new ProcessStartInfo("/usr/bin/python3", ["-c", "import time; time.sleep(60)", .. words]);
         var process = Process.Start(info)!;
         _started.Add(process);
         return process;
