@@ -84,6 +84,26 @@ public sealed class AgentInVmTests(AgentVmFixture fixture) : IClassFixture<Agent
     }
 
     [Fact]
+    public async Task A_running_container_has_cgroup_stats_and_pauses_and_resumes()
+    {
+        await _vm.RunAsync("frozen", ["sleep", "100"]);
+
+        var stats = await _vm.Client.StatsContainerAsync(new StatsContainerRequest { ContainerId = "frozen" }).WithTimeout(AgentVm.CallTimeout);
+        stats.PidsCurrent.ShouldBeGreaterThanOrEqualTo(1ul, _vm.Console());
+        stats.MemoryCurrent.ShouldBeGreaterThan(0ul);
+
+        await _vm.Client.PauseContainerAsync(new PauseContainerRequest { ContainerId = "frozen" }).WithTimeout(AgentVm.CallTimeout);
+        var twice = await Should.ThrowAsync<TtrpcException>(() =>
+            _vm.Client.PauseContainerAsync(new PauseContainerRequest { ContainerId = "frozen" }).WithTimeout(AgentVm.CallTimeout));
+        twice.Code.ShouldBe(StatusCode.FailedPrecondition);
+        await _vm.Client.ResumeContainerAsync(new ResumeContainerRequest { ContainerId = "frozen" }).WithTimeout(AgentVm.CallTimeout);
+
+        // SIGKILL: the init is pid 1 of its namespace, where a default-disposition SIGTERM is ignored.
+        await _vm.Client.SignalProcessAsync(new SignalProcessRequest { ContainerId = "frozen", Signal = 9, All = true }).WithTimeout(AgentVm.CallTimeout);
+        (await _vm.WaitAsync("frozen")).ShouldBe(137u);
+    }
+
+    [Fact]
     public async Task An_unknown_container_is_NotFound_across_the_vm_boundary()
     {
         var error = await Should.ThrowAsync<TtrpcException>(() =>
