@@ -23,6 +23,8 @@ else
   bin=$out/cc-bench-jit/Cc.Bench
 fi
 
-echo "## ttrpc — $(date -u +%Y-%m-%d), $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(uname -r)"
+lib="Cc.Ttrpc at $(git log -1 --format=%h -- src/Cc.Ttrpc 2>/dev/null || echo '?')"
+git diff --quiet -- src/Cc.Ttrpc 2>/dev/null || lib="$lib + uncommitted changes"
+echo "## ttrpc — $(date -u +%Y-%m-%d), $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(uname -r), load average $(cut -d' ' -f1 /proc/loadavg), $lib"
 echo
 timeout 300 "$bin" ttrpc --go-peers build/ttrpc-peer --out "$out/ttrpc.md" "$@"

@@ -67,7 +67,8 @@ public static class TtrpcBenchCommand
                         var sampler = samplers[targets.IndexOf(target)];
                         sampler.TakeMaxBytes(target.Server.Pid);
                         var sample = await target.RunAsync(workload, warmup, duration, cancellationToken).ConfigureAwait(false);
-                        report.Add(target.Label, workload, sample with { ServerRssBytes = sampler.TakeMaxBytes(target.Server.Pid) });
+                        sample = sample with { ServerRssBytes = sampler.TakeMaxBytes(target.Server.Pid) };
+                        report.Add(target.Label, workload, sample);
                         await Console.Error.WriteLineAsync($"ttrpc bench: {target.Label,-6} {workload.Title,-36} {sample}").ConfigureAwait(false);
                     }
                 }
