@@ -17,6 +17,9 @@ internal static partial class Log
     [LoggerMessage(103, LogLevel.Warning, "ttrpc connection {Connection} rejected stream {StreamId}: {Code} {Message}")]
     public static partial void StreamRejected(ILogger logger, string connection, uint streamId, StatusCode code, string message);
 
+    [LoggerMessage(104, LogLevel.Warning, "ttrpc connection {Connection}: the transport read did not stop within {Grace} after close; leaving it behind")]
+    public static partial void ReceiveLoopStuck(ILogger logger, string connection, TimeSpan grace);
+
     [LoggerMessage(200, LogLevel.Information, "ttrpc server listening on {Address}")]
     public static partial void Listening(ILogger logger, string address);
 

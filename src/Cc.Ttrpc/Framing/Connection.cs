@@ -25,6 +25,7 @@ internal interface IFrameHandler
 /// </summary>
 internal sealed class Connection
 {
+    private static readonly TimeSpan ReceiveStopGrace = TimeSpan.FromSeconds(2);
     private static int s_nextId;
 
     private readonly Stream _stream;
@@ -133,8 +134,15 @@ internal sealed class Connection
         await send.ConfigureAwait(false);
         // A graceful close lands here with the queue written: close the transport to end the receive loop.
         Abort(null);
-        await receive.ConfigureAwait(false);
-        await _reader.CompleteAsync().ConfigureAwait(false);
+
+        // Sockets and pipes end a pending read on cancel or dispose. A blocking read on a character device
+        // (a FileStream over a virtio-serial port) may not: bound the wait so the close still completes; the
+        // loop then exits by itself whenever that read returns, and dispatches nothing more.
+        if (await Task.WhenAny(receive, Task.Delay(ReceiveStopGrace)).ConfigureAwait(false) != receive)
+        {
+            Log.ReceiveLoopStuck(_logger, Name, ReceiveStopGrace);
+        }
+
         try
         {
             _handler!.OnClosed(CloseReason);
@@ -163,6 +171,18 @@ internal sealed class Connection
 
     private async Task ReceiveLoopAsync()
     {
+        try
+        {
+            await ReceiveFramesAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            await _reader.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task ReceiveFramesAsync()
+    {
         var decoder = new FrameDecoder();
         Exception? reason;
         try
@@ -170,9 +190,9 @@ internal sealed class Connection
             while (true)
             {
                 ReadResult result = await _reader.ReadAsync(_aborted.Token).ConfigureAwait(false);
-                if (result.IsCanceled)
+                if (result.IsCanceled || _aborted.IsCancellationRequested)
                 {
-                    return;
+                    return; // torn down: frames that arrive now are not dispatched
                 }
 
                 ReadOnlySequence<byte> buffer = result.Buffer;
