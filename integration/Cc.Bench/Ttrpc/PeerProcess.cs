@@ -95,10 +95,12 @@ public sealed class RssSampler : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
-    private long _max;
+    private readonly int _pid;
+    private long _max; // written by the sampling loop (compare-and-swap up) and TakeMaxBytes (reset)
 
     public RssSampler(int pid)
     {
+        _pid = pid;
         _max = PeerProcess.ReadRssBytes(pid);
         _loop = Task.Run(async () =>
         {
@@ -108,9 +110,9 @@ public sealed class RssSampler : IAsyncDisposable
                 while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
                 {
                     var rss = PeerProcess.ReadRssBytes(pid);
-                    if (rss > Volatile.Read(ref _max))
+                    long seen;
+                    while (rss > (seen = Volatile.Read(ref _max)) && Interlocked.CompareExchange(ref _max, rss, seen) != seen)
                     {
-                        Volatile.Write(ref _max, rss);
                     }
                 }
             }
@@ -121,13 +123,11 @@ public sealed class RssSampler : IAsyncDisposable
         });
     }
 
-    public long MaxBytes => Volatile.Read(ref _max);
-
     /// <summary>The maximum since the last call (or the start), then starts over from the current RSS.</summary>
-    public long TakeMaxBytes(int pid)
+    public long TakeMaxBytes()
     {
-        var max = Math.Max(Interlocked.Exchange(ref _max, PeerProcess.ReadRssBytes(pid)), PeerProcess.ReadRssBytes(pid));
-        return max;
+        var now = PeerProcess.ReadRssBytes(_pid);
+        return Math.Max(Interlocked.Exchange(ref _max, now), now);
     }
 
     public async ValueTask DisposeAsync()

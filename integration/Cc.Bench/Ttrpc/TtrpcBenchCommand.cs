@@ -65,9 +65,9 @@ public static class TtrpcBenchCommand
                     foreach (var target in targets)
                     {
                         var sampler = samplers[targets.IndexOf(target)];
-                        sampler.TakeMaxBytes(target.Server.Pid);
+                        sampler.TakeMaxBytes();
                         var sample = await target.RunAsync(workload, warmup, duration, cancellationToken).ConfigureAwait(false);
-                        sample = sample with { ServerRssBytes = sampler.TakeMaxBytes(target.Server.Pid) };
+                        sample = sample with { ServerRssBytes = sampler.TakeMaxBytes() };
                         report.Add(target.Label, workload, sample);
                         await Console.Error.WriteLineAsync($"ttrpc bench: {target.Label,-6} {workload.Title,-36} {sample}").ConfigureAwait(false);
                     }
