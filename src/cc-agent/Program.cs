@@ -5,6 +5,10 @@ using Cc.Agent.Logging;
 using Microsoft.Extensions.Logging;
 
 var isPid1 = Environment.ProcessId == 1;
+// Blocking reads (the virtio-serial port, crun's output pipes, stdin writes) occupy pool threads;
+// a 1-vCPU guest starts with a minimum of one, and growing it on demand takes ~0.5 s per thread.
+ThreadPool.GetMinThreads(out var workers, out var completion);
+ThreadPool.SetMinThreads(Math.Max(workers, 16), completion);
 // The initramfs carries a /dev/console node; the fd stays valid when devtmpfs is mounted over /dev.
 TextWriter log = isPid1 ? OpenConsole() : Console.Error;
 try

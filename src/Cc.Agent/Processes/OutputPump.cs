@@ -13,6 +13,7 @@ internal sealed class OutputPump
 {
     public const int ChunkSize = 32 * 1024;
     private const int BufferedChunks = 8;
+    private const int StackSize = 256 * 1024;
 
     private readonly Channel<ReadOnlyMemory<byte>> _chunks = Channel.CreateBounded<ReadOnlyMemory<byte>>(
         new BoundedChannelOptions(BufferedChunks) { SingleReader = true, SingleWriter = true });
@@ -41,7 +42,10 @@ internal sealed class OutputPump
     public static OutputPump Start(SafeFileHandle source)
     {
         var pump = new OutputPump();
-        _ = Task.Run(() => pump.PumpAsync(source));
+        // A dedicated thread per stream: read(2) on a pipe blocks, and blocking pool threads would
+        // starve the thread pool of a 1-vCPU guest (its minimum is the CPU count).
+        var thread = new Thread(() => pump.Pump(source), StackSize) { IsBackground = true, Name = "cc-agent output" };
+        thread.Start();
         return pump;
     }
 
@@ -76,11 +80,11 @@ internal sealed class OutputPump
         }
     }
 
-    private async Task PumpAsync(SafeFileHandle source)
+    private void Pump(SafeFileHandle source)
     {
         try
         {
-            // A pipe/pty is not seekable: FileStream reads it with blocking read(2) calls.
+            // A pipe/pty is not seekable: FileStream reads it with plain blocking read(2) calls.
             using var stream = new FileStream(source, FileAccess.Read, bufferSize: 0);
             while (true)
             {
@@ -88,7 +92,7 @@ internal sealed class OutputPump
                 int count;
                 try
                 {
-                    count = await stream.ReadAsync(buffer, CancellationToken.None).ConfigureAwait(false);
+                    count = stream.Read(buffer, 0, buffer.Length);
                 }
                 catch (IOException)
                 {
@@ -100,7 +104,12 @@ internal sealed class OutputPump
                     break;
                 }
 
-                await _chunks.Writer.WriteAsync(buffer.AsMemory(0, count), CancellationToken.None).ConfigureAwait(false);
+                // Blocks this thread while the buffer is full: the back-pressure.
+                var write = _chunks.Writer.WriteAsync(buffer.AsMemory(0, count), CancellationToken.None);
+                if (!write.IsCompletedSuccessfully)
+                {
+                    write.AsTask().GetAwaiter().GetResult();
+                }
             }
         }
         finally
