@@ -71,6 +71,7 @@ public sealed partial class QemuVirtualMachine : IVirtualMachine
     {
         using var deadline = new CancellationTokenSource(timeout, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        QmpEventSubscription? events = null;
         while (true)
         {
             if (_process.HasExited)
@@ -82,7 +83,7 @@ public sealed partial class QemuVirtualMachine : IVirtualMachine
             {
                 try
                 {
-                    _qmp = await QmpClient.ConnectAsync(_layout.QmpSocket, _logger, linked.Token).ConfigureAwait(false);
+                    (_qmp, events) = await QmpClient.ConnectAndSubscribeAsync(_layout.QmpSocket, _logger, linked.Token).ConfigureAwait(false);
                     break;
                 }
                 catch (System.Net.Sockets.SocketException)
@@ -118,11 +119,10 @@ public sealed partial class QemuVirtualMachine : IVirtualMachine
                 break;
             }
         }
-        if (_qmp is null)
+        if (_qmp is null || events is null)
         {
             throw new VmStartException($"QEMU's monitor {_layout.QmpSocket} did not answer within {timeout}", _process.Tail());
         }
-        QmpEventSubscription events = _qmp.SubscribeEvents();
         _eventLoop = Task.Run(() => WatchEventsAsync(events), CancellationToken.None);
     }
 

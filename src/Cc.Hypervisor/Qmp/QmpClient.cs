@@ -54,7 +54,16 @@ public sealed partial class QmpClient : IAsyncDisposable
     /// Connects to QEMU's QMP socket, reads the greeting and leaves capabilities-negotiation mode with
     /// <c>qmp_capabilities</c>. After this, commands may be executed and events are delivered.
     /// </summary>
-    public static async Task<QmpClient> ConnectAsync(string socketPath, ILogger? logger, CancellationToken cancellationToken)
+    public static async Task<QmpClient> ConnectAsync(string socketPath, ILogger? logger, CancellationToken cancellationToken) =>
+        (await ConnectAndSubscribeAsync(socketPath, logger, cancellationToken).ConfigureAwait(false)).Client;
+
+    /// <summary>
+    /// Like <see cref="ConnectAsync"/>, plus an event subscription that exists before the first event
+    /// can arrive (QEMU sends none until capabilities are negotiated), so not even the earliest
+    /// SHUTDOWN can slip past it.
+    /// </summary>
+    public static async Task<(QmpClient Client, QmpEventSubscription Events)> ConnectAndSubscribeAsync(
+        string socketPath, ILogger? logger, CancellationToken cancellationToken)
     {
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         QmpClient? client = null;
@@ -62,8 +71,9 @@ public sealed partial class QmpClient : IAsyncDisposable
         {
             await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cancellationToken).ConfigureAwait(false);
             client = new QmpClient(socket, socketPath, logger ?? NullLogger.Instance);
+            QmpEventSubscription events = client.SubscribeEvents();
             await client.HandshakeAsync(cancellationToken).ConfigureAwait(false);
-            return client;
+            return (client, events);
         }
         catch
         {

@@ -19,6 +19,28 @@ public sealed class QmpClientTests
     }
 
     [Fact]
+    public async Task An_event_right_behind_the_capabilities_reply_reaches_a_subscription_made_at_connect()
+    {
+        await using var server = new FakeQmpServer();
+        var connect = QmpClient.ConnectAndSubscribeAsync(server.SocketPath, null, CancellationToken.None);
+        using FakeQmpPeer peer = await server.AcceptAsync();
+        await peer.SendAsync(FakeQmpServer.Greeting);
+        JsonElement capabilities = await peer.ReceiveAsync();
+        // Reply and event in one write: the event is dispatched before ConnectAndSubscribeAsync returns.
+        await peer.SendRawAsync(
+            $$"""{"return": {}, "id": {{capabilities.GetProperty("id").GetRawText()}}}""" + "\r\n" +
+            """{"timestamp": {"seconds": 1, "microseconds": 0}, "event": "SHUTDOWN", "data": {"guest": true, "reason": "guest-panic"}}""" + "\r\n");
+
+        var (client, events) = await connect.WithTimeout();
+        await using (client)
+        using (events)
+        {
+            (await events.WaitForAsync(QmpEvent.Shutdown, CancellationToken.None).WithTimeout())
+                .Data.GetProperty("reason").GetString().ShouldBe("guest-panic");
+        }
+    }
+
+    [Fact]
     public async Task A_peer_that_does_not_greet_with_QMP_fails_connect_with_a_protocol_error()
     {
         await using var server = new FakeQmpServer();
