@@ -183,6 +183,11 @@ public sealed class StreamingTests
         header.StreamId.ShouldBe(1u);
         response.Status.Code.ShouldBe((int)StatusCode.InvalidArgument);
         response.Status.Message.ShouldBe("data close message cannot include data");
+
+        // Exactly one final frame for stream 1: the next frame on the wire answers the next request.
+        var echo = new Wire.Request { Service = Harness.Service, Method = "EchoText", Payload = new StringValue { Value = "next" }.ToByteString() };
+        await peer.SendAsync(3, MessageType.Request, FrameFlags.None, echo.ToByteArray());
+        (await peer.ReadResponseAsync()).Header.StreamId.ShouldBe(3u);
         await server.DisposeAsync().WithTimeout();
         await serving.WithTimeout();
     }

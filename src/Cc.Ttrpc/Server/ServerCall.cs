@@ -13,7 +13,7 @@ internal sealed class ServerCall : IThreadPoolWorkItem
     private readonly ServerMethod _method;
     private readonly CancellationTokenSource? _deadline;
     private readonly CancellationTokenRegistration _abortLink;
-    private int _finished; // 1 once the final frame was queued; later Data writes fail
+    private int _finished; // 1 once the final frame is claimed (see TryBeginFinish); later Data writes fail
 
     public ServerCall(ServerConnection owner, uint streamId, ServerMethod method, IMessage? request, ByteString? firstMessage,
         CancellationTokenSource? deadline, CancellationTokenRegistration abortLink, ServerCallContext context)
@@ -84,7 +84,11 @@ internal sealed class ServerCall : IThreadPoolWorkItem
 
     private void Finish(Google.Rpc.Status? status, IMessage? response)
     {
-        Interlocked.Exchange(ref _finished, 1);
+        if (!TryBeginFinish())
+        {
+            return; // the connection already answered this stream with a protocol error
+        }
+
         if (status is null && _method.SendsData)
         {
             // Successful end of a server stream: an empty Data frame with RemoteClosed, not a Response.
@@ -94,6 +98,9 @@ internal sealed class ServerCall : IThreadPoolWorkItem
 
         _owner.SendResponse(StreamId, status, status is null ? response : null);
     }
+
+    /// <summary>Claims the right to send the call's one final frame; false when someone already did.</summary>
+    public bool TryBeginFinish() => Interlocked.Exchange(ref _finished, 1) == 0;
 
     /// <summary>One streamed response message (a Data frame without flags).</summary>
     public async ValueTask WriteDataAsync(IMessage message, CancellationToken cancellationToken)

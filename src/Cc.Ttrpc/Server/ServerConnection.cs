@@ -213,21 +213,37 @@ internal sealed class ServerConnection : IFrameHandler
             return;
         }
 
-        // Same order as server.go: deliver unless NoData, then apply RemoteClosed.
+        // Protocol violations end the call with one InvalidArgument Response; the handler's own final frame is
+        // then suppressed (the Go server may send both, racing its handler; the client only sees the first).
+        if (header.Has(FrameFlags.RemoteClosed) && !payload.IsEmpty)
+        {
+            AbortCall(call, "data close message cannot include data");
+            return;
+        }
+
         if (!header.Has(FrameFlags.NoData)
             && !call.Incoming.Writer.TryWrite(UnsafeByteOperations.UnsafeWrap(payload.ToArray())))
         {
-            Reject(id, StatusCode.InvalidArgument, "data handling error: stream closed by the client");
+            AbortCall(call, "data handling error: stream closed by the client");
             return;
         }
 
         if (header.Has(FrameFlags.RemoteClosed))
         {
             call.Incoming.Writer.TryComplete();
-            if (!payload.IsEmpty)
-            {
-                Reject(id, StatusCode.InvalidArgument, "data close message cannot include data");
-            }
+        }
+    }
+
+    private void AbortCall(ServerCall call, string message)
+    {
+        call.Incoming!.Writer.TryComplete();
+        if (call.TryBeginFinish())
+        {
+            Reject(call.StreamId, StatusCode.InvalidArgument, message);
+        }
+        else
+        {
+            Log.StreamRejected(_logger, _connection.Name, call.StreamId, StatusCode.InvalidArgument, message + " (after the call ended)");
         }
     }
 
