@@ -70,8 +70,22 @@ public sealed class PeerProcess : IAsyncDisposable
         throw new InvalidOperationException($"no VmRSS in /proc/{pid}/status");
     }
 
+    /// <summary>SIGKILL and wait (bounded): the abrupt end of a peer, for connection-loss tests.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill(entireProcessTree: true);
+        using var timeout = new CancellationTokenSource(ExitTimeout);
+        await _process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+    }
+
     public async ValueTask DisposeAsync()
     {
+        if (_process.HasExited)
+        {
+            _process.Dispose();
+            return;
+        }
+
         try
         {
             _process.StandardInput.Close();
