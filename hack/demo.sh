@@ -64,7 +64,9 @@ echo "    $dir (config.toml, containerd.log, sockets; removed at the end)"
 step "import $BUSYBOX_IMAGE"
 out=$(ctr images import --base-name "$BUSYBOX_BASE" "$BUSYBOX_TAR" 2>&1) || fail "$out"
 
-script='echo "Hello from inside a container!"; echo "kernel: $(uname -r)"'
+# The leading sleep: ctr opens its stdout FIFO asynchronously and drops the output of a process that
+# exits before that open happened, which a loaded host can delay past a whole runc start.
+script='sleep 1; echo "Hello from inside a container!"; echo "kernel: $(uname -r)"'
 
 step "run it with runc, the default runtime: a process on the host kernel"
 start=$(now_ms)

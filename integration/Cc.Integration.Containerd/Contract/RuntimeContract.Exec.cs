@@ -11,7 +11,7 @@ public abstract partial class RuntimeContract
         var id = s.NewId("exec");
         await s.RunDetachedAsync(id, "sleep", "1000");
 
-        var result = await s.CtrAsync("task", "exec", "--exec-id", "e1", id, "sh", "-c", "echo exec; exit 4");
+        var result = await s.CtrAsync("task", "exec", "--exec-id", "e1", id, "sh", "-c", AfterCtrAttached("echo exec; exit 4"));
 
         result.ExitCode.ShouldBe(4, s.Because(result));
         result.Stdout.ShouldBe("exec\n", s.Because(result));
@@ -26,7 +26,7 @@ public abstract partial class RuntimeContract
         var id = s.NewId("exectty");
         await s.RunDetachedAsync(id, "sleep", "1000");
 
-        var result = await s.CtrOnTtyAsync("task", "exec", "-t", "--exec-id", "e2", id, "sh", "-c", "tty; exit 6");
+        var result = await s.CtrOnTtyAsync("task", "exec", "-t", "--exec-id", "e2", id, "sh", "-c", AfterCtrAttached("tty; exit 6"));
 
         result.ExitCode.ShouldBe(6, s.Because(result));
         result.Stdout.ShouldContain("/dev/pts/", Case.Sensitive, s.Because(result));

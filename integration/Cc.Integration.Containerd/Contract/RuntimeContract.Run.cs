@@ -13,7 +13,7 @@ public abstract partial class RuntimeContract
         await using var s = await BeginAsync(containerd);
         var id = s.NewId("echo");
 
-        var result = await s.RunAsync(id, "echo", "hi");
+        var result = await s.RunAsync(id, "sh", "-c", AfterCtrAttached("echo hi"));
 
         s.ShouldSucceed(result);
         result.Stdout.ShouldBe("hi\n", s.Because(result));
@@ -28,7 +28,7 @@ public abstract partial class RuntimeContract
         await using var s = await BeginAsync(containerd);
         var id = s.NewId("exit");
 
-        var result = await s.RunAsync(id, "sh", "-c", "echo hi; exit 3");
+        var result = await s.RunAsync(id, "sh", "-c", AfterCtrAttached("echo hi; exit 3"));
 
         result.ExitCode.ShouldBe(3, s.Because(result));
         result.Stdout.ShouldBe("hi\n", s.Because(result));
@@ -43,7 +43,7 @@ public abstract partial class RuntimeContract
         await using var s = await BeginAsync(containerd);
         var id = s.NewId("uname");
 
-        var result = await s.RunAsync(id, "uname", "-r");
+        var result = await s.RunAsync(id, "sh", "-c", AfterCtrAttached("uname -r"));
 
         s.ShouldSucceed(result);
         result.Stdout.Trim().ShouldBe(Runtime.ExpectedKernel(), s.Because(result));
@@ -57,7 +57,7 @@ public abstract partial class RuntimeContract
         await using var s = await BeginAsync(containerd);
         var id = s.NewId("tty");
 
-        var result = await s.RunOnTtyAsync(id, "sh", "-c", "tty; echo hi; exit 5");
+        var result = await s.RunOnTtyAsync(id, "sh", "-c", AfterCtrAttached("tty; echo hi; exit 5"));
 
         result.ExitCode.ShouldBe(5, s.Because(result));
         // `tty` prints "not a tty" without one. The container's terminal turns "\n" into "\r\n" (and

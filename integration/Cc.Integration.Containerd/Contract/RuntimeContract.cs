@@ -35,4 +35,13 @@ public abstract partial class RuntimeContract(ContainerdFixture fixture)
         return new ContainerdSession(
             containerd, Runtime, fixture.Images.BusyboxImage, s_testBudget, what => fixture.RecordHang(Runtime.Name, version, what));
     }
+
+    /// <summary>
+    /// Delays a short-lived process's output by a second. ctr opens its stdout FIFO asynchronously
+    /// and, once the task has exited, cancels an open that has not happened yet (containerd client
+    /// Task.Delete: io.Cancel, then io.Wait), losing everything the container wrote; on a loaded host
+    /// that open can lag a whole runc create+start (seen with containerd 1.7 under load 20). The
+    /// pause keeps ctr's race out of what these tests judge.
+    /// </summary>
+    private protected static string AfterCtrAttached(string script) => $"sleep 1; {script}";
 }
