@@ -149,4 +149,46 @@ public sealed class UnaryTests
 
         reply.Value.Span.SequenceEqual(payload).ShouldBeTrue();
     }
+
+    [Fact]
+    public async Task A_handler_that_returns_null_is_Unknown_with_the_reference_text()
+    {
+        await using var harness = Harness.Start(b => b.AddUnary<Empty, Empty>("Null", Empty.Parser,
+            static (_, _) => ValueTask.FromResult<Empty>(null!)));
+
+        var error = await Should.ThrowAsync<TtrpcException>(
+            harness.Client.UnaryAsync(Harness.Service, "Null", new Empty(), Empty.Parser).WithTimeout());
+
+        error.Code.ShouldBe(StatusCode.Unknown);
+        error.Message.ShouldBe("ttrpc: marshal called with nil");
+    }
+
+    [Fact]
+    public async Task Data_sent_to_a_unary_call_fails_that_call_as_a_protocol_error()
+    {
+        var (clientEnd, peerEnd) = Cc.TestKit.DuplexPipe.Create();
+        await using var client = new TtrpcClient(clientEnd);
+        await using var peer = new RawPeer(peerEnd);
+        var call = client.UnaryAsync(Harness.Service, "Echo", new BytesValue(), BytesValue.Parser);
+        await peer.ReadFrameAsync();
+
+        await peer.SendAsync(RawPeer.Frame(1, Framing.MessageType.Data, Framing.FrameFlags.None, []));
+
+        var error = await Should.ThrowAsync<TtrpcException>(call.WithTimeout());
+        error.Code.ShouldBe(StatusCode.Internal);
+        error.Message.ShouldBe("ttrpc: received data from non-streaming server");
+    }
+
+    [Fact]
+    public async Task A_zero_or_negative_timeout_fails_locally_with_DeadlineExceeded()
+    {
+        await using var harness = Harness.Start();
+        long before = harness.ClientEnd.BytesWritten;
+
+        var error = await Should.ThrowAsync<TtrpcException>(
+            harness.EchoAsync([1], new CallOptions(Timeout: TimeSpan.Zero)).WithTimeout());
+
+        error.Code.ShouldBe(StatusCode.DeadlineExceeded);
+        harness.ClientEnd.BytesWritten.ShouldBe(before);
+    }
 }
