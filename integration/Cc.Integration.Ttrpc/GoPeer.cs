@@ -37,6 +37,15 @@ public static class GoPeer
     /// A non-zero exit (the workload could not run) fails the test with the peer's stderr.</summary>
     public static async Task<JsonElement> RunClientAsync(string version, string address, params string[] arguments)
     {
+        var (exitCode, stdout, stderr) = await RunClientProcessAsync(version, address, arguments).ConfigureAwait(false);
+        exitCode.ShouldBe(0, $"Go client {string.Join(' ', arguments)} failed: {stderr}");
+        using var json = JsonDocument.Parse(stdout);
+        return json.RootElement.Clone();
+    }
+
+    /// <summary>Runs the Go client and returns how it ended, for tests that expect it to fail.</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunClientProcessAsync(string version, string address, params string[] arguments)
+    {
         var path = await PathAsync(version).ConfigureAwait(false);
         var info = new ProcessStartInfo(path) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var argument in (string[])["-mode", "client", "-address", address, .. arguments])
@@ -51,10 +60,7 @@ public static class GoPeer
             var stdout = process.StandardOutput.ReadToEndAsync(timeout.Token);
             var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
             await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
-            var output = await stdout.ConfigureAwait(false);
-            process.ExitCode.ShouldBe(0, $"Go client {string.Join(' ', arguments)} failed: {await stderr.ConfigureAwait(false)}");
-            using var json = JsonDocument.Parse(output);
-            return json.RootElement.Clone();
+            return (process.ExitCode, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false));
         }
         catch (OperationCanceledException)
         {
