@@ -104,6 +104,47 @@ public sealed class AgentInVmTests(AgentVmFixture fixture) : IClassFixture<Agent
     }
 
     [Fact]
+    public async Task CreateSandbox_sets_the_guest_clock_and_hostname_and_SetTime_sets_the_clock_back()
+    {
+        var ahead = DateTimeOffset.UtcNow.AddHours(1);
+        await _vm.Client.CreateSandboxAsync(new CreateSandboxRequest
+        {
+            SandboxId = "pod",
+            Hostname = "cc-pod",
+            HostTime = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(ahead),
+        }).WithTimeout(AgentVm.CallTimeout);
+        try
+        {
+            var guestTime = (await _vm.Client.GetGuestDetailsAsync(new GetGuestDetailsRequest()).WithTimeout(AgentVm.CallTimeout)).Time.ToDateTimeOffset();
+            (guestTime - ahead).Duration().ShouldBeLessThan(TimeSpan.FromMinutes(2));
+
+            // No UTS namespace (and so no spec hostname): the container sees the guest's hostname.
+            var spec = AgentVm.Spec("cat", "/proc/sys/kernel/hostname");
+            spec.Remove("hostname");
+            var namespaces = spec["linux"]!["namespaces"]!.AsArray();
+            namespaces.Remove(namespaces.Single(n => n!["type"]!.GetValue<string>() == "uts"));
+            await _vm.Client.CreateContainerAsync(new CreateContainerRequest
+            {
+                ContainerId = "hostname",
+                OciSpecJson = ByteString.CopyFromUtf8(spec.ToJsonString()),
+                RootfsPath = _vm.MakeRootfs("hostname"),
+            }).WithTimeout(AgentVm.CallTimeout);
+            await _vm.Client.StartContainerAsync(new StartContainerRequest { ContainerId = "hostname" }).WithTimeout(AgentVm.CallTimeout);
+            (await _vm.ReadToEndAsync("hostname")).ShouldBe("cc-pod\n");
+        }
+        finally
+        {
+            await _vm.Client.SetTimeAsync(new SetTimeRequest
+            {
+                HostTime = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
+            }).WithTimeout(AgentVm.CallTimeout);
+        }
+
+        var restored = (await _vm.Client.GetGuestDetailsAsync(new GetGuestDetailsRequest()).WithTimeout(AgentVm.CallTimeout)).Time.ToDateTimeOffset();
+        (restored - DateTimeOffset.UtcNow).Duration().ShouldBeLessThan(TimeSpan.FromMinutes(2));
+    }
+
+    [Fact]
     public async Task An_unknown_container_is_NotFound_across_the_vm_boundary()
     {
         var error = await Should.ThrowAsync<TtrpcException>(() =>

@@ -362,7 +362,7 @@ public sealed partial class ContainerManager
                 }
             }
 
-            AgentLog.ProcessExited(_logger, container.Id, process.ExecId, process.Pid, status.Code);
+            AgentLog.ProcessExited(_logger, container.Id, process.ExecId.Length == 0 ? "init" : process.ExecId, process.Pid, status.Code);
         }, CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
     }
 
