@@ -82,6 +82,8 @@ public sealed class CSharpClientToGoServerTests(GoServersFixture go) : IClassFix
     [MemberData(nameof(Versions))]
     public async Task Sixty_four_concurrent_callers_on_one_connection_each_get_their_own_answer(string version)
     {
+        // Against 1.2 this also checks that racing callers put strictly increasing stream ids on the wire:
+        // that server answers a lower or reused id with InvalidArgument instead of the echo.
         await using var client = await Interop.ConnectAsync(go.Address(version));
 
         var callers = Enumerable.Range(0, 64).Select(caller => Task.Run(async () =>
