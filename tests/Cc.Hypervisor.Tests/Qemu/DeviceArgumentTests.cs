@@ -21,9 +21,12 @@ public sealed class DeviceArgumentTests
             ["-machine", "q35", "-accel", "kvm", "-cpu", "host"]);
 
     [Fact]
-    public void Microvm_drops_option_roms_and_the_legacy_timers_but_keeps_its_serial_port() =>
+    public void Microvm_drops_option_roms_and_the_legacy_timers_keeps_its_serial_port_and_uses_modern_virtio_mmio() =>
         new MachineDevice(MachineType.Microvm, Accelerator.Tcg, 32).Arguments().ShouldBe(
-            ["-machine", "microvm,x-option-roms=off,pit=off,pic=off,isa-serial=on,rtc=on", "-accel", "tcg,tb-size=32"]);
+        [
+            "-machine", "microvm,x-option-roms=off,pit=off,pic=off,isa-serial=on,rtc=on",
+            "-global", "virtio-mmio.force-legacy=false", "-accel", "tcg,tb-size=32",
+        ]);
 
     [Fact]
     public void An_unresolved_accelerator_cannot_reach_the_command_line() =>

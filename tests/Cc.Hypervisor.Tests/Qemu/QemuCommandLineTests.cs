@@ -47,7 +47,8 @@ public sealed class QemuCommandLineTests
         [
             "-name", "cc-pod1", "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
             "-pidfile", "/run/cc/pod1/qemu.pid",
-            "-machine", "microvm,x-option-roms=off,pit=off,pic=off,isa-serial=on,rtc=on", "-accel", "tcg,tb-size=64",
+            "-machine", "microvm,x-option-roms=off,pit=off,pic=off,isa-serial=on,rtc=on",
+            "-global", "virtio-mmio.force-legacy=false", "-accel", "tcg,tb-size=64",
             "-smp", "1", "-m", "256M",
             "-kernel", "/g/vmlinux", "-initrd", "/g/initramfs.cpio",
             "-append", GuestCommandLine + " tsc_early_khz=2100000 cc.log=debug cc.port=cc.agent.0",
