@@ -7,7 +7,7 @@ namespace Cc.Bench.Ttrpc;
 /// → Go server) and ours (our client → our server), each server in its own process, in one run; prints
 /// a markdown table with ratios. Runs are interleaved (for each repeat, each workload, each target) so
 /// that a noisy neighbour on the shared machine hurts every column alike; the table shows medians.
-/// Options: --go-peers DIR (build/ttrpc-peer), --duration S (1.5), --warmup S (0.3), --repeat N (3),
+/// Options: --go-peers DIR (build/ttrpc-peer), --duration S (1), --warmup S (0.3), --repeat N (5),
 /// --workloads rtt,load,bulk64k,bulk1m (all), --out FILE (also write the table there).
 /// </summary>
 public static class TtrpcBenchCommand
@@ -25,9 +25,9 @@ public static class TtrpcBenchCommand
     private static async Task<int> RunAsync(BenchArgs args, CancellationToken cancellationToken)
     {
         var peers = args.Get("go-peers", "build/ttrpc-peer");
-        var duration = args.GetSeconds("duration", 1.5);
+        var duration = args.GetSeconds("duration", 1.0);
         var warmup = args.GetSeconds("warmup", 0.3);
-        var repeat = args.GetInt("repeat", 3);
+        var repeat = args.GetInt("repeat", 5);
         var workloads = args.Get("workloads") is { } keys
             ? keys.Split(',').Select(k => Workloads.FirstOrDefault(w => w.Key == k) ?? throw new ArgumentException($"unknown workload \"{k}\"")).ToArray()
             : Workloads;
