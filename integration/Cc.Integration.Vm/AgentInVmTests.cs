@@ -153,9 +153,31 @@ public sealed class AgentInVmTests(AgentVmFixture fixture) : IClassFixture<Agent
     }
 }
 
-/// <summary>Tear-down of a guest with a live container leaves nothing on the host.</summary>
+/// <summary>The host side going away and coming back, and the tear-down of a guest: each on its own VM.</summary>
 public sealed class AgentVmShutdownTests
 {
+    [Fact]
+    public async Task After_the_host_disconnects_a_new_connection_is_served_and_the_containers_are_still_there()
+    {
+        await using var vm = await AgentVm.BootAsync();
+        var pid = await vm.RunAsync("survivor", ["sleep", "100"]);
+
+        await vm.Client.Connection.DisposeAsync();
+        var again = await Cc.Agent.Protocol.AgentConnector.ConnectAsync(vm.Machine.Agent.ToString()!, AgentVm.BootTimeout);
+        try
+        {
+            var list = await again.ListProcessesAsync(new ListProcessesRequest { ContainerId = "survivor" }).WithTimeout(AgentVm.CallTimeout);
+            list.Processes.Select(p => p.Pid).ShouldBe([pid]);
+            await again.SignalProcessAsync(new SignalProcessRequest { ContainerId = "survivor", Signal = 9 }).WithTimeout(AgentVm.CallTimeout);
+            (await again.WaitProcessAsync(new WaitProcessRequest { ContainerId = "survivor" }).WithTimeout(AgentVm.CallTimeout))
+                .ExitStatus.ShouldBe(137u);
+        }
+        finally
+        {
+            await again.Connection.DisposeAsync();
+        }
+    }
+
     [Fact]
     public async Task DestroySandbox_then_stop_leaves_no_QEMU_no_socket_and_no_mount()
     {
