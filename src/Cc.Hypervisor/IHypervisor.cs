@@ -27,7 +27,8 @@ public interface IVirtualMachine : IAsyncDisposable
     /// <summary>Completes when the hypervisor process has exited, with its code and the reason. Never faults.</summary>
     Task<VmExit> Exited { get; }
 
-    /// <summary>The VM's run state as the hypervisor reports it, e.g. "running" or "paused".</summary>
+    /// <summary>The VM's run state as the hypervisor reports it, e.g. "running" or "paused". Once the
+    /// hypervisor has exited this throws (<see cref="Qmp.QmpDisconnectedException"/> for QEMU); use <see cref="Exited"/>.</summary>
     Task<string> QueryStatusAsync(CancellationToken cancellationToken);
 
     /// <summary>
