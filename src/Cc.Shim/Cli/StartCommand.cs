@@ -95,7 +95,11 @@ public sealed class StartCommand
         try
         {
             socket.Bind(new UnixDomainSocketEndPoint(socketPath));
-            File.SetUnixFileMode(socketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            // Only our user (containerd's) may connect; the ttrpc server checks peer credentials as well.
+            if (Native.LibC.chmod(socketPath, Convert.ToInt32("600", 8)) != 0)
+            {
+                throw new IOException($"chmod {socketPath}: {Native.LibC.ErrorText(System.Runtime.InteropServices.Marshal.GetLastPInvokeError())}");
+            }
             socket.Listen(128);
             return socket;
         }

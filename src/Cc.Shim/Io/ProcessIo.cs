@@ -159,13 +159,14 @@ public sealed partial class ProcessIo : IAsyncDisposable
         {
             Directory.CreateDirectory(directory);
         }
-        return new FileStream(path, new FileStreamOptions
+        // 0644 like the runc shim's log files; O_APPEND so several writers (stdout, stderr, a restart) interleave safely.
+        var fd = LibC.open(path, LibC.O_WRONLY | LibC.O_CREAT | LibC.O_APPEND | LibC.O_CLOEXEC, Convert.ToInt32("644", 8));
+        if (fd < 0)
         {
-            Mode = FileMode.Append,
-            Access = FileAccess.Write,
-            Share = FileShare.ReadWrite,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
-        });
+            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            throw new InvalidRequestException($"open stdio file {path}: {LibC.ErrorText(errno)}");
+        }
+        return new FileStream(new SafeFileHandle(fd, ownsHandle: true), FileAccess.Write, bufferSize: 0);
     }
 
     private async Task PumpOutputAsync(StdioStream stream, Stream sink)

@@ -1,0 +1,184 @@
+using System.Collections.Concurrent;
+using Cc.Shim.Sandbox;
+
+namespace Cc.Shim.Tests.Fakes;
+
+/// <summary>
+/// A VM and guest agent in memory: processes exit when signalled (128 + signal) or when a test says so; output is
+/// whatever a test queued. Records every call so tests can assert what reached the "guest".
+/// </summary>
+public sealed class FakeEngine : IVmLauncher, IRootfsProvider
+{
+    public FakeVm? Vm { get; private set; }
+    public int Launches;
+    public ConcurrentQueue<string> Calls { get; } = new();
+    public ConcurrentDictionary<string, string> PreparedRootfs { get; } = new();
+    public Exception? FailLaunch { get; set; }
+
+    public Task<ISandboxVm> LaunchAsync(VmLaunchRequest request, CancellationToken cancellationToken)
+    {
+        if (FailLaunch is { } failure)
+        {
+            throw failure;
+        }
+        Interlocked.Increment(ref Launches);
+        Vm = new FakeVm(this, 40000 + Launches);
+        return Task.FromResult<ISandboxVm>(Vm);
+    }
+
+    public Task<string> PrepareAsync(string containerId, string bundle, IReadOnlyList<RootfsMount> mounts, string sharedDirectory,
+        CancellationToken cancellationToken)
+    {
+        PreparedRootfs[containerId] = sharedDirectory;
+        return Task.FromResult($"/run/cc/shared/containers/{containerId}/rootfs");
+    }
+
+    public Task ReleaseAsync(string containerId, string sharedDirectory, CancellationToken cancellationToken)
+    {
+        PreparedRootfs.TryRemove(containerId, out _);
+        return Task.CompletedTask;
+    }
+}
+
+public sealed class FakeVm : ISandboxVm, IGuestAgent, IGuestStdio
+{
+    private readonly FakeEngine _engine;
+    private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ConcurrentDictionary<ProcessKey, TaskCompletionSource<ExitStatus>> _exits = new();
+    private readonly ConcurrentDictionary<(ProcessKey, StdioStream), ConcurrentQueue<byte[]>> _output = new();
+
+    public FakeVm(FakeEngine engine, int pid)
+    {
+        _engine = engine;
+        Pid = pid;
+    }
+
+    public int Pid { get; }
+    public Task Exited => _exited.Task;
+    public IGuestAgent Agent => this;
+    public IGuestStdio Stdio => this;
+    public bool Stopped { get; private set; }
+    public ConcurrentDictionary<ProcessKey, string> StdinReceived { get; } = new();
+    public ConcurrentDictionary<string, int> Signals { get; } = new();
+
+    /// <summary>Makes a running process exit with <paramref name="code"/> (after its queued output).</summary>
+    public void Exit(ProcessKey key, uint code) =>
+        ExitOf(key).TrySetResult(new ExitStatus(code, DateTimeOffset.FromUnixTimeSeconds(1_700_000_000)));
+
+    public void QueueOutput(ProcessKey key, StdioStream stream, string text) =>
+        _output.GetOrAdd((key, stream), _ => new()).Enqueue(System.Text.Encoding.UTF8.GetBytes(text));
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        Stopped = true;
+        _exited.TrySetResult();
+        foreach (var exit in _exits.Values)
+        {
+            exit.TrySetException(new IOException("VM stopped"));
+        }
+        return Task.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    public Task CreateContainerAsync(string containerId, ReadOnlyMemory<byte> ociSpecJson, string guestRootfs, StdioSpec stdio,
+        CancellationToken cancellationToken)
+    {
+        _engine.Calls.Enqueue($"create {containerId} {guestRootfs}");
+        ExitOf(new ProcessKey(containerId, ""));
+        return Task.CompletedTask;
+    }
+
+    public Task ExecAsync(ExecRequest request, CancellationToken cancellationToken)
+    {
+        _engine.Calls.Enqueue($"exec {request.ContainerId}/{request.ExecId} {System.Text.Encoding.UTF8.GetString(request.ProcessJson.Span)}");
+        ExitOf(new ProcessKey(request.ContainerId, request.ExecId));
+        return Task.CompletedTask;
+    }
+
+    public Task<uint> StartAsync(ProcessKey process, CancellationToken cancellationToken)
+    {
+        _engine.Calls.Enqueue($"start {process}");
+        return Task.FromResult(7u);
+    }
+
+    public Task SignalAsync(ProcessKey process, int signal, bool all, CancellationToken cancellationToken)
+    {
+        _engine.Calls.Enqueue($"signal {process} {signal} all={all}");
+        Signals.AddOrUpdate(process.ToString(), signal, (_, _) => signal);
+        if (signal is 9 or 15)
+        {
+            Exit(process, (uint)(128 + signal));
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task<ExitStatus> WaitAsync(ProcessKey process, CancellationToken cancellationToken) =>
+        ExitOf(process).Task.WaitAsync(cancellationToken);
+
+    public Task RemoveContainerAsync(string containerId, CancellationToken cancellationToken)
+    {
+        _engine.Calls.Enqueue($"remove {containerId}");
+        return Task.CompletedTask;
+    }
+
+    public Task PauseAsync(string containerId, CancellationToken cancellationToken)
+    {
+        _engine.Calls.Enqueue($"pause {containerId}");
+        return Task.CompletedTask;
+    }
+
+    public Task ResumeAsync(string containerId, CancellationToken cancellationToken)
+    {
+        _engine.Calls.Enqueue($"resume {containerId}");
+        return Task.CompletedTask;
+    }
+
+    public Task<ContainerStats> StatsAsync(string containerId, CancellationToken cancellationToken) =>
+        Task.FromResult(new ContainerStats(1000, 600, 400, 4096, 1 << 30, 1024, 3, 100, 0));
+
+    public Task<IReadOnlyList<GuestProcess>> ListProcessesAsync(string containerId, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<GuestProcess>>([new GuestProcess(1, "sh"), new GuestProcess(12, "sleep")]);
+
+    public async Task<int> ReadAsync(ProcessKey process, StdioStream stream, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        // Output queued by the test comes first; end of stream once the process has exited.
+        while (true)
+        {
+            if (_output.TryGetValue((process, stream), out var queue) && queue.TryDequeue(out var chunk))
+            {
+                chunk.CopyTo(buffer);
+                return chunk.Length;
+            }
+            var exit = ExitOf(process).Task;
+            if (exit.IsCompleted)
+            {
+                return 0;
+            }
+            await Task.WhenAny(exit, Task.Delay(20, cancellationToken)).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    public Task WriteStdinAsync(ProcessKey process, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        StdinReceived.AddOrUpdate(process, _ => System.Text.Encoding.UTF8.GetString(data.Span),
+            (_, old) => old + System.Text.Encoding.UTF8.GetString(data.Span));
+        return Task.CompletedTask;
+    }
+
+    public Task CloseStdinAsync(ProcessKey process, CancellationToken cancellationToken)
+    {
+        _engine.Calls.Enqueue($"close-stdin {process}");
+        return Task.CompletedTask;
+    }
+
+    public Task ResizePtyAsync(ProcessKey process, uint columns, uint rows, CancellationToken cancellationToken)
+    {
+        _engine.Calls.Enqueue($"resize {process} {columns}x{rows}");
+        return Task.CompletedTask;
+    }
+
+    private TaskCompletionSource<ExitStatus> ExitOf(ProcessKey key) =>
+        _exits.GetOrAdd(key, _ => new TaskCompletionSource<ExitStatus>(TaskCreationOptions.RunContinuationsAsynchronously));
+}
