@@ -119,9 +119,8 @@ public sealed class AgentServiceTests : IAsyncLifetime
 
         await _agent.RunAsync("big", BusyboxBundle.Spec("seq", "1", count.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         long read = 0;
-        long readWhenExited = -1;
         var wait = _agent.Client.WaitProcessAsync(new WaitProcessRequest { ContainerId = "big" });
-        _ = wait.ContinueWith(_ => readWhenExited = Interlocked.Read(ref read), TaskScheduler.Default);
+        var readWhenExited = wait.ContinueWith(_ => Interlocked.Read(ref read), TaskScheduler.Default);
 
         var output = await _agent.ReadToEndAsync("big", chunk: 64 * 1024, progress: n => Interlocked.Exchange(ref read, n));
 
@@ -130,7 +129,7 @@ public sealed class AgentServiceTests : IAsyncLifetime
         (await wait.WaitAsync(AgentOverTtrpc.Timeout)).ExitStatus.ShouldBe(0u);
         // Back-pressure: the process could not finish (and the exit was not reported) while more than
         // the agent's bounded buffer plus a pipe's worth of output was still unread.
-        readWhenExited.ShouldBeGreaterThan(expected.Length - 1024 * 1024);
+        (await readWhenExited.WaitAsync(AgentOverTtrpc.Timeout)).ShouldBeGreaterThan(expected.Length - 1024 * 1024);
     }
 
     [Fact]
