@@ -76,7 +76,15 @@ $out"
 sed 's/^/    | /' <<<"$out"
 echo "    ($(since "$start"))"
 
-qemu_pids() { pgrep '^qemu-system' | sort; }
+# QEMUs of this demo: they inherit the TTRPC_ADDRESS containerd gives our shim, or name the task.
+# (Other QEMUs on the machine, e.g. a benchmark, are not counted.)
+qemu_pids() {
+  local p
+  for p in $(pgrep '^qemu-system'); do
+    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qxF "TTRPC_ADDRESS=$dir/containerd.sock.ttrpc" \
+       || tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF demo-cc; then echo "$p"; fi
+  done | sort
+}
 qemu_before=$(qemu_pids)
 
 step "run it with io.containerd.cc.v2: the same image, in its own QEMU virtual machine"

@@ -15,8 +15,8 @@ internal static class Leftovers
 
     /// <summary>
     /// Everything still present for task <paramref name="id"/>, one line each; empty when clean.
-    /// "New QEMU" means any QEMU started since <paramref name="qemuBefore"/>: the tests of this project
-    /// run one at a time and hack/run-tests.sh runs one project at a time, so no other test owns one.
+    /// A QEMU counts when it started after <paramref name="qemuBefore"/> was taken and belongs to this
+    /// containerd instance (see <see cref="IsOurs"/>).
     /// </summary>
     public static IReadOnlyList<string> Find(PrivateContainerd containerd, string id, IReadOnlySet<int> qemuBefore)
     {
@@ -28,7 +28,8 @@ internal static class Leftovers
             {
                 found.Add($"shim process {p.Pid} still running: {p.Args}");
             }
-            else if (p.Comm.StartsWith("qemu-system", StringComparison.Ordinal) && !qemuBefore.Contains(p.Pid))
+            else if (p.Comm.StartsWith("qemu-system", StringComparison.Ordinal) && !qemuBefore.Contains(p.Pid)
+                && IsOurs(p.Pid, p.Args, containerd, id))
             {
                 found.Add($"QEMU process {p.Pid} started during the test still running: {p.Args}");
             }
@@ -68,6 +69,49 @@ internal static class Leftovers
         }
 
         return found;
+    }
+
+    /// <summary>
+    /// Whether a process belongs to <paramref name="containerd"/>: it inherited the TTRPC_ADDRESS that
+    /// containerd gives every shim, or its argv names the task or the instance dir, or an ancestor is
+    /// one of the instance's shims. Other QEMUs (other test projects, benchmarks) are not ours.
+    /// </summary>
+    private static bool IsOurs(int pid, string args, PrivateContainerd containerd, string id)
+    {
+        if (args.Contains(id, StringComparison.Ordinal) || args.Contains(containerd.Directory, StringComparison.Ordinal))
+        {
+            return true;
+        }
+
+        try
+        {
+            var environ = File.ReadAllText($"/proc/{pid}/environ").Split('\0');
+            if (environ.Contains($"TTRPC_ADDRESS={containerd.Address}.ttrpc"))
+            {
+                return true;
+            }
+
+            for (var parent = ParentOf(pid); parent > 1; parent = ParentOf(parent))
+            {
+                if (File.ReadAllText($"/proc/{parent}/cmdline").Replace('\0', ' ').Contains($"-address {containerd.Address} ", StringComparison.Ordinal))
+                {
+                    return true;
+                }
+            }
+        }
+        catch (IOException)
+        {
+            // It exited while we looked: not a leftover.
+        }
+
+        return false;
+    }
+
+    // Field 4 of /proc/<pid>/stat, after the parenthesised command name (which may contain spaces).
+    private static int ParentOf(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <summary>/run/containerd/s/ + hex(sha256("&lt;address&gt;/&lt;ns&gt;/&lt;id&gt;")), the reference shims' convention (protocol.md §2.4.1).</summary>
