@@ -74,7 +74,7 @@ time_runs() {
 }
 
 # shim_memory <label> <timeout s> <ctr run options...>: starts a detached `sleep`, finds its shim (by
-# the `-address` containerd passed it, or by cwd = the bundle) and the QEMU below it; prints
+# the `-address` containerd passed it, or by cwd = the bundle) and its QEMU (by inherited env); prints
 # "shim_rss shim_pss qemu_rss qemu_pss" in kB ("" for what was not found).
 kb() { awk -v k="$2" '$1 == k":" { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null; }
 shim_memory() {
@@ -92,7 +92,8 @@ shim_memory() {
       */containerd-shim-*)
         if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "-address $address " \
            || [ "$(readlink "$p/cwd" 2>/dev/null)" = "$bundle" ]; then shim_pid=$pid; fi ;;
-      */qemu-system-*) qemu_pid=$pid ;;
+      */qemu-system-*) # ours only: it inherited the TTRPC_ADDRESS containerd gave our shim
+        if tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qxF "TTRPC_ADDRESS=$address.ttrpc"; then qemu_pid=$pid; fi ;;
     esac
   done
   [ -n "$shim_pid" ] || echo "no shim process found for $id" >"$dir/$label.memerr"
