@@ -97,6 +97,8 @@ shim_memory() {
     esac
   done
   [ -n "$shim_pid" ] || echo "no shim process found for $id" >"$dir/$label.memerr"
+  # A shim that gives QEMU its own environment: its QEMU is then found as its child.
+  [ -n "$qemu_pid" ] || [ -z "$shim_pid" ] || qemu_pid=$(pgrep -P "$shim_pid" '^qemu-system' | head -n 1)
   echo "${shim_pid:+$(kb "$shim_pid" Rss)} ${shim_pid:+$(kb "$shim_pid" Pss)} ${qemu_pid:+$(kb "$qemu_pid" Rss)} ${qemu_pid:+$(kb "$qemu_pid" Pss)}"
   timeout 60 bash hack/containerd/ctr.sh "$dir" -n bench task kill -s SIGKILL "$id" >/dev/null 2>&1
   sleep 1
