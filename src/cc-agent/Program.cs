@@ -58,6 +58,11 @@ try
 
     await AgentHost.RunAsync(settings, guest, loggerFactory, stop.Token);
 }
+catch (ArgumentException e) when (!isPid1)
+{
+    log.Write($"cc-agent: {e.Message}\n");
+    return 2;
+}
 catch (Exception e) when (e is not OperationCanceledException)
 {
     log.Write($"cc-agent: fatal: {e}\n");
