@@ -52,7 +52,8 @@ public sealed class BenchReport(IReadOnlyList<EchoWorkload> workloads, IReadOnly
             rows.Add(($"server RSS during {w.Title}, max (MiB)", false, t => _samples[(t, w)].Max(s => s.ServerRssBytes) / 1048576.0, "0.0"));
         }
 
-        var references = targets.Where(t => t != Ours).ToArray();
+        // Ratios are ours ÷ each Go pair; cross pairs (--cross) are shown but not compared.
+        var references = targets.Where(t => t != Ours && !t.Contains('→', StringComparison.Ordinal)).ToArray();
         var sb = new StringBuilder();
         sb.Append("| Workload | ").AppendJoin(" | ", targets);
         foreach (var r in references)

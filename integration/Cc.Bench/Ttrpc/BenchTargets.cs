@@ -67,8 +67,13 @@ public sealed class GoTarget(string label, string peerPath, string address, Peer
 
 /// <summary>Our client (this process) → our server (a <c>Cc.Bench ttrpc-server</c> child); one
 /// connection per run, as the Go client has.</summary>
-public sealed class OurTarget(string label, string address, PeerProcess server) : IBenchTarget
+public sealed class OurTarget(string label, string address, PeerProcess server, bool ownsServer = true) : IBenchTarget
 {
+    /// <summary>Our client against another target's server (the Go one), which that target still owns:
+    /// tells whether a gap comes from our client or our server.</summary>
+    public static OurTarget Against(IBenchTarget other, string address) =>
+        new($"our client → {other.Label} server", address, other.Server, ownsServer: false);
+
     public string Label => label;
 
     public PeerProcess Server => server;
@@ -86,7 +91,7 @@ public sealed class OurTarget(string label, string address, PeerProcess server) 
         return await workload.RunAsync(client, warmup, duration, cancellationToken).ConfigureAwait(false);
     }
 
-    public ValueTask DisposeAsync() => server.DisposeAsync();
+    public ValueTask DisposeAsync() => ownsServer ? server.DisposeAsync() : ValueTask.CompletedTask;
 
     /// <summary>How to start this same program again: the executable itself (apphost or NativeAOT), or
     /// "dotnet Cc.Bench.dll" when run through the muxer.</summary>

@@ -8,7 +8,8 @@ namespace Cc.Bench.Ttrpc;
 /// a markdown table with ratios. Runs are interleaved (for each repeat, each workload, each target) so
 /// that a noisy neighbour on the shared machine hurts every column alike; the table shows medians.
 /// Options: --go-peers DIR (build/ttrpc-peer), --duration S (1), --warmup S (0.3), --repeat N (5),
-/// --workloads rtt,load,bulk64k,bulk1m (all), --out FILE (also write the table there).
+/// --workloads rtt,load,bulk64k,bulk1m (all), --cross (adds our client → the Go 1.1 server, to tell a
+/// client-side gap from a server-side one), --out FILE (also write the table there).
 /// </summary>
 public static class TtrpcBenchCommand
 {
@@ -48,6 +49,10 @@ public static class TtrpcBenchCommand
             }
 
             targets.Add(await OurTarget.StartAsync("ours", $"unix://{socketDir.FullName}/ours.sock", cancellationToken).ConfigureAwait(false));
+            if (args.Get("cross") is not null)
+            {
+                targets.Add(OurTarget.Against(targets[0], $"unix://{socketDir.FullName}/go-1.1.sock"));
+            }
 
             // Idle: started and settled, no connection yet.
             await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken).ConfigureAwait(false);
