@@ -86,9 +86,9 @@ internal sealed class OutputPump
         {
             // A pipe/pty is not seekable: FileStream reads it with plain blocking read(2) calls.
             using var stream = new FileStream(source, FileAccess.Read, bufferSize: 0);
+            var buffer = new byte[ChunkSize];
             while (true)
             {
-                var buffer = new byte[ChunkSize];
                 int count;
                 try
                 {
@@ -104,8 +104,22 @@ internal sealed class OutputPump
                     break;
                 }
 
+                // A short read (interactive output) is copied out so the read buffer is reused; a full
+                // one is handed over whole and the next read gets a fresh buffer. Either way a chunk
+                // given to the channel is never written again (ReadAsync's callers wrap it, no copy).
+                ReadOnlyMemory<byte> chunk;
+                if (count < ChunkSize / 4)
+                {
+                    chunk = buffer.AsSpan(0, count).ToArray();
+                }
+                else
+                {
+                    chunk = buffer.AsMemory(0, count);
+                    buffer = new byte[ChunkSize];
+                }
+
                 // Blocks this thread while the buffer is full: the back-pressure.
-                var write = _chunks.Writer.WriteAsync(buffer.AsMemory(0, count), CancellationToken.None);
+                var write = _chunks.Writer.WriteAsync(chunk, CancellationToken.None);
                 if (!write.IsCompletedSuccessfully)
                 {
                     write.AsTask().GetAwaiter().GetResult();
