@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Runs the test projects of a tier (unit | integration | all) and ends with one summary line
-# "tests: N passed, N failed, N skipped". Exit status is non-zero when any project fails.
+# "tests: N passed, N failed, N skipped". Exit status is non-zero when any gating test fails.
+#
+# Pending categories: hack/pending-categories lists xunit Category traits whose tests are the acceptance
+# lines of an issue that is still open. They run and are reported on their own line, but their failures do
+# not fail the run until the issue lands and its category is removed from that file. Nothing is skipped.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 tier=${1:-all}
@@ -11,26 +15,47 @@ case "$tier" in
   all) projects=(tests/*.Tests integration/Cc.Integration.*) ;;
   *) echo "usage: $0 unit|integration|all" >&2; exit 2 ;;
 esac
-passed=0 failed=0 skipped=0 status=0
+mapfile -t pending < <(grep -vE '^\s*(#|$)' hack/pending-categories 2>/dev/null || true)
+gate_filter="" pending_filter=""
+for c in "${pending[@]}"; do
+  gate_filter+="${gate_filter:+&}Category!=$c"
+  pending_filter+="${pending_filter:+|}Category=$c"
+done
+
+passed=0 failed=0 skipped=0 status=0 ppassed=0 pfailed=0
 log=$(mktemp)
-for p in "${projects[@]}"; do
-  [ -d "$p" ] || continue
-  echo "=== $p"
-  dotnet test "$p" --nologo -c Debug 2>&1 | tee "$log"
+# run <project> <filter> -> sets rc, p, f, s from the VSTest summary line
+run() {
+  local args=(test "$1" --nologo -c Debug)
+  [ -n "$2" ] && args+=(--filter "$2")
+  dotnet "${args[@]}" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
-  # The VSTest summary line: "Passed!  - Failed: 0, Passed: 12, Skipped: 0, Total: 12, ..."
-  line=$(grep -E '(Passed|Failed)! +- +Failed: ' "$log" | tail -1)
+  # "Passed!  - Failed: 0, Passed: 12, Skipped: 0, Total: 12, ..."; absent when the filter matched nothing.
+  local line; line=$(grep -E '(Passed|Failed)! +- +Failed: ' "$log" | tail -1)
+  p=0 f=0 s=0
   if [ -n "$line" ]; then
     f=$(sed -E 's/.*Failed: +([0-9]+).*/\1/' <<<"$line")
-    pa=$(sed -E 's/.*Passed: +([0-9]+).*/\1/' <<<"$line")
+    p=$(sed -E 's/.*Passed: +([0-9]+).*/\1/' <<<"$line")
     s=$(sed -E 's/.*Skipped: +([0-9]+).*/\1/' <<<"$line")
-    passed=$((passed + pa)) failed=$((failed + f)) skipped=$((skipped + s))
+  elif [ "$rc" -ne 0 ] && ! grep -q 'No test matches the given testcase filter' "$log"; then
+    f=1; echo "!!! $1 failed before reporting results"
+  else
+    rc=0
   fi
-  if [ "$rc" -ne 0 ]; then
-    status=1
-    [ -z "$line" ] && failed=$((failed + 1)) && echo "!!! $p failed before reporting results"
+}
+for proj in "${projects[@]}"; do
+  [ -d "$proj" ] || continue
+  echo "=== $proj"
+  run "$proj" "$gate_filter"
+  passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+  [ "$rc" -ne 0 ] && status=1
+  if [ -n "$pending_filter" ] && grep -rqE "Category\", *\"($(IFS='|'; echo "${pending[*]}"))\"" "$proj" --include='*.cs'; then
+    echo "=== $proj (pending: ${pending[*]}; reported, not gating)"
+    run "$proj" "$pending_filter"
+    ppassed=$((ppassed + p)) pfailed=$((pfailed + f))
   fi
 done
 rm -f "$log"
+[ -n "$pending_filter" ] && echo "pending (open issues, not gating): $ppassed passed, $pfailed failed"
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 exit $status
