@@ -1,0 +1,313 @@
+using System.Net.Sockets;
+using Cc.Containerd.Protocol.Tasks;
+using Cc.Containerd.Protocol.Types;
+using Cc.Shim.Cli;
+using Cc.Shim.Configuration;
+using Cc.Shim.Lifetime;
+using Cc.TestKit;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+
+namespace Cc.Shim.Tests;
+
+public sealed class ShimArgumentsTests
+{
+    [Fact]
+    public void The_start_command_line_containerd_builds_parses_into_every_field()
+    {
+        var parsed = ShimArguments.Parse(["-namespace", "k8s.io", "-address", "/run/containerd/containerd.sock",
+            "-publish-binary", "/usr/bin/containerd", "-id", "abc", "-debug", "start"]);
+
+        parsed.Action.ShouldBe(ShimAction.Start);
+        parsed.Namespace.ShouldBe("k8s.io");
+        parsed.Address.ShouldBe("/run/containerd/containerd.sock");
+        parsed.PublishBinary.ShouldBe("/usr/bin/containerd");
+        parsed.Id.ShouldBe("abc");
+        parsed.Debug.ShouldBeTrue();
+    }
+
+    [Fact]
+    public void Double_dashes_inline_values_and_any_order_are_accepted()
+    {
+        var parsed = ShimArguments.Parse(["delete", "--id=t1", "-bundle=/b", "--namespace", "default", "-debug=false"]);
+
+        parsed.Action.ShouldBe(ShimAction.Delete);
+        parsed.Id.ShouldBe("t1");
+        parsed.Bundle.ShouldBe("/b");
+        parsed.Namespace.ShouldBe("default");
+        parsed.Debug.ShouldBeFalse();
+    }
+
+    [Fact]
+    public void No_action_word_means_the_daemon_and_v_and_info_are_their_own_actions()
+    {
+        ShimArguments.Parse(["-namespace", "n", "-id", "i", "-address", "a"]).Action.ShouldBe(ShimAction.Daemon);
+        ShimArguments.Parse(["-v"]).Action.ShouldBe(ShimAction.Version);
+        ShimArguments.Parse(["-info"]).Action.ShouldBe(ShimAction.Info);
+        ShimArguments.Parse(["-socket", "/tmp/s.sock", "-id", "x"]).Socket.ShouldBe("/tmp/s.sock");
+    }
+
+    [Theory]
+    [InlineData(new[] { "-bogus" }, "flag provided but not defined: -bogus")]
+    [InlineData(new[] { "-id" }, "flag needs an argument: -id")]
+    [InlineData(new[] { "restart" }, "unknown action \"restart\"")]
+    [InlineData(new[] { "start", "extra" }, "unexpected argument \"extra\"")]
+    [InlineData(new[] { "-debug=maybe" }, "invalid boolean value")]
+    public void Malformed_command_lines_are_usage_errors_naming_the_problem(string[] args, string message)
+    {
+        Should.Throw<ShimUsageException>(() => ShimArguments.Parse(args)).Message.ShouldContain(message);
+    }
+}
+
+public sealed class SocketAddressTests
+{
+    [Fact]
+    public void The_socket_is_the_sha256_of_the_joined_address_namespace_and_group()
+    {
+        // printf '%s' /run/containerd/containerd.sock/k8s.io/sandbox1 | sha256sum
+        SocketAddress.SocketPath("/run/containerd/containerd.sock", "k8s.io", "sandbox1")
+            .ShouldBe("/run/containerd/s/203e2a8bcc43faffc0cfc248beea84ee3e46e9902d1260ec12c34ce928a2ad92");
+    }
+
+    [Fact]
+    public void The_joined_input_is_path_cleaned_like_Go_filepath_Join()
+    {
+        SocketAddress.SocketPath("/run/containerd//containerd.sock/", "k8s.io", "sandbox1")
+            .ShouldBe(SocketAddress.SocketPath("/run/containerd/containerd.sock", "k8s.io", "sandbox1"));
+        GoPath.Join("/a/b/../c", ".", "d").ShouldBe("/a/c/d");
+        GoPath.Clean("a//b/./..").ShouldBe("a");
+    }
+
+    [Fact]
+    public void The_printed_address_carries_the_unix_scheme_and_fits_sun_path()
+    {
+        var path = SocketAddress.SocketPath("/run/containerd/containerd.sock", "k8s.io", new string('x', 76));
+        SocketAddress.ToAddress(path).ShouldStartWith("unix:///run/containerd/s/");
+        System.Text.Encoding.UTF8.GetByteCount(path).ShouldBeLessThanOrEqualTo(SocketAddress.MaxPathBytes);
+    }
+}
+
+public sealed class SandboxGroupingTests
+{
+    [Fact]
+    public void App_containers_join_their_sandbox_and_sandboxes_and_plain_tasks_are_their_own_group()
+    {
+        var app = new Dictionary<string, string>
+        {
+            ["io.kubernetes.cri.container-type"] = "container",
+            ["io.kubernetes.cri.sandbox-id"] = "pod1",
+        };
+        SandboxGrouping.GroupId("c1", app).ShouldBe("pod1");
+        var pause = new Dictionary<string, string>
+        {
+            ["io.kubernetes.cri.container-type"] = "sandbox",
+            ["io.kubernetes.cri.sandbox-id"] = "pod1",
+        };
+        SandboxGrouping.GroupId("pod1", pause).ShouldBe("pod1");
+        SandboxGrouping.GroupId("t1", new Dictionary<string, string>()).ShouldBe("t1");
+        SandboxGrouping.GroupId("c2", new Dictionary<string, string>
+        {
+            ["io.kubernetes.cri-o.ContainerType"] = "container",
+            ["io.kubernetes.cri-o.SandboxID"] = "pod2",
+        }).ShouldBe("pod2");
+    }
+}
+
+public sealed class StartCommandTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("cc-start-").FullName;
+    private readonly List<Socket> _listeners = [];
+
+    public void Dispose()
+    {
+        foreach (var listener in _listeners)
+        {
+            listener.Dispose();
+        }
+        Directory.Delete(_root, recursive: true);
+    }
+
+    private string Bundle(string id, string annotations = "{}") => Fakes.ShimHarness.NewBundle(_root, id, annotations);
+
+    private StartResult Start(string id, string bundle, List<string>? spawned = null)
+    {
+        var command = new StartCommand(Path.Combine(_root, "s"), (args, listener) =>
+        {
+            spawned?.Add(args.Id);
+            _listeners.Add(listener);
+            return 4242;
+        });
+        var result = command.Run(new ShimArguments { Namespace = "k8s.io", Address = "/run/containerd/containerd.sock", Id = id }, bundle);
+        if (result.Listener is { } l)
+        {
+            _listeners.Add(l);
+        }
+        return result;
+    }
+
+    [Fact]
+    public void Start_listens_before_returning_and_writes_the_same_address_into_the_bundle()
+    {
+        var bundle = Bundle("t1");
+        var spawned = new List<string>();
+
+        var result = Start("t1", bundle, spawned);
+
+        result.Joined.ShouldBeFalse();
+        result.DaemonPid.ShouldBe(4242);
+        spawned.ShouldBe(["t1"]);
+        result.Address.ShouldBe("unix://" + SocketAddress.SocketPath("/run/containerd/containerd.sock", "k8s.io", "t1", Path.Combine(_root, "s")));
+        File.ReadAllText(Path.Combine(bundle, "address")).ShouldBe(result.Address);
+        Directory.GetFiles(bundle, ".address.tmp").ShouldBeEmpty();
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        probe.Connect(new UnixDomainSocketEndPoint(SocketAddress.PathOf(result.Address)));
+        var mode = File.GetUnixFileMode(SocketAddress.PathOf(result.Address));
+        mode.ShouldBe(UnixFileMode.UserRead | UnixFileMode.UserWrite);
+    }
+
+    [Fact]
+    public void A_second_container_of_the_pod_joins_the_running_daemon_and_gets_its_own_address_file()
+    {
+        var spawned = new List<string>();
+        var first = Start("pod1", Bundle("pod1", """{"io.kubernetes.cri.container-type":"sandbox","io.kubernetes.cri.sandbox-id":"pod1"}"""), spawned);
+        var appBundle = Bundle("app1", """{"io.kubernetes.cri.container-type":"container","io.kubernetes.cri.sandbox-id":"pod1"}""");
+
+        var second = Start("app1", appBundle, spawned);
+
+        second.Joined.ShouldBeTrue();
+        second.Address.ShouldBe(first.Address);
+        spawned.ShouldBe(["pod1"]);
+        File.ReadAllText(Path.Combine(appBundle, "address")).ShouldBe(first.Address);
+    }
+
+    [Fact]
+    public void A_stale_socket_file_that_accepts_nothing_is_replaced_by_a_new_daemon()
+    {
+        var path = SocketAddress.SocketPath("/run/containerd/containerd.sock", "k8s.io", "t2", Path.Combine(_root, "s"));
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        using (var dead = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+        {
+            dead.Bind(new UnixDomainSocketEndPoint(path));
+            // Closed without unlinking, as a crashed daemon leaves it.
+            dead.SafeHandle.SetHandleAsInvalid();
+        }
+        File.Exists(path).ShouldBeTrue();
+        var spawned = new List<string>();
+
+        var result = Start("t2", Bundle("t2"), spawned);
+
+        result.Joined.ShouldBeFalse();
+        spawned.ShouldBe(["t2"]);
+    }
+}
+
+public sealed class DaemonSpawnerTests
+{
+    [Fact]
+    public async Task The_daemon_gets_dev_null_stdio_the_listener_as_fd_3_and_its_own_process_group()
+    {
+        var root = Directory.CreateTempSubdirectory("cc-spawn-").FullName;
+        try
+        {
+            var socketPath = Path.Combine(root, "l.sock");
+            using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            listener.Bind(new UnixDomainSocketEndPoint(socketPath));
+            listener.Listen(1);
+            var report = Path.Combine(root, "report");
+            // The shell reports on its own fds ($$) from command substitutions, which leave the shell's fds alone
+            // (dash applies a command's redirections in the shell itself, so a plain redirect would show up here).
+            var script = "r=\"$(readlink /proc/$$/fd/0)\n$(readlink /proc/$$/fd/1)\n$(readlink /proc/$$/fd/2)\n" +
+                         "$(readlink /proc/$$/fd/3)\n$(ps -o pgid= -p $$)\"; " +
+                         $"printf '%b\\n' \"$r\" > {report}.tmp; mv {report}.tmp {report}";
+
+            var pid = DaemonSpawner.Spawn("/bin/sh", ["-c", script], listener);
+
+            pid.ShouldBeGreaterThan(0);
+            await Bounded.UntilAsync(() => File.Exists(report), "the spawned shell wrote its report");
+            var lines = File.ReadAllLines(report);
+            var all = string.Join(" | ", lines);
+            lines[0].ShouldBe("/dev/null", all);
+            lines[1].ShouldBe("/dev/null", all);
+            lines[2].ShouldBe("/dev/null", all);
+            lines[3].ShouldStartWith("socket:[");
+            int.Parse(lines[4].Trim()).ShouldBe(pid, "the daemon leads a new process group");
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+}
+
+public sealed class DeleteCommandTests
+{
+    [Fact]
+    public void Delete_prints_only_a_DeleteResponse_with_137_even_with_nothing_left_to_clean()
+    {
+        var root = Directory.CreateTempSubdirectory("cc-delete-").FullName;
+        try
+        {
+            var configuration = new ShimConfiguration { Runtime = { RunDir = Path.Combine(root, "run") } };
+            var time = new FixedTime(DateTimeOffset.FromUnixTimeSeconds(1_700_000_123));
+            var warnings = new StringWriter();
+
+            var bytes = DeleteCommand.Run(new ShimArguments { Namespace = "k8s.io", Id = "gone" }, root, configuration, time, warnings);
+
+            var response = DeleteResponse.Parser.ParseFrom(bytes);
+            response.ExitStatus.ShouldBe(137u);
+            response.ExitedAt.Seconds.ShouldBe(1_700_000_123);
+            response.ToByteArray().ShouldBe(bytes, "stdout is exactly one DeleteResponse");
+            warnings.ToString().ShouldBeEmpty();
+            // Idempotent: a second run answers the same.
+            DeleteCommand.Run(new ShimArguments { Namespace = "k8s.io", Id = "gone" }, root, configuration, time, warnings)
+                .ShouldBe(bytes);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Delete_of_a_dead_sandbox_removes_its_run_directory()
+    {
+        var root = Directory.CreateTempSubdirectory("cc-delete-").FullName;
+        try
+        {
+            var runDir = Path.Combine(root, "run", "k8s.io", "sb1");
+            Directory.CreateDirectory(Path.Combine(runDir, "shared", "containers", "sb1", "rootfs"));
+            File.WriteAllText(Path.Combine(runDir, "vmm.pid"), "999999");
+            var configuration = new ShimConfiguration { Runtime = { RunDir = Path.Combine(root, "run") } };
+
+            DeleteCommand.Run(new ShimArguments { Namespace = "k8s.io", Id = "sb1" }, root, configuration, TimeProvider.System,
+                new StringWriter());
+
+            Directory.Exists(runDir).ShouldBeFalse();
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private sealed class FixedTime(DateTimeOffset now) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => now;
+    }
+}
+
+public sealed class InfoCommandTests
+{
+    [Fact]
+    public void Info_answers_a_RuntimeInfo_naming_our_runtime_and_echoing_the_options()
+    {
+        var options = new Any { TypeUrl = "runtimeoptions.v1.Options", Value = ByteString.CopyFromUtf8("x") };
+
+        var info = RuntimeInfo.Parser.ParseFrom(InfoCommand.Run(options.ToByteArray()));
+
+        info.Name.ShouldBe("io.containerd.cc.v2");
+        info.Version.Version.ShouldBe(ShimVersion.Version);
+        info.Options.ShouldBe(options);
+        RuntimeInfo.Parser.ParseFrom(InfoCommand.Run([])).Options.ShouldBeNull();
+    }
+}
