@@ -21,6 +21,7 @@ build:
 	$(PUBLISH) src/containerd-shim-cc-v2/containerd-shim-cc-v2.csproj
 	$(PUBLISH) src/cc-agent/cc-agent.csproj
 	@rm -f $(BIN)/*.pdb $(BIN)/*.dbg
+	@bash hack/write-configuration.sh
 	@ls -l $(BIN)
 
 ## guest: the guest kernel and initramfs under build/guest/ (needs build for the agent).
