@@ -8,8 +8,6 @@ namespace Cc.Agent.Native;
 internal static unsafe partial class LibC
 {
     public const int EINTR = 4;
-    public const int ECHILD = 10;
-    public const int EAGAIN = 11;
     public const int EBUSY = 16;
     public const int EEXIST = 17;
     public const int ESRCH = 3;
@@ -79,9 +77,6 @@ internal static unsafe partial class LibC
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int mount(string source, string target, string fileSystemType, ulong flags, string? data);
-
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int umount2(string target, int flags);
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int sethostname(byte* name, nuint length);
