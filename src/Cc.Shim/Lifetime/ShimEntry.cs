@@ -88,8 +88,9 @@ public static class ShimEntry
         using var lifetime = new ShimLifetime();
         using var signals = ShimDaemon.HandleSignals(lifetime);
         var configuration = RuntimeConfiguration();
-        var engines = ProductionEngines.Create(args, configuration, loggerFactory);
-        return await ShimDaemon.RunAsync(args, bundle, listener, engines, configuration, new ConfigurationHolder(),
+        var holder = new ConfigurationHolder();
+        var engines = ProductionEngines.Create(args, holder, loggerFactory);
+        return await ShimDaemon.RunAsync(args, bundle, listener, engines, configuration, holder,
             loggerFactory, lifetime).ConfigureAwait(false);
     }
 
@@ -104,7 +105,7 @@ public static class ShimEntry
 /// <summary>The engines of a real daemon: QEMU through Cc.Hypervisor, the agent through Cc.Agent.Protocol.</summary>
 public static class ProductionEngines
 {
-    public static DaemonEngines Create(ShimArguments args, ShimConfiguration configuration, ILoggerFactory loggerFactory)
+    public static DaemonEngines Create(ShimArguments args, ConfigurationHolder configuration, ILoggerFactory loggerFactory)
     {
         var ttrpcAddress = Environment.GetEnvironmentVariable("TTRPC_ADDRESS");
         IEventSink events = string.IsNullOrEmpty(ttrpcAddress)
@@ -113,12 +114,7 @@ public static class ProductionEngines
         IEventSink? fallback = args.PublishBinary.Length > 0 && args.Address.Length > 0
             ? new PublishBinarySink(args.PublishBinary, args.Address, args.Namespace)
             : null;
-        return new DaemonEngines(new UnwiredVmLauncher(), new HostRootfs(), events, fallback);
-    }
-
-    private sealed class UnwiredVmLauncher : IVmLauncher
-    {
-        public Task<ISandboxVm> LaunchAsync(VmLaunchRequest request, CancellationToken cancellationToken) =>
-            throw new SandboxUnavailableException("the QEMU VM launcher is not wired into this build of the shim yet");
+        var launcher = new QemuVmLauncher(new Cc.Hypervisor.Qemu.QemuHypervisor(loggerFactory), configuration, loggerFactory);
+        return new DaemonEngines(launcher, new HostRootfs(), events, fallback);
     }
 }

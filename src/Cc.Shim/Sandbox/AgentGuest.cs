@@ -1,0 +1,161 @@
+using System.Collections.Concurrent;
+using Cc.Agent.Protocol;
+using Cc.Ttrpc;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using V1 = Cc.Agent.Protocol.V1;
+
+namespace Cc.Shim.Sandbox;
+
+/// <summary>
+/// <see cref="IGuestAgent"/> and <see cref="IGuestStdio"/> over our agent's ttrpc API (api/agent/v1/agent.proto).
+/// One mismatch is bridged here: the agent's ExecProcess creates <em>and starts</em> a process, while containerd
+/// registers an exec (Exec) before starting it (Start). The exec's request is kept until Start, and reads of its
+/// output wait for that start.
+/// </summary>
+public sealed class AgentGuest : IGuestAgent, IGuestStdio
+{
+    private readonly AgentClient _agent;
+    private readonly ConcurrentDictionary<ProcessKey, ExecRequest> _pendingExecs = new();
+    private readonly ConcurrentDictionary<ProcessKey, TaskCompletionSource> _started = new();
+
+    public AgentGuest(AgentClient agent) => _agent = agent;
+
+    public async Task CreateContainerAsync(string containerId, ReadOnlyMemory<byte> ociSpecJson, string guestRootfs, StdioSpec stdio,
+        CancellationToken cancellationToken)
+    {
+        await Call(_agent.CreateContainerAsync(new V1.CreateContainerRequest
+        {
+            ContainerId = containerId,
+            OciSpecJson = ByteString.CopyFrom(ociSpecJson.Span),
+            RootfsPath = guestRootfs,
+            Stdio = new V1.StdioOptions { Terminal = stdio.Terminal, Stdin = stdio.Stdin.Length > 0 },
+        }, Options(cancellationToken))).ConfigureAwait(false);
+        Started(new ProcessKey(containerId, "")).TrySetResult();
+    }
+
+    public Task ExecAsync(ExecRequest request, CancellationToken cancellationToken)
+    {
+        _pendingExecs[new ProcessKey(request.ContainerId, request.ExecId)] = request;
+        return Task.CompletedTask;
+    }
+
+    public async Task<uint> StartAsync(ProcessKey process, CancellationToken cancellationToken)
+    {
+        if (process.IsInit)
+        {
+            var started = await Call(_agent.StartContainerAsync(new V1.StartContainerRequest { ContainerId = process.ContainerId },
+                Options(cancellationToken))).ConfigureAwait(false);
+            return (uint)started.Pid;
+        }
+        if (!_pendingExecs.TryRemove(process, out var exec))
+        {
+            throw new NotFoundException($"process {process.ExecId}: not registered");
+        }
+        var response = await Call(_agent.ExecProcessAsync(new V1.ExecProcessRequest
+        {
+            ContainerId = exec.ContainerId,
+            ExecId = exec.ExecId,
+            OciProcessJson = ByteString.CopyFrom(exec.ProcessJson.Span),
+            Stdio = new V1.StdioOptions { Terminal = exec.Stdio.Terminal, Stdin = exec.Stdio.Stdin.Length > 0 },
+        }, Options(cancellationToken))).ConfigureAwait(false);
+        Started(process).TrySetResult();
+        return (uint)response.Pid;
+    }
+
+    public Task SignalAsync(ProcessKey process, int signal, bool all, CancellationToken cancellationToken) =>
+        Call(_agent.SignalProcessAsync(new V1.SignalProcessRequest
+        {
+            ContainerId = process.ContainerId, ExecId = process.ExecId, Signal = signal, All = all,
+        }, Options(cancellationToken)));
+
+    public async Task<ExitStatus> WaitAsync(ProcessKey process, CancellationToken cancellationToken)
+    {
+        await Started(process).Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var exit = await Call(_agent.WaitProcessAsync(new V1.WaitProcessRequest
+        {
+            ContainerId = process.ContainerId, ExecId = process.ExecId,
+        }, Options(cancellationToken))).ConfigureAwait(false);
+        return new ExitStatus(exit.ExitStatus, exit.ExitedAt?.ToDateTimeOffset() ?? DateTimeOffset.UtcNow);
+    }
+
+    public Task RemoveContainerAsync(string containerId, CancellationToken cancellationToken) =>
+        Call(_agent.RemoveContainerAsync(new V1.RemoveContainerRequest { ContainerId = containerId }, Options(cancellationToken)));
+
+    public Task PauseAsync(string containerId, CancellationToken cancellationToken) =>
+        Call(_agent.PauseContainerAsync(new V1.PauseContainerRequest { ContainerId = containerId }, Options(cancellationToken)));
+
+    public Task ResumeAsync(string containerId, CancellationToken cancellationToken) =>
+        Call(_agent.ResumeContainerAsync(new V1.ResumeContainerRequest { ContainerId = containerId }, Options(cancellationToken)));
+
+    public async Task<ContainerStats> StatsAsync(string containerId, CancellationToken cancellationToken)
+    {
+        var s = await Call(_agent.StatsContainerAsync(new V1.StatsContainerRequest { ContainerId = containerId },
+            Options(cancellationToken))).ConfigureAwait(false);
+        // The agent reports no inactive_file, pids limit or OOM count yet; they travel as 0.
+        return new ContainerStats(s.CpuUsageUsec, s.CpuUserUsec, s.CpuSystemUsec, s.MemoryCurrent, s.MemoryMax, 0, s.PidsCurrent, 0, 0);
+    }
+
+    public async Task<IReadOnlyList<GuestProcess>> ListProcessesAsync(string containerId, CancellationToken cancellationToken)
+    {
+        var list = await Call(_agent.ListProcessesAsync(new V1.ListProcessesRequest { ContainerId = containerId },
+            Options(cancellationToken))).ConfigureAwait(false);
+        return list.Processes.Select(p => new GuestProcess((uint)p.Pid, p.CommandLine)).ToList();
+    }
+
+    public async Task<int> ReadAsync(ProcessKey process, StdioStream stream, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        await Started(process).Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var request = new V1.ReadStreamRequest
+        {
+            ContainerId = process.ContainerId, ExecId = process.ExecId, MaxBytes = (uint)buffer.Length,
+        };
+        var response = await Call(stream == StdioStream.Stdout
+            ? _agent.ReadStdoutAsync(request, Options(cancellationToken))
+            : _agent.ReadStderrAsync(request, Options(cancellationToken))).ConfigureAwait(false);
+        response.Data.Span.CopyTo(buffer.Span);
+        return response.Data.Length;
+    }
+
+    public async Task WriteStdinAsync(ProcessKey process, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        await Started(process).Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await Call(_agent.WriteStdinAsync(new V1.WriteStdinRequest
+        {
+            ContainerId = process.ContainerId, ExecId = process.ExecId, Data = ByteString.CopyFrom(data.Span),
+        }, Options(cancellationToken))).ConfigureAwait(false);
+    }
+
+    public Task CloseStdinAsync(ProcessKey process, CancellationToken cancellationToken) =>
+        Call(_agent.CloseStdinAsync(new V1.CloseStdinRequest { ContainerId = process.ContainerId, ExecId = process.ExecId },
+            Options(cancellationToken)));
+
+    public Task ResizePtyAsync(ProcessKey process, uint columns, uint rows, CancellationToken cancellationToken) =>
+        Call(_agent.ResizePtyAsync(new V1.ResizePtyRequest
+        {
+            ContainerId = process.ContainerId, ExecId = process.ExecId, Columns = columns, Rows = rows,
+        }, Options(cancellationToken)));
+
+    private TaskCompletionSource Started(ProcessKey process) =>
+        _started.GetOrAdd(process, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+
+    private static CallOptions Options(CancellationToken cancellationToken) => new(CancellationToken: cancellationToken);
+
+    /// <summary>The agent's NotFound is the domain's NotFound; a lost connection means the VM is gone.</summary>
+    private static async Task<T> Call<T>(Task<T> call)
+    {
+        try
+        {
+            return await call.ConfigureAwait(false);
+        }
+        catch (TtrpcException e) when (e.Code == StatusCode.NotFound)
+        {
+            throw new NotFoundException(e.Message);
+        }
+        catch (TtrpcException e) when (e.Code == StatusCode.Unavailable)
+        {
+            throw new SandboxUnavailableException($"the guest agent is unreachable: {e.Message}", e);
+        }
+    }
+
+}

@@ -1,0 +1,101 @@
+using Cc.Agent.Protocol;
+using Cc.Hypervisor;
+using Cc.Shim.Configuration;
+using Cc.Ttrpc;
+using Google.Protobuf.WellKnownTypes;
+using Microsoft.Extensions.Logging;
+using V1 = Cc.Agent.Protocol.V1;
+
+namespace Cc.Shim.Sandbox;
+
+/// <summary>
+/// Boots the pod's VM with Cc.Hypervisor from the configuration in force at the first Create, connects the agent
+/// (bounded by hypervisor.boot_timeout_seconds) and announces the sandbox to it. Records the VMM pid in
+/// <c>vmm.pid</c> so a <c>delete</c> after a daemon crash can find the VM.
+/// </summary>
+public sealed class QemuVmLauncher(IHypervisor hypervisor, ConfigurationHolder configuration, ILoggerFactory loggerFactory) : IVmLauncher
+{
+    public async Task<ISandboxVm> LaunchAsync(VmLaunchRequest request, CancellationToken cancellationToken)
+    {
+        var settings = configuration.Current.Configuration.Hypervisor;
+        var agentSettings = configuration.Current.Configuration.Agent;
+        var vmConfig = new VmConfig
+        {
+            QemuPath = settings.Path,
+            Kernel = new KernelConfig
+            {
+                Path = settings.Kernel,
+                InitramfsPath = settings.Initrd,
+                AgentLogLevel = agentSettings.LogLevel,
+                ExtraParameters = settings.KernelParams.Split(' ', StringSplitOptions.RemoveEmptyEntries),
+            },
+            MemoryMiB = settings.MemoryMib,
+            Vcpus = settings.Vcpus,
+            Machine = settings.Machine == "microvm" ? MachineType.Microvm : MachineType.Q35,
+            Accel = settings.Accel switch { "kvm" => Accelerator.Kvm, "tcg" => Accelerator.Tcg, _ => Accelerator.Auto },
+            // QEMU's own directory is created and removed by the driver; the sandbox directory keeps the console log.
+            RunDirectory = Path.Combine(request.RunDirectory, "vm"),
+            ConsoleLogPath = Path.Combine(request.RunDirectory, "console.log"),
+            Shared = new SharedDirectory { HostPath = request.SharedDirectory },
+        };
+
+        IVirtualMachine vm;
+        try
+        {
+            vm = await hypervisor.StartAsync(vmConfig, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is VmConfigException or VmStartException)
+        {
+            throw new SandboxUnavailableException($"sandbox {request.SandboxId}: the VM did not start: {e.Message}", e);
+        }
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(request.RunDirectory, Cli.DeleteCommand.VmmPidFile),
+                vm.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
+            var agent = await AgentConnector.ConnectAsync(vm.Agent.ToString(), TimeSpan.FromSeconds(settings.BootTimeoutSeconds),
+                new TtrpcClientOptions { LoggerFactory = loggerFactory }, cancellationToken: cancellationToken).ConfigureAwait(false);
+            await agent.CreateSandboxAsync(new V1.CreateSandboxRequest
+            {
+                SandboxId = request.SandboxId,
+                Hostname = request.SandboxId.Length > 63 ? request.SandboxId[..63] : request.SandboxId,
+                HostTime = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
+            }, new CallOptions(TimeSpan.FromSeconds(10), CancellationToken: cancellationToken)).ConfigureAwait(false);
+            return new QemuSandboxVm(vm, agent, TimeSpan.FromSeconds(settings.StopGraceSeconds));
+        }
+        catch
+        {
+            await vm.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private sealed class QemuSandboxVm(IVirtualMachine vm, AgentClient agent, TimeSpan stopGrace) : ISandboxVm
+    {
+        private readonly AgentGuest _guest = new(agent);
+
+        public int Pid => vm.Pid;
+        public Task Exited => vm.Exited;
+        public IGuestAgent Agent => _guest;
+        public IGuestStdio Stdio => _guest;
+
+        public async Task StopAsync(CancellationToken cancellationToken)
+        {
+            try
+            {
+                await agent.DestroySandboxAsync(new V1.DestroySandboxRequest(),
+                    new CallOptions(TimeSpan.FromSeconds(2), CancellationToken: cancellationToken)).ConfigureAwait(false);
+            }
+            catch (TtrpcException)
+            {
+                // The guest is about to be stopped either way; its answer only makes the stop gentler.
+            }
+            await vm.StopAsync(stopGrace, cancellationToken).ConfigureAwait(false);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await agent.Connection.DisposeAsync().ConfigureAwait(false);
+            await vm.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}
