@@ -134,10 +134,11 @@ public sealed partial class TtrpcClient : IFrameHandler, IAsyncDisposable
 
             call.StreamId = id;
             _calls[id] = call; // before the append: the response may arrive before TryAppendLocked returns
+            Sender.CallStarted(); // ended by Forget, once, whoever removes the call from the map
             if (!Sender.TryAppendLocked(id, MessageType.Request, flags, (int)length, parts,
                     static (span, p) => Envelope.WriteRequest(span, p)))
             {
-                _calls.TryRemove(id, out _);
+                Forget(id, call);
                 throw TtrpcException.Closed(CloseReason);
             }
 
@@ -164,8 +165,13 @@ public sealed partial class TtrpcClient : IFrameHandler, IAsyncDisposable
         }
     }
 
-    internal void Forget(uint streamId, IPendingCall call) =>
-        _calls.TryRemove(new KeyValuePair<uint, IPendingCall>(streamId, call));
+    internal void Forget(uint streamId, IPendingCall call)
+    {
+        if (_calls.TryRemove(new KeyValuePair<uint, IPendingCall>(streamId, call)))
+        {
+            Sender.CallEnded();
+        }
+    }
 
     void IFrameHandler.OnFrame(in FrameHeader header, in ReadOnlySequence<byte> payload)
     {

@@ -167,6 +167,8 @@ internal sealed class ServerConnection : IFrameHandler
             _calls.Add(id, call);
         }
 
+        Sender.CallStarted(); // ended in OnCallFinished, after the call's final frame is queued
+
         ThreadPool.UnsafeQueueUserWorkItem(call, preferLocal: false);
     }
 
@@ -255,6 +257,8 @@ internal sealed class ServerConnection : IFrameHandler
             _calls.Remove(call.StreamId);
             close = _closeWhenIdle && _calls.Count == 0;
         }
+
+        Sender.CallEnded();
 
         if (close)
         {
