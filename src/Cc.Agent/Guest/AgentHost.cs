@@ -12,8 +12,12 @@ namespace Cc.Agent.Guest;
 // --listen address when the agent runs as a normal process.
 public static class AgentHost
 {
-    // virtio-serial reads return EOF at once while no host is connected; this paces the reopen loop.
-    private static readonly TimeSpan s_reopenDelay = TimeSpan.FromMilliseconds(20);
+    // virtio-serial reads return EOF at once (and poll says POLLHUP) while no host is connected, so the
+    // reopen loop is paced: 20 ms after a real connection ends (the host reconnects quickly), doubling up
+    // to 250 ms while the port keeps ending at once (no host), which keeps an idle guest from spinning.
+    private static readonly TimeSpan s_minReopenDelay = TimeSpan.FromMilliseconds(20);
+    private static readonly TimeSpan s_maxReopenDelay = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan s_shortConnection = TimeSpan.FromMilliseconds(100);
 
     // VMADDR_CID_ANY: accept from any CID.
     private const uint AnyCid = uint.MaxValue;
@@ -49,6 +53,7 @@ public static class AgentHost
     private static async Task ServePortAsync(TtrpcServer server, string name, ILogger logger, CancellationToken cancellationToken)
     {
         var announced = false;
+        var reopenDelay = s_minReopenDelay;
         while (!cancellationToken.IsCancellationRequested)
         {
             var device = VirtioPort.Find(name);
@@ -70,6 +75,7 @@ public static class AgentHost
                 announced = true;
             }
 
+            var opened = TimeProvider.System.GetTimestamp();
             try
             {
                 await using var stream = VirtioPort.Open(device);
@@ -80,7 +86,10 @@ public static class AgentHost
                 AgentLog.GuestStepFailed(logger, $"connection on {device}", e.Message);
             }
 
-            await Task.Delay(s_reopenDelay, cancellationToken).ConfigureAwait(false);
+            reopenDelay = TimeProvider.System.GetElapsedTime(opened) < s_shortConnection
+                ? TimeSpan.FromTicks(Math.Min(reopenDelay.Ticks * 2, s_maxReopenDelay.Ticks))
+                : s_minReopenDelay;
+            await Task.Delay(reopenDelay, cancellationToken).ConfigureAwait(false);
         }
     }
 
