@@ -214,8 +214,9 @@ public sealed partial class ProcessIo : IAsyncDisposable
             }
             await CloseGuestStdinOnceAsync(_stop.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        catch (Exception) when (_stop.IsCancellationRequested)
         {
+            // Disposed (the process was deleted): the client may already have removed its FIFO; nothing to report.
         }
         catch (Exception e)
         {
