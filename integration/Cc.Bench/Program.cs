@@ -1,5 +1,6 @@
 using Cc.Bench;
 using Cc.Bench.Ttrpc;
+using Cc.Bench.Vm;
 
 // Cc.Bench: our parts measured side by side with their references, printed as markdown tables.
 // Each part is one subcommand in its own folder; add yours to this list (hack/bench/NN-*.sh runs it).
@@ -7,6 +8,7 @@ BenchCommand[] commands =
 [
     TtrpcBenchCommand.Command,
     TtrpcServerCommand.Command,
+    VmBenchCommand.Command,
 ];
 
 return await BenchCli.RunAsync(commands, args).ConfigureAwait(false);

@@ -1,0 +1,48 @@
+using System.Globalization;
+using System.Text;
+
+namespace Cc.Bench.Vm;
+
+/// <summary>The markdown table of <c>Cc.Bench vm</c>: medians and ranges of each time from QEMU's start,
+/// and the ratio of each median to the floor's.</summary>
+internal sealed class VmBenchReport(IReadOnlyList<BootSample> floor, IReadOnlyList<BootSample> agent, int floorFailed, int agentFailed)
+{
+    public string Render()
+    {
+        var table = new StringBuilder();
+        table.AppendLine("| QEMU start → | median | range | ÷ floor | failed runs |");
+        table.AppendLine("|---|---:|---:|---:|---:|");
+        var floorMedian = Median(floor.Select(s => s.ReadyMs));
+        Row(table, "**floor**: CC-FLOOR-READY on the console (floor.cpio)", floor.Select(s => s.ReadyMs), floorMedian, floorFailed);
+        Row(table, "**agent ready**: first answered Check (initramfs.cpio)", agent.Select(s => s.ReadyMs), floorMedian, agentFailed);
+        Row(table, "**first output**: first stdout byte of `echo hello` (busybox over 9p, crun)",
+            agent.Where(s => s.FirstOutputMs is not null).Select(s => s.FirstOutputMs!.Value), floorMedian, agentFailed);
+        Row(table, "QMP answered (the driver's StartAsync returns), floor runs", floor.Select(s => s.QmpMs), null, floorFailed);
+        Row(table, "QMP answered, agent runs", agent.Select(s => s.QmpMs), null, agentFailed);
+        return table.ToString();
+    }
+
+    // A null floorMedian leaves the ratio out: the QMP rows are a part of every other row, not a peer of the floor.
+    private static void Row(StringBuilder table, string label, IEnumerable<double> values, double? floorMedian, int failed)
+    {
+        var sorted = values.Order().ToArray();
+        var median = Median(sorted);
+        if (median is null)
+        {
+            table.AppendLine(CultureInfo.InvariantCulture, $"| {label} | - | - | - | {failed} |");
+            return;
+        }
+
+        var ratio = floorMedian is > 0 ? (median.Value / floorMedian.Value).ToString("0.00", CultureInfo.InvariantCulture) : "-";
+        table.AppendLine(CultureInfo.InvariantCulture,
+            $"| {label} | {median / 1000:0.00} s | {sorted[0]:0}–{sorted[^1]:0} ms | {ratio} | {failed} |");
+    }
+
+    private static double? Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length == 0 ? null
+            : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2]
+            : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+}
