@@ -70,7 +70,7 @@ public static class VmBenchCommand
     }
 
     // A failed run is counted and reported, not fatal: one hung boot on a loaded machine should not lose
-    // the other runs. Cancellation (Ctrl+C, SIGTERM) still ends the whole bench.
+    // the other runs. Cancellation (Ctrl+C, SIGTERM) ends the whole bench (BenchCli prints "cancelled", exit 130).
     private static async Task<int> MeasureAsync(string name, int round, Func<CancellationToken, Task<BootSample>> run,
         List<BootSample> samples, CancellationToken cancellationToken)
     {
@@ -83,7 +83,13 @@ public static class VmBenchCommand
                 $"vm bench: round {round} {name}: qmp {sample.QmpMs:0} ms, ready {sample.ReadyMs:0} ms{first}")).ConfigureAwait(false);
             return 0;
         }
-        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (cancellationToken.IsCancellationRequested)
+        {
+            // Cancelled mid-run: the call in flight fails with whatever its layer reports (a ttrpc
+            // Cancelled, say); the VM is already disposed. End the bench as cancelled, not as a failed run.
+            throw new OperationCanceledException("the vm bench was cancelled", e, cancellationToken);
+        }
+        catch (Exception e)
         {
             await Console.Error.WriteLineAsync($"vm bench: round {round} {name} failed: {e.GetType().Name}: {e.Message}").ConfigureAwait(false);
             return 1;
