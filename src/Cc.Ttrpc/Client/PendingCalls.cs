@@ -143,18 +143,17 @@ internal sealed class UnaryCall<TResponse>(TtrpcClient client, MessageParser<TRe
             return;
         }
 
-        if (_result.TrySetResult(result))
-        {
-            Release();
-        }
+        // Released before the caller can resume: a lone caller's next Request then sees no other call in
+        // flight and is written inline (FrameSender.SendLoopScheduler). Release is idempotent, so a racing
+        // Fail releasing too is harmless; the first TrySet still decides the outcome.
+        Release();
+        _result.TrySetResult(result);
     }
 
     public override void Fail(TtrpcException error)
     {
-        if (_result.TrySetException(error))
-        {
-            Release();
-        }
+        Release();
+        _result.TrySetException(error);
     }
 }
 
