@@ -263,6 +263,8 @@ public sealed class TaskServiceTests
         shim.Daemon.IsCompleted.ShouldBeFalse();
 
         await shim.Tasks.DeleteAsync(new DeleteRequest { Id = "c1" }).WithTimeout();
+        // containerd may remove the bundle (and its address file) before the daemon has finished exiting.
+        Directory.Delete(Path.Combine(shim.Root, "bundles", "sandbox1"), recursive: true);
         await shim.Tasks.ShutdownAsync(new ShutdownRequest { Id = "c1" }).WithTimeout();
         (await shim.Daemon.WithTimeout(TimeSpan.FromSeconds(20))).ShouldBe(0);
         File.Exists(shim.SocketPath).ShouldBeFalse("the daemon removes its socket on exit");

@@ -26,6 +26,9 @@ public static partial class ShimDaemon
         ShimLifetime lifetime, CancellationToken cancellationToken = default)
     {
         var logger = loggerFactory.CreateLogger("Cc.Shim.Daemon");
+        // Learn our socket's path now: by the time the daemon exits, containerd may already have removed the bundle
+        // (and its address file) — a failed Create is torn down that way on containerd 1.7.
+        var socketPath = SocketPathOf(listener) ?? AddressFilePath(bundle);
         var shutdownTimeout = TimeSpan.FromSeconds(Math.Max(1, runtimeConfiguration.Runtime.ShutdownTimeoutSeconds));
         using var external = cancellationToken.Register(() => lifetime.RequestStop("cancelled by the host"));
 
@@ -66,7 +69,7 @@ public static partial class ShimDaemon
             await Step(logger, "flush events", () => events.FlushAsync(bound.Token)).ConfigureAwait(false);
         }
         await events.DisposeAsync().ConfigureAwait(false);
-        RemoveSocket(bundle, logger);
+        RemoveSocket(socketPath, logger);
         Log.Exited(logger);
         return 0;
     }
@@ -88,16 +91,33 @@ public static partial class ShimDaemon
         return new Registrations(term, interrupt);
     }
 
-    private static void RemoveSocket(string bundle, ILogger logger)
+    private static string? SocketPathOf(Socket listener)
     {
         try
         {
-            if (BundleFiles.ReadAddress(bundle) is { } address && address.StartsWith("unix://", StringComparison.Ordinal))
+            return listener.LocalEndPoint is UnixDomainSocketEndPoint endPoint ? endPoint.ToString() : null;
+        }
+        catch (SocketException)
+        {
+            return null;
+        }
+    }
+
+    private static string? AddressFilePath(string bundle) =>
+        BundleFiles.ReadAddress(bundle) is { } address && address.StartsWith("unix://", StringComparison.Ordinal)
+            ? SocketAddress.PathOf(address)
+            : null;
+
+    private static void RemoveSocket(string? socketPath, ILogger logger)
+    {
+        try
+        {
+            if (!string.IsNullOrEmpty(socketPath) && socketPath[0] == '/')
             {
-                File.Delete(SocketAddress.PathOf(address));
+                File.Delete(socketPath);
             }
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             Log.StepFailed(logger, e, "remove socket");
         }
