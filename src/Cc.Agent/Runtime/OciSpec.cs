@@ -30,6 +30,7 @@ internal static class OciSpec
         }
 
         root["path"] = rootfsPath;
+        NormalizeVersion(spec);
         spec.Remove("hooks");
         if (spec["linux"] is JsonObject linux && linux["namespaces"] is JsonArray namespaces)
         {
@@ -40,6 +41,21 @@ internal static class OciSpec
         }
 
         return JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonContext.Default.JsonObject);
+    }
+
+    // The guest's crun (Debian bookworm, 1.8.x) refuses any ociVersion that is not 1.0.x ("unknown version
+    // specified"), while containerd 1.7 and later write runtime-spec 1.1 (e.g. "1.1.0-rc.1"). Every 1.1
+    // field is optional and additive, and crun 1.8 already implements the ones containerd fills in, so a
+    // 1.x document is presented as 1.0.2; other majors are left for crun to refuse with its own error.
+    internal const string GuestRuntimeSpecVersion = "1.0.2";
+
+    private static void NormalizeVersion(JsonObject spec)
+    {
+        if (spec["ociVersion"] is JsonValue value && value.TryGetValue<string>(out var version)
+            && version.StartsWith("1.", StringComparison.Ordinal) && !version.StartsWith("1.0", StringComparison.Ordinal))
+        {
+            spec["ociVersion"] = GuestRuntimeSpecVersion;
+        }
     }
 
     // An exec's process.json for `crun exec --process`: process.terminal = the stdio option.

@@ -77,7 +77,7 @@ public sealed class DeviceArgumentTests
     public void The_9p_share_uses_the_local_fsdev_without_credential_mapping() =>
         new NinePShareDevice(VirtioBus.Pci, "/run/cc/p/shared", "ccshared").Arguments().ShouldBe(
         [
-            "-fsdev", "local,id=shared,path=/run/cc/p/shared,security_model=none",
+            "-fsdev", "local,id=shared,path=/run/cc/p/shared,security_model=none,multidevs=remap",
             "-device", "virtio-9p-pci,fsdev=shared,mount_tag=ccshared",
         ]);
 

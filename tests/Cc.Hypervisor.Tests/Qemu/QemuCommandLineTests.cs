@@ -37,7 +37,7 @@ public sealed class QemuCommandLineTests
             "-device", "virtio-serial-pci,id=agent-serial",
             "-chardev", "socket,id=agent,path=/run/cc/pod1/agent.sock,server=on,wait=off",
             "-device", "virtserialport,bus=agent-serial.0,chardev=agent,name=cc.agent.0",
-            "-fsdev", "local,id=shared,path=/run/cc/pod1-shared,security_model=none",
+            "-fsdev", "local,id=shared,path=/run/cc/pod1-shared,security_model=none,multidevs=remap",
             "-device", "virtio-9p-pci,fsdev=shared,mount_tag=ccshared",
         ]);
 
@@ -57,7 +57,7 @@ public sealed class QemuCommandLineTests
             "-device", "virtio-serial-device,id=agent-serial",
             "-chardev", "socket,id=agent,path=/run/cc/pod1/agent.sock,server=on,wait=off",
             "-device", "virtserialport,bus=agent-serial.0,chardev=agent,name=cc.agent.0",
-            "-fsdev", "local,id=shared,path=/run/cc/pod1-shared,security_model=none",
+            "-fsdev", "local,id=shared,path=/run/cc/pod1-shared,security_model=none,multidevs=remap",
             "-device", "virtio-9p-device,fsdev=shared,mount_tag=ccshared",
             "-object", "rng-random,id=rng,filename=/dev/urandom", "-device", "virtio-rng-device,rng=rng",
         ]);
