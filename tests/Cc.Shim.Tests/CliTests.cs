@@ -185,11 +185,14 @@ public sealed class StartCommandTests : IDisposable
     {
         var path = SocketAddress.SocketPath("/run/containerd/containerd.sock", "k8s.io", "t2", Path.Combine(_root, "s"));
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        // A socket file nobody is bound to, as a crashed daemon leaves it: bind elsewhere, move the file into place,
+        // then close the socket (disposing unlinks only the path it bound, which is gone). Leaking the fd instead
+        // (SetHandleAsInvalid) makes .NET 10.0.12's Dispose spin forever trying to unblock it.
+        var bound = path + ".bound";
         using (var dead = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
         {
-            dead.Bind(new UnixDomainSocketEndPoint(path));
-            // Closed without unlinking, as a crashed daemon leaves it.
-            dead.SafeHandle.SetHandleAsInvalid();
+            dead.Bind(new UnixDomainSocketEndPoint(bound));
+            File.Move(bound, path);
         }
         File.Exists(path).ShouldBeTrue();
         var spawned = new List<string>();
