@@ -113,6 +113,28 @@ internal static partial class LibC
     public const ulong MS_STRICTATIME = 0x1000000;
     public const int MNT_DETACH = 2;
 
+    [LibraryImport(Lib, EntryPoint = "stat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int stat_(string path, byte* buffer);
+
+    public const uint S_IFMT = 0xF000;
+    public const uint S_IFREG = 0x8000;
+    public const uint S_IFDIR = 0x4000;
+
+    /// <summary>
+    /// The file-type bits of <c>stat(path).st_mode</c> (follows symlinks), or null when stat fails. st_mode sits at
+    /// byte 24 of x86_64's struct stat and at byte 16 of the generic layout aarch64 uses; the buffer has headroom.
+    /// </summary>
+    public static unsafe uint? FileType(string path)
+    {
+        var buffer = stackalloc byte[256];
+        if (stat_(path, buffer) != 0)
+        {
+            return null;
+        }
+        var offset = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 24 : 16;
+        return *(uint*)(buffer + offset) & S_IFMT;
+    }
+
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int mount(string source, string target, string? fsType, ulong flags, string? data);
 

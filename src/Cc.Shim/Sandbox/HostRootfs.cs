@@ -17,11 +17,13 @@ public sealed class HostRootfs : IRootfsProvider
 
     public static string GuestPath(string containerId) => $"{GuestSharedRoot}/containers/{containerId}/rootfs";
 
-    public Task<string> PrepareAsync(string containerId, string bundle, IReadOnlyList<RootfsMount> mounts, string sharedDirectory,
-        CancellationToken cancellationToken)
+    public Task<SharedContainer> PrepareAsync(string containerId, string bundle, IReadOnlyList<RootfsMount> mounts,
+        ReadOnlyMemory<byte> spec, string sharedDirectory, CancellationToken cancellationToken)
     {
+        // Planned first: a spec the guest could not use fails before anything is mounted.
+        var (guestSpec, shares) = SpecBindMounts.Plan(spec.Span, containerId, sharedDirectory);
         var target = HostPath(sharedDirectory, containerId);
-        Directory.CreateDirectory(target);
+        System.IO.Directory.CreateDirectory(target);
         switch (mounts.Count)
         {
             case 0:
@@ -34,7 +36,40 @@ public sealed class HostRootfs : IRootfsProvider
             default:
                 throw new UnsupportedException($"container {containerId}: {mounts.Count} rootfs mounts; only one is supported");
         }
-        return Task.FromResult(GuestPath(containerId));
+        foreach (var share in shares)
+        {
+            ShareBindSource(share);
+        }
+        return Task.FromResult(new SharedContainer(GuestPath(containerId), guestSpec));
+    }
+
+    /// <summary>
+    /// Binds one spec bind-mount source at its place in the share. Only directories and regular files cross a 9p or
+    /// virtio-fs share meaningfully (a device node or socket would be the guest's own, not the host's), so anything else
+    /// is refused with the reason.
+    /// </summary>
+    private static void ShareBindSource(BindShare share)
+    {
+        switch (LibC.FileType(share.HostSource))
+        {
+            case LibC.S_IFDIR:
+                System.IO.Directory.CreateDirectory(share.HostTarget);
+                break;
+            case LibC.S_IFREG:
+                System.IO.Directory.CreateDirectory(Path.GetDirectoryName(share.HostTarget)!);
+                File.WriteAllBytes(share.HostTarget, []);
+                break;
+            case null:
+                throw new InvalidRequestException($"bind mount source {share.HostSource} does not exist");
+            default:
+                throw new UnsupportedException(
+                    $"bind mount source {share.HostSource} is not a directory or a regular file; only those can be shared with the VM");
+        }
+        Mount(share.HostSource, share.HostTarget, null, LibC.MS_BIND | (share.Recursive ? LibC.MS_REC : 0), null);
+        if (share.ReadOnly)
+        {
+            Mount("", share.HostTarget, null, LibC.MS_BIND | LibC.MS_REMOUNT | LibC.MS_RDONLY, null);
+        }
     }
 
     public Task ReleaseAsync(string containerId, string sharedDirectory, CancellationToken cancellationToken)
@@ -43,22 +78,36 @@ public sealed class HostRootfs : IRootfsProvider
         return Task.CompletedTask;
     }
 
-    /// <summary>Unmounts (lazily, so a busy guest share does not block) and removes the container's directory.</summary>
+    /// <summary>
+    /// Unmounts everything below the container's directory (rootfs and bind sources; lazily, so a busy guest share does
+    /// not block) and removes the directory.
+    /// </summary>
     public static void Release(string containerId, string sharedDirectory)
     {
-        var target = HostPath(sharedDirectory, containerId);
-        while (MountTable.IsMountPoint(target))
+        var containerDirectory = Path.GetDirectoryName(HostPath(sharedDirectory, containerId))!;
+        // Deepest first; re-read after each unmount, since detaching an rbind takes its submounts with it. Bounded:
+        // a mount that keeps coming back must not spin the shim.
+        for (var attempt = 0; attempt < 256; attempt++)
         {
-            if (LibC.umount2(target, LibC.MNT_DETACH) != 0)
+            var left = MountTable.Below(containerDirectory);
+            if (left.Count == 0)
             {
-                throw new IOException($"umount {target}: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
+                break;
+            }
+            if (LibC.umount2(left[0], LibC.MNT_DETACH) != 0)
+            {
+                throw new IOException($"umount {left[0]}: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
             }
         }
-        var containerDirectory = Path.GetDirectoryName(target)!;
-        if (Directory.Exists(containerDirectory))
+        if (MountTable.Below(containerDirectory).Count > 0)
         {
-            // Only ever reached with nothing mounted below: deleting through a live mount would delete the image.
-            Directory.Delete(containerDirectory, recursive: true);
+            throw new IOException($"{containerDirectory} still has mounts below it; not removing it");
+        }
+        if (System.IO.Directory.Exists(containerDirectory))
+        {
+            // Only ever reached with nothing mounted below: deleting through a live mount would delete the image or a
+            // bind-mounted host directory.
+            System.IO.Directory.Delete(containerDirectory, recursive: true);
         }
     }
 

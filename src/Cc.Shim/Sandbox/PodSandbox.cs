@@ -78,16 +78,16 @@ public sealed partial class PodSandbox : IAsyncDisposable
                 throw new AlreadyExistsException($"container {request.Id}: already exists");
             }
         }
-        var rootfsPrepared = false;
+        var sharingStarted = false;
         ISandboxVm? vm = null;
         try
         {
             var spec = await ReadSpecAsync(request.Bundle, cancellationToken).ConfigureAwait(false);
             vm = await EnsureVmAsync(cancellationToken).ConfigureAwait(false);
-            var guestRootfs = await _rootfs.PrepareAsync(request.Id, request.Bundle, request.Rootfs,
+            sharingStarted = true; // set before: a failure half-way leaves mounts that the release below removes
+            var shared = await _rootfs.PrepareAsync(request.Id, request.Bundle, request.Rootfs, spec,
                 _options.SharedDirectory, cancellationToken).ConfigureAwait(false);
-            rootfsPrepared = true;
-            await vm.Agent.CreateContainerAsync(request.Id, spec, guestRootfs, request.Stdio, cancellationToken)
+            await vm.Agent.CreateContainerAsync(request.Id, shared.Spec, shared.GuestRootfs, request.Stdio, cancellationToken)
                 .ConfigureAwait(false);
 
             var key = new ProcessKey(request.Id, "");
@@ -113,7 +113,7 @@ public sealed partial class PodSandbox : IAsyncDisposable
             {
                 await BestEffortAsync(() => vm.Agent.RemoveContainerAsync(request.Id, CancellationToken.None), "remove").ConfigureAwait(false);
             }
-            if (rootfsPrepared)
+            if (sharingStarted)
             {
                 await BestEffortAsync(() => _rootfs.ReleaseAsync(request.Id, _options.SharedDirectory, CancellationToken.None),
                     "release rootfs").ConfigureAwait(false);

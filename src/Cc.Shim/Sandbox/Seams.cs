@@ -81,12 +81,18 @@ public interface IGuestStdio
     Task ResizePtyAsync(ProcessKey process, uint columns, uint rows, CancellationToken cancellationToken);
 }
 
-/// <summary>Puts a container's root filesystem where the guest sees it, and takes it away again.</summary>
+/// <summary>What the guest needs to create a container: where its rootfs is, and its spec with host paths made guest paths.</summary>
+public sealed record SharedContainer(string GuestRootfs, ReadOnlyMemory<byte> Spec);
+
+/// <summary>Puts a container's root filesystem and bind-mount sources where the guest sees them, and takes them away again.</summary>
 public interface IRootfsProvider
 {
-    /// <summary>Mounts (or binds) the rootfs under the shared directory; returns the guest path of the rootfs.</summary>
-    Task<string> PrepareAsync(string containerId, string bundle, IReadOnlyList<RootfsMount> mounts, string sharedDirectory,
-        CancellationToken cancellationToken);
+    /// <summary>
+    /// Mounts (or binds) the rootfs and the sources of the spec's bind mounts under the shared directory; returns the
+    /// guest path of the rootfs and the spec rewritten to name the shared copies.
+    /// </summary>
+    Task<SharedContainer> PrepareAsync(string containerId, string bundle, IReadOnlyList<RootfsMount> mounts,
+        ReadOnlyMemory<byte> spec, string sharedDirectory, CancellationToken cancellationToken);
 
     /// <summary>Unmounts and removes what <see cref="PrepareAsync"/> made; idempotent.</summary>
     Task ReleaseAsync(string containerId, string sharedDirectory, CancellationToken cancellationToken);

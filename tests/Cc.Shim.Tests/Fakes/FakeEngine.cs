@@ -26,11 +26,11 @@ public sealed class FakeEngine : IVmLauncher, IRootfsProvider
         return Task.FromResult<ISandboxVm>(Vm);
     }
 
-    public Task<string> PrepareAsync(string containerId, string bundle, IReadOnlyList<RootfsMount> mounts, string sharedDirectory,
-        CancellationToken cancellationToken)
+    public Task<SharedContainer> PrepareAsync(string containerId, string bundle, IReadOnlyList<RootfsMount> mounts,
+        ReadOnlyMemory<byte> spec, string sharedDirectory, CancellationToken cancellationToken)
     {
         PreparedRootfs[containerId] = sharedDirectory;
-        return Task.FromResult($"/run/cc/shared/containers/{containerId}/rootfs");
+        return Task.FromResult(new SharedContainer($"/run/cc/shared/containers/{containerId}/rootfs", spec));
     }
 
     public Task ReleaseAsync(string containerId, string sharedDirectory, CancellationToken cancellationToken)

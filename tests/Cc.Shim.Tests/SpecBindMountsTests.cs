@@ -1,0 +1,58 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Cc.Shim.Sandbox;
+
+namespace Cc.Shim.Tests;
+
+public sealed class SpecBindMountsTests
+{
+    private const string Spec = """
+        {"ociVersion":"1.0.2","process":{"args":["sh"]},"root":{"path":"rootfs"},
+         "mounts":[
+           {"destination":"/proc","type":"proc","source":"proc"},
+           {"destination":"/data","type":"bind","source":"/srv/data","options":["rbind","ro"]},
+           {"destination":"/dev/shm","type":"tmpfs","source":"shm","options":["nosuid"]},
+           {"destination":"/etc/hosts","source":"/var/lib/hosts","options":["bind","rw"]}
+         ],
+         "annotations":{"k":"v"}}
+        """;
+
+    [Fact]
+    public void Bind_sources_become_guest_paths_in_the_share_and_other_mounts_stay_as_they_are()
+    {
+        var (spec, shares) = SpecBindMounts.Plan(Encoding.UTF8.GetBytes(Spec), "c1", "/run/cc/ns/pod/shared");
+
+        shares.ShouldBe([
+            new BindShare("/srv/data", "/run/cc/ns/pod/shared/containers/c1/mounts/0", ReadOnly: true, Recursive: true),
+            new BindShare("/var/lib/hosts", "/run/cc/ns/pod/shared/containers/c1/mounts/1", ReadOnly: false, Recursive: false),
+        ]);
+        var mounts = JsonNode.Parse(spec)!["mounts"]!.AsArray();
+        mounts[0]!["source"]!.GetValue<string>().ShouldBe("proc");
+        mounts[1]!["source"]!.GetValue<string>().ShouldBe("/run/cc/shared/containers/c1/mounts/0");
+        mounts[1]!["options"]!.AsArray().Select(o => o!.GetValue<string>()).ShouldBe(["rbind", "ro"]);
+        mounts[2]!["source"]!.GetValue<string>().ShouldBe("shm");
+        mounts[3]!["source"]!.GetValue<string>().ShouldBe("/run/cc/shared/containers/c1/mounts/1");
+        JsonNode.Parse(spec)!["annotations"]!["k"]!.GetValue<string>().ShouldBe("v", "fields we do not touch survive");
+    }
+
+    [Fact]
+    public void A_spec_without_mounts_is_returned_with_nothing_to_share()
+    {
+        var (spec, shares) = SpecBindMounts.Plan("""{"process":{"args":["true"]}}"""u8, "c1", "/s");
+
+        shares.ShouldBeEmpty();
+        JsonNode.Parse(spec)!["process"]!["args"]![0]!.GetValue<string>().ShouldBe("true");
+    }
+
+    [Theory]
+    [InlineData("""{"mounts":[{"destination":"/d","type":"bind","source":"relative/dir"}]}""", "not an absolute host path")]
+    [InlineData("""{"mounts":[{"destination":"/d","type":"bind"}]}""", "not an absolute host path")]
+    [InlineData("""{"mounts":""", "not valid JSON")]
+    [InlineData("""[1,2]""", "not a JSON object")]
+    public void A_spec_the_guest_could_not_use_is_an_invalid_request(string json, string reason)
+    {
+        var error = Should.Throw<InvalidRequestException>(() => SpecBindMounts.Plan(Encoding.UTF8.GetBytes(json), "c1", "/s"));
+
+        error.Message.ShouldContain(reason);
+    }
+}
