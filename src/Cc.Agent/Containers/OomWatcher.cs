@@ -10,8 +10,8 @@ namespace Cc.Agent.Containers;
 // Polling, not inotify: a read of a cgroup file is cheap, the agent needs no inotify binding and no
 // thread blocked in read(2), and the loop runs only while some container is watched. The period
 // bounds the delay of an OOM kill that leaves the container running. The kill that ends a process
-// is never late: the manager calls Check before it answers that process's WaitProcess, so the OOM is
-// queued before the exit is reported.
+// is never later than its exit: the manager calls Check before it answers that process's WaitProcess,
+// so the id is queued first (the two answers may still cross on their way to the host).
 internal sealed class OomWatcher(TimeSpan period)
 {
     // Enough for every container of a VM several times over; a host that stops asking loses the oldest.
