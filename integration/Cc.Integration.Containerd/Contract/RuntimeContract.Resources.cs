@@ -18,7 +18,7 @@ public abstract partial class RuntimeContract
     [Theory]
     [InlineData("1.6")]
     [InlineData("1.7")]
-    public async Task Update_sets_a_memory_limit_that_is_enforced_and_reported(string containerd)
+    public async Task Update_sets_memory_and_pids_limits_that_are_enforced_and_reported(string containerd)
     {
         await using var s = await BeginAsync(containerd);
         var id = s.NewId("update");
@@ -27,7 +27,7 @@ public abstract partial class RuntimeContract
         s.ShouldSucceed(await s.CtrAsync(["task", "exec", "--exec-id", "before", id, .. s_allocate64MiB]));
 
         var (status, message) = await ContainerdTasksClient.UpdateAsync(s.Containerd.Address, PrivateContainerd.Namespace, id,
-            $"{{\"memory\":{{\"limit\":{SmallLimit}}}}}", s.CancellationToken);
+            $"{{\"memory\":{{\"limit\":{SmallLimit}}},\"pids\":{{\"limit\":64}}}}", s.CancellationToken);
 
         status.ShouldBe(0, $"Tasks.Update: {message}");
         var metrics = await s.CtrAsync("task", "metrics", id);
@@ -35,6 +35,7 @@ public abstract partial class RuntimeContract
         // v2 prints memory.usage_limit, v1 memory.limit_in_bytes.
         MetricValue(metrics.Stdout, "memory.usage_limit", "memory.limit_in_bytes")
             .ShouldBe(ulong.Parse(SmallLimit, CultureInfo.InvariantCulture), s.Because(metrics));
+        MetricValue(metrics.Stdout, "pids.limit").ShouldBe(64UL, s.Because(metrics));
         var after = await s.CtrAsync(["task", "exec", "--exec-id", "after", id, .. s_allocate64MiB]);
         after.ExitCode.ShouldBe(137, s.Because(after));
     }
