@@ -4,7 +4,7 @@ using Cc.Ttrpc;
 namespace Cc.Agent.Protocol;
 
 // Typed calls of the agent API over a TtrpcClient (the shim's side). Failures arrive as
-// TtrpcException with the agent's status code. Long-polls (WaitProcess, ReadStdout, ReadStderr)
+// TtrpcException with the agent's status code. Long-polls (WaitProcess, ReadStdout, ReadStderr, GetOomEvent)
 // should be called without a timeout; they stay outstanding for the life of the process.
 public sealed class AgentClient(TtrpcClient client, string serviceName = AgentServiceBinding.ServiceName)
 {
@@ -52,6 +52,9 @@ public sealed class AgentClient(TtrpcClient client, string serviceName = AgentSe
     public Task<StatsContainerResponse> StatsContainerAsync(StatsContainerRequest request, CallOptions options = default) =>
         Connection.UnaryAsync(serviceName, "StatsContainer", request, StatsContainerResponse.Parser, options);
 
+    public Task<UpdateContainerResponse> UpdateContainerAsync(UpdateContainerRequest request, CallOptions options = default) =>
+        Connection.UnaryAsync(serviceName, "UpdateContainer", request, UpdateContainerResponse.Parser, options);
+
     public Task<RemoveContainerResponse> RemoveContainerAsync(RemoveContainerRequest request, CallOptions options = default) =>
         Connection.UnaryAsync(serviceName, "RemoveContainer", request, RemoveContainerResponse.Parser, options);
 
@@ -69,4 +72,7 @@ public sealed class AgentClient(TtrpcClient client, string serviceName = AgentSe
 
     public Task<ResizePtyResponse> ResizePtyAsync(ResizePtyRequest request, CallOptions options = default) =>
         Connection.UnaryAsync(serviceName, "ResizePty", request, ResizePtyResponse.Parser, options);
+
+    public Task<GetOomEventResponse> GetOomEventAsync(GetOomEventRequest request, CallOptions options = default) =>
+        Connection.UnaryAsync(serviceName, "GetOomEvent", request, GetOomEventResponse.Parser, options);
 }

@@ -26,12 +26,14 @@ public static class AgentServiceBinding
             .AddUnary<PauseContainerRequest, PauseContainerResponse>("PauseContainer", PauseContainerRequest.Parser, service.PauseContainerAsync)
             .AddUnary<ResumeContainerRequest, ResumeContainerResponse>("ResumeContainer", ResumeContainerRequest.Parser, service.ResumeContainerAsync)
             .AddUnary<StatsContainerRequest, StatsContainerResponse>("StatsContainer", StatsContainerRequest.Parser, service.StatsContainerAsync)
+            .AddUnary<UpdateContainerRequest, UpdateContainerResponse>("UpdateContainer", UpdateContainerRequest.Parser, service.UpdateContainerAsync)
             .AddUnary<RemoveContainerRequest, RemoveContainerResponse>("RemoveContainer", RemoveContainerRequest.Parser, service.RemoveContainerAsync)
             .AddUnary<ReadStreamRequest, ReadStreamResponse>("ReadStdout", ReadStreamRequest.Parser, service.ReadStdoutAsync)
             .AddUnary<ReadStreamRequest, ReadStreamResponse>("ReadStderr", ReadStreamRequest.Parser, service.ReadStderrAsync)
             .AddUnary<WriteStdinRequest, WriteStdinResponse>("WriteStdin", WriteStdinRequest.Parser, service.WriteStdinAsync)
             .AddUnary<CloseStdinRequest, CloseStdinResponse>("CloseStdin", CloseStdinRequest.Parser, service.CloseStdinAsync)
             .AddUnary<ResizePtyRequest, ResizePtyResponse>("ResizePty", ResizePtyRequest.Parser, service.ResizePtyAsync)
+            .AddUnary<GetOomEventRequest, GetOomEventResponse>("GetOomEvent", GetOomEventRequest.Parser, service.GetOomEventAsync)
             .Build();
     }
 }

@@ -35,6 +35,8 @@ public interface IAgentService
 
     ValueTask<StatsContainerResponse> StatsContainerAsync(StatsContainerRequest request, ServerCallContext context);
 
+    ValueTask<UpdateContainerResponse> UpdateContainerAsync(UpdateContainerRequest request, ServerCallContext context);
+
     ValueTask<RemoveContainerResponse> RemoveContainerAsync(RemoveContainerRequest request, ServerCallContext context);
 
     ValueTask<ReadStreamResponse> ReadStdoutAsync(ReadStreamRequest request, ServerCallContext context);
@@ -46,4 +48,6 @@ public interface IAgentService
     ValueTask<CloseStdinResponse> CloseStdinAsync(CloseStdinRequest request, ServerCallContext context);
 
     ValueTask<ResizePtyResponse> ResizePtyAsync(ResizePtyRequest request, ServerCallContext context);
+
+    ValueTask<GetOomEventResponse> GetOomEventAsync(GetOomEventRequest request, ServerCallContext context);
 }

@@ -222,7 +222,78 @@ public sealed class TaskServiceTests
         metrics.Cpu.UsageUsec.ShouldBe(1000ul);
         metrics.Memory.Usage.ShouldBe(4096ul);
         metrics.Memory.InactiveFile.ShouldBe(1024ul);
+        metrics.Memory.Anon.ShouldBe(2048ul);
+        metrics.Memory.Pgfault.ShouldBe(77ul);
+        metrics.Memory.SwapLimit.ShouldBe(ulong.MaxValue);
+        metrics.Cpu.NrThrottled.ShouldBe(2ul);
         metrics.Pids.Current.ShouldBe(3ul);
+        metrics.Pids.Limit.ShouldBe(100ul);
+        metrics.MemoryEvents.Oom.ShouldBe(2ul);
+        metrics.MemoryEvents.OomKill.ShouldBe(1ul);
+    }
+
+    [Fact]
+    public async Task Update_passes_the_LinuxResources_json_to_the_guest_and_refuses_other_payloads()
+    {
+        await using var shim = await ShimHarness.StartAsync();
+        await shim.CreateAsync("c1");
+        const string json = "{\"memory\":{\"limit\":104857600}}";
+
+        await shim.Tasks.UpdateAsync(new UpdateTaskRequest
+        {
+            Id = "c1",
+            Resources = TypeUrls.PackRaw(TypeUrls.OciLinuxResources, ByteString.CopyFromUtf8(json)),
+        }).WithTimeout();
+
+        shim.Vm.Updates.ShouldBe([("c1", json)]);
+        (await Should.ThrowAsync<TtrpcException>(shim.Tasks.UpdateAsync(new UpdateTaskRequest { Id = "c1" }).WithTimeout()))
+            .Code.ShouldBe(StatusCode.InvalidArgument);
+        (await Should.ThrowAsync<TtrpcException>(shim.Tasks.UpdateAsync(new UpdateTaskRequest
+        {
+            Id = "c1",
+            Resources = TypeUrls.PackRaw("types.containerd.io/opencontainers/runtime-spec/1/WindowsResources", ByteString.CopyFromUtf8("{}")),
+        }).WithTimeout())).Code.ShouldBe(StatusCode.InvalidArgument);
+        (await Should.ThrowAsync<TtrpcException>(shim.Tasks.UpdateAsync(new UpdateTaskRequest
+        {
+            Id = "nope",
+            Resources = TypeUrls.PackRaw(TypeUrls.OciLinuxResources, ByteString.CopyFromUtf8(json)),
+        }).WithTimeout())).Code.ShouldBe(StatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task Update_of_a_stopped_container_is_FailedPrecondition()
+    {
+        await using var shim = await ShimHarness.StartAsync();
+        await shim.CreateAsync("c1");
+        await shim.Tasks.StartAsync(new StartRequest { Id = "c1" }).WithTimeout();
+        shim.Vm.Exit(C1, 137);
+        await shim.Tasks.WaitAsync(new WaitRequest { Id = "c1" }).WithTimeout();
+
+        var error = await Should.ThrowAsync<TtrpcException>(shim.Tasks.UpdateAsync(new UpdateTaskRequest
+        {
+            Id = "c1",
+            Resources = TypeUrls.PackRaw(TypeUrls.OciLinuxResources, ByteString.CopyFromUtf8("{}")),
+        }).WithTimeout());
+
+        error.Code.ShouldBe(StatusCode.FailedPrecondition);
+        error.Message.ShouldContain("stopped");
+        shim.Vm.Updates.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task An_oom_kill_in_the_guest_publishes_tasks_oom_for_a_known_container_only()
+    {
+        await using var shim = await ShimHarness.StartAsync();
+        await shim.CreateAsync("c1");
+        await shim.Tasks.StartAsync(new StartRequest { Id = "c1" }).WithTimeout();
+        await shim.EventsArrivedAsync(2);
+
+        await shim.Vm.OomKills.Writer.WriteAsync("gone-already");
+        await shim.Vm.OomKills.Writer.WriteAsync("c1");
+        await shim.EventsArrivedAsync(3);
+
+        shim.Containerd.Topics.ShouldBe(["/tasks/create", "/tasks/start", "/tasks/oom"]);
+        TaskOOM.Parser.ParseFrom(shim.Containerd.Received.ElementAt(2).Envelope.Event.Value).ContainerId.ShouldBe("c1");
     }
 
     [Fact]
@@ -241,15 +312,13 @@ public sealed class TaskServiceTests
     }
 
     [Fact]
-    public async Task Checkpoint_and_Update_are_Unimplemented_with_a_reason()
+    public async Task Checkpoint_is_Unimplemented_with_a_reason()
     {
         await using var shim = await ShimHarness.StartAsync();
         var checkpoint = await Should.ThrowAsync<TtrpcException>(
             shim.Tasks.CheckpointAsync(new CheckpointTaskRequest { Id = "c1" }).WithTimeout());
         checkpoint.Code.ShouldBe(StatusCode.Unimplemented);
         checkpoint.Message.ShouldContain("not supported");
-        (await Should.ThrowAsync<TtrpcException>(shim.Tasks.UpdateAsync(new UpdateTaskRequest { Id = "c1" }).WithTimeout()))
-            .Code.ShouldBe(StatusCode.Unimplemented);
     }
 
     [Fact]

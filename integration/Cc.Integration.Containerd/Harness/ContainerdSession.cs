@@ -69,6 +69,20 @@ internal sealed class ContainerdSession : IAsyncDisposable
         ShouldSucceed(result);
     }
 
+    /// <summary>`ctr run -d &lt;runOptions…&gt; …` (e.g. `--memory-limit N`): returns once the task is started; asserts it was.</summary>
+    public async Task RunDetachedWithAsync(IEnumerable<string> runOptions, string id, params string[] command)
+    {
+        var result = await GuardAsync(Containerd.CtrAsync(Runtime.StartTimeout, CancellationToken, RunArgs(["-d", .. runOptions], id, command)));
+        ShouldSucceed(result);
+    }
+
+    /// <summary>`ctr run --rm &lt;runOptions…&gt; …`, foreground.</summary>
+    public Task<ProcessResult> RunWithAsync(IEnumerable<string> runOptions, string id, params string[] command) =>
+        GuardAsync(Containerd.CtrAsync(Runtime.StartTimeout, CancellationToken, RunArgs(["--rm", .. runOptions], id, command)));
+
+    /// <summary>Any ctr command left running in the background (`ctr events`); the caller disposes it.</summary>
+    public RunningProcess StartCtr(params string[] args) => Containerd.StartCtr(args);
+
     /// <summary>Any other ctr command (`task exec`, `task ps`, ...), bounded by the start timeout.</summary>
     public Task<ProcessResult> CtrAsync(params string[] args) => GuardAsync(Containerd.CtrAsync(Runtime.StartTimeout, CancellationToken, args));
 

@@ -24,6 +24,10 @@ internal sealed class Container(string id, string bundle)
     // The pid namespace of the init (readlink /proc/<pid>/ns/pid), read once the init exists.
     public string? PidNamespace { get; set; }
 
+    // The init's cgroup v2 directory under /sys/fs/cgroup, read once the init exists (the cgroup
+    // outlives the init until the container is deleted); null outside a cgroup v2 hierarchy.
+    public string? CgroupDirectory { get; set; }
+
     // Reserves an exec id before the process exists, so two concurrent ExecProcess calls with the
     // same id cannot both start one. Caller holds Lock.
     public bool TryReserveExec(string execId) => _execs.TryAdd(execId, null);

@@ -10,8 +10,18 @@ public sealed partial class ContainerManager
 
     public readonly record struct ProcessEntry(int Pid, string CommandLine, string ExecId);
 
-    public readonly record struct CgroupStats(ulong CpuUsageUsec, ulong CpuUserUsec, ulong CpuSystemUsec,
-        ulong MemoryCurrent, ulong MemoryMax, ulong PidsCurrent);
+    public sealed record CgroupStats(ulong CpuUsageUsec, ulong CpuUserUsec, ulong CpuSystemUsec,
+        ulong MemoryCurrent, ulong MemoryMax, ulong PidsCurrent)
+    {
+        public ulong PidsMax { get; init; }
+        public ulong SwapCurrent { get; init; }
+        public ulong SwapMax { get; init; }
+
+        // The keyed files as the kernel writes them (name → value); empty when the file is absent.
+        public IReadOnlyDictionary<string, ulong> CpuStat { get; init; } = new Dictionary<string, ulong>();
+        public IReadOnlyDictionary<string, ulong> MemoryStat { get; init; } = new Dictionary<string, ulong>();
+        public IReadOnlyDictionary<string, ulong> MemoryEvents { get; init; } = new Dictionary<string, ulong>();
+    }
 
     public async Task<IReadOnlyList<ProcessEntry>> ListProcessesAsync(string id, CancellationToken cancellationToken)
     {
@@ -34,7 +44,7 @@ public sealed partial class ContainerManager
     public Task ResumeAsync(string id, CancellationToken cancellationToken) =>
         FreezeAsync(id, "resume", ContainerState.Paused, ContainerState.Running, cancellationToken);
 
-    // cgroup v2 numbers of the init's cgroup (/proc/<pid>/cgroup "0::<path>").
+    // cgroup v2 numbers of the init's cgroup (/proc/<pid>/cgroup "0::<path>", read at creation).
     public CgroupStats Stats(string id)
     {
         var container = Get(id);
@@ -44,23 +54,21 @@ public sealed partial class ContainerManager
             throw AgentErrorException.NotFound($"container {id} has no running init process");
         }
 
-        string cgroup;
-        try
-        {
-            var line = File.ReadAllLines($"/proc/{init.Pid}/cgroup").FirstOrDefault(l => l.StartsWith("0::", StringComparison.Ordinal));
-            cgroup = line is null ? throw AgentErrorException.NotFound($"container {id} is not in a cgroup v2 hierarchy") : line[3..];
-        }
-        catch (IOException e)
-        {
-            throw AgentErrorException.NotFound($"container {id}: {e.Message}");
-        }
-
-        var dir = "/sys/fs/cgroup" + cgroup;
+        var dir = container.CgroupDirectory
+            ?? throw AgentErrorException.NotFound($"container {id} is not in a cgroup v2 hierarchy");
         var cpu = ReadKeyed(Path.Combine(dir, "cpu.stat"));
         return new CgroupStats(
             cpu.GetValueOrDefault("usage_usec"), cpu.GetValueOrDefault("user_usec"), cpu.GetValueOrDefault("system_usec"),
             ReadNumber(Path.Combine(dir, "memory.current")), ReadNumber(Path.Combine(dir, "memory.max")),
-            ReadNumber(Path.Combine(dir, "pids.current")));
+            ReadNumber(Path.Combine(dir, "pids.current")))
+        {
+            PidsMax = ReadNumber(Path.Combine(dir, "pids.max")),
+            SwapCurrent = ReadNumber(Path.Combine(dir, "memory.swap.current")),
+            SwapMax = ReadNumber(Path.Combine(dir, "memory.swap.max")),
+            CpuStat = cpu,
+            MemoryStat = ReadKeyed(Path.Combine(dir, "memory.stat")),
+            MemoryEvents = ReadKeyed(Path.Combine(dir, "memory.events")),
+        };
     }
 
     private async Task FreezeAsync(string id, string command, ContainerState from, ContainerState to,
@@ -118,6 +126,20 @@ public sealed partial class ContainerManager
         }
 
         return pids;
+    }
+
+    // "/sys/fs/cgroup" + the path of the "0::" line of /proc/<pid>/cgroup; null when there is none.
+    private static string? ReadCgroupDirectory(int pid)
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{pid}/cgroup").FirstOrDefault(l => l.StartsWith("0::", StringComparison.Ordinal));
+            return line is null ? null : "/sys/fs/cgroup" + line[3..].TrimEnd('/');
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     private static string ReadCommandLine(int pid)

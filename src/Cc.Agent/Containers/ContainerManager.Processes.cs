@@ -48,6 +48,8 @@ public sealed partial class ContainerManager
     {
         var process = GetProcess(Get(id), execId);
         var status = await process.WaitAsync(cancellationToken).ConfigureAwait(false);
+        // An OOM kill that ended the process is queued no later than its exit is reported (OomWatcher).
+        _oom.Check(id);
         return (status, process.Pid);
     }
 

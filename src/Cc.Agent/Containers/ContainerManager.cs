@@ -15,11 +15,13 @@ public sealed partial class ContainerManager
 {
     private static readonly TimeSpan s_consoleTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan s_killTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan s_oomPollPeriod = TimeSpan.FromMilliseconds(200);
 
     private readonly AgentOptions _options;
     private readonly ILogger _logger;
     private readonly ChildReaper _reaper;
     private readonly CrunRunner _crun;
+    private readonly OomWatcher _oom = new(s_oomPollPeriod);
     private readonly object _lock = new();
     // Guarded by _lock. A container is in here from the start of its creation (state Creating) so a
     // duplicate id is refused at once.
@@ -67,6 +69,11 @@ public sealed partial class ContainerManager
             var init = await LaunchAsync(container, "", command, pidFile, terminal, stdin, cancellationToken).ConfigureAwait(false);
             created = true;
             container.PidNamespace = ReadPidNamespace(init.Pid);
+            container.CgroupDirectory = ReadCgroupDirectory(init.Pid);
+            if (container.CgroupDirectory is { } cgroup)
+            {
+                _oom.Watch(id, Path.Combine(cgroup, "memory.events"));
+            }
             lock (container.Lock)
             {
                 container.Init = init;
@@ -84,6 +91,7 @@ public sealed partial class ContainerManager
                 await DeleteRuntimeStateAsync(container).ConfigureAwait(false);
             }
 
+            _oom.Forget(id);
             lock (_lock)
             {
                 _containers.Remove(id);
@@ -224,6 +232,7 @@ public sealed partial class ContainerManager
         }
 
         await DeleteRuntimeStateAsync(container).ConfigureAwait(false);
+        _oom.Forget(id);
         lock (_lock)
         {
             _containers.Remove(id);

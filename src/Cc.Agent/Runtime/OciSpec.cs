@@ -76,6 +76,32 @@ internal static class OciSpec
         return JsonSerializer.SerializeToUtf8Bytes(process, OciJsonContext.Default.JsonObject);
     }
 
+    // The members of an OCI LinuxResources and the JSON kind each must have; crun reports wrong
+    // values inside them, this catches a document that is not resources at all.
+    private static readonly (string Name, JsonValueKind Kind)[] s_resourceMembers =
+    [
+        ("devices", JsonValueKind.Array), ("memory", JsonValueKind.Object), ("cpu", JsonValueKind.Object),
+        ("pids", JsonValueKind.Object), ("blockIO", JsonValueKind.Object), ("hugepageLimits", JsonValueKind.Array),
+        ("network", JsonValueKind.Object), ("rdma", JsonValueKind.Object), ("unified", JsonValueKind.Object),
+    ];
+
+    // An OCI LinuxResources document (Task Update) for `crun update --resources`, checked for shape
+    // and re-serialized (so the file crun reads is exactly one JSON object).
+    public static byte[] ValidateResources(ReadOnlySpan<byte> json)
+    {
+        var resources = ParseObject(json, "OCI LinuxResources");
+        foreach (var (name, kind) in s_resourceMembers)
+        {
+            if (resources[name] is { } member && member.GetValueKind() != kind)
+            {
+                throw AgentErrorException.Invalid(
+                    $"malformed OCI LinuxResources: \"{name}\" must be a JSON {kind.ToString().ToLowerInvariant()}");
+            }
+        }
+
+        return JsonSerializer.SerializeToUtf8Bytes(resources, OciJsonContext.Default.JsonObject);
+    }
+
     private static JsonObject ParseObject(ReadOnlySpan<byte> json, string what)
     {
         if (json.IsEmpty)

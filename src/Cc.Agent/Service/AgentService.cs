@@ -139,8 +139,25 @@ public sealed partial class AgentService(ContainerManager containers, GuestSyste
                 MemoryCurrent = stats.MemoryCurrent,
                 MemoryMax = stats.MemoryMax,
                 PidsCurrent = stats.PidsCurrent,
+                PidsMax = stats.PidsMax,
+                MemorySwapCurrent = stats.SwapCurrent,
+                MemorySwapMax = stats.SwapMax,
+                CpuStat = { stats.CpuStat.ToDictionary() },
+                MemoryStat = { stats.MemoryStat.ToDictionary() },
+                MemoryEvents = { stats.MemoryEvents.ToDictionary() },
             });
         });
+
+    public ValueTask<UpdateContainerResponse> UpdateContainerAsync(UpdateContainerRequest request, ServerCallContext context) =>
+        Guard(nameof(UpdateContainerAsync), async () =>
+        {
+            await containers.UpdateAsync(request.ContainerId, request.ResourcesJson.Memory, context.CancellationToken);
+            return new UpdateContainerResponse();
+        });
+
+    public ValueTask<GetOomEventResponse> GetOomEventAsync(GetOomEventRequest request, ServerCallContext context) =>
+        Guard(nameof(GetOomEventAsync), async () =>
+            new GetOomEventResponse { ContainerId = await containers.NextOomAsync(context.CancellationToken) });
 
     public ValueTask<RemoveContainerResponse> RemoveContainerAsync(RemoveContainerRequest request, ServerCallContext context) =>
         Guard(nameof(RemoveContainerAsync), async () =>

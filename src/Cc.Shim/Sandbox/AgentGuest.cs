@@ -92,9 +92,24 @@ public sealed class AgentGuest : IGuestAgent, IGuestStdio
     {
         var s = await Call(_agent.StatsContainerAsync(new V1.StatsContainerRequest { ContainerId = containerId },
             Options(cancellationToken))).ConfigureAwait(false);
-        // The agent reports no inactive_file, pids limit or OOM count yet; they travel as 0.
-        return new ContainerStats(s.CpuUsageUsec, s.CpuUserUsec, s.CpuSystemUsec, s.MemoryCurrent, s.MemoryMax, 0, s.PidsCurrent, 0, 0);
+        return new ContainerStats(s.CpuUsageUsec, s.CpuUserUsec, s.CpuSystemUsec, s.MemoryCurrent, s.MemoryMax, s.PidsCurrent, s.PidsMax)
+        {
+            SwapUsage = s.MemorySwapCurrent,
+            SwapLimit = s.MemorySwapMax,
+            CpuStat = s.CpuStat.ToDictionary(),
+            MemoryStat = s.MemoryStat.ToDictionary(),
+            MemoryEvents = s.MemoryEvents.ToDictionary(),
+        };
     }
+
+    public Task UpdateResourcesAsync(string containerId, ReadOnlyMemory<byte> resourcesJson, CancellationToken cancellationToken) =>
+        Call(_agent.UpdateContainerAsync(new V1.UpdateContainerRequest
+        {
+            ContainerId = containerId, ResourcesJson = ByteString.CopyFrom(resourcesJson.Span),
+        }, Options(cancellationToken)));
+
+    public async Task<string> WaitForOomAsync(CancellationToken cancellationToken) =>
+        (await Call(_agent.GetOomEventAsync(new V1.GetOomEventRequest(), Options(cancellationToken))).ConfigureAwait(false)).ContainerId;
 
     public async Task<IReadOnlyList<GuestProcess>> ListProcessesAsync(string containerId, CancellationToken cancellationToken)
     {

@@ -42,17 +42,31 @@ public sealed record ProcessSnapshot(
     StdioSpec Stdio,
     ExitStatus? Exit);
 
-/// <summary>cgroup v2 numbers of a container as the guest reports them (bytes, microseconds).</summary>
+/// <summary>
+/// cgroup v2 numbers of a container as the guest reports them (bytes, microseconds; "max" = <see cref="ulong.MaxValue"/>).
+/// The keyed files (cpu.stat, memory.stat, memory.events) are kept whole, by the kernel's names.
+/// </summary>
 public sealed record ContainerStats(
     ulong CpuUsageUsec,
     ulong CpuUserUsec,
     ulong CpuSystemUsec,
     ulong MemoryUsage,
     ulong MemoryLimit,
-    ulong MemoryInactiveFile,
     ulong PidsCurrent,
-    ulong PidsLimit,
-    ulong OomKills);
+    ulong PidsLimit)
+{
+    public ulong SwapUsage { get; init; }
+
+    public ulong SwapLimit { get; init; }
+
+    public IReadOnlyDictionary<string, ulong> CpuStat { get; init; } = Empty;
+
+    public IReadOnlyDictionary<string, ulong> MemoryStat { get; init; } = Empty;
+
+    public IReadOnlyDictionary<string, ulong> MemoryEvents { get; init; } = Empty;
+
+    private static readonly IReadOnlyDictionary<string, ulong> Empty = new Dictionary<string, ulong>();
+}
 
 /// <summary>A process inside the guest, for Pids.</summary>
 public sealed record GuestProcess(uint Pid, string Command);

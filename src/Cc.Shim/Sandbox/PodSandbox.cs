@@ -162,6 +162,7 @@ public sealed partial class PodSandbox : IAsyncDisposable
                 cancellationToken).ConfigureAwait(false);
             Volatile.Write(ref _vm, vm);
             Log.VmStarted(_logger, _options.SandboxId, vm.Pid);
+            _ = WatchOomAsync(vm);
             return vm;
         }
         finally

@@ -55,6 +55,15 @@ public interface IGuestAgent
 
     Task<ContainerStats> StatsAsync(string containerId, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Applies new limits (an OCI LinuxResources JSON document, as Task Update carries it) to the container's cgroup in
+    /// the guest. The VM itself keeps the CPUs and memory it booted with.
+    /// </summary>
+    Task UpdateResourcesAsync(string containerId, ReadOnlyMemory<byte> resourcesJson, CancellationToken cancellationToken);
+
+    /// <summary>Waits for the next OOM kill in any container of the guest; returns that container's id.</summary>
+    Task<string> WaitForOomAsync(CancellationToken cancellationToken);
+
     Task<IReadOnlyList<GuestProcess>> ListProcessesAsync(string containerId, CancellationToken cancellationToken);
 }
 

@@ -119,9 +119,24 @@ public sealed partial class TaskService : ITaskService
         return new Empty();
     });
 
-    public ValueTask<Empty> UpdateAsync(UpdateTaskRequest request, ServerCallContext context) =>
-        ErrorMapping.GuardSync<Empty>(() => throw new UnsupportedException(
-            "updating resources is not supported yet: the VM's CPUs and memory are fixed at boot"));
+    /// <summary>
+    /// Update: the OCI LinuxResources JSON goes to the container's cgroup in the guest as it came. Annotations are not
+    /// used; the VM's own size is fixed at boot (docs/shim.md).
+    /// </summary>
+    public ValueTask<Empty> UpdateAsync(UpdateTaskRequest request, ServerCallContext context) => ErrorMapping.Guard(async () =>
+    {
+        if (request.Resources is not { } resources || resources.Value.IsEmpty)
+        {
+            throw new InvalidRequestException($"update of task {request.Id}: no resources given");
+        }
+        if (TypeUrls.NameOf(resources.TypeUrl) != TypeUrls.OciLinuxResources)
+        {
+            throw new InvalidRequestException(
+                $"update of task {request.Id}: resources of type \"{resources.TypeUrl}\" are not OCI LinuxResources ({TypeUrls.OciLinuxResources})");
+        }
+        await _sandbox.UpdateResourcesAsync(request.Id, resources.Value.Memory, context.CancellationToken).ConfigureAwait(false);
+        return new Empty();
+    });
 
     public ValueTask<WaitResponse> WaitAsync(WaitRequest request, ServerCallContext context) => ErrorMapping.Guard(async () =>
     {
@@ -182,14 +197,63 @@ public sealed partial class TaskService : ITaskService
         _ => Status.Unknown,
     };
 
-    /// <summary>cgroup v2 metrics: CRI reads cpu.usage_usec, memory.usage − inactive_file, the limit, and pids.</summary>
-    internal static Metrics ToMetrics(ContainerStats stats) => new()
+    /// <summary>
+    /// cgroup v2 metrics as containerd's own cgroups v2 reader fills them, from the guest's files (CRI reads
+    /// cpu.usage_usec, memory.usage − inactive_file, the limit, and pids). A field the guest kernel does not write is 0.
+    /// </summary>
+    internal static Metrics ToMetrics(ContainerStats stats)
     {
-        Pids = new PidsStat { Current = stats.PidsCurrent, Limit = stats.PidsLimit },
-        Cpu = new CPUStat { UsageUsec = stats.CpuUsageUsec, UserUsec = stats.CpuUserUsec, SystemUsec = stats.CpuSystemUsec },
-        Memory = new MemoryStat { Usage = stats.MemoryUsage, UsageLimit = stats.MemoryLimit, InactiveFile = stats.MemoryInactiveFile },
-        MemoryEvents = new MemoryEvents { OomKill = stats.OomKills },
-    };
+        ulong Cpu(string key) => stats.CpuStat.GetValueOrDefault(key);
+        ulong Mem(string key) => stats.MemoryStat.GetValueOrDefault(key);
+        ulong Event(string key) => stats.MemoryEvents.GetValueOrDefault(key);
+        return new Metrics
+        {
+            Pids = new PidsStat { Current = stats.PidsCurrent, Limit = stats.PidsLimit },
+            Cpu = new CPUStat
+            {
+                UsageUsec = stats.CpuUsageUsec,
+                UserUsec = stats.CpuUserUsec,
+                SystemUsec = stats.CpuSystemUsec,
+                NrPeriods = Cpu("nr_periods"),
+                NrThrottled = Cpu("nr_throttled"),
+                ThrottledUsec = Cpu("throttled_usec"),
+            },
+            Memory = new MemoryStat
+            {
+                Anon = Mem("anon"),
+                File = Mem("file"),
+                KernelStack = Mem("kernel_stack"),
+                Slab = Mem("slab"),
+                Sock = Mem("sock"),
+                Shmem = Mem("shmem"),
+                FileMapped = Mem("file_mapped"),
+                FileDirty = Mem("file_dirty"),
+                FileWriteback = Mem("file_writeback"),
+                AnonThp = Mem("anon_thp"),
+                InactiveAnon = Mem("inactive_anon"),
+                ActiveAnon = Mem("active_anon"),
+                InactiveFile = Mem("inactive_file"),
+                ActiveFile = Mem("active_file"),
+                Unevictable = Mem("unevictable"),
+                SlabReclaimable = Mem("slab_reclaimable"),
+                SlabUnreclaimable = Mem("slab_unreclaimable"),
+                Pgfault = Mem("pgfault"),
+                Pgmajfault = Mem("pgmajfault"),
+                Usage = stats.MemoryUsage,
+                UsageLimit = stats.MemoryLimit,
+                SwapUsage = stats.SwapUsage,
+                SwapLimit = stats.SwapLimit,
+            },
+            MemoryEvents = new MemoryEvents
+            {
+                Low = Event("low"),
+                High = Event("high"),
+                Max = Event("max"),
+                Oom = Event("oom"),
+                OomKill = Event("oom_kill"),
+            },
+        };
+    }
 
     private static partial class Log
     {

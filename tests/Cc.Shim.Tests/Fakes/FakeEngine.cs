@@ -135,7 +135,28 @@ public sealed class FakeVm : ISandboxVm, IGuestAgent, IGuestStdio
     }
 
     public Task<ContainerStats> StatsAsync(string containerId, CancellationToken cancellationToken) =>
-        Task.FromResult(new ContainerStats(1000, 600, 400, 4096, 1 << 30, 1024, 3, 100, 0));
+        Task.FromResult(new ContainerStats(1000, 600, 400, 4096, 1 << 30, 3, 100)
+        {
+            SwapLimit = ulong.MaxValue,
+            CpuStat = new Dictionary<string, ulong> { ["usage_usec"] = 1000, ["nr_throttled"] = 2 },
+            MemoryStat = new Dictionary<string, ulong> { ["anon"] = 2048, ["inactive_file"] = 1024, ["pgfault"] = 77 },
+            MemoryEvents = new Dictionary<string, ulong> { ["oom"] = 2, ["oom_kill"] = 1 },
+        });
+
+    /// <summary>The resources JSON of each UpdateResourcesAsync, by container id.</summary>
+    public ConcurrentQueue<(string ContainerId, string Json)> Updates { get; } = new();
+
+    public Task UpdateResourcesAsync(string containerId, ReadOnlyMemory<byte> resourcesJson, CancellationToken cancellationToken)
+    {
+        Updates.Enqueue((containerId, System.Text.Encoding.UTF8.GetString(resourcesJson.Span)));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A test writes a container id here to make the "guest" report an OOM kill in it.</summary>
+    public System.Threading.Channels.Channel<string> OomKills { get; } = System.Threading.Channels.Channel.CreateUnbounded<string>();
+
+    public async Task<string> WaitForOomAsync(CancellationToken cancellationToken) =>
+        await OomKills.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
 
     public Task<IReadOnlyList<GuestProcess>> ListProcessesAsync(string containerId, CancellationToken cancellationToken) =>
         Task.FromResult<IReadOnlyList<GuestProcess>>([new GuestProcess(1, "sh"), new GuestProcess(12, "sleep")]);
