@@ -35,7 +35,7 @@ public sealed record BinaryLoggerTimeouts
 public sealed partial class BinaryLogger : IAsyncDisposable
 {
     /// <summary>How long a readiness that came as end-of-file waits to tell a logger that closed fd 5 from one that died.</summary>
-    private static readonly TimeSpan s_deathCheck = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan s_deathCheck = TimeSpan.FromMilliseconds(250);
 
     private readonly string _path;
     private readonly BinaryLoggerTimeouts _timeouts;
@@ -123,10 +123,10 @@ public sealed partial class BinaryLogger : IAsyncDisposable
             }
             // End-of-file on fd 5 is also what a logger that died looks like; a short look at its exit tells them apart.
             if (await Task.WhenAny(exited, Task.Delay(s_deathCheck, cancellationToken)).ConfigureAwait(false) == exited
-                && exited.Result != 0)
+                && await exited.ConfigureAwait(false) is var status and not 0)
             {
                 throw new PreconditionFailedException(
-                    $"binary logger {target.Path} (pid {pid}) exited with status {exited.Result} while starting");
+                    $"binary logger {target.Path} (pid {pid}) exited with status {status} while starting");
             }
             return result;
         }

@@ -18,7 +18,8 @@ public static class ShimEntry
     public const int ExitUsage = 2;
 
     public static int Start(ShimArguments args, TextWriter stdout, TextWriter stderr) =>
-        Start(args, Console.OpenStandardInput(), stdout, stderr, StartCommand.SpawnSelf, SocketAddress.DefaultDirectory, null);
+        Start(args, Console.OpenStandardInput(), stdout, stderr, StartCommand.SpawnSelf, SocketAddress.DefaultDirectory,
+            Directory.GetCurrentDirectory(), null);
 
     /// <summary>
     /// <c>start</c> with its inputs explicit (tests): <paramref name="stdin"/> carries containerd's runtime options Any,
@@ -27,7 +28,7 @@ public static class ShimEntry
     /// checked before a daemon is spawned, so a bad value leaves nothing running.
     /// </summary>
     public static int Start(ShimArguments args, Stream stdin, TextWriter stdout, TextWriter stderr,
-        Func<ShimArguments, Socket, int> spawnDaemon, string socketDirectory, IReadOnlyList<string>? fallbacks)
+        Func<ShimArguments, Socket, int> spawnDaemon, string socketDirectory, string bundle, IReadOnlyList<string>? fallbacks)
     {
         try
         {
@@ -41,7 +42,7 @@ public static class ShimEntry
             }
             var bootstrapVersion = StartConfiguration(options, fallbacks).Runtime.BootstrapVersion;
             BootstrapResponse.Validate(bootstrapVersion);
-            var result = new StartCommand(socketDirectory, spawnDaemon).Run(args, Directory.GetCurrentDirectory());
+            var result = new StartCommand(socketDirectory, spawnDaemon).Run(args, bundle);
             // Nothing else, no newline: containerd reads stdout and stderr combined (pitfall 1).
             stdout.Write(BootstrapResponse.Format(result.Address, bootstrapVersion));
             stdout.Flush();
