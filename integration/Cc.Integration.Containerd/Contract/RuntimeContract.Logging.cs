@@ -11,6 +11,7 @@ public abstract partial class RuntimeContract
     [Theory]
     [InlineData("1.6")]
     [InlineData("1.7")]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public async Task A_binary_logger_gets_stdout_and_stderr_and_is_gone_after_the_container_is_removed(string containerd)
     {
         await using var s = await BeginAsync(containerd);
@@ -71,6 +72,7 @@ public abstract partial class RuntimeContract
     /// A logger as the protocol describes one: records its pid and initial environment, signals readiness by closing
     /// fd 5, then copies fd 3 and fd 4 to the files its "out" and "err" arguments name until both end.
     /// </summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     private static string WriteCopyingLogger(string dir)
     {
         var script = Path.Combine(dir, "logger.sh");
