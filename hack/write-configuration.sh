@@ -24,6 +24,9 @@ log_level = "info"
 
 [runtime]
 run_dir = "/run/cc"
+# What \`start\` prints: 2 = the plain address (containerd 1.6, 1.7 and 2.x); 3 = the JSON form with Task v3, for
+# deployments that run containerd 2.x only (1.6 and 1.7 cannot read it).
+bootstrap_version = 2
 TOML
 mv "$tmp" build/configuration.toml
 echo "wrote build/configuration.toml"

@@ -314,3 +314,99 @@ public sealed class InfoCommandTests
         RuntimeInfo.Parser.ParseFrom(InfoCommand.Run([])).Options.ShouldBeNull();
     }
 }
+
+/// <summary>What <c>start</c> prints for each <c>runtime.bootstrap_version</c> (protocol.md §2.4.3).</summary>
+public sealed class StartOutputTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("cc-start-out-").FullName;
+    private readonly List<Socket> _listeners = [];
+    private readonly List<string> _spawned = [];
+
+    public void Dispose()
+    {
+        foreach (var listener in _listeners)
+        {
+            listener.Dispose();
+        }
+        Directory.Delete(_root, recursive: true);
+    }
+
+    private (int Code, string Stdout, string Stderr) Start(string id, string? configuration, byte[]? stdin = null)
+    {
+        var config = Path.Combine(_root, id + ".toml");
+        if (configuration is not null)
+        {
+            File.WriteAllText(config, configuration);
+        }
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var code = ShimEntry.Start(new ShimArguments { Namespace = "default", Address = "/run/containerd/containerd.sock", Id = id },
+            new MemoryStream(stdin ?? []), stdout, stderr,
+            (args, listener) =>
+            {
+                _spawned.Add(args.Id);
+                _listeners.Add(listener);
+                return 4242;
+            },
+            Path.Combine(_root, "s"), Fakes.ShimHarness.NewBundle(_root, id), [config]);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    private string AddressOf(string id) =>
+        "unix://" + SocketAddress.SocketPath("/run/containerd/containerd.sock", "default", id, Path.Combine(_root, "s"));
+
+    [Fact]
+    public void By_default_start_prints_the_plain_address_without_a_newline()
+    {
+        var (code, stdout, stderr) = Start("plain", configuration: null);
+
+        code.ShouldBe(ShimEntry.ExitOk, stderr);
+        stdout.ShouldBe(AddressOf("plain"));
+        stderr.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public void Bootstrap_version_2_prints_the_plain_address()
+    {
+        var (code, stdout, stderr) = Start("v2", "[runtime]\nbootstrap_version = 2\n");
+
+        code.ShouldBe(ShimEntry.ExitOk, stderr);
+        stdout.ShouldBe(AddressOf("v2"));
+    }
+
+    [Fact]
+    public void Bootstrap_version_3_prints_the_json_of_containerd_2_without_a_newline()
+    {
+        var (code, stdout, stderr) = Start("v3", "[runtime]\nbootstrap_version = 3\n");
+
+        code.ShouldBe(ShimEntry.ExitOk, stderr);
+        stdout.ShouldBe($$"""{"version":3,"address":"{{AddressOf("v3")}}","protocol":"ttrpc"}""");
+        stderr.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public void The_config_path_of_the_runtime_options_on_stdin_chooses_the_configuration()
+    {
+        var named = Path.Combine(_root, "named.toml");
+        File.WriteAllText(named, "[runtime]\nbootstrap_version = 3\n");
+        var options = Any.Pack(new Cc.Containerd.Protocol.RuntimeOptions.Options { ConfigPath = named });
+
+        var (code, stdout, stderr) = Start("opts", configuration: null, options.ToByteArray());
+
+        code.ShouldBe(ShimEntry.ExitOk, stderr);
+        stdout.ShouldStartWith("""{"version":3,""");
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    public void Another_bootstrap_version_is_a_configuration_error_and_no_daemon_is_spawned(int version)
+    {
+        var (code, stdout, stderr) = Start("bad", $"[runtime]\nbootstrap_version = {version}\n");
+
+        code.ShouldBe(ShimEntry.ExitFailure);
+        stdout.ShouldBeEmpty();
+        stderr.ShouldContain($"runtime.bootstrap_version = {version} is not supported");
+        _spawned.ShouldBeEmpty();
+    }
+}

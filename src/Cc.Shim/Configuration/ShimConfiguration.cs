@@ -45,6 +45,8 @@ public sealed class RuntimeSection
     public bool Debug { get; set; }
     /// <summary>Upper bound for the daemon's graceful exit (in-flight calls, event queue).</summary>
     public int ShutdownTimeoutSeconds { get; set; } = 5;
+    /// <summary>What <c>start</c> prints: 2 = the plain address (every containerd), 3 = the JSON of containerd 2.x.</summary>
+    public int BootstrapVersion { get; set; } = 2;
 }
 
 [TomlSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]

@@ -15,9 +15,11 @@ public sealed partial class ProcessIo : IAsyncDisposable
 
     private readonly ProcessKey _process;
     private readonly IGuestStdio _guest;
-    private readonly ILogger _logger;
+    private readonly ILogger _log;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Stream> _sinks = [];
+    private readonly HashSet<Stream> _closeAtEnd = [];
+    private BinaryLogger? _binaryLogger;
     private readonly string? _stdinFifo;
     private Task _stdout = Task.CompletedTask;
     private Task _stderr = Task.CompletedTask;
@@ -28,7 +30,7 @@ public sealed partial class ProcessIo : IAsyncDisposable
     {
         _process = process;
         _guest = guest;
-        _logger = logger;
+        _log = logger;
         _stdinFifo = stdinFifo;
     }
 
@@ -38,9 +40,11 @@ public sealed partial class ProcessIo : IAsyncDisposable
     /// <summary>
     /// Opens the host ends and starts copying. Output FIFOs are opened read-write so they never see EPIPE while the
     /// client is away (a containerd restart) — pitfall 14. With a terminal, the single pty stream goes to stdout and
-    /// stderr is left alone even when a FIFO is named.
+    /// stderr is left alone even when a FIFO is named. A <c>binary://</c> stdout starts its logger and returns only
+    /// once the logger is ready (protocol.md §3.7.2).
     /// </summary>
-    public static ProcessIo Start(ProcessKey process, StdioSpec spec, IGuestStdio guest, ILogger logger)
+    public static async Task<ProcessIo> StartAsync(ProcessKey process, StdioSpec spec, IGuestStdio guest, string ns,
+        ILogger logger, CancellationToken cancellationToken, BinaryLoggerTimeouts? loggerTimeouts = null)
     {
         var stdin = StdioTarget.Parse(spec.Stdin);
         var stdout = StdioTarget.Parse(spec.Stdout);
@@ -49,19 +53,36 @@ public sealed partial class ProcessIo : IAsyncDisposable
         {
             throw new InvalidRequestException($"stdin must be a FIFO path, got {spec.Stdin}");
         }
-        if (stdout is StdioTarget.Binary || stderr is StdioTarget.Binary)
-        {
-            throw new UnsupportedException("binary:// logging URIs are not supported by this shim yet; use a FIFO or file://");
-        }
+        CheckBinaryPairing(spec, stdout, stderr);
 
         var io = new ProcessIo(process, guest, logger, (stdin as StdioTarget.Fifo)?.Path);
         try
         {
-            var outSink = io.OpenSink(stdout);
-            // file:// names one file for both streams (runc appends both to it); share the stream.
-            var errSink = stderr is StdioTarget.File f && stdout is StdioTarget.File g && f.Path == g.Path
-                ? outSink
-                : io.OpenSink(stderr);
+            Stream? outSink, errSink;
+            if (stdout is StdioTarget.Binary binary)
+            {
+                // One logger takes both streams (runc: the stdout URI decides). Its pipes are closed as soon as their
+                // stream ends, so the logger sees end-of-file without waiting for Delete; a stream that is not
+                // connected (a terminal's stderr) is closed at once.
+                io._binaryLogger = await BinaryLogger.StartAsync(binary, process.ContainerId, ns,
+                    loggerTimeouts ?? BinaryLoggerTimeouts.Default, logger, cancellationToken).ConfigureAwait(false);
+                outSink = io._binaryLogger.Stdout;
+                errSink = stderr is StdioTarget.None ? null : io._binaryLogger.Stderr;
+                if (errSink is null)
+                {
+                    await io._binaryLogger.Stderr.DisposeAsync().ConfigureAwait(false);
+                }
+                io._closeAtEnd.Add(io._binaryLogger.Stdout);
+                io._closeAtEnd.Add(io._binaryLogger.Stderr);
+            }
+            else
+            {
+                outSink = io.OpenSink(stdout);
+                // file:// names one file for both streams (runc appends both to it); share the stream.
+                errSink = stderr is StdioTarget.File f && stdout is StdioTarget.File g && f.Path == g.Path
+                    ? outSink
+                    : io.OpenSink(stderr);
+            }
             if (outSink is not null)
             {
                 io._stdout = io.PumpOutputAsync(StdioStream.Stdout, outSink);
@@ -83,7 +104,28 @@ public sealed partial class ProcessIo : IAsyncDisposable
             {
                 sink.Dispose();
             }
+            if (io._binaryLogger is { } started)
+            {
+                await started.DisposeAsync().ConfigureAwait(false);
+            }
             throw;
+        }
+    }
+
+    /// <summary>
+    /// A logger takes stdout and stderr together: stderr may name the same URI or nothing, never something else, and
+    /// a <c>binary://</c> stderr without the same stdout has no logger to go to.
+    /// </summary>
+    private static void CheckBinaryPairing(StdioSpec spec, StdioTarget stdout, StdioTarget stderr)
+    {
+        if (stdout is StdioTarget.Binary && stderr is not StdioTarget.None && spec.Stderr != spec.Stdout)
+        {
+            throw new InvalidRequestException(
+                $"stderr must name the same binary logger as stdout or nothing, got stdout {spec.Stdout} and stderr {spec.Stderr}");
+        }
+        if (stderr is StdioTarget.Binary && stdout is not StdioTarget.Binary)
+        {
+            throw new InvalidRequestException($"a binary:// stderr needs the same binary:// stdout, got stdout \"{spec.Stdout}\"");
         }
     }
 
@@ -122,6 +164,11 @@ public sealed partial class ProcessIo : IAsyncDisposable
         foreach (var sink in _sinks.Distinct())
         {
             await sink.DisposeAsync().ConfigureAwait(false);
+        }
+        if (_binaryLogger is not null)
+        {
+            // Closes the pipes (if the pumps have not), then lets the logger finish, escalating to signals; reaps it.
+            await _binaryLogger.DisposeAsync().ConfigureAwait(false);
         }
     }
 
@@ -190,7 +237,17 @@ public sealed partial class ProcessIo : IAsyncDisposable
         }
         catch (Exception e)
         {
-            Log.OutputCopyFailed(_logger, e, _process.ToString(), stream.ToString());
+            Log.OutputCopyFailed(_log, e, _process.ToString(), stream.ToString());
+        }
+        finally
+        {
+            // A logger's pipe: nothing more will come, and the logger holds the read end, so nothing written is lost.
+            // (A FIFO stays open until Delete: closing our read-write end before the client opened it would drop
+            // what it holds.)
+            if (_closeAtEnd.Contains(sink))
+            {
+                await sink.DisposeAsync().ConfigureAwait(false);
+            }
         }
     }
 
@@ -220,7 +277,7 @@ public sealed partial class ProcessIo : IAsyncDisposable
         }
         catch (Exception e)
         {
-            Log.StdinCopyFailed(_logger, e, _process.ToString());
+            Log.StdinCopyFailed(_log, e, _process.ToString());
         }
     }
 

@@ -17,20 +17,34 @@ public static class ShimEntry
     public const int ExitFailure = 1;
     public const int ExitUsage = 2;
 
-    public static int Start(ShimArguments args, TextWriter stdout, TextWriter stderr)
+    public static int Start(ShimArguments args, TextWriter stdout, TextWriter stderr) =>
+        Start(args, Console.OpenStandardInput(), stdout, stderr, StartCommand.SpawnSelf, SocketAddress.DefaultDirectory,
+            Directory.GetCurrentDirectory(), null);
+
+    /// <summary>
+    /// <c>start</c> with its inputs explicit (tests): <paramref name="stdin"/> carries containerd's runtime options Any,
+    /// which choose the configuration as for Create (ConfigPath, ConfigBody, then the system and defaults files —
+    /// <paramref name="fallbacks"/> overrides those two). Only <c>runtime.bootstrap_version</c> matters here; it is
+    /// checked before a daemon is spawned, so a bad value leaves nothing running.
+    /// </summary>
+    public static int Start(ShimArguments args, Stream stdin, TextWriter stdout, TextWriter stderr,
+        Func<ShimArguments, Socket, int> spawnDaemon, string socketDirectory, string bundle, IReadOnlyList<string>? fallbacks)
     {
         try
         {
-            // containerd writes the options Any on stdin and closes it; drain it so that write never blocks. The
-            // options that matter arrive again with Create.
-            using (var stdin = Console.OpenStandardInput())
+            // containerd writes the options Any on stdin and closes it; read it all so that write never blocks.
+            byte[] options;
+            using (stdin)
+            using (var buffer = new MemoryStream())
             {
-                stdin.CopyTo(Stream.Null);
+                stdin.CopyTo(buffer);
+                options = buffer.ToArray();
             }
-            var result = new StartCommand(SocketAddress.DefaultDirectory, StartCommand.SpawnSelf)
-                .Run(args, Directory.GetCurrentDirectory());
-            // No newline, nothing else: containerd reads stdout and stderr combined as the address (pitfall 1).
-            stdout.Write(result.Address);
+            var bootstrapVersion = StartConfiguration(options, fallbacks).Runtime.BootstrapVersion;
+            BootstrapResponse.Validate(bootstrapVersion);
+            var result = new StartCommand(socketDirectory, spawnDaemon).Run(args, bundle);
+            // Nothing else, no newline: containerd reads stdout and stderr combined (pitfall 1).
+            stdout.Write(BootstrapResponse.Format(result.Address, bootstrapVersion));
             stdout.Flush();
             return ExitOk;
         }
@@ -39,6 +53,21 @@ public static class ShimEntry
             stderr.Write($"containerd-shim-cc-v2 start: {e.Message}");
             return ExitFailure;
         }
+    }
+
+    private static ShimConfiguration StartConfiguration(byte[] options, IReadOnlyList<string>? fallbacks)
+    {
+        RuntimeOptionsReader.Result read;
+        try
+        {
+            read = RuntimeOptionsReader.Read(options.Length == 0 ? null : Google.Protobuf.WellKnownTypes.Any.Parser.ParseFrom(options));
+        }
+        catch (Google.Protobuf.InvalidProtocolBufferException)
+        {
+            // Not an Any: nothing of ours in it. Create reports unusable options; start only needs the bootstrap form.
+            read = new RuntimeOptionsReader.Result(null, [], null);
+        }
+        return ConfigurationLoader.Load(read.ConfigPath, read.ConfigBody, fallbacks).Configuration;
     }
 
     public static int Delete(ShimArguments args, Stream stdout, TextWriter stderr)

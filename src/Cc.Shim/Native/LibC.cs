@@ -21,6 +21,16 @@ internal static partial class LibC
     public const int F_GETFD = 1;
     public const int F_SETFD = 2;
     public const int FD_CLOEXEC = 1;
+    public const int F_DUPFD_CLOEXEC = 1030;
+
+    public const int EINTR = 4;
+    public const int ECHILD = 10;
+    public const int ESRCH = 3;
+
+    public const short POLLIN = 0x1;
+
+    public const int SIGKILL = 9;
+    public const int SIGTERM = 15;
 
     public const int PR_SET_CHILD_SUBREAPER = 36;
 
@@ -96,6 +106,27 @@ internal static partial class LibC
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int kill(int pid, int signal);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static unsafe partial int pipe2(int* fds, int flags);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static unsafe partial int waitpid(int pid, int* status, int options);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static unsafe partial int poll(PollFd* fds, nuint count, int timeoutMs);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static unsafe partial nint read(int fd, byte* buffer, nuint count);
+
+    /// <summary>struct pollfd.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
 
     [LibraryImport(Lib)]
     public static partial int getpgid(int pid);

@@ -81,7 +81,8 @@ public sealed partial class PodSandbox
             var vm = RequireVm();
             await vm.Agent.ExecAsync(request, cancellationToken).ConfigureAwait(false);
             var process = new ShimProcess(key, container.Bundle, request.Stdio, (uint)vm.Pid);
-            process.Io = Io.ProcessIo.Start(key, request.Stdio, vm.Stdio, _logger);
+            process.Io = await Io.ProcessIo.StartAsync(key, request.Stdio, vm.Stdio, _options.Namespace, _logger,
+                cancellationToken, _options.LoggerTimeouts).ConfigureAwait(false);
             lock (_lock)
             {
                 container.Execs.Add(request.ExecId, process);

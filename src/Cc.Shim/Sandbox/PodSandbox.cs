@@ -14,6 +14,9 @@ public sealed record SandboxOptions(string Namespace, string SandboxId, string R
 
     /// <summary>How long an exit waits for the process's output to reach the host sinks.</summary>
     public TimeSpan OutputDrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Bounds of a <c>binary://</c> stdio logger's start and stop.</summary>
+    public Io.BinaryLoggerTimeouts LoggerTimeouts { get; init; } = Io.BinaryLoggerTimeouts.Default;
 }
 
 /// <summary>
@@ -92,7 +95,8 @@ public sealed partial class PodSandbox : IAsyncDisposable
 
             var key = new ProcessKey(request.Id, "");
             var init = new ShimProcess(key, request.Bundle, request.Stdio, (uint)vm.Pid);
-            init.Io = Io.ProcessIo.Start(key, request.Stdio, vm.Stdio, _logger);
+            init.Io = await Io.ProcessIo.StartAsync(key, request.Stdio, vm.Stdio, _options.Namespace, _logger,
+                cancellationToken, _options.LoggerTimeouts).ConfigureAwait(false);
             lock (_lock)
             {
                 _creating.Remove(request.Id);
