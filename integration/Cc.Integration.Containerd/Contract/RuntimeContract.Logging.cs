@@ -70,7 +70,9 @@ public abstract partial class RuntimeContract
 
     /// <summary>
     /// A logger as the protocol describes one: records its pid and initial environment, signals readiness by closing
-    /// fd 5, then copies fd 3 and fd 4 to the files its "out" and "err" arguments name until both end.
+    /// fd 5, then copies fd 3 and fd 4 to the files its "out" and "err" arguments name until both end. The arguments
+    /// are read as key/value pairs, not by position: the runc shim flattens the URI query from a Go map, so its order
+    /// varies from run to run.
     /// </summary>
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     private static string WriteCopyingLogger(string dir)
@@ -80,9 +82,13 @@ public abstract partial class RuntimeContract
             #!/bin/sh
             echo $$ > {dir}/pid
             /usr/bin/tr '\0' '\n' < /proc/$$/environ > {dir}/environ
+            while [ $# -ge 2 ]; do
+              case "$1" in out) out=$2 ;; err) err=$2 ;; esac
+              shift 2
+            done
             exec 5>&-
-            /bin/cat <&3 > "$2" &
-            /bin/cat <&4 > "$4"
+            /bin/cat <&3 > "$out" &
+            /bin/cat <&4 > "$err"
             wait
             """);
         File.SetUnixFileMode(script, (UnixFileMode)Convert.ToInt32("755", 8));
