@@ -13,6 +13,9 @@ public sealed class GoClientLifetimeTests
     [MemberData(nameof(Versions))]
     public async Task Graceful_shutdown_lets_an_in_flight_Go_call_finish_and_then_refuses_new_ones(string version)
     {
+        // Built before anything is timed: on a fresh clone the first test to ask builds the Go peer, which can take
+        // longer than the wait for the call to arrive below.
+        await GoPeer.PathAsync(version);
         var dir = Directory.CreateTempSubdirectory("cc-ttrpc-shutdown-");
         try
         {
@@ -34,7 +37,13 @@ public sealed class GoClientLifetimeTests
             await WaitUntilServingAsync(address);
 
             var inFlight = GoPeer.RunClientAsync(version, address, "-method", "Sleep", "-payload", "1s");
-            await entered.Task.WaitAsync(Interop.Timeout);
+            // A client that fails before its call arrives fails the test with its own error, not with a timeout.
+            await Task.WhenAny(entered.Task, inFlight).WaitAsync(Interop.Timeout);
+            if (!entered.Task.IsCompleted)
+            {
+                await inFlight;
+                throw new ShouldAssertException("the Go client ended before its Sleep call reached the server");
+            }
             using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
             await server.ShutdownAsync(deadline.Token).WaitAsync(Interop.Timeout);
 
