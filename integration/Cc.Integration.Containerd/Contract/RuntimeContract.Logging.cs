@@ -46,6 +46,49 @@ public abstract partial class RuntimeContract
     [Theory]
     [InlineData("1.6")]
     [InlineData("1.7")]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task An_orphan_a_binary_logger_left_in_its_own_session_is_reaped_while_the_task_runs(string containerd)
+    {
+        await using var s = await BeginAsync(containerd);
+        var id = s.NewId("orphan");
+        var dir = Directory.CreateTempSubdirectory("cc-contract-orphan-").FullName;
+        try
+        {
+            // The logger double-forks a short sleep into a session of its own: the shim (a subreaper) inherits it.
+            var logger = Path.Combine(dir, "logger.sh");
+            File.WriteAllText(logger, $"""
+                #!/bin/sh
+                ( /usr/bin/setsid /bin/sh -c 'echo $$ > {dir}/orphan.tmp; mv {dir}/orphan.tmp {dir}/orphan; exec /bin/sleep 1' & )
+                exec 5>&-
+                /bin/cat <&3 > /dev/null &
+                /bin/cat <&4 > /dev/null
+                wait
+                """);
+            File.SetUnixFileMode(logger, (UnixFileMode)Convert.ToInt32("755", 8));
+
+            await s.RunDetachedWithAsync(["--log-uri", $"binary://{logger}"], id, "sleep", "1000");
+
+            var pidFile = Path.Combine(dir, "orphan");
+            await Bounded.UntilAsync(() => File.Exists(pidFile), "the logger's orphan wrote its pid", TimeSpan.FromSeconds(20));
+            var orphan = int.Parse(File.ReadAllText(pidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            // A zombie keeps its /proc entry: gone means reaped, by the shim, while it still runs the task.
+            await Bounded.UntilAsync(() => !ProcessExists(orphan), $"the orphan (pid {orphan}) was reaped", TimeSpan.FromSeconds(20));
+
+            s.ShouldSucceed(await s.CtrAsync("task", "kill", "-s", "SIGKILL", id));
+            await s.WaitForStatusAsync(id, "STOPPED", TimeSpan.FromSeconds(60));
+            s.ShouldSucceed(await s.CtrAsync("task", "rm", id));
+            s.ShouldSucceed(await s.CtrAsync("container", "rm", id));
+            await s.ShouldLeaveNothingAsync(id);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("1.6")]
+    [InlineData("1.7")]
     public async Task A_file_log_uri_gets_stdout_and_stderr_appended_to_one_file(string containerd)
     {
         await using var s = await BeginAsync(containerd);

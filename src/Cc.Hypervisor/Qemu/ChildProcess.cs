@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Cc.Hypervisor.Processes;
 
 namespace Cc.Hypervisor.Qemu;
 
@@ -55,7 +56,8 @@ internal sealed class ChildProcess : IDisposable
         process.ErrorDataReceived += handler;
         try
         {
-            process.Start();
+            // Registered before any orphan sweep can see it: the runtime alone reaps this pid.
+            OwnChildren.Start(process.Start, _ => process.Id);
         }
         catch (System.ComponentModel.Win32Exception ex)
         {
@@ -73,6 +75,8 @@ internal sealed class ChildProcess : IDisposable
     private async Task<int> WaitAsync()
     {
         await _process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+        // WaitForExitAsync completes only after the runtime reaped the pid.
+        OwnChildren.Collected(Pid);
         return _process.ExitCode;
     }
 

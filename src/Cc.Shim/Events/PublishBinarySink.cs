@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Cc.Hypervisor.Processes;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 
@@ -37,7 +38,25 @@ public sealed class PublishBinarySink : IEventSink
         {
             start.ArgumentList.Add(arg);
         }
-        using var process = Process.Start(start) ?? throw new IOException($"cannot start {_binary}");
+        // Registered so the daemon's orphan reaper leaves this pid to the runtime (OwnChildren).
+        using var process = OwnChildren.Start(() => Process.Start(start), p => p?.Id ?? 0)
+            ?? throw new IOException($"cannot start {_binary}");
+        try
+        {
+            await PublishAsync(process, topic, @event, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Only once the runtime reaped it; a child still running stays registered (harmless, see OwnChildren).
+            if (process.HasExited)
+            {
+                OwnChildren.Collected(process.Id);
+            }
+        }
+    }
+
+    private async Task PublishAsync(Process process, string topic, Any @event, CancellationToken cancellationToken)
+    {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(Timeout);
         try

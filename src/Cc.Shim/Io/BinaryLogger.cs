@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Cc.Hypervisor.Processes;
 using Cc.Shim.Native;
 using Cc.Shim.Sandbox;
 using Microsoft.Extensions.Logging;
@@ -30,7 +31,9 @@ public sealed record BinaryLoggerTimeouts
 /// <remarks>
 /// The logger runs in a process group of its own, so the SIGTERM/SIGKILL of <see cref="DisposeAsync"/> reaches the
 /// children it may have started too. It is reaped by a dedicated thread blocked in waitpid(pid): the .NET runtime's
-/// SIGCHLD handling only reaps the children it started itself, so this pid is ours alone to wait for.
+/// SIGCHLD handling only reaps the children it started itself, and the daemon's <see cref="Lifetime.OrphanReaper"/>
+/// leaves every pid registered in <see cref="OwnChildren"/> alone (<see cref="ChildSpawner"/> registers it), so this
+/// pid is ours alone to wait for.
 /// </remarks>
 public sealed partial class BinaryLogger : IAsyncDisposable
 {
@@ -252,7 +255,12 @@ public sealed partial class BinaryLogger : IAsyncDisposable
     private static Task<int> Reap(int pid)
     {
         var exited = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var thread = new Thread(() => exited.SetResult(WaitPid(pid)))
+        var thread = new Thread(() =>
+        {
+            var status = WaitPid(pid);
+            OwnChildren.Collected(pid);
+            exited.SetResult(status);
+        })
         {
             IsBackground = true,
             Name = $"reap logger {pid}",

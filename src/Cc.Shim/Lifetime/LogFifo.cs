@@ -41,7 +41,10 @@ public static class LogFifo
         return new FileStream(new SafeFileHandle(fd, ownsHandle: true), FileAccess.Write, bufferSize: 0);
     }
 
-    /// <summary>Makes the daemon the reaper of its orphaned descendants (QEMU helpers), as the reference shim does.</summary>
+    /// <summary>
+    /// Makes the daemon the reaper of its orphaned descendants (QEMU helpers), as the reference shim does; the daemon's
+    /// <see cref="OrphanReaper"/> then reaps them.
+    /// </summary>
     public static void BecomeSubreaper()
     {
         if (LibC.prctl(LibC.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)

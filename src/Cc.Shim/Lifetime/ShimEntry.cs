@@ -114,6 +114,7 @@ public static class ShimEntry
         var bundle = Directory.GetCurrentDirectory();
         var listener = new Socket(new SafeSocketHandle(DaemonSpawner.ListenerFd, ownsHandle: true));
         LogFifo.BecomeSubreaper();
+        using var orphans = new OrphanReaper(loggerFactory.CreateLogger<OrphanReaper>());
         using var lifetime = new ShimLifetime();
         using var signals = ShimDaemon.HandleSignals(lifetime);
         var configuration = RuntimeConfiguration();

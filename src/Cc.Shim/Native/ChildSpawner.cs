@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using Cc.Hypervisor.Processes;
 
 namespace Cc.Shim.Native;
 
@@ -7,7 +8,10 @@ namespace Cc.Shim.Native;
 /// posix_spawn with a chosen fd layout — what Process.Start cannot do (no extra fds, no process group). The child gets
 /// <c>/dev/null</c> on 0/1/2, <c>inheritedFds[i]</c> on fd <c>3 + i</c> and nothing else (every fd .NET opens is
 /// close-on-exec), a process group of its own, an empty signal mask and default signal dispositions (the .NET runtime
-/// blocks and handles signals of its own, which an exec'ed child must not inherit).
+/// blocks and handles signals of its own, which an exec'ed child must not inherit). SIGCHLD default in particular
+/// matters for the daemon: a .NET runtime that started with SIGCHLD ignored reaps every child with waitpid(-1), which
+/// would take the exit statuses our own waitpid threads and the runtime's Process objects wait for.
+/// Every pid is registered in <see cref="OwnChildren"/>; the caller reports <see cref="OwnChildren.Collected"/>.
 /// </summary>
 public static class ChildSpawner
 {
@@ -70,12 +74,12 @@ public static class ChildSpawner
             var envp = StringArray(allocations, environment.Select(kv => kv.Key + "=" + kv.Value).ToArray());
             var path = Utf8(allocations, executable);
             // glibc reports a failed exec (ENOENT, EACCES, ENOEXEC) here, not as a child that exits 127.
-            var rc = LibC.posix_spawn(out var pid, path, fileActions, attr, (byte**)argv, (byte**)envp);
-            if (rc != 0)
+            // Registered in OwnChildren before the daemon's orphan reaper can look: whoever called us waits for it.
+            return OwnChildren.Start(() =>
             {
-                throw new ChildSpawnException(executable, rc);
-            }
-            return pid;
+                var rc = LibC.posix_spawn(out var pid, path, fileActions, attr, (byte**)argv, (byte**)envp);
+                return rc != 0 ? throw new ChildSpawnException(executable, rc) : pid;
+            }, pid => pid);
         }
         finally
         {

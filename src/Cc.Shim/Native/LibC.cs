@@ -27,6 +27,8 @@ internal static partial class LibC
     public const int ECHILD = 10;
     public const int ESRCH = 3;
 
+    public const int WNOHANG = 1;
+
     public const short POLLIN = 0x1;
 
     public const int SIGKILL = 9;
