@@ -18,8 +18,11 @@ namespace Cc.Shim.Tasks;
 /// </summary>
 public sealed partial class TaskService : ITaskService
 {
-    /// <summary>Pids asks the guest for its process list for at most this long before answering with the VMM pid.</summary>
-    private static readonly TimeSpan PidsGuestTimeout = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// Pids asks the guest for its process list for at most this long before answering with the VMM pid. The fallback
+    /// is for a guest that does not answer, not for a slow one: a TCG guest on a loaded host took over 1 s for the list.
+    /// </summary>
+    private static readonly TimeSpan PidsGuestTimeout = TimeSpan.FromSeconds(5);
 
     private readonly PodSandbox _sandbox;
     private readonly ConfigurationHolder _configuration;
