@@ -177,7 +177,7 @@ public sealed partial class ProcessIo : IAsyncDisposable
         Stream? stream = target switch
         {
             StdioTarget.None => null,
-            StdioTarget.Fifo fifo => new FileStream(OpenFifoReadWrite(fifo.Path), FileAccess.Write, bufferSize: 0),
+            StdioTarget.Fifo fifo => CloseAtEnd(new FileStream(OpenFifoReadWrite(fifo.Path), FileAccess.Write, bufferSize: 0)),
             StdioTarget.File file => OpenAppend(file.Path),
             _ => throw new UnsupportedException($"stdio target {target} is not supported"),
         };
@@ -185,6 +185,12 @@ public sealed partial class ProcessIo : IAsyncDisposable
         {
             _sinks.Add(stream);
         }
+        return stream;
+    }
+
+    private FileStream CloseAtEnd(FileStream stream)
+    {
+        _closeAtEnd.Add(stream);
         return stream;
     }
 
@@ -241,9 +247,11 @@ public sealed partial class ProcessIo : IAsyncDisposable
         }
         finally
         {
-            // A logger's pipe: nothing more will come, and the logger holds the read end, so nothing written is lost.
-            // (A FIFO stays open until Delete: closing our read-write end before the client opened it would drop
-            // what it holds.)
+            // A logger's pipe or a FIFO: nothing more will come, so the reader must see end-of-file now. containerd's
+            // CRI reads an exec's FIFOs to end-of-file before it answers ExecSync or ends a streaming exec, so holding
+            // the FIFO until Delete would hang every exec (the runc shim closes its ends here too). The reader opened
+            // its end before Create/Exec (containerd's cio does), so what the FIFO buffers stays readable; a file://
+            // sink is shared by both streams and stays open until Dispose.
             if (_closeAtEnd.Contains(sink))
             {
                 await sink.DisposeAsync().ConfigureAwait(false);
