@@ -2,7 +2,8 @@
 # Writes build/configuration.toml: the shim's configuration pointing at this checkout's guest assets and
 # the system QEMU, so that `ctr run --runtime io.containerd.cc.v2 --runtime-config-path build/configuration.toml …`
 # (or a containerd runtime whose options name this file as ConfigPath) works straight from a checkout.
-# Keys and defaults: docs/configuration.md.
+# Keys and defaults: docs/configuration.md. CC_RUN_DIR overrides run_dir (default /run/cc), so that two checkouts
+# can run their tests side by side without sharing sandbox directories.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -23,7 +24,7 @@ accel = "auto"
 log_level = "info"
 
 [runtime]
-run_dir = "/run/cc"
+run_dir = "${CC_RUN_DIR:-/run/cc}"
 # What \`start\` prints: 2 = the plain address (containerd 1.6, 1.7 and 2.x); 3 = the JSON form with Task v3, for
 # deployments that run containerd 2.x only (1.6 and 1.7 cannot read it).
 bootstrap_version = 2
