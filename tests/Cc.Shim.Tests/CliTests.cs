@@ -397,6 +397,71 @@ public sealed class StartOutputTests : IDisposable
         stdout.ShouldStartWith("""{"version":3,""");
     }
 
+    [Fact]
+    public void Containerd_2_3_bootstrap_params_on_stdin_carry_the_runtime_options_in_an_extension()
+    {
+        var named = Path.Combine(_root, "named.toml");
+        File.WriteAllText(named, "[runtime]\nbootstrap_version = 3\n");
+        var bootstrap = new Cc.Containerd.Protocol.Bootstrap.BootstrapParams
+        {
+            InstanceId = "boot",
+            Namespace = "default",
+            ContainerdVersion = "2.3.4",
+            Extensions =
+            {
+                new Cc.Containerd.Protocol.Bootstrap.Extension { Value = new Any { TypeUrl = "containerd.io/cri.v1.PodSandboxConfig" } },
+                new Cc.Containerd.Protocol.Bootstrap.Extension
+                {
+                    Value = new Any
+                    {
+                        TypeUrl = "runtimeoptions.v1.Options",
+                        Value = new Cc.Containerd.Protocol.RuntimeOptions.Options { ConfigPath = named }.ToByteString(),
+                    },
+                },
+            },
+        };
+
+        var (code, stdout, stderr) = Start("boot", configuration: null, bootstrap.ToByteArray());
+
+        code.ShouldBe(ShimEntry.ExitOk, stderr);
+        stdout.ShouldBe($$"""{"version":3,"address":"{{AddressOf("boot")}}","protocol":"ttrpc"}""");
+    }
+
+    [Fact]
+    public void Bootstrap_params_name_the_socket_directory_the_shim_binds_in()
+    {
+        var socketDir = Path.Combine(_root, "bootstrap-sockets");
+        var bootstrap = new Cc.Containerd.Protocol.Bootstrap.BootstrapParams
+        {
+            InstanceId = "sockdir",
+            Namespace = "default",
+            SocketDir = socketDir,
+        };
+
+        var (code, stdout, stderr) = Start("sockdir", configuration: null, bootstrap.ToByteArray());
+
+        code.ShouldBe(ShimEntry.ExitOk, stderr);
+        stdout.ShouldBe("unix://" + SocketAddress.SocketPath("/run/containerd/containerd.sock", "default", "sockdir", socketDir));
+    }
+
+    [Fact]
+    public void Bytes_that_decode_as_bootstrap_params_of_another_id_are_read_as_the_old_options_any()
+    {
+        // The old Any decodes as BootstrapParams too (type_url -> instance_id): only the -id/-namespace match decides.
+        var named = Path.Combine(_root, "named-any.toml");
+        File.WriteAllText(named, "[runtime]\nbootstrap_version = 3\n");
+        var options = new Any
+        {
+            TypeUrl = "runtimeoptions.v1.Options",
+            Value = new Cc.Containerd.Protocol.RuntimeOptions.Options { ConfigPath = named }.ToByteString(),
+        };
+
+        var (code, stdout, stderr) = Start("anyid", configuration: null, options.ToByteArray());
+
+        code.ShouldBe(ShimEntry.ExitOk, stderr);
+        stdout.ShouldStartWith("""{"version":3,""");
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(4)]

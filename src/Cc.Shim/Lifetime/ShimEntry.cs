@@ -22,9 +22,10 @@ public static class ShimEntry
             Directory.GetCurrentDirectory(), null);
 
     /// <summary>
-    /// <c>start</c> with its inputs explicit (tests): <paramref name="stdin"/> carries containerd's runtime options Any,
-    /// which choose the configuration as for Create (ConfigPath, ConfigBody, then the system and defaults files —
-    /// <paramref name="fallbacks"/> overrides those two). Only <c>runtime.bootstrap_version</c> matters here; it is
+    /// <c>start</c> with its inputs explicit (tests): <paramref name="stdin"/> carries containerd's runtime options Any
+    /// (up to 2.2) or a BootstrapParams holding it (2.3+, <see cref="StartInput"/>), which choose the configuration as
+    /// for Create (ConfigPath, ConfigBody, then the system and defaults files — <paramref name="fallbacks"/> overrides
+    /// those two). Only <c>runtime.bootstrap_version</c> matters here; it is
     /// checked before a daemon is spawned, so a bad value leaves nothing running.
     /// </summary>
     public static int Start(ShimArguments args, Stream stdin, TextWriter stdout, TextWriter stderr,
@@ -40,9 +41,11 @@ public static class ShimEntry
                 stdin.CopyTo(buffer);
                 options = buffer.ToArray();
             }
-            var bootstrapVersion = StartConfiguration(options, fallbacks).Runtime.BootstrapVersion;
+            var input = StartInput.Parse(options, args.Id, args.Namespace);
+            var bootstrapVersion = StartConfiguration(input.RuntimeOptions, fallbacks).Runtime.BootstrapVersion;
             BootstrapResponse.Validate(bootstrapVersion);
-            var result = new StartCommand(socketDirectory, spawnDaemon).Run(args, bundle);
+            // containerd 2.3+ may name the socket directory in its BootstrapParams; it then looks for the socket there.
+            var result = new StartCommand(input.SocketDirectory ?? socketDirectory, spawnDaemon).Run(args, bundle);
             // Nothing else, no newline: containerd reads stdout and stderr combined (pitfall 1).
             stdout.Write(BootstrapResponse.Format(result.Address, bootstrapVersion));
             stdout.Flush();
@@ -55,18 +58,9 @@ public static class ShimEntry
         }
     }
 
-    private static ShimConfiguration StartConfiguration(byte[] options, IReadOnlyList<string>? fallbacks)
+    private static ShimConfiguration StartConfiguration(Google.Protobuf.WellKnownTypes.Any? options, IReadOnlyList<string>? fallbacks)
     {
-        RuntimeOptionsReader.Result read;
-        try
-        {
-            read = RuntimeOptionsReader.Read(options.Length == 0 ? null : Google.Protobuf.WellKnownTypes.Any.Parser.ParseFrom(options));
-        }
-        catch (Google.Protobuf.InvalidProtocolBufferException)
-        {
-            // Not an Any: nothing of ours in it. Create reports unusable options; start only needs the bootstrap form.
-            read = new RuntimeOptionsReader.Result(null, [], null);
-        }
+        var read = RuntimeOptionsReader.Read(options);
         return ConfigurationLoader.Load(read.ConfigPath, read.ConfigBody, fallbacks).Configuration;
     }
 
