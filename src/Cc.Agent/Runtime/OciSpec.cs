@@ -111,12 +111,40 @@ internal static class OciSpec
 
         try
         {
-            return JsonNode.Parse(json) as JsonObject
+            var parsed = JsonNode.Parse(json) as JsonObject
                 ?? throw AgentErrorException.Invalid($"malformed {what}: not a JSON object");
+            Materialize(parsed);
+            return parsed;
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException)
         {
+            // JsonNode decodes members lazily: invalid UTF-8 in a string (InvalidOperationException) or a duplicate
+            // member name (ArgumentException) would otherwise surface later, far from this check, as an internal error.
             throw AgentErrorException.Invalid($"malformed {what}: {e.Message}");
+        }
+    }
+
+    // Touches every object and string of the tree while the errors above can still be reported as bad input. The
+    // parser's depth limit (64) bounds the recursion.
+    private static void Materialize(JsonNode? node)
+    {
+        switch (node)
+        {
+            case JsonObject obj:
+                foreach (var (_, member) in obj)
+                {
+                    Materialize(member);
+                }
+                break;
+            case JsonArray array:
+                foreach (var item in array)
+                {
+                    Materialize(item);
+                }
+                break;
+            case JsonValue value when value.GetValueKind() == JsonValueKind.String:
+                _ = value.GetValue<string>();
+                break;
         }
     }
 }
