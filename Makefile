@@ -8,7 +8,7 @@ BIN := $(BUILD)/bin
 RID := linux-x64
 PUBLISH := $(DOTNET) publish -c Release -r $(RID) --nologo -v quiet -o $(BIN)
 
-.PHONY: all deps build guest test test-unit test-integration bench demo clean
+.PHONY: all deps build guest test test-unit test-integration bench fuzz demo clean
 
 all: build
 
@@ -41,6 +41,10 @@ test-integration:
 ## bench: our parts side by side with the references, reported as ratios.
 bench: deps build guest
 	@bash hack/bench.sh
+
+## fuzz: the parsers of hostile input under AFL++ and a million mutations each (bounded; FUZZ_SECONDS per target).
+fuzz: deps
+	@bash hack/fuzz.sh
 
 ## demo: the main job.
 demo: deps build guest

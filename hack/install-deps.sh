@@ -17,6 +17,8 @@ packages=(
   golang-go golang-github-containerd-ttrpc-dev golang-github-gogo-protobuf-dev golang-google-grpc-dev
   # tooling used by tests and benchmarks
   socat procps psmisc iproute2 util-linux ca-certificates curl
+  # make fuzz: coverage-guided fuzzing of the parsers (SharpFuzz drives AFL++)
+  afl++
 )
 
 stamp=/var/lib/cc-shim-deps.$(sha256sum "$0" | cut -c1-16)

@@ -70,6 +70,9 @@ public sealed class DuplexPipeStream(PipeReader reader, PipeWriter writer) : Str
 
     public override void SetLength(long value) => throw new NotSupportedException();
 
+    /// <summary>Half-close: the peer reads end-of-file, while this end can still read what the peer sends.</summary>
+    public void CompleteWrites() => writer.Complete();
+
     protected override void Dispose(bool disposing)
     {
         if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
