@@ -110,6 +110,28 @@ public sealed class BinaryLoggerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_logger_holds_exactly_stdio_and_its_two_output_pipes_once_it_closed_fd_5()
+    {
+        // The shell's own descriptors (dash keeps its script on fd 10 and saves fds above it) go at the exec.
+        var script = Script("fd-logger.sh", "exec 5>&-\nexec /bin/sleep 30");
+        var target = (StdioTarget.Binary)StdioTarget.Parse($"binary://{script}");
+        var logger = await BinaryLogger.StartAsync(target, "c1", "default", s_short, NullLogger.Instance, CancellationToken.None)
+            .WithTimeout();
+        try
+        {
+            await Procfs.UntilSleepingAsync(logger.Pid);
+            // Read from outside: none of the shim's descriptors reached it.
+            Procfs.Fds(logger.Pid).ShouldBe([0, 1, 2, 3, 4]);
+            new FileInfo($"/proc/{logger.Pid}/fd/3").LinkTarget.ShouldStartWith("pipe:[");
+            new FileInfo($"/proc/{logger.Pid}/fd/1").LinkTarget.ShouldBe("/dev/null");
+        }
+        finally
+        {
+            await logger.DisposeAsync().WithTimeout();
+        }
+    }
+
+    [Fact]
     public async Task The_logger_sees_end_of_file_when_the_streams_end_and_exits_before_delete()
     {
         var target = (StdioTarget.Binary)StdioTarget.Parse($"binary://{CopyingLogger()}?out={_root}/o&err={_root}/e");

@@ -27,11 +27,14 @@ public sealed class ChildSpawnerTests : IDisposable
     private ChildProcess Sleeper(IReadOnlyList<InheritedFd>? fds = null, bool capture = false) =>
         Spawn(new SpawnOptions { Executable = "/bin/sleep", Arguments = ["30"], Fds = fds ?? [], CaptureOutput = capture });
 
-    private static int[] FdsOf(int pid) =>
-        [.. Directory.GetFileSystemEntries($"/proc/{pid}/fd").Select(p => int.Parse(Path.GetFileName(p), CultureInfo.InvariantCulture)).Order()];
+    private static async Task<int[]> FdsOf(ChildProcess child)
+    {
+        await Procfs.UntilSleepingAsync(child.Pid);
+        return Procfs.Fds(child.Pid);
+    }
 
     [Fact]
-    public void A_child_has_exactly_0_1_2_and_the_mapped_fds_even_while_we_hold_a_descriptor_without_close_on_exec()
+    public async Task A_child_has_exactly_0_1_2_and_the_mapped_fds_even_while_we_hold_a_descriptor_without_close_on_exec()
     {
         // A descriptor of ours that would leak through a plain exec: opened without O_CLOEXEC.
         int leaky = LibC.open("/dev/null", LibC.O_RDONLY, 0);
@@ -44,7 +47,7 @@ public sealed class ChildSpawnerTests : IDisposable
         {
             ChildProcess child = Sleeper([new InheritedFd(3, read), new InheritedFd(7, write)]);
 
-            FdsOf(child.Pid).ShouldBe([0, 1, 2, 3, 7]);
+            (await FdsOf(child)).ShouldBe([0, 1, 2, 3, 7]);
             File.ReadAllText($"/proc/{child.Pid}/fdinfo/3").ShouldContain("flags:\t0", customMessage: "fd 3 is a pipe end");
             new FileInfo($"/proc/{child.Pid}/fd/0").LinkTarget.ShouldBe("/dev/null");
             new FileInfo($"/proc/{child.Pid}/fd/3").LinkTarget.ShouldStartWith("pipe:[");
@@ -52,14 +55,14 @@ public sealed class ChildSpawnerTests : IDisposable
     }
 
     [Fact]
-    public void A_child_without_a_map_has_only_dev_null_on_0_1_2_and_with_capture_a_pipe_on_1_and_2()
+    public async Task A_child_without_a_map_has_only_dev_null_on_0_1_2_and_with_capture_a_pipe_on_1_and_2()
     {
         ChildProcess plain = Sleeper();
         ChildProcess captured = Sleeper(capture: true);
 
-        FdsOf(plain.Pid).ShouldBe([0, 1, 2]);
+        (await FdsOf(plain)).ShouldBe([0, 1, 2]);
         new FileInfo($"/proc/{plain.Pid}/fd/2").LinkTarget.ShouldBe("/dev/null");
-        FdsOf(captured.Pid).ShouldBe([0, 1, 2]);
+        (await FdsOf(captured)).ShouldBe([0, 1, 2]);
         string stdout = new FileInfo($"/proc/{captured.Pid}/fd/1").LinkTarget!;
         stdout.ShouldStartWith("pipe:[");
         new FileInfo($"/proc/{captured.Pid}/fd/2").LinkTarget.ShouldBe(stdout, "stdout and stderr share one capture pipe");
