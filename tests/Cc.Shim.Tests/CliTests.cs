@@ -240,6 +240,33 @@ public sealed class DaemonSpawnerTests
             Directory.Delete(root, recursive: true);
         }
     }
+
+    [Fact]
+    public async Task The_daemon_holds_exactly_stdio_and_the_listener()
+    {
+        var root = Directory.CreateTempSubdirectory("cc-spawn-").FullName;
+        try
+        {
+            using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            listener.Bind(new UnixDomainSocketEndPoint(Path.Combine(root, "l.sock")));
+            listener.Listen(1);
+
+            var pid = DaemonSpawner.Spawn("/bin/sleep", ["30"], listener);
+            try
+            {
+                await Procfs.UntilSleepingAsync(pid);
+                Procfs.Fds(pid).ShouldBe([0, 1, 2, 3]);
+            }
+            finally
+            {
+                Cc.Hypervisor.Native.LibC.kill(pid, 9);
+            }
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
 }
 
 public sealed class DeleteCommandTests

@@ -85,7 +85,7 @@ public sealed class BinaryLoggerTests : IDisposable
         return script;
     }
 
-    private static bool Alive(int pid) => Native.LibC.kill(pid, 0) == 0;
+    private static bool Alive(int pid) => Cc.Hypervisor.Native.LibC.kill(pid, 0) == 0;
 
     [Fact]
     public async Task Guest_stdout_and_stderr_arrive_in_the_logger_which_gets_its_argv_and_environment_and_is_reaped()
@@ -107,6 +107,28 @@ public sealed class BinaryLoggerTests : IDisposable
         File.ReadAllLines(Path.Combine(_root, "argv")).ShouldBe(["out", $"{_root}/out.txt", "err", $"{_root}/err.txt"]);
         File.ReadAllLines(Path.Combine(_root, "environ")).ShouldBe(["CONTAINER_ID=c1", "CONTAINER_NAMESPACE=k8s.io"],
             ignoreOrder: true);
+    }
+
+    [Fact]
+    public async Task A_logger_holds_exactly_stdio_and_its_two_output_pipes_once_it_closed_fd_5()
+    {
+        // The shell's own descriptors (dash keeps its script on fd 10 and saves fds above it) go at the exec.
+        var script = Script("fd-logger.sh", "exec 5>&-\nexec /bin/sleep 30");
+        var target = (StdioTarget.Binary)StdioTarget.Parse($"binary://{script}");
+        var logger = await BinaryLogger.StartAsync(target, "c1", "default", s_short, NullLogger.Instance, CancellationToken.None)
+            .WithTimeout();
+        try
+        {
+            await Procfs.UntilSleepingAsync(logger.Pid);
+            // Read from outside: none of the shim's descriptors reached it.
+            Procfs.Fds(logger.Pid).ShouldBe([0, 1, 2, 3, 4]);
+            new FileInfo($"/proc/{logger.Pid}/fd/3").LinkTarget.ShouldStartWith("pipe:[");
+            new FileInfo($"/proc/{logger.Pid}/fd/1").LinkTarget.ShouldBe("/dev/null");
+        }
+        finally
+        {
+            await logger.DisposeAsync().WithTimeout();
+        }
     }
 
     [Fact]

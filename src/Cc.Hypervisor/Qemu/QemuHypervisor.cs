@@ -1,3 +1,4 @@
+using Cc.Hypervisor.Processes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -40,10 +41,18 @@ public sealed class QemuHypervisor(ILoggerFactory? loggerFactory = null, TimePro
             }
             QemuLog.CommandLine(_logger, name, config.QemuPath, string.Join(' ', argv));
             ConsoleLog log = console;
-            qemu = ChildProcess.Start(config.QemuPath, argv, line =>
+            // QEMU gets the tap (and vhost-net) descriptors at the numbers its command line names, and nothing else of ours.
+            qemu = Spawn.Helper(new SpawnOptions
             {
-                QemuLog.Stderr(_logger, name, line);
-                log.AppendLine("qemu: ", line);
+                Executable = config.QemuPath,
+                Arguments = argv,
+                Fds = QemuCommandLine.InheritedFds(config),
+                CaptureOutput = true,
+                OnOutputLine = line =>
+                {
+                    QemuLog.Stderr(_logger, name, line);
+                    log.AppendLine("qemu: ", line);
+                },
             });
             QemuLog.Started(_logger, name, qemu.Pid);
             AgentEndpoint agent = config.Agent switch

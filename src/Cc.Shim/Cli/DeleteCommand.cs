@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using Cc.Containerd.Protocol.Tasks;
 using Cc.Shim.Configuration;
-using Cc.Shim.Native;
+using Cc.Hypervisor.Native;
 using Cc.Shim.Sandbox;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
