@@ -112,8 +112,11 @@ public sealed class PodInVmTests(AgentVmFixture fixture) : IClassFixture<AgentVm
         b[6].ShouldBe("0", "the pod's net.* sysctl holds in the pod's (the guest's root) network namespace");
         b[7].ShouldBe("1", "the IPC sysctl crun set in the sandbox's IPC namespace holds in the app container that joined it");
 
-        // A plain container in the same VM gets namespaces of its own.
-        await _vm.RunAsync("plain", ["sh", "-c", Identity]);
+        // A plain container (ctr run's namespaces) in the same VM gets namespaces of its own, network included.
+        var plainSpec = AgentVm.Spec("sh", "-c", Identity);
+        plainSpec["linux"]!["namespaces"]!.AsArray().Add(Ns("network"));
+        await CreateAsync("plain", plainSpec, PodRole.None);
+        await StartAsync("plain");
         var plain = (await _vm.ReadToEndAsync("plain")).Split('\n');
         plain[1].ShouldNotBe(pause[1]);
         plain[3].ShouldNotBe(pause[3]);
