@@ -11,8 +11,11 @@ internal static class OciSpec
     // The bundle's config.json: root.path = the guest rootfs, process.terminal = the stdio option.
     // Namespace paths and hooks name things on the host (its netns files, its hook binaries) that do
     // not exist in the guest, so they are dropped: the container gets fresh namespaces of the same
-    // types and no hooks.
-    public static byte[] RewriteConfig(ReadOnlySpan<byte> json, string rootfsPath, bool terminal)
+    // types and no hooks. A container of a CRI pod then gets the pod's namespaces (PodNamespaces).
+    public static byte[] RewriteConfig(ReadOnlySpan<byte> json, string rootfsPath, bool terminal) =>
+        RewriteConfig(json, rootfsPath, terminal, PodNamespaces.Standalone);
+
+    public static byte[] RewriteConfig(ReadOnlySpan<byte> json, string rootfsPath, bool terminal, PodNamespaces pod)
     {
         var spec = ParseObject(json, "OCI spec");
         var process = spec["process"] as JsonObject
@@ -32,7 +35,12 @@ internal static class OciSpec
         root["path"] = rootfsPath;
         NormalizeVersion(spec);
         spec.Remove("hooks");
-        if (spec["linux"] is JsonObject linux && linux["namespaces"] is JsonArray namespaces)
+        if (pod.Role != PodRole.None)
+        {
+            // Reads the host's paths to decide what to join, then replaces every one of them.
+            PodNamespaces.Apply(spec, pod);
+        }
+        else if (spec["linux"] is JsonObject linux && linux["namespaces"] is JsonArray namespaces)
         {
             foreach (var ns in namespaces.OfType<JsonObject>())
             {
@@ -102,7 +110,7 @@ internal static class OciSpec
         return JsonSerializer.SerializeToUtf8Bytes(resources, OciJsonContext.Default.JsonObject);
     }
 
-    private static JsonObject ParseObject(ReadOnlySpan<byte> json, string what)
+    internal static JsonObject ParseObject(ReadOnlySpan<byte> json, string what)
     {
         if (json.IsEmpty)
         {
