@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Text;
-using System.Text.Json;
 using Cc.Integration.Cri.Harness;
 using Runtime.V1;
 using Xunit.Abstractions;
@@ -21,7 +19,6 @@ public sealed class PodLifecycleTests(CriFixture fixture, ITestOutputHelper outp
     private const string Stubborn = "trap '' TERM; echo stubborn-up; while :; do sleep 1; done";
     private const string Restarted = "trap 'exit 0' TERM; echo restarted-1; while :; do sleep 1 & wait $!; done";
     private static readonly TimeSpan s_markerTimeout = TimeSpan.FromSeconds(30);
-    private static readonly TimeSpan s_leftoverTimeout = TimeSpan.FromSeconds(15);
 
     public static TheoryData<string, string> Runtimes => new()
     {
@@ -69,7 +66,7 @@ public sealed class PodLifecycleTests(CriFixture fixture, ITestOutputHelper outp
             output.WriteLine($"streaming exec: {execClock.Elapsed.TotalMilliseconds:F0} ms, status {streamed.Status}");
             streamed.Stdout.ShouldBe("sout\n");
             streamed.Stderr.ShouldBe("serr\n");
-            ExitCodeOf(streamed.Status).ShouldBe(3);
+            streamed.ExitCode.ShouldBe(3, streamed.Status);
 
             // One VM per pod: both containers share the guest's boot id, which is not the host's; runc shares the host's.
             var hostBootId = File.ReadAllText("/proc/sys/kernel/random/boot_id").Trim();
@@ -143,31 +140,12 @@ public sealed class PodLifecycleTests(CriFixture fixture, ITestOutputHelper outp
             var pods = await containerd.Runtime.ListPodSandboxAsync(new ListPodSandboxRequest(), deadline: DateTime.UtcNow.AddSeconds(30));
             pods.Items.Select(p => p.Id).ShouldNotContain(pod.Id);
 
-            await NothingLeftAsync(containerd, pod, [sleeper, stubborn, restarted], qemuBefore, ct);
+            await PodLeftovers.ShouldBeGoneAsync(containerd, pod, [sleeper, stubborn, restarted], qemuBefore);
         }
         catch
         {
             output.WriteLine($"--- containerd {version} log (tail) ---\n{containerd.LogSince(logStart)}");
             throw;
-        }
-    }
-
-    private async Task NothingLeftAsync(CriContainerd containerd, CriPod pod, string[] containers, IReadOnlySet<int> qemuBefore,
-        CancellationToken ct)
-    {
-        // The shim daemon exits after containerd's Shutdown, which RemovePodSandbox does not wait for: bounded wait.
-        IReadOnlyList<string> left = [];
-        try
-        {
-            await Wait.ForAsync("leftovers removed", s_leftoverTimeout, async () =>
-            {
-                left = await PodLeftovers.FindAsync(containerd, pod.Id, containers, pod.NetworkNamespace, qemuBefore);
-                return left.Count == 0 ? left : null;
-            }, ct);
-        }
-        catch (TimeoutException)
-        {
-            left.ShouldBeEmpty(string.Join('\n', left));
         }
     }
 
@@ -186,20 +164,5 @@ public sealed class PodLifecycleTests(CriFixture fixture, ITestOutputHelper outp
         status.CreatedAt.ShouldBeGreaterThan(0);
         status.StartedAt.ShouldBeGreaterThanOrEqualTo(status.CreatedAt);
         status.FinishedAt.ShouldBeGreaterThanOrEqualTo(status.StartedAt);
-    }
-
-    /// <summary>The exit code in channel 3's metav1.Status: 0 for Success, the NonZeroExitCode cause otherwise.</summary>
-    private static int ExitCodeOf(string status)
-    {
-        using var doc = JsonDocument.Parse(Encoding.UTF8.GetBytes(status));
-        var root = doc.RootElement;
-        if (root.GetProperty("status").GetString() == "Success")
-        {
-            return 0;
-        }
-        root.GetProperty("reason").GetString().ShouldBe("NonZeroExitCode", status);
-        var cause = root.GetProperty("details").GetProperty("causes").EnumerateArray()
-            .Single(c => c.GetProperty("reason").GetString() == "ExitCode");
-        return int.Parse(cause.GetProperty("message").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
     }
 }

@@ -84,6 +84,28 @@ internal static partial class PodLeftovers
         return found;
     }
 
+    /// <summary>
+    /// Asserts that nothing of the pod is left. The shim daemon exits after containerd's Shutdown, which
+    /// RemovePodSandbox does not wait for: a bounded wait, then the list of what is still there.
+    /// </summary>
+    public static async Task ShouldBeGoneAsync(CriContainerd containerd, CriPod pod, IReadOnlyCollection<string> containers,
+        IReadOnlySet<int> qemuBefore)
+    {
+        IReadOnlyList<string> left = [];
+        try
+        {
+            await Wait.ForAsync("leftovers removed", TimeSpan.FromSeconds(15), async () =>
+            {
+                left = await FindAsync(containerd, pod.Id, containers, pod.NetworkNamespace, qemuBefore);
+                return left.Count == 0 ? left : null;
+            }, CancellationToken.None);
+        }
+        catch (TimeoutException)
+        {
+            left.ShouldBeEmpty(string.Join('\n', left));
+        }
+    }
+
     /// <summary>The shim's run_dir from build/configuration.toml (CC_RUN_DIR of hack/write-configuration.sh).</summary>
     public static string RunDir()
     {

@@ -1,10 +1,34 @@
+using System.Globalization;
 using System.Net.WebSockets;
 using System.Text;
+using System.Text.Json;
 
 namespace Cc.Integration.Cri.Harness;
 
 /// <summary>What one streaming exec gave: its two output streams and the status document of channel 3.</summary>
-internal sealed record StreamingExecResult(string Stdout, string Stderr, string Status);
+internal sealed record StreamingExecResult(string Stdout, string Stderr, string Status)
+{
+    /// <summary>The exit code in channel 3's metav1.Status: 0 for Success, the NonZeroExitCode cause otherwise.</summary>
+    public int ExitCode
+    {
+        get
+        {
+            using var doc = JsonDocument.Parse(Status);
+            var root = doc.RootElement;
+            if (root.GetProperty("status").GetString() == "Success")
+            {
+                return 0;
+            }
+            if (root.GetProperty("reason").GetString() != "NonZeroExitCode")
+            {
+                throw new InvalidOperationException($"the exec failed without an exit code: {Status}");
+            }
+            var cause = root.GetProperty("details").GetProperty("causes").EnumerateArray()
+                .Single(c => c.GetProperty("reason").GetString() == "ExitCode");
+            return int.Parse(cause.GetProperty("message").GetString()!, CultureInfo.InvariantCulture);
+        }
+    }
+}
 
 /// <summary>
 /// The client side of the kubelet's streaming protocol, over WebSocket with subprotocol <c>v4.channel.k8s.io</c>
@@ -17,7 +41,12 @@ internal static class StreamingExec
 {
     public const string Protocol = "v4.channel.k8s.io";
 
-    public static async Task<StreamingExecResult> RunAsync(string url, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs the exec behind <paramref name="url"/> to its end; <paramref name="stdoutSoFar"/> sees the stdout received
+    /// so far after each message (to learn that the process runs).
+    /// </summary>
+    public static async Task<StreamingExecResult> RunAsync(string url, TimeSpan timeout, CancellationToken cancellationToken,
+        Action<string>? stdoutSoFar = null)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         cts.CancelAfter(timeout);
@@ -54,6 +83,10 @@ internal static class StreamingExec
                     channels[bytes[0]] = channel = new MemoryStream();
                 }
                 channel.Write(bytes, 1, bytes.Length - 1);
+                if (bytes[0] == 1)
+                {
+                    stdoutSoFar?.Invoke(Text(channels, 1));
+                }
             }
             return new StreamingExecResult(Text(channels, 1), Text(channels, 2), Text(channels, 3));
         }
