@@ -8,7 +8,7 @@ namespace Cc.Integration.Cri;
 
 /// <summary>
 /// The edges kubelet reaches daily: an exec probe that overruns its timeout, an exec session still open when its
-/// container is stopped, and RemovePodSandbox of a pod nobody stopped (kubelet's forced clean-up). Same flow for runc
+/// container is stopped, a container killed for its memory limit, and RemovePodSandbox of a pod nobody stopped (kubelet's forced clean-up). Same flow for runc
 /// and <c>cc</c>, on containerd 1.6 and 1.7.
 /// </summary>
 [Collection(CriCollection.Name)]
@@ -66,13 +66,27 @@ public sealed class ExecAndStopTests(CriFixture fixture, ITestOutputHelper outpu
             status.ExitCode.ShouldBe(137);
             status.Reason.ShouldBe("Error");
 
+            // A process past its container's memory limit is OOM-killed in its cgroup (for cc: the guest's), and kubelet
+            // reads OOMKilled: containerd sets that reason when the runtime publishes TaskOOM.
+            var hog = await pod.CreateContainerAsync("hog", 0, "dd if=/dev/zero of=/dev/null bs=96M count=1", ct,
+                memoryLimitBytes: 32 * 1024 * 1024);
+            await pod.StartContainerAsync(hog, ct);
+            var oom = await Wait.ForAsync("the hog exits", TimeSpan.FromSeconds(60), async () =>
+            {
+                var s = await pod.StatusAsync(hog, ct);
+                return s.State == ContainerState.ContainerExited ? s : null;
+            }, ct);
+            output.WriteLine($"hog: exit {oom.ExitCode}, reason {oom.Reason}");
+            oom.ExitCode.ShouldBe(137, pod.Log("hog", 0));
+            oom.Reason.ShouldBe("OOMKilled");
+
             // RemovePodSandbox without StopPodSandbox stops it first; nothing is left.
             var second = await pod.CreateContainerAsync("second", 0, Stubborn, ct);
             await pod.StartContainerAsync(second, ct);
             clock.Restart();
             await pod.RemoveAsync(ct);
             output.WriteLine($"RemovePodSandbox of a running pod: {clock.Elapsed.TotalSeconds:F1} s");
-            await PodLeftovers.ShouldBeGoneAsync(containerd, pod, [stubborn, second], qemuBefore);
+            await PodLeftovers.ShouldBeGoneAsync(containerd, pod, [stubborn, hog, second], qemuBefore);
         }
         catch
         {

@@ -58,7 +58,8 @@ internal sealed class CriPod : IAsyncDisposable
     }
 
     /// <summary>Creates a busybox container running <paramref name="script"/> under <c>sh -c</c>; its log is &lt;name&gt;_&lt;attempt&gt;.log.</summary>
-    public async Task<string> CreateContainerAsync(string name, uint attempt, string script, CancellationToken cancellationToken)
+    public async Task<string> CreateContainerAsync(string name, uint attempt, string script, CancellationToken cancellationToken,
+        long memoryLimitBytes = 0)
     {
         var config = new ContainerConfig
         {
@@ -66,7 +67,10 @@ internal sealed class CriPod : IAsyncDisposable
             Image = new ImageSpec { Image = BusyboxImage },
             Command = { "sh", "-c", script },
             LogPath = LogPathOf(name, attempt),
-            Linux = new LinuxContainerConfig(),
+            Linux = new LinuxContainerConfig
+            {
+                Resources = memoryLimitBytes > 0 ? new LinuxContainerResources { MemoryLimitInBytes = memoryLimitBytes } : null,
+            },
         };
         var response = await Runtime.CreateContainerAsync(
             new CreateContainerRequest { PodSandboxId = Id, Config = config, SandboxConfig = Config },
