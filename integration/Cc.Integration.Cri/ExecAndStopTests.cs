@@ -7,7 +7,8 @@ using Xunit.Abstractions;
 namespace Cc.Integration.Cri;
 
 /// <summary>
-/// The edges kubelet reaches daily: an exec probe that overruns its timeout, an exec session still open when its
+/// The edges kubelet reaches daily: an exec probe that overruns its timeout, large exec output, stdin through a streaming
+/// session, an exec session still open when its
 /// container is stopped, a container killed for its memory limit, and RemovePodSandbox of a pod nobody stopped (kubelet's forced clean-up). Same flow for runc
 /// and <c>cc</c>, on containerd 1.6 and 1.7.
 /// </summary>
@@ -45,6 +46,20 @@ public sealed class ExecAndStopTests(CriFixture fixture, ITestOutputHelper outpu
             overrun.Status.Detail.ShouldContain("timeout");
             var alive = await pod.ExecSyncAsync(stubborn, ct, "echo", "alive");
             alive.Stdout.ToStringUtf8().ShouldBe("alive\n");
+
+            // Output larger than any pipe or FIFO buffer arrives whole (flow control from the guest to containerd's reader).
+            var big = await pod.ExecSyncAsync(stubborn, ct, "sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' x");
+            big.ExitCode.ShouldBe(0, big.Stderr.ToStringUtf8());
+            big.Stdout.Length.ShouldBe(1_000_000);
+            big.Stdout.All(b => b == (byte)'x').ShouldBeTrue();
+
+            // kubectl exec -i: stdin reaches the process through the streaming session.
+            var echoUrl = (await containerd.Runtime.ExecAsync(
+                new ExecRequest { ContainerId = stubborn, Cmd = { "head", "-n", "1" }, Stdin = true, Stdout = true, Stderr = true },
+                deadline: DateTime.UtcNow.AddSeconds(30))).Url;
+            var echoed = await StreamingExec.RunAsync(echoUrl, TimeSpan.FromSeconds(30), ct, stdin: "through stdin\n");
+            echoed.Stdout.ShouldBe("through stdin\n");
+            echoed.ExitCode.ShouldBe(0, echoed.Status);
 
             // An exec session open while its container is stopped: the stop is not delayed and the session ends, killed.
             var url = (await containerd.Runtime.ExecAsync(

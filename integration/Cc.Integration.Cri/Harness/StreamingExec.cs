@@ -43,10 +43,11 @@ internal static class StreamingExec
 
     /// <summary>
     /// Runs the exec behind <paramref name="url"/> to its end; <paramref name="stdoutSoFar"/> sees the stdout received
-    /// so far after each message (to learn that the process runs).
+    /// so far after each message (to learn that the process runs); <paramref name="stdin"/>, if given, is sent on channel
+    /// 0 once connected (v4 has no end-of-stdin signal: the process must end by itself, e.g. <c>head -n 1</c>).
     /// </summary>
     public static async Task<StreamingExecResult> RunAsync(string url, TimeSpan timeout, CancellationToken cancellationToken,
-        Action<string>? stdoutSoFar = null)
+        Action<string>? stdoutSoFar = null, string? stdin = null)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         cts.CancelAfter(timeout);
@@ -57,6 +58,12 @@ internal static class StreamingExec
         try
         {
             await socket.ConnectAsync(uri.Uri, cts.Token);
+            if (stdin is not null)
+            {
+                var frame = new byte[1 + Encoding.UTF8.GetByteCount(stdin)];
+                Encoding.UTF8.GetBytes(stdin, frame.AsSpan(1));
+                await socket.SendAsync(frame, WebSocketMessageType.Binary, endOfMessage: true, cts.Token);
+            }
             var channels = new Dictionary<byte, MemoryStream>();
             var buffer = new byte[16 * 1024];
             var message = new MemoryStream();
