@@ -2,14 +2,15 @@
 # Downloads packages from Debian trixie and extracts them under build/trixie/root without installing
 # anything system-wide (the developers' guide: pin trixie low, use apt-get download + dpkg -x).
 # Used for: containerd 1.7 (second containerd of the integration suite), Go 1.24 and ttrpc 1.2 (the
-# streaming-capable reference peer). Go library packages pull their golang-*-dev dependencies along so
+# streaming-capable reference peer), the CRI api.proto (golang-github-kubernetes-cri-api-dev, for
+# integration/Cc.Integration.Cri). Go library packages pull their golang-*-dev dependencies along so
 # that the peer builds in GOPATH mode with no module proxy.
 # Usage: hack/fetch-trixie.sh [package...]   (default: the set above). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD/build/trixie
 want=("$@")
-[ ${#want[@]} -gt 0 ] || want=(containerd golang-1.24-go golang-1.24-src golang-github-containerd-ttrpc-dev)
+[ ${#want[@]} -gt 0 ] || want=(containerd golang-1.24-go golang-1.24-src golang-github-containerd-ttrpc-dev golang-github-kubernetes-cri-api-dev)
 stamp=$top/stamp.$(echo "${want[*]}" | sha256sum | cut -c1-16)
 [ -f "$stamp" ] && exit 0
 

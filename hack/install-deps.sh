@@ -13,8 +13,11 @@ packages=(
   qemu-system-x86 qemu-utils cpio zstd xz-utils kmod busybox-static python3
   # containers: the real peers of the tests
   containerd runc crun umoci skopeo
+  # CNI for the CRI tier (hack/containerd/start.sh --cri copies bridge, host-local, loopback from /usr/lib/cni)
+  containernetworking-plugins
   # the Go ttrpc reference peer (bookworm: ttrpc 1.1 with Go 1.19)
   golang-go golang-github-containerd-ttrpc-dev golang-github-gogo-protobuf-dev golang-google-grpc-dev
+  # (golang-github-gogo-protobuf-dev also gives integration/Cc.Integration.Cri the gogo.proto that the CRI api.proto imports)
   # tooling used by tests and benchmarks
   socat procps psmisc iproute2 util-linux ca-certificates curl
   # make fuzz: coverage-guided fuzzing of the parsers (SharpFuzz drives AFL++)

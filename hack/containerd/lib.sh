@@ -36,3 +36,58 @@ cc_load() {
 cc_socket_of() {
   printf '/run/containerd/s/%s' "$(printf '%s/%s/%s' "$1" "$2" "$3" | sha256sum | cut -c1-64)"
 }
+
+# cni_setup <dir>: CNI for a --cri instance. The bridge name and the subnet derive from the instance dir, and a
+# subnet another bridge already routes is skipped, so that instances side by side never share either. Sets
+# cni_bridge. The addresses exist only on this machine's bridge (no masquerade, no iptables rules).
+cni_setup() {
+  local dir=$1 plugin n hash subnet
+  for plugin in bridge host-local loopback; do
+    if [ ! -x "/usr/lib/cni/$plugin" ]; then
+      echo "containerd: /usr/lib/cni/$plugin is missing: apt-get install containernetworking-plugins (make deps)" >&2
+      return 1
+    fi
+    install -m 0755 "/usr/lib/cni/$plugin" "$dir/cni/bin/$plugin"
+  done
+  hash=$(printf '%s' "$dir" | sha256sum | cut -c1-8)
+  cni_bridge=cc${hash:0:6}
+  n=$(( 16#${hash:0:4} % 1024 ))
+  for _ in $(seq 1 1024); do
+    subnet=172.$(( 20 + n / 256 )).$(( n % 256 ))
+    ip -4 route show | grep -q "^$subnet\.0/24 " || break
+    n=$(( (n + 1) % 1024 ))
+  done
+  mkdir -p "$dir/cni/ipam"
+  cat >"$dir/cni/conf/10-cc.conflist" <<CONF
+{
+  "cniVersion": "1.0.0",
+  "name": "cc-$hash",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "$cni_bridge",
+      "isGateway": true,
+      "ipMasq": false,
+      "ipam": {
+        "type": "host-local",
+        "dataDir": "$dir/cni/ipam",
+        "ranges": [[{ "subnet": "$subnet.0/24", "gateway": "$subnet.1" }]],
+        "routes": [{ "dst": "0.0.0.0/0" }]
+      }
+    },
+    { "type": "loopback" }
+  ]
+}
+CONF
+}
+
+# cri_images <dir>: the local pause (the CRI's sandbox_image) and busybox images, in namespace k8s.io.
+cri_images() {
+  local dir=$1
+  bash "$cc_repo/hack/images/build.sh" >&2 || { echo "containerd: the test images could not be built" >&2; return 1; }
+  # shellcheck disable=SC1091
+  . "$cc_repo/build/images/images.env"
+  timeout 60 "$CTR" --address "$dir/containerd.sock" -n k8s.io images import --base-name "$PAUSE_BASE" "$PAUSE_TAR" >/dev/null \
+    && timeout 60 "$CTR" --address "$dir/containerd.sock" -n k8s.io images import --base-name "$BUSYBOX_BASE" "$BUSYBOX_TAR" >/dev/null \
+    || { echo "containerd: importing the test images into k8s.io failed" >&2; return 1; }
+}

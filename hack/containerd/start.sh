@@ -7,7 +7,11 @@
 # Prints the instance directory on stdout; everything else goes to stderr. The directory holds
 # config.toml, containerd.log, env (CTR, CONTAINERD_ADDRESS, ... for hack/containerd/ctr.sh and
 # stop.sh) and fifo/ (where ctr.sh makes ctr create its stdio FIFOs, so leaks are visible).
-# --cri keeps the CRI plugin (off by default: the ctr tests do not need it and it costs start time).
+# --cri keeps the CRI plugin (off by default: the ctr tests do not need it and it costs start time) and
+# gives it what a kubelet node has: CNI (Debian's bridge, host-local and loopback plugins copied into
+# cni/bin, one conflist in cni/conf with a bridge and a 172.2x.N.0/24 range unique to this instance, IPAM
+# state in cni/ipam) and the local pause and busybox images imported into namespace k8s.io
+# (hack/images/build.sh, cached). stop.sh removes the pods' network namespaces, veths and the bridge.
 # containerd finds `containerd-shim-cc-v2` on its PATH, which starts with build/bin (protocol.md §2.1).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -50,6 +54,8 @@ sed -e "s|@DIR@|$dir|g" -e "s|@DISABLED@|$disabled|" -e "s|@LOG_LEVEL@|$level|" 
     -e "s|@PAUSE_IMAGE@|$pause_image|" -e "s|@CC_CONFIG@|$cc_repo/build/configuration.toml|" \
     "$cc_repo/hack/containerd/config.toml.in" >"$dir/config.toml"
 
+[ "$cri" -eq 0 ] || cni_setup "$dir"
+
 address=$dir/containerd.sock
 log=$dir/containerd.log
 # cwd = the instance dir: containerd looks for shim binaries in its cwd first, so a stray binary in
@@ -71,6 +77,8 @@ CC_FIFO_DIR=$dir/fifo
 CONTAINERD=$CONTAINERD
 CTR=$CTR
 CONTAINERD_ADDRESS=$address
+CC_CRI=$cri
+CC_CNI_BRIDGE=${cni_bridge:-}
 ENV
 
 # Ready when the API answers (the socket file appears before the services are registered).
@@ -81,6 +89,10 @@ for _ in $(seq 1 150); do
     exit 1
   fi
   if [ -S "$address" ] && timeout 5 "$CTR" --address "$address" version >/dev/null 2>&1; then
+    if [ "$cri" -eq 1 ] && ! cri_images "$dir"; then
+      bash "$cc_repo/hack/containerd/stop.sh" "$dir" >&2 || true
+      exit 1
+    fi
     echo "$dir"
     exit 0
   fi

@@ -6,7 +6,9 @@
 # 3. kill shims that are still alive (found by `-address <our socket>` in their argv) together with
 #    their descendants (QEMU, runc's container processes);
 # 4. remove our shim sockets from /run/containerd/s, unmount everything under DIR, delete DIR
-#    (--keep leaves DIR, e.g. to read containerd.log).
+#    (--keep leaves DIR, e.g. to read containerd.log);
+# 5. for a --cri instance: the pods' network namespaces (read from the containers' specs in step 1), the
+#    veths on this instance's CNI bridge, the bridge, and libcni's cached results of this network.
 # Idempotent; exits 0 unless something could not be removed.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -15,13 +17,17 @@ dir=$1 keep=${2:-}
 [ -d "$dir" ] || exit 0
 cc_load "$dir" || exit 1
 ctr() { TMPDIR=$CC_FIFO_DIR timeout 20 "$CTR" --address "$CONTAINERD_ADDRESS" "$@"; }
-sockets=() namespaces=()
+sockets=() namespaces=() netns=()
 
 # 1. Orderly: what containerd knows about.
 if kill -0 "$CC_CONTAINERD_PID" 2>/dev/null; then
   for ns in $(ctr namespaces ls -q 2>/dev/null); do
     namespaces+=("$ns")
     for id in $(ctr -n "$ns" containers ls -q 2>/dev/null); do
+      # A pod's network namespace (made by the CRI, named in its sandbox container's spec) outlives the tasks.
+      if [ "${CC_CRI:-0}" = 1 ]; then
+        netns+=($(ctr -n "$ns" containers info "$id" 2>/dev/null | grep -oE '"path": *"/var/run/netns/[^"]+"' | sed -E 's/.*"(\/var[^"]+)"/\1/'))
+      fi
       sockets+=("$(cc_socket_of "$CONTAINERD_ADDRESS" "$ns" "$id")")
       ctr -n "$ns" tasks kill -s SIGKILL "$id" >/dev/null 2>&1
       ctr -n "$ns" tasks rm -f "$id" >/dev/null 2>&1
@@ -78,6 +84,21 @@ status=0
 for m in $(awk -v d="$dir/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
   umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || { echo "containerd: cannot unmount $m" >&2; status=1; }
 done
+# 5. CNI: deleting a netns destroys the veth inside it and so its host peer; stray peers and the bridge go after.
+if [ "${CC_CRI:-0}" = 1 ]; then
+  for n in $(printf '%s\n' "${netns[@]}" | sort -u); do
+    umount "$n" 2>/dev/null || umount -l "$n" 2>/dev/null
+    rm -f "$n" || status=1
+  done
+  if [ -n "${CC_CNI_BRIDGE:-}" ] && ip link show "$CC_CNI_BRIDGE" >/dev/null 2>&1; then
+    for veth in $(ip -o link show master "$CC_CNI_BRIDGE" 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }'); do
+      ip link del "$veth" 2>/dev/null
+    done
+    ip link del "$CC_CNI_BRIDGE" || status=1
+  fi
+  network=$(sed -nE 's/.*"name": *"(cc-[0-9a-f]+)".*/\1/p' "$dir/cni/conf/10-cc.conflist" 2>/dev/null)
+  [ -n "$network" ] && rm -f /var/lib/cni/results/"$network"-* 2>/dev/null
+fi
 if [ "$keep" != --keep ]; then
   rm -rf "$dir" || status=1
 fi

@@ -1,0 +1,157 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
+using Cc.Integration.Containerd.Harness;
+
+namespace Cc.Integration.Cri.Harness;
+
+/// <summary>What a pod might leave after RemovePodSandbox; each check names what it found, one line each.</summary>
+internal static partial class PodLeftovers
+{
+    /// <summary>The pids of every running QEMU; taken before a pod starts, compared after its removal.</summary>
+    public static IReadOnlySet<int> QemuPids() =>
+        Processes().Where(p => p.Comm.StartsWith("qemu-system", StringComparison.Ordinal)).Select(p => p.Pid).ToHashSet();
+
+    /// <summary>
+    /// Everything of pod <paramref name="pod"/> still present: its shim, a QEMU started since <paramref name="qemuBefore"/>
+    /// that belongs to this instance, mounts naming the pod or its containers, its network namespace, a veth on the
+    /// instance's bridge, the shim socket, our run directory, the CRI's state of the pod and its containers, and any
+    /// FIFO left under the instance (tests run one pod at a time).
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> FindAsync(CriContainerd containerd, string pod,
+        IReadOnlyCollection<string> containers, string? netns, IReadOnlySet<int> qemuBefore)
+    {
+        var found = new List<string>();
+        var ids = containers.Append(pod).ToList();
+        foreach (var p in Processes())
+        {
+            if (p.Args.Contains($"-address {containerd.Address} ", StringComparison.Ordinal)
+                && ids.Any(id => p.Args.Contains($"-id {id} ", StringComparison.Ordinal)))
+            {
+                found.Add($"shim process {p.Pid} still running: {p.Args}");
+            }
+            else if (p.Comm.StartsWith("qemu-system", StringComparison.Ordinal) && !qemuBefore.Contains(p.Pid)
+                && (p.Args.Contains(pod, StringComparison.Ordinal) || Environ(p.Pid).Contains($"TTRPC_ADDRESS={containerd.Address}.ttrpc")))
+            {
+                found.Add($"QEMU process {p.Pid} still running: {p.Args}");
+            }
+        }
+
+        foreach (var line in File.ReadLines("/proc/self/mountinfo"))
+        {
+            var mountPoint = line.Split(' ')[4];
+            if (ids.Any(id => mountPoint.Contains(id, StringComparison.Ordinal)))
+            {
+                found.Add($"mount left: {mountPoint}");
+            }
+        }
+
+        if (netns is not null && File.Exists(netns))
+        {
+            found.Add($"network namespace left: {netns}");
+        }
+        var ports = $"/sys/class/net/{containerd.Bridge}/brif";
+        if (containerd.Bridge.Length > 0 && Directory.Exists(ports))
+        {
+            found.AddRange(Directory.EnumerateFileSystemEntries(ports).Select(p => $"veth left on {containerd.Bridge}: {Path.GetFileName(p)}"));
+        }
+
+        foreach (var id in ids)
+        {
+            var socket = ShimSocketPath(containerd.Address, CriContainerd.Namespace, id);
+            if (File.Exists(socket))
+            {
+                found.Add($"shim socket left: {socket}");
+            }
+        }
+
+        var dirs = new List<string> { Path.Combine(RunDir(), CriContainerd.Namespace, pod) };
+        foreach (var root in new[] { "root", "state" })
+        {
+            dirs.Add(Path.Combine(containerd.Directory, root, "io.containerd.grpc.v1.cri", "sandboxes", pod));
+            dirs.Add(Path.Combine(containerd.Directory, root, "io.containerd.runtime.v2.task", CriContainerd.Namespace, pod));
+            foreach (var container in containers)
+            {
+                dirs.Add(Path.Combine(containerd.Directory, root, "io.containerd.grpc.v1.cri", "containers", container));
+                dirs.Add(Path.Combine(containerd.Directory, root, "io.containerd.runtime.v2.task", CriContainerd.Namespace, container));
+            }
+        }
+        found.AddRange(dirs.Where(Directory.Exists).Select(d => $"directory left: {d}"));
+
+        var fifos = await ProcessRunner.RunAsync("find", [containerd.Directory, "-type", "p"], TimeSpan.FromSeconds(20), CancellationToken.None);
+        found.AddRange(fifos.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(f => $"FIFO left: {f}"));
+        return found;
+    }
+
+    /// <summary>
+    /// Asserts that nothing of the pod is left. The shim daemon exits after containerd's Shutdown, which
+    /// RemovePodSandbox does not wait for: a bounded wait, then the list of what is still there.
+    /// </summary>
+    public static async Task ShouldBeGoneAsync(CriContainerd containerd, CriPod pod, IReadOnlyCollection<string> containers,
+        IReadOnlySet<int> qemuBefore)
+    {
+        IReadOnlyList<string> left = [];
+        try
+        {
+            await Wait.ForAsync("leftovers removed", TimeSpan.FromSeconds(15), async () =>
+            {
+                left = await FindAsync(containerd, pod.Id, containers, pod.NetworkNamespace, qemuBefore);
+                return left.Count == 0 ? left : null;
+            }, CancellationToken.None);
+        }
+        catch (TimeoutException)
+        {
+            left.ShouldBeEmpty(string.Join('\n', left));
+        }
+    }
+
+    /// <summary>The shim's run_dir from build/configuration.toml (CC_RUN_DIR of hack/write-configuration.sh).</summary>
+    public static string RunDir()
+    {
+        var match = RunDirLine().Match(File.ReadAllText(RepoPaths.ShimConfiguration));
+        return match.Success ? match.Groups[1].Value : "/run/cc";
+    }
+
+    /// <summary>/run/containerd/s/ + hex(sha256("&lt;address&gt;/&lt;ns&gt;/&lt;id&gt;")) (protocol.md §2.4.1).</summary>
+    public static string ShimSocketPath(string address, string ns, string id) =>
+        "/run/containerd/s/" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{address}/{ns}/{id}")));
+
+    [GeneratedRegex("""^run_dir\s*=\s*"([^"]+)"\s*$""", RegexOptions.Multiline)]
+    private static partial Regex RunDirLine();
+
+    private static string[] Environ(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/environ").Split('\0');
+        }
+        catch (IOException)
+        {
+            return [];
+        }
+    }
+
+    private static IEnumerable<(int Pid, string Comm, string Args)> Processes()
+    {
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+            {
+                continue;
+            }
+            string comm, args;
+            try
+            {
+                comm = File.ReadAllText(Path.Combine(dir, "comm")).Trim();
+                // argv is NUL-separated; a trailing space lets "-id <id> " match the last argument too.
+                args = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue; // exited while we looked
+            }
+            yield return (pid, comm, args);
+        }
+    }
+}
