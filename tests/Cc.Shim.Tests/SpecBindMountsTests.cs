@@ -55,4 +55,24 @@ public sealed class SpecBindMountsTests
 
         error.Message.ShouldContain(reason);
     }
+
+    [Fact]
+    public void A_cri_containers_dev_shm_bind_names_the_guests_pod_tmpfs_and_is_not_shared_from_the_host()
+    {
+        var (spec, shares) = SpecBindMounts.Plan(Encoding.UTF8.GetBytes(Fixtures.CriSpecs.App17), "app1", "/s");
+
+        var mounts = JsonNode.Parse(spec)!["mounts"]!.AsArray();
+        mounts.Single(m => m!["destination"]!.GetValue<string>() == "/dev/shm")!["source"]!.GetValue<string>()
+            .ShouldBe(SpecBindMounts.GuestPodShm);
+        shares.Select(s => Path.GetFileName(s.HostSource)).ShouldBe(["hosts", "hostname", "resolv.conf"]);
+    }
+
+    [Fact]
+    public void A_plain_containers_dev_shm_bind_is_shared_like_any_other()
+    {
+        var (_, shares) = SpecBindMounts.Plan(
+            """{"mounts":[{"destination":"/dev/shm","type":"bind","source":"/srv/shm","options":["rbind"]}]}"""u8, "c1", "/s");
+
+        shares.ShouldBe([new BindShare("/srv/shm", "/s/containers/c1/mounts/0", ReadOnly: false, Recursive: true)]);
+    }
 }

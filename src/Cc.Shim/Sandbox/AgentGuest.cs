@@ -22,7 +22,7 @@ public sealed class AgentGuest : IGuestAgent, IGuestStdio
     public AgentGuest(AgentClient agent) => _agent = agent;
 
     public async Task CreateContainerAsync(string containerId, ReadOnlyMemory<byte> ociSpecJson, string guestRootfs, StdioSpec stdio,
-        CancellationToken cancellationToken)
+        PodMembership membership, CancellationToken cancellationToken)
     {
         await Call(_agent.CreateContainerAsync(new V1.CreateContainerRequest
         {
@@ -30,6 +30,13 @@ public sealed class AgentGuest : IGuestAgent, IGuestStdio
             OciSpecJson = ByteString.CopyFrom(ociSpecJson.Span),
             RootfsPath = guestRootfs,
             Stdio = new V1.StdioOptions { Terminal = stdio.Terminal, Stdin = stdio.Stdin.Length > 0 },
+            PodRole = membership.Role switch
+            {
+                PodRole.Sandbox => V1.PodRole.Sandbox,
+                PodRole.Container => V1.PodRole.Container,
+                _ => V1.PodRole.None,
+            },
+            SandboxContainerId = membership.SandboxContainerId,
         }, Options(cancellationToken))).ConfigureAwait(false);
         Started(new ProcessKey(containerId, "")).TrySetResult();
     }

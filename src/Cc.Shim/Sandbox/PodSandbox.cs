@@ -86,12 +86,13 @@ public sealed partial class PodSandbox : IAsyncDisposable
         try
         {
             var spec = await ReadSpecAsync(request.Bundle, cancellationToken).ConfigureAwait(false);
-            vm = await EnsureVmAsync(cancellationToken).ConfigureAwait(false);
+            var (sandboxSpec, membership) = SandboxSpecParser.Parse(spec.Span, request.Id);
+            vm = await EnsureVmAsync(sandboxSpec, cancellationToken).ConfigureAwait(false);
             sharingStarted = true; // set before: a failure half-way leaves mounts that the release below removes
             var shared = await _rootfs.PrepareAsync(request.Id, request.Bundle, request.Rootfs, spec,
                 _options.SharedDirectory, cancellationToken).ConfigureAwait(false);
-            await vm.Agent.CreateContainerAsync(request.Id, shared.Spec, shared.GuestRootfs, request.Stdio, cancellationToken)
-                .ConfigureAwait(false);
+            await vm.Agent.CreateContainerAsync(request.Id, shared.Spec, shared.GuestRootfs, request.Stdio, membership,
+                cancellationToken).ConfigureAwait(false);
 
             var key = new ProcessKey(request.Id, "");
             var init = new ShimProcess(key, request.Bundle, request.Stdio, (uint)vm.Pid);
@@ -151,7 +152,11 @@ public sealed partial class PodSandbox : IAsyncDisposable
         await StopVmAsync(CancellationToken.None).ConfigureAwait(false);
     }
 
-    private async Task<ISandboxVm> EnsureVmAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// The running VM, or a new one made from <paramref name="spec"/> (the spec of the Create that boots it: the pod's
+    /// first container). A spec that cannot be a VM is refused before anything is made.
+    /// </summary>
+    private async Task<ISandboxVm> EnsureVmAsync(SandboxSpec spec, CancellationToken cancellationToken)
     {
         await _vmGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -160,9 +165,10 @@ public sealed partial class PodSandbox : IAsyncDisposable
             {
                 return running;
             }
+            SandboxSpecParser.CheckLaunchable(spec);
             Directory.CreateDirectory(_options.SharedDirectory);
             var vm = await _launcher.LaunchAsync(
-                new VmLaunchRequest(_options.Namespace, _options.SandboxId, _options.RunDirectory, _options.SharedDirectory),
+                new VmLaunchRequest(_options.Namespace, _options.SandboxId, _options.RunDirectory, _options.SharedDirectory, spec),
                 cancellationToken).ConfigureAwait(false);
             Volatile.Write(ref _vm, vm);
             Log.VmStarted(_logger, _options.SandboxId, vm.Pid);

@@ -13,12 +13,19 @@ namespace Cc.Shim.Sandbox;
 /// (bounded by hypervisor.boot_timeout_seconds) and announces the sandbox to it. Records the VMM pid in
 /// <c>vmm.pid</c> so a <c>delete</c> after a daemon crash can find the VM.
 /// </summary>
-public sealed class QemuVmLauncher(IHypervisor hypervisor, ConfigurationHolder configuration, ILoggerFactory loggerFactory) : IVmLauncher
+public sealed partial class QemuVmLauncher(IHypervisor hypervisor, ConfigurationHolder configuration, ILoggerFactory loggerFactory)
+    : IVmLauncher
 {
+    private readonly ILogger _logger = loggerFactory.CreateLogger<QemuVmLauncher>();
+
     public async Task<ISandboxVm> LaunchAsync(VmLaunchRequest request, CancellationToken cancellationToken)
     {
         var settings = configuration.Current.Configuration.Hypervisor;
         var agentSettings = configuration.Current.Configuration.Agent;
+        var spec = request.Spec;
+        var (memoryMiB, vcpus) = VmSizing.Compute(settings.MemoryMib, settings.Vcpus, spec.Resources);
+        Log.Launching(_logger, request.SandboxId, spec.IsCriSandbox ? $"{spec.Pod?.Namespace}/{spec.Pod?.Name}" : "-",
+            spec.Hostname, spec.NetworkNamespacePath ?? (spec.Network.HasNamespace ? "(fresh)" : "(none)"), memoryMiB, vcpus);
         var vmConfig = new VmConfig
         {
             QemuPath = settings.Path,
@@ -29,8 +36,8 @@ public sealed class QemuVmLauncher(IHypervisor hypervisor, ConfigurationHolder c
                 AgentLogLevel = agentSettings.LogLevel,
                 ExtraParameters = settings.KernelParams.Split(' ', StringSplitOptions.RemoveEmptyEntries),
             },
-            MemoryMiB = settings.MemoryMib,
-            Vcpus = settings.Vcpus,
+            MemoryMiB = memoryMiB,
+            Vcpus = vcpus,
             Machine = settings.Machine == "microvm" ? MachineType.Microvm : MachineType.Q35,
             Accel = settings.Accel switch { "kvm" => Accelerator.Kvm, "tcg" => Accelerator.Tcg, _ => Accelerator.Auto },
             // QEMU's own directory is created and removed by the driver; the sandbox directory keeps the console log.
@@ -54,12 +61,18 @@ public sealed class QemuVmLauncher(IHypervisor hypervisor, ConfigurationHolder c
                 vm.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
             var agent = await AgentConnector.ConnectAsync(vm.Agent.ToString(), TimeSpan.FromSeconds(settings.BootTimeoutSeconds),
                 new TtrpcClientOptions { LoggerFactory = loggerFactory }, cancellationToken: cancellationToken).ConfigureAwait(false);
-            await agent.CreateSandboxAsync(new V1.CreateSandboxRequest
+            var sandbox = new V1.CreateSandboxRequest
             {
                 SandboxId = request.SandboxId,
-                Hostname = request.SandboxId.Length > 63 ? request.SandboxId[..63] : request.SandboxId,
+                Hostname = spec.Hostname,
                 HostTime = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
-            }, new CallOptions(TimeSpan.FromSeconds(10), CancellationToken: cancellationToken)).ConfigureAwait(false);
+            };
+            foreach (var (name, value) in spec.Sysctls)
+            {
+                sandbox.Sysctls[name] = value;
+            }
+            await agent.CreateSandboxAsync(sandbox, new CallOptions(TimeSpan.FromSeconds(10), CancellationToken: cancellationToken))
+                .ConfigureAwait(false);
             return new QemuSandboxVm(vm, agent, TimeSpan.FromSeconds(settings.StopGraceSeconds));
         }
         catch
@@ -97,5 +110,13 @@ public sealed class QemuVmLauncher(IHypervisor hypervisor, ConfigurationHolder c
             await agent.Connection.DisposeAsync().ConfigureAwait(false);
             await vm.DisposeAsync().ConfigureAwait(false);
         }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 120, Level = LogLevel.Information,
+            Message = "Sandbox {SandboxId}: launching the VM for pod {Pod}, hostname {Hostname}, network namespace {NetworkNamespace}, {MemoryMiB} MiB, {Vcpus} vCPUs")]
+        public static partial void Launching(ILogger logger, string sandboxId, string pod, string hostname,
+            string networkNamespace, int memoryMiB, int vcpus);
     }
 }

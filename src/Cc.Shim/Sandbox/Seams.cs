@@ -9,8 +9,12 @@ public interface IVmLauncher
     Task<ISandboxVm> LaunchAsync(VmLaunchRequest request, CancellationToken cancellationToken);
 }
 
-/// <summary>What the sandbox needs from its VM launch: ids for names and logs, and the host directory to share.</summary>
-public sealed record VmLaunchRequest(string Namespace, string SandboxId, string RunDirectory, string SharedDirectory);
+/// <summary>
+/// What the sandbox needs from its VM launch: ids for names and logs, the host directories (state, share), and the pod
+/// itself (<see cref="SandboxSpec"/>: hostname, network namespace, sysctls, sizing), read from the first container.
+/// </summary>
+public sealed record VmLaunchRequest(string Namespace, string SandboxId, string RunDirectory, string SharedDirectory,
+    SandboxSpec Spec);
 
 /// <summary>A running VM with a connected agent.</summary>
 public interface ISandboxVm : IAsyncDisposable
@@ -32,9 +36,12 @@ public interface ISandboxVm : IAsyncDisposable
 /// <summary>Container and process lifecycle inside the guest.</summary>
 public interface IGuestAgent
 {
-    /// <summary>Creates the container's init process without starting it. <paramref name="guestRootfs"/> is the guest path.</summary>
+    /// <summary>
+    /// Creates the container's init process without starting it. <paramref name="guestRootfs"/> is the guest path;
+    /// <paramref name="membership"/> tells the guest which pod namespaces the container gets or joins.
+    /// </summary>
     Task CreateContainerAsync(string containerId, ReadOnlyMemory<byte> ociSpecJson, string guestRootfs, StdioSpec stdio,
-        CancellationToken cancellationToken);
+        PodMembership membership, CancellationToken cancellationToken);
 
     /// <summary>Registers an extra process without starting it.</summary>
     Task ExecAsync(ExecRequest request, CancellationToken cancellationToken);

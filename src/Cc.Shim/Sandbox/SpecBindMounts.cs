@@ -20,6 +20,14 @@ public sealed record BindShare(string HostSource, string HostTarget, bool ReadOn
 /// </summary>
 public static class SpecBindMounts
 {
+    /// <summary>
+    /// The guest tmpfs the agent makes once per VM (= per pod) for the pod's <c>/dev/shm</c>. containerd's CRI binds
+    /// the sandbox's host shm directory into every container of the pod; shared through 9p or virtio-fs that would be
+    /// a file share, not memory shared between guest processes, so in a CRI container that bind names this guest
+    /// directory instead and is not shared from the host (docs/kubernetes.md).
+    /// </summary>
+    public const string GuestPodShm = "/run/cc/pod/shm";
+
     /// <summary>The directory of a container's shared bind sources, below the shared directory (host) or its guest mount.</summary>
     public static string Directory(string sharedRoot, string containerId) =>
         $"{sharedRoot.TrimEnd('/')}/containers/{containerId}/mounts";
@@ -41,6 +49,7 @@ public static class SpecBindMounts
             throw new InvalidRequestException($"config.json is not valid JSON: {e.Message}", e);
         }
         var shares = new List<BindShare>();
+        var inPod = CriAnnotations.Membership(root["annotations"] as JsonObject, containerId).Role != PodRole.None;
         if (root["mounts"] is JsonArray mounts)
         {
             foreach (var mount in mounts.OfType<JsonObject>())
@@ -48,6 +57,12 @@ public static class SpecBindMounts
                 var options = Options(mount);
                 if (!IsBind(mount, options))
                 {
+                    continue;
+                }
+                if (inPod && mount["destination"] is JsonValue d && d.TryGetValue<string>(out var destination)
+                    && destination.TrimEnd('/') == "/dev/shm")
+                {
+                    mount["source"] = GuestPodShm;
                     continue;
                 }
                 var source = mount["source"] is JsonValue s && s.TryGetValue<string>(out var text) ? text : "";

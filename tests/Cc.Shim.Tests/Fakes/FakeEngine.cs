@@ -14,6 +14,7 @@ public sealed class FakeEngine : IVmLauncher, IRootfsProvider
     public ConcurrentQueue<string> Calls { get; } = new();
     public ConcurrentDictionary<string, string> PreparedRootfs { get; } = new();
     public Exception? FailLaunch { get; set; }
+    public VmLaunchRequest? LastLaunch { get; private set; }
 
     public Task<ISandboxVm> LaunchAsync(VmLaunchRequest request, CancellationToken cancellationToken)
     {
@@ -22,6 +23,7 @@ public sealed class FakeEngine : IVmLauncher, IRootfsProvider
             throw failure;
         }
         Interlocked.Increment(ref Launches);
+        LastLaunch = request;
         Vm = new FakeVm(this, 40000 + Launches);
         return Task.FromResult<ISandboxVm>(Vm);
     }
@@ -82,9 +84,11 @@ public sealed class FakeVm : ISandboxVm, IGuestAgent, IGuestStdio
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     public Task CreateContainerAsync(string containerId, ReadOnlyMemory<byte> ociSpecJson, string guestRootfs, StdioSpec stdio,
-        CancellationToken cancellationToken)
+        PodMembership membership, CancellationToken cancellationToken)
     {
-        _engine.Calls.Enqueue($"create {containerId} {guestRootfs}");
+        _engine.Calls.Enqueue(membership.Role == PodRole.None
+            ? $"create {containerId} {guestRootfs}"
+            : $"create {containerId} {guestRootfs} role={membership.Role} sandbox={membership.SandboxContainerId}");
         ExitOf(new ProcessKey(containerId, ""));
         return Task.CompletedTask;
     }
