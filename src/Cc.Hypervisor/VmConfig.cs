@@ -42,6 +42,11 @@ public sealed record VmConfig
 
     public AgentTransport Agent { get; init; } = new VirtioSerialTransport();
 
+    /// <summary>The guest's network interfaces, one virtio-net device each, in this order (the guest names them
+    /// eth0, eth1, ... in PCI/mmio order). Each tap descriptor is passed to QEMU through the spawner's fd map;
+    /// the caller owns it and keeps it open until StartAsync returned (QEMU holds its own copy from then on).</summary>
+    public IReadOnlyList<NetworkInterfaceConfig> NetworkInterfaces { get; init; } = [];
+
     /// <summary>Add virtio-rng fed from /dev/urandom (the guest's entropy source).</summary>
     public bool Rng { get; init; }
 
@@ -117,6 +122,27 @@ public enum SharedFsKind
 
     /// <summary>virtio-fs through virtiofsd; guest RAM becomes a shared memfd.</summary>
     VirtioFs,
+}
+
+/// <summary>
+/// One guest network interface backed by a host tap device that the caller opened (for example in the pod's network
+/// namespace, /dev/net/tun with IFF_TAP | IFF_NO_PI | IFF_VNET_HDR). QEMU receives <see cref="Tap"/> as an inherited
+/// descriptor (<c>-netdev tap,fd=N</c>), so it needs no rights to create taps and never sees the namespace.
+/// </summary>
+public sealed record NetworkInterfaceConfig
+{
+    /// <summary>An open tap file descriptor, owned by the caller (the VM does not close it).</summary>
+    public required System.Runtime.InteropServices.SafeHandle Tap { get; init; }
+
+    /// <summary>The guest interface's MAC address, six colon-separated hex bytes (aa:bb:cc:dd:ee:ff).</summary>
+    public required string MacAddress { get; init; }
+
+    /// <summary>The MTU the device advertises to the guest (virtio-net host_mtu), or null for QEMU's default (1500).</summary>
+    public int? Mtu { get; init; }
+
+    /// <summary>An open /dev/vhost-net descriptor for in-kernel virtio-net (vhost=on), owned by the caller; null = QEMU's
+    /// user-space virtio-net (always the case under TCG, where vhost brings nothing).</summary>
+    public System.Runtime.InteropServices.SafeHandle? VhostNet { get; init; }
 }
 
 /// <summary>The agent channel.</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Cc.Hypervisor.Qemu.Devices;
 
 namespace Cc.Hypervisor.Qemu;
@@ -41,6 +42,15 @@ public static class QemuCommandLine
                 _ => throw new VmConfigException($"unknown shared filesystem kind {shared.Kind}"),
             });
         }
+        // Numbered exactly as InheritedFds numbers them.
+        int nextFd = FirstInheritedFd;
+        for (int i = 0; i < config.NetworkInterfaces.Count; i++)
+        {
+            NetworkInterfaceConfig nic = config.NetworkInterfaces[i];
+            int tap = nextFd++;
+            int? vhost = nic.VhostNet is null ? null : nextFd++;
+            devices.Add(new NetworkDevice(bus, i, tap, nic.MacAddress, nic.Mtu, vhost));
+        }
         if (config.Rng)
         {
             devices.Add(new RngDevice(bus));
@@ -50,6 +60,28 @@ public static class QemuCommandLine
             devices.Add(new RawArguments(config.ExtraArguments));
         }
         return devices;
+    }
+
+    /// <summary>QEMU's first inherited descriptor after stdin, stdout and stderr.</summary>
+    public const int FirstInheritedFd = 3;
+
+    /// <summary>
+    /// The descriptors QEMU inherits and the number each gets in QEMU: for every network interface in order, its tap,
+    /// then its vhost-net descriptor if any, numbered from <see cref="FirstInheritedFd"/> up. The command line names the
+    /// same numbers; the launch hands exactly this list to the spawner's fd map, so nothing else reaches QEMU.
+    /// </summary>
+    public static IReadOnlyList<InheritedFd> InheritedFds(VmConfig config)
+    {
+        List<InheritedFd> fds = [];
+        foreach (NetworkInterfaceConfig nic in config.NetworkInterfaces)
+        {
+            fds.Add(new InheritedFd(FirstInheritedFd + fds.Count, nic.Tap));
+            if (nic.VhostNet is { } vhost)
+            {
+                fds.Add(new InheritedFd(FirstInheritedFd + fds.Count, vhost));
+            }
+        }
+        return fds;
     }
 
     /// <summary>QEMU's argv without the program name.</summary>
@@ -82,3 +114,6 @@ public static class QemuCommandLine
         };
     }
 }
+
+/// <summary>A descriptor of ours (<see cref="Handle"/>) that a child receives as <see cref="ChildFd"/>.</summary>
+public sealed record InheritedFd(int ChildFd, SafeHandle Handle);

@@ -22,6 +22,11 @@ public sealed class QemuHypervisor(ILoggerFactory? loggerFactory = null, TimePro
     public async Task<QemuVirtualMachine> StartAsync(VmConfig config, CancellationToken cancellationToken)
     {
         VmConfigValidation.Validate(config, Host);
+        if (config.NetworkInterfaces.Count > 0)
+        {
+            // Temporary until the QEMU launch goes through the spawner's fd map (next commit on this branch).
+            throw new VmConfigException("NetworkInterfaces cannot be passed to QEMU yet: the launch does not map tap descriptors");
+        }
         RunLayout layout = RunLayout.For(config);
         IReadOnlyList<string> argv = QemuCommandLine.Build(config, layout, Host);
         string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(layout.Directory));

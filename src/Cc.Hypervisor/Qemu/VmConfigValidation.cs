@@ -4,7 +4,7 @@ namespace Cc.Hypervisor.Qemu;
 
 /// <summary>Checks a config against the host before anything starts, so that a mistake is a
 /// <see cref="VmConfigException"/> naming the field, not a QEMU error after a fork.</summary>
-internal static class VmConfigValidation
+internal static partial class VmConfigValidation
 {
     private static readonly string[] LogLevels = ["trace", "debug", "info", "warn", "error"];
 
@@ -52,6 +52,7 @@ internal static class VmConfigValidation
                 RequireFile(shared.VirtiofsdPath, "Shared.VirtiofsdPath");
             }
         }
+        ValidateNetworkInterfaces(config);
         if (config.Agent is VsockTransport vsock)
         {
             if (!host.VhostVsock)
@@ -65,6 +66,43 @@ internal static class VmConfigValidation
         }
         QemuCommandLine.ResolveAccel(config.Accel, host);
     }
+
+    internal static void ValidateNetworkInterfaces(VmConfig config)
+    {
+        for (int i = 0; i < config.NetworkInterfaces.Count; i++)
+        {
+            ValidateNetworkInterface(config.NetworkInterfaces[i], i);
+        }
+    }
+
+    private static void ValidateNetworkInterface(NetworkInterfaceConfig nic, int index)
+    {
+        string field = $"NetworkInterfaces[{index}]";
+        if (nic.Tap is null || nic.Tap.IsInvalid || nic.Tap.IsClosed)
+        {
+            throw new VmConfigException($"{field}.Tap is not an open descriptor");
+        }
+        if (nic.VhostNet is { } vhost && (vhost.IsInvalid || vhost.IsClosed))
+        {
+            throw new VmConfigException($"{field}.VhostNet is not an open descriptor");
+        }
+        if (!MacAddress().IsMatch(nic.MacAddress ?? ""))
+        {
+            throw new VmConfigException($"{field}.MacAddress '{nic.MacAddress}' is not six colon-separated hex bytes");
+        }
+        if ((Convert.ToByte(nic.MacAddress![..2], 16) & 1) != 0)
+        {
+            throw new VmConfigException($"{field}.MacAddress {nic.MacAddress} is a multicast address; a NIC needs a unicast one");
+        }
+        // 68 is IPv4's minimum MTU; 65535 the largest virtio-net's 16-bit host_mtu can carry.
+        if (nic.Mtu is { } mtu && (mtu < 68 || mtu > 65535))
+        {
+            throw new VmConfigException($"{field}.Mtu {mtu} is outside 68..65535");
+        }
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")]
+    private static partial System.Text.RegularExpressions.Regex MacAddress();
 
     private static void RequireFile(string path, string field)
     {
