@@ -11,7 +11,9 @@ internal static class OciSpec
     // The bundle's config.json: root.path = the guest rootfs, process.terminal = the stdio option.
     // Namespace paths and hooks name things on the host (its netns files, its hook binaries) that do
     // not exist in the guest, so they are dropped: the container gets fresh namespaces of the same
-    // types and no hooks.
+    // types and no hooks. The one exception is a network namespace with a path: that is the pod's
+    // network namespace on the host, which the VM mirrors (docs/networking.md), so the container runs
+    // in the guest's root network namespace, where the agent configured the pod's interfaces.
     public static byte[] RewriteConfig(ReadOnlySpan<byte> json, string rootfsPath, bool terminal)
     {
         var spec = ParseObject(json, "OCI spec");
@@ -34,8 +36,12 @@ internal static class OciSpec
         spec.Remove("hooks");
         if (spec["linux"] is JsonObject linux && linux["namespaces"] is JsonArray namespaces)
         {
-            foreach (var ns in namespaces.OfType<JsonObject>())
+            foreach (var ns in namespaces.OfType<JsonObject>().ToList())
             {
+                if (ns["type"]?.GetValue<string>() == "network" && ns["path"] is not null)
+                {
+                    namespaces.Remove(ns);
+                }
                 ns.Remove("path");
             }
         }

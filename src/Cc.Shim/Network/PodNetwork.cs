@@ -125,22 +125,47 @@ public sealed partial class PodNetwork
     /// </summary>
     public static void TearDown(NetworkRecord record, string runDirectory, INetnsRunner runner, ILogger logger)
     {
+        var complete = true;
         if (record.NetnsPath.Length > 0 && File.Exists(record.NetnsPath) && record.Mirrors.Count > 0)
         {
-            var links = IpJsonParser.ParseAddresses(runner.Run(record.NetnsPath, new NetnsCommand("ip", ["-j", "addr", "show"])))
-                .Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
-            foreach (var mirror in record.Mirrors)
+            try
             {
-                var vethHasIngress = links.Contains(mirror.Interface)
-                    && QdiscKinds(record.NetnsPath, mirror.Interface, runner).Contains("ingress");
-                foreach (var command in TcMirrorPlan.TearDown(mirror.Interface, mirror.Tap, vethHasIngress, links.Contains(mirror.Tap)))
+                var links = IpJsonParser.ParseAddresses(runner.Run(record.NetnsPath, new NetnsCommand("ip", ["-j", "addr", "show"])))
+                    .Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
+                foreach (var mirror in record.Mirrors)
                 {
-                    runner.Run(record.NetnsPath, command);
+                    var vethHasIngress = links.Contains(mirror.Interface)
+                        && QdiscKinds(record.NetnsPath, mirror.Interface, runner).Contains("ingress");
+                    foreach (var command in TcMirrorPlan.TearDown(mirror.Interface, mirror.Tap, vethHasIngress, links.Contains(mirror.Tap)))
+                    {
+                        // Every step is tried: one that fails must not keep the others' leftovers in the namespace.
+                        try
+                        {
+                            runner.Run(record.NetnsPath, command);
+                        }
+                        catch (NetworkSetupException e)
+                        {
+                            complete = false;
+                            Log.TearDownFailed(logger, e, command.ToString(), record.NetnsPath);
+                        }
+                    }
                 }
             }
-            Log.Detached(logger, record.NetnsPath);
+            catch (Exception e) when (e is NetworkSetupException or FormatException)
+            {
+                complete = false;
+                Log.TearDownFailed(logger, e, "ip -j addr show", record.NetnsPath);
+            }
+            if (complete)
+            {
+                Log.Detached(logger, record.NetnsPath);
+            }
         }
-        NetworkRecord.Delete(runDirectory);
+        // Kept after a failure, so that a later delete tries again.
+        if (complete)
+        {
+            NetworkRecord.Delete(runDirectory);
+        }
     }
 
     private static IReadOnlyList<string> QdiscKinds(string netnsPath, string device, INetnsRunner runner) =>
@@ -154,5 +179,8 @@ public sealed partial class PodNetwork
 
         [LoggerMessage(EventId = 401, Level = LogLevel.Information, Message = "Pod network: taps and redirects removed from {Netns}")]
         public static partial void Detached(ILogger logger, string netns);
+
+        [LoggerMessage(EventId = 402, Level = LogLevel.Warning, Message = "Pod network: '{Command}' in {Netns} failed during teardown")]
+        public static partial void TearDownFailed(ILogger logger, Exception e, string command, string netns);
     }
 }
