@@ -1,9 +1,7 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using Cc.Hypervisor.Processes;
 using Cc.Shim.Lifetime;
-using Cc.Shim.Native;
+using Cc.Hypervisor.Native;
 using Cc.TestKit;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -18,7 +16,7 @@ public sealed class SubreaperCollection;
 
 /// <summary>
 /// The daemon's orphan reaping, in this process made a subreaper the way the daemon is: a shell started like QEMU
-/// (Process, registered) leaves a background <c>sleep</c> behind, which is re-parented to us and dies.
+/// (ChildSpawner, registered) leaves a background <c>sleep</c> behind, which is re-parented to us and dies.
 /// </summary>
 [Collection(nameof(SubreaperCollection))]
 public sealed class OrphanReaperTests : IDisposable
@@ -34,12 +32,13 @@ public sealed class OrphanReaperTests : IDisposable
     }
 
     [Fact]
-    public async Task The_runtime_leaves_an_orphan_a_zombie_and_a_sweep_reaps_it_but_not_our_own_children()
+    public async Task The_runtime_leaves_an_orphan_a_zombie_and_a_sweep_reaps_it_but_not_a_registered_zombie()
     {
-        // An own child that has exited but is not reaped yet: the sweep must leave it alone.
-        var own = ChildSpawner.Spawn("/bin/sh", ["-c", "exit 7"], new Dictionary<string, string>(), []);
         var orphan = await LeaveOrphanAsync(shellExit: 3);
-        await Bounded.UntilAsync(() => StateOf(orphan) is ('Z', _) && StateOf(own) is ('Z', _), "both are zombies");
+        var registered = await LeaveOrphanAsync(shellExit: 4);
+        await Bounded.UntilAsync(() => StateOf(orphan) is ('Z', _) && StateOf(registered) is ('Z', _), "both are zombies");
+        // Stands for an own child whose waiter has not collected it yet: registered, exited, not reaped.
+        OwnChildren.Start(() => registered, pid => pid);
 
         // Verified, not assumed: the .NET runtime (SIGCHLD not ignored at start, not PID 1) does not reap it.
         await Task.Delay(500);
@@ -48,19 +47,19 @@ public sealed class OrphanReaperTests : IDisposable
         var reaped = OrphanReaper.Sweep();
 
         reaped.ShouldContain(orphan);
-        reaped.ShouldNotContain(own);
+        reaped.ShouldNotContain(registered);
         StateOf(orphan).ShouldBeNull("the orphan is gone from /proc");
-        WaitPid(own).ShouldBe(7, "an own child keeps its exit status for its own waiter");
-        OwnChildren.Collected(own);
+        StateOf(registered).ShouldBe(('Z', Environment.ProcessId), "a registered zombie keeps its exit status for its own waiter");
+        OwnChildren.Collected(registered);
+        OrphanReaper.Sweep().ShouldContain(registered);
     }
 
     [Fact]
     public async Task The_running_reaper_reaps_orphans_on_SIGCHLD_while_own_children_keep_their_status()
     {
         using var reaper = new OrphanReaper(NullLogger.Instance);
-        // Like a binary:// logger: posix_spawned, waited by a thread of ours; it outlives the orphan's death.
-        var own = ChildSpawner.Spawn("/bin/sh", ["-c", "sleep 1; exit 5"], new Dictionary<string, string>(), []);
-        var ownStatus = Task.Factory.StartNew(() => WaitPid(own), TaskCreationOptions.LongRunning);
+        // Like a binary:// logger: spawned and waited by its own thread; it outlives the orphans' deaths.
+        using var own = ChildSpawner.Spawn(new SpawnOptions { Executable = "/bin/sh", Arguments = ["-c", "sleep 1; exit 5"] });
 
         var orphans = new List<int>();
         for (var i = 0; i < 3; i++)
@@ -71,24 +70,23 @@ public sealed class OrphanReaperTests : IDisposable
         // Well within the backstop: the SIGCHLD of each orphan's death triggers a sweep.
         await Bounded.UntilAsync(() => orphans.All(pid => StateOf(pid) is null), "every orphan was reaped",
             OrphanReaper.Backstop - TimeSpan.FromSeconds(1));
-        (await ownStatus.WithTimeout()).ShouldBe(5);
-        OwnChildren.Collected(own);
+        (await own.Exited.WithTimeout()).ShouldBe(5);
+        OwnChildren.Contains(own.Pid).ShouldBeFalse("the waiter reported the pid collected");
     }
 
     /// <summary>
-    /// Starts <c>sh</c> as the shim starts QEMU (Process, registered), which backgrounds a short <c>sleep</c> and exits
-    /// with <paramref name="shellExit"/>; checks the runtime still reports that code; returns the sleep's pid.
+    /// Starts <c>sh</c> as the shim starts QEMU (<see cref="ChildSpawner"/>), which backgrounds a short <c>sleep</c> and
+    /// exits with <paramref name="shellExit"/>; checks the waiter still reports that code; returns the sleep's pid.
     /// </summary>
     private async Task<int> LeaveOrphanAsync(int shellExit)
     {
         var pidFile = Path.Combine(_root, $"orphan-{Guid.NewGuid():N}");
-        var info = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
-        info.ArgumentList.Add("-c");
-        info.ArgumentList.Add($"sleep 0.2 & echo $! > {pidFile}; exit {shellExit}");
-        using var shell = OwnChildren.Start(() => Process.Start(info)!, p => p.Id);
-        await shell.WaitForExitAsync().WithTimeout();
-        OwnChildren.Collected(shell.Id);
-        shell.ExitCode.ShouldBe(shellExit);
+        using var shell = ChildSpawner.Spawn(new SpawnOptions
+        {
+            Executable = "/bin/sh",
+            Arguments = ["-c", $"sleep 0.2 & echo $! > {pidFile}; exit {shellExit}"],
+        });
+        (await shell.Exited.WithTimeout()).ShouldBe(shellExit);
         var orphan = int.Parse(File.ReadAllText(pidFile).Trim(), CultureInfo.InvariantCulture);
         StateOf(orphan)?.Parent.ShouldBe(Environment.ProcessId, "the orphan was re-parented to the subreaper");
         return orphan;
@@ -108,15 +106,5 @@ public sealed class OrphanReaperTests : IDisposable
         }
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         return (fields[0][0], int.Parse(fields[1], CultureInfo.InvariantCulture));
-    }
-
-    private static unsafe int WaitPid(int pid)
-    {
-        int status;
-        while (LibC.waitpid(pid, &status, 0) < 0)
-        {
-            Marshal.GetLastPInvokeError().ShouldBe(LibC.EINTR, $"waitpid({pid})");
-        }
-        return (status >> 8) & 0xff;
     }
 }

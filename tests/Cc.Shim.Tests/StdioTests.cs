@@ -85,7 +85,7 @@ public sealed class BinaryLoggerTests : IDisposable
         return script;
     }
 
-    private static bool Alive(int pid) => Native.LibC.kill(pid, 0) == 0;
+    private static bool Alive(int pid) => Cc.Hypervisor.Native.LibC.kill(pid, 0) == 0;
 
     [Fact]
     public async Task Guest_stdout_and_stderr_arrive_in_the_logger_which_gets_its_argv_and_environment_and_is_reaped()

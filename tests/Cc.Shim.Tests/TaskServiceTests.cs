@@ -356,7 +356,7 @@ public sealed class TaskServiceTests
     {
         await using var shim = await ShimHarness.StartAsync();
         var fifo = Path.Combine(shim.Root, "c1-stdout");
-        Native.LibC.mkfifo(fifo, Convert.ToInt32("600", 8)).ShouldBe(0);
+        Cc.Hypervisor.Native.LibC.mkfifo(fifo, Convert.ToInt32("600", 8)).ShouldBe(0);
         // The client opens its read end around Create, as ctr does; that open completes once the shim opens its end.
         var opening = Task.Run(() => new FileStream(fifo, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.None));
         await shim.CreateAsync("c1", stdout: fifo);
@@ -376,7 +376,7 @@ public sealed class TaskServiceTests
         // open until Delete hangs every exec probe.
         await using var shim = await ShimHarness.StartAsync();
         var fifo = Path.Combine(shim.Root, "c1-stdout");
-        Native.LibC.mkfifo(fifo, Convert.ToInt32("600", 8)).ShouldBe(0);
+        Cc.Hypervisor.Native.LibC.mkfifo(fifo, Convert.ToInt32("600", 8)).ShouldBe(0);
         var opening = Task.Run(() => new FileStream(fifo, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.None));
         await shim.CreateAsync("c1", stdout: fifo);
         await using var reader = await opening.WithTimeout();

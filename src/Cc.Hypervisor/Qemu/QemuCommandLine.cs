@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using Cc.Hypervisor.Processes;
 using Cc.Hypervisor.Qemu.Devices;
 
 namespace Cc.Hypervisor.Qemu;
@@ -114,6 +114,3 @@ public static class QemuCommandLine
         };
     }
 }
-
-/// <summary>A descriptor of ours (<see cref="Handle"/>) that a child receives as <see cref="ChildFd"/>.</summary>
-public sealed record InheritedFd(int ChildFd, SafeHandle Handle);

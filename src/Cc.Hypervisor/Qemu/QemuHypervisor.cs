@@ -1,3 +1,4 @@
+using Cc.Hypervisor.Processes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -22,11 +23,6 @@ public sealed class QemuHypervisor(ILoggerFactory? loggerFactory = null, TimePro
     public async Task<QemuVirtualMachine> StartAsync(VmConfig config, CancellationToken cancellationToken)
     {
         VmConfigValidation.Validate(config, Host);
-        if (config.NetworkInterfaces.Count > 0)
-        {
-            // Temporary until the QEMU launch goes through the spawner's fd map (next commit on this branch).
-            throw new VmConfigException("NetworkInterfaces cannot be passed to QEMU yet: the launch does not map tap descriptors");
-        }
         RunLayout layout = RunLayout.For(config);
         IReadOnlyList<string> argv = QemuCommandLine.Build(config, layout, Host);
         string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(layout.Directory));
@@ -45,10 +41,18 @@ public sealed class QemuHypervisor(ILoggerFactory? loggerFactory = null, TimePro
             }
             QemuLog.CommandLine(_logger, name, config.QemuPath, string.Join(' ', argv));
             ConsoleLog log = console;
-            qemu = ChildProcess.Start(config.QemuPath, argv, line =>
+            // QEMU gets the tap (and vhost-net) descriptors at the numbers its command line names, and nothing else of ours.
+            qemu = Spawn.Helper(new SpawnOptions
             {
-                QemuLog.Stderr(_logger, name, line);
-                log.AppendLine("qemu: ", line);
+                Executable = config.QemuPath,
+                Arguments = argv,
+                Fds = QemuCommandLine.InheritedFds(config),
+                CaptureOutput = true,
+                OnOutputLine = line =>
+                {
+                    QemuLog.Stderr(_logger, name, line);
+                    log.AppendLine("qemu: ", line);
+                },
             });
             QemuLog.Started(_logger, name, qemu.Pid);
             AgentEndpoint agent = config.Agent switch

@@ -1,3 +1,4 @@
+using Cc.Hypervisor.Processes;
 using Cc.Hypervisor.Qmp;
 using Microsoft.Extensions.Logging;
 

@@ -1,3 +1,4 @@
+using Cc.Hypervisor.Processes;
 using Microsoft.Extensions.Logging;
 
 namespace Cc.Hypervisor.Qemu;
@@ -20,7 +21,13 @@ internal static class Virtiofsd
             "-o", "cache=auto",
             "-o", "sandbox=chroot",
         ];
-        ChildProcess process = ChildProcess.Start(shared.VirtiofsdPath, arguments, line => QemuLog.VirtiofsdStderr(logger, vm, line));
+        ChildProcess process = Spawn.Helper(new SpawnOptions
+        {
+            Executable = shared.VirtiofsdPath,
+            Arguments = arguments,
+            CaptureOutput = true,
+            OnOutputLine = line => QemuLog.VirtiofsdStderr(logger, vm, line),
+        });
         QemuLog.VirtiofsdStarted(logger, vm, process.Pid, shared.HostPath);
         try
         {

@@ -1,8 +1,8 @@
 using System.Net.Sockets;
 using Cc.Containerd.Protocol.Tasks;
 using Cc.Shim.Configuration;
+using Cc.Hypervisor.Native;
 using Cc.Shim.Network;
-using Cc.Shim.Native;
 using Cc.Shim.Sandbox;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;

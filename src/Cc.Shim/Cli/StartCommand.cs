@@ -96,9 +96,9 @@ public sealed class StartCommand
         {
             socket.Bind(new UnixDomainSocketEndPoint(socketPath));
             // Only our user (containerd's) may connect; the ttrpc server checks peer credentials as well.
-            if (Native.LibC.chmod(socketPath, Convert.ToInt32("600", 8)) != 0)
+            if (Cc.Hypervisor.Native.LibC.chmod(socketPath, Convert.ToInt32("600", 8)) != 0)
             {
-                throw new IOException($"chmod {socketPath}: {Native.LibC.ErrorText(System.Runtime.InteropServices.Marshal.GetLastPInvokeError())}");
+                throw new IOException($"chmod {socketPath}: {Cc.Hypervisor.Native.LibC.ErrorText(System.Runtime.InteropServices.Marshal.GetLastPInvokeError())}");
             }
             socket.Listen(128);
             return socket;

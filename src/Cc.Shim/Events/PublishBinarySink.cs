@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using Cc.Hypervisor.Processes;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using Microsoft.Win32.SafeHandles;
 
 namespace Cc.Shim.Events;
 
@@ -27,53 +27,58 @@ public sealed class PublishBinarySink : IEventSink
 
     public async Task SendAsync(string topic, Any @event, DateTimeOffset timestamp, CancellationToken cancellationToken)
     {
-        var start = new ProcessStartInfo(_binary)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in (string[])["--address", _grpcAddress, "publish", "--topic", topic, "--namespace", _namespace])
-        {
-            start.ArgumentList.Add(arg);
-        }
-        // Registered so the daemon's orphan reaper leaves this pid to the runtime (OwnChildren).
-        using var process = OwnChildren.Start(() => Process.Start(start), p => p?.Id ?? 0)
-            ?? throw new IOException($"cannot start {_binary}");
+        var (stdinRead, stdinWrite) = AnonymousPipe.Create();
+        ChildProcess process;
         try
         {
-            await PublishAsync(process, topic, @event, cancellationToken).ConfigureAwait(false);
+            // stdin is the event; stdout and stderr are captured for the error message. Nothing else reaches it.
+            process = ChildSpawner.Spawn(new SpawnOptions
+            {
+                Executable = _binary,
+                Arguments = ["--address", _grpcAddress, "publish", "--topic", topic, "--namespace", _namespace],
+                Fds = [new InheritedFd(0, stdinRead)],
+                CaptureOutput = true,
+            });
+        }
+        catch
+        {
+            stdinWrite.Dispose();
+            throw;
         }
         finally
         {
-            // Only once the runtime reaped it; a child still running stays registered (harmless, see OwnChildren).
-            if (process.HasExited)
-            {
-                OwnChildren.Collected(process.Id);
-            }
+            stdinRead.Dispose();
+        }
+        using (process)
+        {
+            await PublishAsync(process, stdinWrite, topic, @event, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private async Task PublishAsync(Process process, string topic, Any @event, CancellationToken cancellationToken)
+    private async Task PublishAsync(ChildProcess process, SafeFileHandle stdin, string topic, Any @event, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(Timeout);
         try
         {
-            await process.StandardInput.BaseStream.WriteAsync(@event.ToByteArray(), timeout.Token).ConfigureAwait(false);
-            process.StandardInput.Close();
-            var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
-            await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
-            if (process.ExitCode != 0)
+            await using (var input = new FileStream(stdin, FileAccess.Write, bufferSize: 0))
             {
-                throw new IOException($"{_binary} publish {topic} exited {process.ExitCode}: {(await stderr.ConfigureAwait(false)).Trim()}");
+                await input.WriteAsync(@event.ToByteArray(), timeout.Token).ConfigureAwait(false);
+            }
+            var code = await process.Exited.WaitAsync(timeout.Token).ConfigureAwait(false);
+            if (code != 0)
+            {
+                throw new IOException($"{_binary} publish {topic} exited {code}: {process.Tail().Trim()}");
             }
         }
         catch (OperationCanceledException)
         {
-            process.Kill(entireProcessTree: true);
+            process.SignalGroup(9);
             throw;
+        }
+        finally
+        {
+            stdin.Dispose();
         }
     }
 

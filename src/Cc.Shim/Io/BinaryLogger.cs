@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using Cc.Hypervisor.Processes;
-using Cc.Shim.Native;
+using Cc.Hypervisor.Native;
 using Cc.Shim.Sandbox;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
@@ -30,10 +30,9 @@ public sealed record BinaryLoggerTimeouts
 /// </summary>
 /// <remarks>
 /// The logger runs in a process group of its own, so the SIGTERM/SIGKILL of <see cref="DisposeAsync"/> reaches the
-/// children it may have started too. It is reaped by a dedicated thread blocked in waitpid(pid): the .NET runtime's
-/// SIGCHLD handling only reaps the children it started itself, and the daemon's <see cref="Lifetime.OrphanReaper"/>
-/// leaves every pid registered in <see cref="OwnChildren"/> alone (<see cref="ChildSpawner"/> registers it), so this
-/// pid is ours alone to wait for.
+/// children it may have started too. <see cref="ChildSpawner"/> starts it with exactly fds 0-2 (/dev/null) and 3-5, and
+/// its <see cref="ChildProcess"/> alone reaps it (the daemon's <see cref="Lifetime.OrphanReaper"/> leaves every pid
+/// registered in <see cref="OwnChildren"/> alone).
 /// </remarks>
 public sealed partial class BinaryLogger : IAsyncDisposable
 {
@@ -45,19 +44,20 @@ public sealed partial class BinaryLogger : IAsyncDisposable
     private readonly ILogger _logger;
     private int _disposed;
 
-    private BinaryLogger(string path, int pid, FileStream stdout, FileStream stderr, Task<int> exited,
+    private readonly ChildProcess _process;
+
+    private BinaryLogger(string path, ChildProcess process, FileStream stdout, FileStream stderr,
         BinaryLoggerTimeouts timeouts, ILogger logger)
     {
         _path = path;
-        Pid = pid;
+        _process = process;
         Stdout = stdout;
         Stderr = stderr;
-        Exited = exited;
         _timeouts = timeouts;
         _logger = logger;
     }
 
-    public int Pid { get; }
+    public int Pid => _process.Pid;
 
     /// <summary>The write end of the pipe the logger reads as fd 3.</summary>
     public FileStream Stdout { get; }
@@ -66,7 +66,7 @@ public sealed partial class BinaryLogger : IAsyncDisposable
     public FileStream Stderr { get; }
 
     /// <summary>Completes when the logger has been reaped: its exit code, 128 + N when signal N killed it, -1 if lost.</summary>
-    public Task<int> Exited { get; }
+    public Task<int> Exited => _process.Exited;
 
     /// <summary>The logger's environment: nothing of the shim's, only who the output belongs to.</summary>
     public static IReadOnlyDictionary<string, string> Environment(string containerId, string ns) =>
@@ -88,14 +88,19 @@ public sealed partial class BinaryLogger : IAsyncDisposable
         {
             throw new InvalidRequestException($"binary logger path must be absolute, got \"{target.Path}\"");
         }
-        var (stdoutRead, stdoutWrite) = Pipe();
-        var (stderrRead, stderrWrite) = Pipe();
-        var (readyRead, readyWrite) = Pipe();
-        int pid;
+        var (stdoutRead, stdoutWrite) = AnonymousPipe.Create();
+        var (stderrRead, stderrWrite) = AnonymousPipe.Create();
+        var (readyRead, readyWrite) = AnonymousPipe.Create();
+        ChildProcess process;
         try
         {
-            pid = ChildSpawner.Spawn(target.Path, target.Arguments, Environment(containerId, ns),
-                [stdoutRead, stderrRead, readyWrite]);
+            process = ChildSpawner.Spawn(new SpawnOptions
+            {
+                Executable = target.Path,
+                Arguments = target.Arguments,
+                Environment = Environment(containerId, ns),
+                Fds = [new InheritedFd(3, stdoutRead), new InheritedFd(4, stderrRead), new InheritedFd(5, readyWrite)],
+            });
         }
         catch (ChildSpawnException e)
         {
@@ -110,11 +115,12 @@ public sealed partial class BinaryLogger : IAsyncDisposable
         // The logger has its copies; ours of its ends must go, or fd 5 never reads end-of-file.
         CloseAll(stdoutRead, stderrRead, readyWrite);
 
-        var exited = Reap(pid);
-        var result = new BinaryLogger(target.Path, pid,
-            new FileStream(new SafeFileHandle(stdoutWrite, ownsHandle: true), FileAccess.Write, bufferSize: 0),
-            new FileStream(new SafeFileHandle(stderrWrite, ownsHandle: true), FileAccess.Write, bufferSize: 0),
-            exited, timeouts, logger);
+        var pid = process.Pid;
+        var exited = process.Exited;
+        var result = new BinaryLogger(target.Path, process,
+            new FileStream(stdoutWrite, FileAccess.Write, bufferSize: 0),
+            new FileStream(stderrWrite, FileAccess.Write, bufferSize: 0),
+            timeouts, logger);
         Log.LoggerStarted(logger, target.Path, pid, containerId);
         try
         {
@@ -140,7 +146,7 @@ public sealed partial class BinaryLogger : IAsyncDisposable
         }
         finally
         {
-            LibC.close(readyRead);
+            readyRead.Dispose();
         }
     }
 
@@ -192,37 +198,33 @@ public sealed partial class BinaryLogger : IAsyncDisposable
     /// <summary>The whole group: a logger's own children must not outlive it (they would be orphans of this shim).</summary>
     private void SignalGroup(int signal)
     {
-        if (LibC.kill(-Pid, signal) != 0 && Marshal.GetLastPInvokeError() != LibC.ESRCH)
+        try
         {
-            Log.SignalFailed(_logger, _path, Pid, LibC.ErrorText(Marshal.GetLastPInvokeError()));
+            _process.SignalGroup(signal);
+        }
+        catch (IOException e)
+        {
+            Log.SignalFailed(_logger, _path, Pid, e.Message);
         }
     }
 
-    private static unsafe (int Read, int Write) Pipe()
+    private static void CloseAll(params ReadOnlySpan<SafeFileHandle> handles)
     {
-        var fds = stackalloc int[2];
-        if (LibC.pipe2(fds, LibC.O_CLOEXEC) != 0)
+        foreach (var handle in handles)
         {
-            throw new IOException($"pipe2: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
-        }
-        return (fds[0], fds[1]);
-    }
-
-    private static void CloseAll(params ReadOnlySpan<int> fds)
-    {
-        foreach (var fd in fds)
-        {
-            LibC.close(fd);
+            handle.Dispose();
         }
     }
 
     /// <summary>True when fd 5 was written to or closed; false on timeout. Polls in slices so cancellation is seen.</summary>
-    private static Task<bool> WaitReadyAsync(int readyFd, TimeSpan timeout, CancellationToken cancellationToken) =>
+    private static Task<bool> WaitReadyAsync(SafeFileHandle readyFd, TimeSpan timeout, CancellationToken cancellationToken) =>
         Task.Factory.StartNew(() => WaitReady(readyFd, timeout, cancellationToken), cancellationToken,
             TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
-    private static unsafe bool WaitReady(int readyFd, TimeSpan timeout, CancellationToken cancellationToken)
+    private static unsafe bool WaitReady(SafeFileHandle ready, TimeSpan timeout, CancellationToken cancellationToken)
     {
+        // The handle outlives this wait: StartAsync disposes it only after the wait's task completed.
+        var readyFd = (int)ready.DangerousGetHandle();
         var deadline = System.Environment.TickCount64 + (long)timeout.TotalMilliseconds;
         while (true)
         {
@@ -249,38 +251,6 @@ public sealed partial class BinaryLogger : IAsyncDisposable
                 return true;
             }
         }
-    }
-
-    /// <summary>A thread blocked in waitpid for this one pid; it ends when the logger does.</summary>
-    private static Task<int> Reap(int pid)
-    {
-        var exited = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var thread = new Thread(() =>
-        {
-            var status = WaitPid(pid);
-            OwnChildren.Collected(pid);
-            exited.SetResult(status);
-        })
-        {
-            IsBackground = true,
-            Name = $"reap logger {pid}",
-        };
-        thread.Start();
-        return exited.Task;
-    }
-
-    private static unsafe int WaitPid(int pid)
-    {
-        int status;
-        while (LibC.waitpid(pid, &status, 0) < 0)
-        {
-            if (Marshal.GetLastPInvokeError() != LibC.EINTR)
-            {
-                return -1; // ECHILD: someone else reaped it; it is gone all the same.
-            }
-        }
-        var signal = status & 0x7f;
-        return signal == 0 ? (status >> 8) & 0xff : 128 + signal;
     }
 
     private static partial class Log

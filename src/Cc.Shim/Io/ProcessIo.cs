@@ -1,4 +1,4 @@
-using Cc.Shim.Native;
+using Cc.Hypervisor.Native;
 using Cc.Shim.Sandbox;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;

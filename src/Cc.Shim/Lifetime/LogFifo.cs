@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Cc.Shim.Native;
+using Cc.Hypervisor.Native;
 using Microsoft.Win32.SafeHandles;
 
 namespace Cc.Shim.Lifetime;
@@ -38,6 +38,9 @@ public static class LogFifo
             LibC.close(fd);
             throw new IOException($"dup2 log FIFO over stderr: {LibC.ErrorText(errno)}");
         }
+        // dup2 clears FD_CLOEXEC on fd 2. The spawner always gives a child its own 0/1/2, so this is the rule made
+        // explicit rather than a leak closed: no exec'ed program keeps containerd's log FIFO open.
+        LibC.SetCloseOnExec(2);
         return new FileStream(new SafeFileHandle(fd, ownsHandle: true), FileAccess.Write, bufferSize: 0);
     }
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Cc.Hypervisor.Processes;
-using Cc.Shim.Native;
+using Cc.Hypervisor.Native;
 using Microsoft.Extensions.Logging;
 
 namespace Cc.Shim.Lifetime;

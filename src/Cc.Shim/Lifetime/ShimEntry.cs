@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Cc.Hypervisor.Native;
 using Cc.Shim.Cli;
 using Cc.Shim.Configuration;
 using Cc.Shim.Events;
@@ -112,6 +113,10 @@ public static class ShimEntry
     public static async Task<int> DaemonAsync(ShimArguments args, ILoggerFactory loggerFactory)
     {
         var bundle = Directory.GetCurrentDirectory();
+        // start handed fd 3 over without FD_CLOEXEC (it had to survive the exec); from here on it is ours alone, and a
+        // child that inherited it would keep the address accepting after this daemon died (shim delete would then
+        // take a dead daemon for alive).
+        LibC.SetCloseOnExec(DaemonSpawner.ListenerFd);
         var listener = new Socket(new SafeSocketHandle(DaemonSpawner.ListenerFd, ownsHandle: true));
         LogFifo.BecomeSubreaper();
         using var orphans = new OrphanReaper(loggerFactory.CreateLogger<OrphanReaper>());

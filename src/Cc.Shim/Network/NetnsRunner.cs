@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using Cc.Hypervisor.Processes;
+using Microsoft.Win32.SafeHandles;
 
 namespace Cc.Shim.Network;
 
@@ -17,7 +17,7 @@ public interface INetnsRunner
 /// <summary>
 /// <c>nsenter --net=&lt;path&gt; ip|tc ...</c>, each bounded by <see cref="Timeout"/>. nsenter rather than <c>ip -n</c>:
 /// CNI's namespaces are files anywhere (containerd's are under /var/run/netns, others' are not), and -n takes a name.
-/// The children are registered in <see cref="OwnChildren"/> so the daemon's orphan reaper leaves them to the runtime.
+/// Started through the one spawner (<see cref="ChildSpawner"/>) with stdout and stderr on pipes of their own.
 /// </summary>
 public sealed class NsenterRunner : INetnsRunner
 {
@@ -27,43 +27,52 @@ public sealed class NsenterRunner : INetnsRunner
 
     public string Run(string netnsPath, NetnsCommand command)
     {
-        var start = new ProcessStartInfo(Tool("nsenter"))
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in (string[])["--net=" + netnsPath, "--", Tool(command.Program), .. command.Arguments])
-        {
-            start.ArgumentList.Add(argument);
-        }
-        using var process = OwnChildren.Start(() => Process.Start(start), p => p?.Id ?? 0)
-            ?? throw new NetworkSetupException($"cannot start nsenter for {command}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
+        var (outRead, outWrite) = AnonymousPipe.Create();
+        var (errRead, errWrite) = AnonymousPipe.Create();
+        ChildProcess process;
         try
         {
-            if (!process.WaitForExit(Timeout))
+            process = ChildSpawner.Spawn(new SpawnOptions
             {
-                process.Kill(entireProcessTree: true);
-                process.WaitForExit();
-                throw new NetworkSetupException($"{command} in {netnsPath} did not finish within {Timeout.TotalSeconds} s");
-            }
-            process.WaitForExit();
-            if (process.ExitCode != 0)
-            {
-                throw new NetworkSetupException(
-                    $"{command} in {netnsPath} exited {process.ExitCode}: {stderr.GetAwaiter().GetResult().Trim()}");
-            }
-            return stdout.GetAwaiter().GetResult();
+                Executable = Tool("nsenter"),
+                Arguments = ["--net=" + netnsPath, "--", Tool(command.Program), .. command.Arguments],
+                Fds = [new InheritedFd(1, outWrite), new InheritedFd(2, errWrite)],
+            });
+        }
+        catch (ChildSpawnException e)
+        {
+            outRead.Dispose();
+            errRead.Dispose();
+            throw new NetworkSetupException($"cannot start nsenter for {command}: {e.Message}", e);
         }
         finally
         {
-            if (process.HasExited)
-            {
-                OwnChildren.Collected(process.Id);
-            }
+            // The child has its copies; ours must go, or the reads below never see end-of-file.
+            outWrite.Dispose();
+            errWrite.Dispose();
         }
+        using (process)
+        {
+            var stdout = ReadToEndAsync(outRead);
+            var stderr = ReadToEndAsync(errRead);
+            if (!process.Exited.Wait(Timeout))
+            {
+                process.SignalGroup(9);
+                throw new NetworkSetupException($"{command} in {netnsPath} did not finish within {Timeout.TotalSeconds} s");
+            }
+            var code = process.Exited.Result;
+            if (code != 0)
+            {
+                throw new NetworkSetupException($"{command} in {netnsPath} exited {code}: {stderr.GetAwaiter().GetResult().Trim()}");
+            }
+            return stdout.GetAwaiter().GetResult();
+        }
+    }
+
+    private static async Task<string> ReadToEndAsync(SafeFileHandle handle)
+    {
+        using var reader = new StreamReader(new FileStream(handle, FileAccess.Read, bufferSize: 0));
+        return await reader.ReadToEndAsync().ConfigureAwait(false);
     }
 
     // util-linux and iproute2 keep these in /usr/bin and /usr/sbin on Debian 12 (merged /usr); PATH may lack sbin

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text;
-using Cc.Shim.Native;
+using Cc.Hypervisor.Native;
 using Microsoft.Win32.SafeHandles;
 
 namespace Cc.Shim.Network;

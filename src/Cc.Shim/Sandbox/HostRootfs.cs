@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Cc.Shim.Native;
+using Cc.Hypervisor.Native;
 
 namespace Cc.Shim.Sandbox;
 

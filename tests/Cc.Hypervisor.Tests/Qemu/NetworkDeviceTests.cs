@@ -1,3 +1,4 @@
+using Cc.Hypervisor.Processes;
 using Cc.Hypervisor.Qemu;
 using Cc.Hypervisor.Qemu.Devices;
 using Microsoft.Win32.SafeHandles;

@@ -1,10 +1,10 @@
 using System.Runtime.InteropServices;
 
-namespace Cc.Shim.Native;
+namespace Cc.Hypervisor.Native;
 
-// The calls the pod network needs (Network/TapDevice.cs): entering a network namespace on one thread and creating a
+// The calls the shim's pod network needs (Cc.Shim/Network/TapDevice.cs): entering a network namespace on one thread and creating a
 // tap device there. Values from linux/sched.h and linux/if_tun.h (the same on x86_64 and aarch64).
-internal static partial class LibC
+public static partial class LibC
 {
     public const int CLONE_NEWNET = 0x40000000;
 
