@@ -114,6 +114,9 @@ internal sealed class ContainerdSession : IAsyncDisposable
         {Containerd.LogSince(_logStart)}
         """;
 
+    /// <summary>containerd's log (with what our shim logged through it) since the test began.</summary>
+    public string LogSinceStart(int lines = 400) => Containerd.LogSince(_logStart, lines);
+
     public void ShouldSucceed(ProcessResult result)
     {
         result.ExitCode.ShouldBe(0, Because(result));
