@@ -67,15 +67,15 @@ public abstract partial class RuntimeContract
         await s.ShouldLeaveNothingAsync(id);
     }
 
-    /// <summary>wget from the peer namespace (the pod network's side) until the server answers, bounded.</summary>
+    /// <summary>curl from the peer namespace (the pod network's side) until the server answers, bounded. curl, not the
+    /// host's busybox wget: Debian 12's busybox-static wget crashes (SIGSEGV) on this host.</summary>
     private static async Task<ProcessResult> FetchFromPeerAsync(TestNetns netns, string url, CancellationToken cancellationToken)
     {
-        var busybox = File.Exists("/usr/bin/busybox") ? "/usr/bin/busybox" : "/bin/busybox";
         var clock = Stopwatch.StartNew();
         while (true)
         {
-            var result = await netns.InPeerAsync(TimeSpan.FromSeconds(10), cancellationToken, busybox, "wget", "-q", "-T", "3", "-O", "-", url);
-            // httpd may not listen yet right after the task started; a refused connection is retried, nothing else.
+            var result = await netns.InPeerAsync(TimeSpan.FromSeconds(10), cancellationToken, "/usr/bin/curl", "-sS", "--max-time", "3", url);
+            // httpd may not listen yet right after the task started: retried until the bound.
             if (result.ExitCode == 0 || clock.Elapsed > s_reachTimeout)
             {
                 return result;
