@@ -48,6 +48,70 @@ public abstract partial class RuntimeContract
             .ShouldNotContain("ingress", Case.Sensitive, "no redirect of ours is left on the veth");
     }
 
+    /// <summary>
+    /// The shim daemon is SIGKILLed while the container runs in the pod's namespace; containerd then runs the shim's
+    /// <c>delete</c>, which must leave the namespace as CNI made it (for our runtime: the VM killed, the veth's
+    /// redirects removed from what network.json recorded, the tap gone with QEMU).
+    /// </summary>
+    [Theory]
+    [InlineData("1.7")]
+    public async Task After_the_shim_daemon_is_killed_delete_leaves_the_pod_namespace_as_cni_made_it(string containerd)
+    {
+        await using var s = await BeginAsync(containerd);
+        await using var netns = await TestNetns.CreateAsync(s.CancellationToken);
+        var id = s.NewId("netcrash");
+        await s.RunDetachedWithAsync(["--with-ns", "network:" + netns.Path], id, "sleep", "1000");
+        var shim = ShimDaemonPid(id);
+        shim.ShouldNotBeNull($"no shim daemon with -id {id} found");
+
+        Process.GetProcessById(shim.Value).Kill();
+        await s.CtrAsync("task", "rm", "-f", id);
+        await s.CtrAsync("container", "rm", id);
+
+        // Not ShouldLeaveNothingAsync: a SIGKILLed daemon leaves its socket and ctr's FIFOs with either runtime (the
+        // runc shim too); what this test judges is the pod's namespace, the VM, mounts and run directory.
+        List<string> left;
+        var clock = Stopwatch.StartNew();
+        while ((left = [.. Leftovers.Find(s.Containerd, id, s.QemuBefore).Where(l =>
+                   !l.StartsWith("shim socket left", StringComparison.Ordinal) && !l.StartsWith("FIFO left", StringComparison.Ordinal))]).Count > 0
+               && clock.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            await Task.Delay(250, s.CancellationToken);
+        }
+        left.ShouldBeEmpty();
+        (await netns.InPodAsync(s.CancellationToken, "/usr/sbin/ip", "-o", "link", "show"))
+            .ShouldNotContain("tap", Case.Sensitive, "no tap of ours is left in the pod's namespace");
+        (await netns.InPodAsync(s.CancellationToken, "/usr/sbin/tc", "qdisc", "show", "dev", "eth0"))
+            .ShouldNotContain("ingress", Case.Sensitive, "no redirect of ours is left on the veth");
+    }
+
+    /// <summary>The pid of the shim daemon serving task <paramref name="id"/> (a containerd-shim-* with <c>-id id</c>).</summary>
+    private static int? ShimDaemonPid(string id)
+    {
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(directory), out var pid))
+            {
+                continue;
+            }
+            try
+            {
+                var argv = File.ReadAllText(Path.Combine(directory, "cmdline")).Split('\0');
+                var at = Array.IndexOf(argv, "-id");
+                if (argv[0].Contains("containerd-shim", StringComparison.Ordinal) && at >= 0 && at + 1 < argv.Length
+                    && argv[at + 1] == id && !argv.Contains("delete"))
+                {
+                    return pid;
+                }
+            }
+            catch (IOException)
+            {
+                // The process ended while we looked.
+            }
+        }
+        return null;
+    }
+
     [Theory]
     [InlineData("1.6")]
     [InlineData("1.7")]
