@@ -21,7 +21,8 @@ public sealed class AgentVm : IAsyncDisposable
     public static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(60);
     public const string GuestShared = "/run/cc/shared";
 
-    private static readonly string[] s_applets = ["sh", "echo", "cat", "stty", "sleep", "uname", "true", "tty", "seq", "head"];
+    private static readonly string[] s_applets =
+        ["sh", "echo", "cat", "stty", "sleep", "uname", "true", "tty", "seq", "head", "hostname", "readlink", "httpd", "wget"];
 
     private AgentVm(string scratch, IVirtualMachine vm, AgentClient client, string kernelVersion)
     {

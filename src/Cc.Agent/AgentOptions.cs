@@ -13,6 +13,10 @@ public sealed record AgentOptions
     // Root filesystems given in CreateContainer must be inside this directory.
     public string RootfsDirectory { get; init; } = "/run/cc/shared/containers";
 
+    // The pod's shared /dev/shm: a tmpfs the agent mounts at boot as PID 1 (a plain directory
+    // otherwise); every container of a CRI pod binds it at /dev/shm.
+    public string PodShmDirectory { get; init; } = "/run/cc/pod/shm";
+
     public string RuntimePath { get; init; } = "/usr/bin/crun";
 
     // Inserted before every runtime command, e.g. "--root=/tmp/x" or "--cgroup-manager=disabled".

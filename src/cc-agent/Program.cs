@@ -42,7 +42,8 @@ try
     var guest = new GuestSystem(loggerFactory.CreateLogger("Cc.Agent.Guest"));
     if (isPid1)
     {
-        guest.SetUpAsPid1("/etc/cc/modules", "/lib/modules/cc", settings.Options.SharedDirectory);
+        guest.SetUpAsPid1("/etc/cc/modules", "/lib/modules/cc", settings.Options.SharedDirectory,
+            settings.Options.PodShmDirectory);
     }
     else
     {

@@ -39,6 +39,9 @@ internal sealed class ContainerdSession : IAsyncDisposable
 
     public IReadOnlySet<int> QemuBefore { get; }
 
+    /// <summary>containerd's log (which carries the shim's) since the test began, up to the last <paramref name="lines"/>.</summary>
+    public string LogSinceStart(int lines = 400) => Containerd.LogSince(_logStart, lines);
+
     /// <summary>A fresh container id (valid per containerd's identifier rules), removed on disposal.</summary>
     public string NewId(string prefix)
     {
@@ -113,9 +116,6 @@ internal sealed class ContainerdSession : IAsyncDisposable
         --- containerd.log since the test began (tail) ---
         {Containerd.LogSince(_logStart)}
         """;
-
-    /// <summary>containerd's log (with what our shim logged through it) since the test began.</summary>
-    public string LogSinceStart(int lines = 400) => Containerd.LogSince(_logStart, lines);
 
     public void ShouldSucceed(ProcessResult result)
     {

@@ -21,6 +21,9 @@ internal sealed class Container(string id, string bundle)
     public ContainerState State { get; set; } = ContainerState.Creating;
     public ContainerProcess? Init { get; set; }
 
+    // What the container is in its pod; set at creation, never changed.
+    public PodRole Role { get; init; }
+
     // The pid namespace of the init (readlink /proc/<pid>/ns/pid), read once the init exists.
     public string? PidNamespace { get; set; }
 

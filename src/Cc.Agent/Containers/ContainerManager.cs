@@ -38,13 +38,18 @@ public sealed partial class ContainerManager
     }
 
     // Creates the container and its init process (created, not started); returns the init's pid.
+    public Task<int> CreateAsync(string id, ReadOnlyMemory<byte> specJson, string rootfsPath, bool terminal,
+        bool stdin, CancellationToken cancellationToken) =>
+        CreateAsync(id, specJson, rootfsPath, terminal, stdin, PodPlacement.Standalone, cancellationToken);
+
+    // The same for a container of a CRI pod: its namespaces follow its place (PodNamespaces).
     public async Task<int> CreateAsync(string id, ReadOnlyMemory<byte> specJson, string rootfsPath, bool terminal,
-        bool stdin, CancellationToken cancellationToken)
+        bool stdin, PodPlacement placement, CancellationToken cancellationToken)
     {
         Ids.Validate(id, "container id");
         var rootfs = ValidateRootfs(rootfsPath);
-        var config = OciSpec.RewriteConfig(specJson.Span, rootfs, terminal);
-        var container = new Container(id, Path.Combine(_options.ContainersDirectory, id));
+        var config = OciSpec.RewriteConfig(specJson.Span, rootfs, terminal, ResolvePod(id, placement));
+        var container = new Container(id, Path.Combine(_options.ContainersDirectory, id)) { Role = placement.Role };
         lock (_lock)
         {
             if (!_containers.TryAdd(id, container))

@@ -44,7 +44,11 @@ public sealed class GuestSystem(ILogger logger)
     // Marks the agent ready without any set-up (not PID 1: tests, or a guest prepared by someone else).
     public void MarkReady() => _ready = true;
 
-    public void SetUpAsPid1(string modulesList, string modulesDirectory, string sharedDirectory)
+    // The pod's /dev/shm (docs/kubernetes.md): one tmpfs per VM, bound into every container of a CRI
+    // pod, sized as containerd sizes the sandbox shm it makes for runc pods (64 MiB).
+    public const string PodShmOptions = "mode=1777,size=65536k";
+
+    public void SetUpAsPid1(string modulesList, string modulesDirectory, string sharedDirectory, string podShmDirectory)
     {
         const ulong hardened = LibC.MS_NOSUID | LibC.MS_NODEV | LibC.MS_NOEXEC;
         MountProc();
@@ -57,6 +61,8 @@ public sealed class GuestSystem(ILogger logger)
         EnableControllers("/sys/fs/cgroup/cgroup.subtree_control");
         LoadModules(modulesList, modulesDirectory);
         _sharedMounted = Mount(SharedTag, sharedDirectory, "9p", LibC.MS_NODEV, SharedOptions);
+        Mount("shm", podShmDirectory, "tmpfs", hardened, PodShmOptions);
+        BringUpLoopback();
         _ready = true;
         AgentLog.GuestStep(logger, "ready");
     }
@@ -75,6 +81,67 @@ public sealed class GuestSystem(ILogger logger)
             {
                 throw new IOException($"sethostname: {LibC.ErrorText(LibC.LastError)}");
             }
+        }
+    }
+
+    // The guest's root network namespace is the pod's network (every container of a CRI pod runs in
+    // it), so its loopback must be up for localhost between containers; the kernel leaves it down.
+    private unsafe void BringUpLoopback()
+    {
+        var fd = LibC.socket(LibC.AF_INET, LibC.SOCK_DGRAM | LibC.SOCK_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            AgentLog.GuestStepFailed(logger, "loopback up", $"socket: {LibC.ErrorText(LibC.LastError)}");
+            return;
+        }
+
+        try
+        {
+            var request = default(LibC.IfReqFlags);
+            request.Name[0] = (byte)'l';
+            request.Name[1] = (byte)'o';
+            if (LibC.ioctl_ifreq(fd, LibC.SIOCGIFFLAGS, &request) != 0)
+            {
+                AgentLog.GuestStepFailed(logger, "loopback up", $"SIOCGIFFLAGS: {LibC.ErrorText(LibC.LastError)}");
+                return;
+            }
+
+            request.Flags |= LibC.IFF_UP;
+            if (LibC.ioctl_ifreq(fd, LibC.SIOCSIFFLAGS, &request) != 0)
+            {
+                AgentLog.GuestStepFailed(logger, "loopback up", $"SIOCSIFFLAGS: {LibC.ErrorText(LibC.LastError)}");
+            }
+        }
+        finally
+        {
+            LibC.close(fd);
+        }
+    }
+
+    // A pod sysctl in the guest's root namespaces (/proc/sys/<name with dots as slashes>), as
+    // runc writes one. Only names under net. are accepted here: the root network namespace is the
+    // pod's; anything else belongs in a container's spec, where crun applies it.
+    public static void SetNetworkSysctl(string name, string value)
+    {
+        if (!name.StartsWith("net.", StringComparison.Ordinal) || name.Contains("..", StringComparison.Ordinal)
+            || name.Contains('/', StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"sysctl \"{name}\" is not a network sysctl (net.*)");
+        }
+
+        var path = "/proc/sys/" + name.Replace('.', '/');
+        if (!File.Exists(path))
+        {
+            throw new ArgumentException($"sysctl {name} does not exist in the guest kernel");
+        }
+
+        try
+        {
+            File.WriteAllText(path, value);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"sysctl {name}={value}: {e.Message}", e);
         }
     }
 

@@ -11,10 +11,14 @@ internal static class OciSpec
     // The bundle's config.json: root.path = the guest rootfs, process.terminal = the stdio option.
     // Namespace paths and hooks name things on the host (its netns files, its hook binaries) that do
     // not exist in the guest, so they are dropped: the container gets fresh namespaces of the same
-    // types and no hooks. The one exception is a network namespace with a path: that is the pod's
-    // network namespace on the host, which the VM mirrors (docs/networking.md), so the container runs
-    // in the guest's root network namespace, where the agent configured the pod's interfaces.
-    public static byte[] RewriteConfig(ReadOnlySpan<byte> json, string rootfsPath, bool terminal)
+    // types and no hooks. A container of a CRI pod then gets the pod's namespaces (PodNamespaces).
+    // A standalone container whose network namespace has a path joins the pod's network namespace
+    // on the host, which the VM mirrors (docs/networking.md): it runs in the guest's root network
+    // namespace, where the agent configured the pod's interfaces.
+    public static byte[] RewriteConfig(ReadOnlySpan<byte> json, string rootfsPath, bool terminal) =>
+        RewriteConfig(json, rootfsPath, terminal, PodNamespaces.Standalone);
+
+    public static byte[] RewriteConfig(ReadOnlySpan<byte> json, string rootfsPath, bool terminal, PodNamespaces pod)
     {
         var spec = ParseObject(json, "OCI spec");
         var process = spec["process"] as JsonObject
@@ -34,7 +38,12 @@ internal static class OciSpec
         root["path"] = rootfsPath;
         NormalizeVersion(spec);
         spec.Remove("hooks");
-        if (spec["linux"] is JsonObject linux && linux["namespaces"] is JsonArray namespaces)
+        if (pod.Role != PodRole.None)
+        {
+            // Reads the host's paths to decide what to join, then replaces every one of them.
+            PodNamespaces.Apply(spec, pod);
+        }
+        else if (spec["linux"] is JsonObject linux && linux["namespaces"] is JsonArray namespaces)
         {
             foreach (var ns in namespaces.OfType<JsonObject>().ToList())
             {
@@ -108,7 +117,7 @@ internal static class OciSpec
         return JsonSerializer.SerializeToUtf8Bytes(resources, OciJsonContext.Default.JsonObject);
     }
 
-    private static JsonObject ParseObject(ReadOnlySpan<byte> json, string what)
+    internal static JsonObject ParseObject(ReadOnlySpan<byte> json, string what)
     {
         if (json.IsEmpty)
         {

@@ -49,6 +49,18 @@ public sealed partial class AgentService(ContainerManager containers, GuestSyste
 
             // After the modules (virtio_net) loaded at boot; the guest's root network namespace is the pod's.
             await _network.ApplyAsync(request.Network, request.Hostname, context.CancellationToken);
+
+            // The pod's network sysctls go to the guest's root network namespace, the pod's network
+            // (after the interfaces got their names: net.ipv4.conf.<if>.* names them); the others stay
+            // in the sandbox container's spec for crun (docs/agent-api.md).
+            foreach (var (name, value) in request.Sysctls.OrderBy(p => p.Key, StringComparer.Ordinal))
+            {
+                if (Runtime.PodNamespaces.IsNetworkSysctl(name))
+                {
+                    GuestSystem.SetNetworkSysctl(name, value);
+                }
+            }
+
             return new CreateSandboxResponse();
         });
 
@@ -67,8 +79,15 @@ public sealed partial class AgentService(ContainerManager containers, GuestSyste
         Guard(nameof(CreateContainerAsync), async () =>
         {
             var stdio = request.Stdio ?? new StdioOptions();
+            var placement = new PodPlacement(request.PodRole switch
+            {
+                Protocol.V1.PodRole.None => Containers.PodRole.None,
+                Protocol.V1.PodRole.Sandbox => Containers.PodRole.Sandbox,
+                Protocol.V1.PodRole.Container => Containers.PodRole.Container,
+                _ => throw AgentErrorException.Invalid($"unknown pod_role {(int)request.PodRole}"),
+            }, request.SandboxContainerId);
             var pid = await containers.CreateAsync(request.ContainerId, request.OciSpecJson.Memory, request.RootfsPath,
-                stdio.Terminal, stdio.Stdin, context.CancellationToken);
+                stdio.Terminal, stdio.Stdin, placement, context.CancellationToken);
             return new CreateContainerResponse { Pid = pid };
         });
 

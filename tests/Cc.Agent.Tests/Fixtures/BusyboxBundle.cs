@@ -12,7 +12,7 @@ public sealed class BusyboxBundle : IDisposable
     private static readonly string[] s_applets =
     [
         "sh", "echo", "cat", "stty", "sleep", "uname", "seq", "head", "yes", "dd", "true", "false", "wc", "tr",
-        "printf", "tty", "ls", "read", "kill", "exec", "env",
+        "printf", "tty", "ls", "read", "kill", "exec", "env", "readlink", "hostname",
     ];
 
     public BusyboxBundle()
@@ -44,6 +44,7 @@ public sealed class BusyboxBundle : IDisposable
             ContainersDirectory = Path.Combine(Root, "containers"),
             SharedDirectory = Shared,
             RootfsDirectory = Path.Combine(Shared, "containers"),
+            PodShmDirectory = Path.Combine(Root, "pod-shm"),
             RuntimePath = wrapper,
             RuntimeGlobalArguments = ["--cgroup-manager=disabled", $"--root={Path.Combine(Root, "crun")}"],
         };
