@@ -73,13 +73,14 @@ public sealed class PodNamespacesTests
     }
 
     [Fact]
-    public void A_standalone_container_keeps_a_fresh_network_namespace_and_its_dev_shm_bind_as_sent()
+    public void A_standalone_container_that_joins_a_host_netns_runs_in_the_guests_root_one_and_keeps_its_dev_shm_bind_as_sent()
     {
         var spec = Rewrite(App, PodNamespaces.Standalone);
 
+        // The host netns it names is the one the VM mirrors (docs/networking.md): no network entry = the guest's root one.
         Namespaces(spec).ShouldBe(new Dictionary<string, string?>
         {
-            ["pid"] = null, ["ipc"] = null, ["uts"] = null, ["mount"] = null, ["network"] = null, ["cgroup"] = null,
+            ["pid"] = null, ["ipc"] = null, ["uts"] = null, ["mount"] = null, ["cgroup"] = null,
         });
         ShmSource(spec).ShouldBe("/run/containerd/io.containerd.grpc.v1.cri/sandboxes/s1/shm");
     }

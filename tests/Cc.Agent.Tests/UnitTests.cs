@@ -86,6 +86,7 @@ public sealed class OciSpecTests
         var spec = BusyboxBundle.SpecObject("sh");
         spec["hooks"] = new JsonObject { ["prestart"] = new JsonArray(new JsonObject { ["path"] = "/host/hook" }) };
         spec["annotations"] = new JsonObject { ["keep"] = "me" };
+        spec["linux"]!["namespaces"]!.AsArray().Single(n => n!["type"]!.GetValue<string>() == "ipc")!["path"] = "/proc/1/ns/ipc";
 
         var rewritten = JsonNode.Parse(OciSpec.RewriteConfig(Encoding.UTF8.GetBytes(spec.ToJsonString()), "/run/cc/shared/containers/x/rootfs", terminal: true))!;
 
@@ -93,8 +94,8 @@ public sealed class OciSpecTests
         rewritten["process"]!["terminal"]!.GetValue<bool>().ShouldBeTrue();
         rewritten["hooks"].ShouldBeNull();
         rewritten["annotations"]!["keep"]!.GetValue<string>().ShouldBe("me");
-        var network = rewritten["linux"]!["namespaces"]!.AsArray().Single(n => n!["type"]!.GetValue<string>() == "network")!;
-        network["path"].ShouldBeNull();
+        var ipc = rewritten["linux"]!["namespaces"]!.AsArray().Single(n => n!["type"]!.GetValue<string>() == "ipc")!;
+        ipc["path"].ShouldBeNull();
     }
 
     [Fact]

@@ -12,6 +12,9 @@ internal static class OciSpec
     // Namespace paths and hooks name things on the host (its netns files, its hook binaries) that do
     // not exist in the guest, so they are dropped: the container gets fresh namespaces of the same
     // types and no hooks. A container of a CRI pod then gets the pod's namespaces (PodNamespaces).
+    // A standalone container whose network namespace has a path joins the pod's network namespace
+    // on the host, which the VM mirrors (docs/networking.md): it runs in the guest's root network
+    // namespace, where the agent configured the pod's interfaces.
     public static byte[] RewriteConfig(ReadOnlySpan<byte> json, string rootfsPath, bool terminal) =>
         RewriteConfig(json, rootfsPath, terminal, PodNamespaces.Standalone);
 
@@ -42,8 +45,12 @@ internal static class OciSpec
         }
         else if (spec["linux"] is JsonObject linux && linux["namespaces"] is JsonArray namespaces)
         {
-            foreach (var ns in namespaces.OfType<JsonObject>())
+            foreach (var ns in namespaces.OfType<JsonObject>().ToList())
             {
+                if (ns["type"]?.GetValue<string>() == "network" && ns["path"] is not null)
+                {
+                    namespaces.Remove(ns);
+                }
                 ns.Remove("path");
             }
         }

@@ -1,6 +1,7 @@
 using Cc.Agent.Containers;
 using Cc.Agent.Guest;
 using Cc.Agent.Logging;
+using Cc.Agent.Network;
 using Cc.Agent.Protocol;
 using Cc.Agent.Protocol.V1;
 using Cc.Ttrpc;
@@ -17,6 +18,7 @@ public sealed partial class AgentService(ContainerManager containers, GuestSyste
     ILoggerFactory loggerFactory) : IAgentService
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger("Cc.Agent.Service");
+    private readonly GuestNetwork _network = GuestNetwork.ForThisProcess(loggerFactory.CreateLogger("Cc.Agent.Network"));
 
     public ValueTask<CheckResponse> CheckAsync(CheckRequest request, ServerCallContext context) =>
         ValueTask.FromResult(new CheckResponse { Ready = guest.Ready });
@@ -33,7 +35,7 @@ public sealed partial class AgentService(ContainerManager containers, GuestSyste
         });
 
     public ValueTask<CreateSandboxResponse> CreateSandboxAsync(CreateSandboxRequest request, ServerCallContext context) =>
-        Guard(nameof(CreateSandboxAsync), () =>
+        Guard(nameof(CreateSandboxAsync), async () =>
         {
             if (request.HostTime is not null)
             {
@@ -45,8 +47,12 @@ public sealed partial class AgentService(ContainerManager containers, GuestSyste
                 guest.SetHostname(request.Hostname);
             }
 
-            // The pod's network sysctls go to the guest's root network namespace, the pod's network;
-            // the others stay in the sandbox container's spec for crun (docs/agent-api.md).
+            // After the modules (virtio_net) loaded at boot; the guest's root network namespace is the pod's.
+            await _network.ApplyAsync(request.Network, request.Hostname, context.CancellationToken);
+
+            // The pod's network sysctls go to the guest's root network namespace, the pod's network
+            // (after the interfaces got their names: net.ipv4.conf.<if>.* names them); the others stay
+            // in the sandbox container's spec for crun (docs/agent-api.md).
             foreach (var (name, value) in request.Sysctls.OrderBy(p => p.Key, StringComparer.Ordinal))
             {
                 if (Runtime.PodNamespaces.IsNetworkSysctl(name))
@@ -55,7 +61,7 @@ public sealed partial class AgentService(ContainerManager containers, GuestSyste
                 }
             }
 
-            return Task.FromResult(new CreateSandboxResponse());
+            return new CreateSandboxResponse();
         });
 
     public ValueTask<SetTimeResponse> SetTimeAsync(SetTimeRequest request, ServerCallContext context) =>

@@ -2,9 +2,11 @@ using System.Net.Sockets;
 using Cc.Containerd.Protocol.Tasks;
 using Cc.Shim.Configuration;
 using Cc.Hypervisor.Native;
+using Cc.Shim.Network;
 using Cc.Shim.Sandbox;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Cc.Shim.Cli;
 
@@ -89,6 +91,11 @@ public static class DeleteCommand
             return;
         }
         KillVmm(runDirectory);
+        // The taps end with QEMU; the redirects on CNI's veth are ours to remove (network.json says where).
+        if (NetworkRecord.Read(runDirectory) is { } network)
+        {
+            PodNetwork.TearDown(network, runDirectory, NsenterRunner.Instance, NullLogger.Instance);
+        }
         foreach (var mountPoint in MountTable.Below(runDirectory))
         {
             LibC.umount2(mountPoint, LibC.MNT_DETACH);

@@ -1,6 +1,7 @@
 using Cc.Agent.Protocol;
 using Cc.Hypervisor;
 using Cc.Shim.Configuration;
+using Cc.Shim.Network;
 using Cc.Ttrpc;
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.Extensions.Logging;
@@ -46,15 +47,21 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
             Shared = new SharedDirectory { HostPath = request.SharedDirectory },
         };
 
+        var network = await AttachNetworkAsync(request).ConfigureAwait(false);
         IVirtualMachine vm;
         try
         {
-            vm = await hypervisor.StartAsync(vmConfig, cancellationToken).ConfigureAwait(false);
+            vm = await hypervisor.StartAsync(vmConfig with { NetworkInterfaces = Nics(network) }, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is VmConfigException or VmStartException)
+        catch (Exception e)
         {
-            throw new SandboxUnavailableException($"sandbox {request.SandboxId}: the VM did not start: {e.Message}", e);
+            await DetachNetworkAsync(network).ConfigureAwait(false);
+            throw e is VmConfigException or VmStartException
+                ? new SandboxUnavailableException($"sandbox {request.SandboxId}: the VM did not start: {e.Message}", e)
+                : e;
         }
+        // QEMU holds its own copies now: each tap lives as long as QEMU does, whoever ends it.
+        network?.ReleaseTaps();
         try
         {
             await File.WriteAllTextAsync(Path.Combine(request.RunDirectory, Cli.DeleteCommand.VmmPidFile),
@@ -66,6 +73,7 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
                 SandboxId = request.SandboxId,
                 Hostname = spec.Hostname,
                 HostTime = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
+                Network = ToRequest(network, spec),
             };
             foreach (var (name, value) in spec.Sysctls)
             {
@@ -73,16 +81,17 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
             }
             await agent.CreateSandboxAsync(sandbox, new CallOptions(TimeSpan.FromSeconds(10), CancellationToken: cancellationToken))
                 .ConfigureAwait(false);
-            return new QemuSandboxVm(vm, agent, TimeSpan.FromSeconds(settings.StopGraceSeconds));
+            return new QemuSandboxVm(vm, agent, TimeSpan.FromSeconds(settings.StopGraceSeconds), network);
         }
         catch
         {
             await vm.DisposeAsync().ConfigureAwait(false);
+            await DetachNetworkAsync(network).ConfigureAwait(false);
             throw;
         }
     }
 
-    private sealed class QemuSandboxVm(IVirtualMachine vm, AgentClient agent, TimeSpan stopGrace) : ISandboxVm
+    private sealed class QemuSandboxVm(IVirtualMachine vm, AgentClient agent, TimeSpan stopGrace, PodNetwork? network) : ISandboxVm
     {
         private readonly AgentGuest _guest = new(agent);
 
@@ -109,6 +118,8 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
         {
             await agent.Connection.DisposeAsync().ConfigureAwait(false);
             await vm.DisposeAsync().ConfigureAwait(false);
+            // After QEMU is gone, so its taps are too; the veth's redirects go now.
+            await DetachNetworkAsync(network).ConfigureAwait(false);
         }
     }
 

@@ -86,7 +86,7 @@ public sealed class BusyboxBundle : IDisposable
                 new JsonObject { ["type"] = "ipc" },
                 new JsonObject { ["type"] = "uts" },
                 new JsonObject { ["type"] = "mount" },
-                new JsonObject { ["type"] = "network", ["path"] = "/var/run/netns/host-only-name" }),
+                new JsonObject { ["type"] = "network" }),
         },
     };
 
