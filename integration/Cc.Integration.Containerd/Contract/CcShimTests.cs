@@ -9,7 +9,7 @@ namespace Cc.Integration.Containerd.Contract;
 /// </summary>
 [Collection(ContainerdCollection.Name)]
 [Trait("Category", "Shim")]
-public sealed class CcShimTests(ContainerdFixture fixture) : RuntimeContract(fixture)
+public sealed partial class CcShimTests(ContainerdFixture fixture) : RuntimeContract(fixture)
 {
     private protected override RuntimeUnderTest Runtime => RuntimeUnderTest.Cc;
 }

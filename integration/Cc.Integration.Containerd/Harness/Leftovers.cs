@@ -60,6 +60,15 @@ internal static class Leftovers
             }
         }
 
+        foreach (var runDir in RunDirectories())
+        {
+            var dir = Path.Combine(runDir, PrivateContainerd.Namespace, id);
+            if (Directory.Exists(dir))
+            {
+                found.Add($"run directory left: {dir} [{string.Join(", ", Directory.EnumerateFileSystemEntries(dir).Select(Path.GetFileName))}]");
+            }
+        }
+
         // ctr names the task's FIFOs <id>-stdin/-stdout/-stderr in a directory of its own. (ctr itself
         // abandons the FIFOs of a detached `task exec -d`; those carry the exec id and are not counted.)
         if (Directory.Exists(containerd.FifoDirectory))
@@ -112,6 +121,48 @@ internal static class Leftovers
     {
         var stat = File.ReadAllText($"/proc/{pid}/stat");
         return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// The shim's run_dir candidates: the one build/configuration.toml names (CC_RUN_DIR, hack/write-configuration.sh)
+    /// and the built-in /run/cc, which the daemon and <c>delete</c> use when no system configuration file sets one.
+    /// </summary>
+    public static IReadOnlyList<string> RunDirectories()
+    {
+        var dirs = new List<string> { "/run/cc" };
+        if (File.Exists(RepoPaths.ShimConfiguration))
+        {
+            foreach (var line in File.ReadLines(RepoPaths.ShimConfiguration))
+            {
+                var trimmed = line.Trim();
+                if (trimmed.StartsWith("run_dir", StringComparison.Ordinal) && trimmed.Split('"') is [_, var value, ..] && !dirs.Contains(value))
+                {
+                    dirs.Add(value);
+                }
+            }
+        }
+        return dirs;
+    }
+
+    /// <summary>The pids of the shim processes serving task <paramref name="id"/> of <paramref name="containerd"/>.</summary>
+    public static IReadOnlyList<int> ShimPids(PrivateContainerd containerd, string id) =>
+        [.. Processes().Where(p => p.Args.Contains($"-address {containerd.Address} ", StringComparison.Ordinal)
+            && p.Args.Contains($"-id {id} ", StringComparison.Ordinal)).Select(p => p.Pid)];
+
+    /// <summary>The QEMU processes whose parent is <paramref name="parent"/>.</summary>
+    public static IReadOnlyList<int> QemuChildren(int parent) =>
+        [.. Processes().Where(p => p.Comm.StartsWith("qemu-system", StringComparison.Ordinal) && SafeParentOf(p.Pid) == parent).Select(p => p.Pid)];
+
+    private static int SafeParentOf(int pid)
+    {
+        try
+        {
+            return ParentOf(pid);
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
     }
 
     /// <summary>/run/containerd/s/ + hex(sha256("&lt;address&gt;/&lt;ns&gt;/&lt;id&gt;")), the reference shims' convention (protocol.md §2.4.1).</summary>

@@ -37,6 +37,7 @@ public static class DeleteCommand
             try
             {
                 CleanUpAfterDeadDaemon(args, bundle, configuration);
+                RemoveDeadSocket(bundle);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -103,6 +104,19 @@ public static class DeleteCommand
         if (MountTable.Below(runDirectory).Count == 0)
         {
             Directory.Delete(runDirectory, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// Removes the socket file of a daemon that is gone (it accepts no connection): a daemon killed with SIGKILL never
+    /// unlinks it, and a later <c>start</c> for the same id must be able to bind the same path.
+    /// </summary>
+    private static void RemoveDeadSocket(string bundle)
+    {
+        if (BundleFiles.ReadAddress(bundle) is { } address && address.StartsWith("unix://", StringComparison.Ordinal)
+            && SocketAddress.PathOf(address) is { Length: > 0 } path && path[0] == '/')
+        {
+            File.Delete(path);
         }
     }
 
