@@ -111,6 +111,14 @@ public sealed class SandboxGroupingTests
             ["io.kubernetes.cri-o.SandboxID"] = "pod2",
         }).ShouldBe("pod2");
     }
+
+    [Theory]
+    [InlineData("io.kubernetes.cri.container-type", "sandbox", true)]
+    [InlineData("io.kubernetes.cri-o.ContainerType", "sandbox", true)]
+    [InlineData("io.kubernetes.docker.type", "podsandbox", true)]
+    [InlineData("io.kubernetes.docker.type", "container", false)]
+    public void The_sandbox_is_what_its_producer_calls_the_sandbox(string typeKey, string value, bool isSandbox) =>
+        SandboxGrouping.IsSandbox(new Dictionary<string, string> { [typeKey] = value }).ShouldBe(isSandbox);
 }
 
 public sealed class StartCommandTests : IDisposable

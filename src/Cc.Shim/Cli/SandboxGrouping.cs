@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Cc.Shim.Sandbox;
 
 namespace Cc.Shim.Cli;
 
@@ -9,21 +10,8 @@ namespace Cc.Shim.Cli;
 /// </summary>
 public static class SandboxGrouping
 {
-    /// <summary>Sandbox-id annotation keys, in the order we trust them: containerd CRI, CRI-O, dockershim.</summary>
-    public static readonly IReadOnlyList<string> SandboxIdKeys =
-    [
-        "io.kubernetes.cri.sandbox-id",
-        "io.kubernetes.cri-o.SandboxID",
-        "io.kubernetes.sandbox.id",
-    ];
-
-    /// <summary>Container-type annotation keys (CRI, CRI-O, dockershim) and the values that mean "the pod sandbox".</summary>
-    public static readonly IReadOnlyList<string> ContainerTypeKeys =
-    [
-        "io.kubernetes.cri.container-type",
-        "io.kubernetes.cri-o.ContainerType",
-        "io.kubernetes.docker.type",
-    ];
+    /// <summary>Sandbox-id annotation keys, in the order we trust them (<see cref="CriAnnotations.Producers"/>).</summary>
+    private static readonly IReadOnlyList<string> s_sandboxIdKeys = [.. CriAnnotations.Producers.Select(p => p.SandboxIdKey)];
 
     /// <summary>The group id of <paramref name="taskId"/> from the annotations of its bundle's spec.</summary>
     public static string GroupId(string taskId, IReadOnlyDictionary<string, string> annotations)
@@ -32,7 +20,7 @@ public static class SandboxGrouping
         {
             return taskId;
         }
-        foreach (var key in SandboxIdKeys)
+        foreach (var key in s_sandboxIdKeys)
         {
             if (annotations.TryGetValue(key, out var value) && value.Length > 0)
             {
@@ -45,11 +33,11 @@ public static class SandboxGrouping
     /// <summary>True for a pod's sandbox (pause) container and for a task with no pod annotations at all.</summary>
     public static bool IsSandbox(IReadOnlyDictionary<string, string> annotations)
     {
-        foreach (var key in ContainerTypeKeys)
+        foreach (var producer in CriAnnotations.Producers)
         {
-            if (annotations.TryGetValue(key, out var value))
+            if (annotations.TryGetValue(producer.TypeKey, out var value))
             {
-                return value is "sandbox" or "podsandbox";
+                return value == producer.SandboxValue;
             }
         }
         return true;

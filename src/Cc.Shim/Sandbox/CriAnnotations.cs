@@ -37,12 +37,18 @@ public static class CriAnnotations
     public const string SandboxCpuShares = "io.kubernetes.cri.sandbox-cpu-shares";
     public const string SandboxMemory = "io.kubernetes.cri.sandbox-memory";
 
-    /// <summary>(container-type key, its sandbox value, its app-container value, sandbox-id key) per producer.</summary>
-    private static readonly (string TypeKey, string SandboxValue, string ContainerValue, string SandboxIdKey)[] s_producers =
+    /// <summary>
+    /// One producer's keys: its container-type key, the values of that key for the sandbox and for an app container,
+    /// and the key that names an app container's sandbox.
+    /// </summary>
+    public readonly record struct Producer(string TypeKey, string SandboxValue, string ContainerValue, string SandboxIdKey);
+
+    /// <summary>Every producer, in the order we trust them: containerd CRI, CRI-O, dockershim.</summary>
+    public static IReadOnlyList<Producer> Producers { get; } =
     [
-        (ContainerType, "sandbox", "container", SandboxId),
-        ("io.kubernetes.cri-o.ContainerType", "sandbox", "container", "io.kubernetes.cri-o.SandboxID"),
-        ("io.kubernetes.docker.type", "podsandbox", "container", "io.kubernetes.sandbox.id"),
+        new(ContainerType, "sandbox", "container", SandboxId),
+        new("io.kubernetes.cri-o.ContainerType", "sandbox", "container", "io.kubernetes.cri-o.SandboxID"),
+        new("io.kubernetes.docker.type", "podsandbox", "container", "io.kubernetes.sandbox.id"),
     ];
 
     /// <summary>
@@ -52,7 +58,7 @@ public static class CriAnnotations
     /// </summary>
     public static PodMembership Membership(JsonObject? annotations, string containerId)
     {
-        foreach (var (typeKey, sandboxValue, containerValue, sandboxIdKey) in s_producers)
+        foreach (var (typeKey, sandboxValue, containerValue, sandboxIdKey) in Producers)
         {
             if (Text(annotations, typeKey) is not { } type)
             {
