@@ -62,7 +62,6 @@ public sealed class GuestSystem(ILogger logger)
         LoadModules(modulesList, modulesDirectory);
         _sharedMounted = Mount(SharedTag, sharedDirectory, "9p", LibC.MS_NODEV, SharedOptions);
         Mount("shm", podShmDirectory, "tmpfs", hardened, PodShmOptions);
-        BringUpLoopback();
         _ready = true;
         AgentLog.GuestStep(logger, "ready");
     }
@@ -81,40 +80,6 @@ public sealed class GuestSystem(ILogger logger)
             {
                 throw new IOException($"sethostname: {LibC.ErrorText(LibC.LastError)}");
             }
-        }
-    }
-
-    // The guest's root network namespace is the pod's network (every container of a CRI pod runs in
-    // it), so its loopback must be up for localhost between containers; the kernel leaves it down.
-    private unsafe void BringUpLoopback()
-    {
-        var fd = LibC.socket(LibC.AF_INET, LibC.SOCK_DGRAM | LibC.SOCK_CLOEXEC, 0);
-        if (fd < 0)
-        {
-            AgentLog.GuestStepFailed(logger, "loopback up", $"socket: {LibC.ErrorText(LibC.LastError)}");
-            return;
-        }
-
-        try
-        {
-            var request = default(LibC.IfReqFlags);
-            request.Name[0] = (byte)'l';
-            request.Name[1] = (byte)'o';
-            if (LibC.ioctl_ifreq(fd, LibC.SIOCGIFFLAGS, &request) != 0)
-            {
-                AgentLog.GuestStepFailed(logger, "loopback up", $"SIOCGIFFLAGS: {LibC.ErrorText(LibC.LastError)}");
-                return;
-            }
-
-            request.Flags |= LibC.IFF_UP;
-            if (LibC.ioctl_ifreq(fd, LibC.SIOCSIFFLAGS, &request) != 0)
-            {
-                AgentLog.GuestStepFailed(logger, "loopback up", $"SIOCSIFFLAGS: {LibC.ErrorText(LibC.LastError)}");
-            }
-        }
-        finally
-        {
-            LibC.close(fd);
         }
     }
 
