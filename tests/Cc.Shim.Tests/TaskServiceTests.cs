@@ -355,38 +355,41 @@ public sealed class TaskServiceTests
     public async Task Output_of_the_guest_process_reaches_the_stdout_fifo_before_the_exit_is_reported()
     {
         await using var shim = await ShimHarness.StartAsync();
-        var fifo = Path.Combine(shim.Root, "c1-stdout");
-        Cc.Hypervisor.Native.LibC.mkfifo(fifo, Convert.ToInt32("600", 8)).ShouldBe(0);
-        // The client opens its read end around Create, as ctr does; that open completes once the shim opens its end.
-        var opening = Task.Run(() => new FileStream(fifo, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.None));
-        await shim.CreateAsync("c1", stdout: fifo);
-        await using var reader = await opening.WithTimeout();
-        shim.Vm.QueueOutput(C1, StdioStream.Stdout, "hello from the guest\n");
-        await shim.Tasks.StartAsync(new StartRequest { Id = "c1" }).WithTimeout();
-        shim.Vm.Exit(C1, 0);
-        await shim.Tasks.WaitAsync(new WaitRequest { Id = "c1" }).WithTimeout();
+        await using var reader = await RunToExitWithStdoutFifoAsync(shim, "hello from the guest\n");
 
         var bytes = await reader.ReadExactlyAsync("hello from the guest\n".Length);
         System.Text.Encoding.UTF8.GetString(bytes).ShouldBe("hello from the guest\n");
     }
+
     [Fact]
     public async Task The_stdout_fifo_reaches_end_of_file_when_the_process_exits_before_delete()
     {
         // containerd's CRI reads an exec's FIFOs to end-of-file before it answers ExecSync: a shim that keeps its end
         // open until Delete hangs every exec probe.
         await using var shim = await ShimHarness.StartAsync();
-        var fifo = Path.Combine(shim.Root, "c1-stdout");
-        Cc.Hypervisor.Native.LibC.mkfifo(fifo, Convert.ToInt32("600", 8)).ShouldBe(0);
-        var opening = Task.Run(() => new FileStream(fifo, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.None));
-        await shim.CreateAsync("c1", stdout: fifo);
-        await using var reader = await opening.WithTimeout();
-        shim.Vm.QueueOutput(C1, StdioStream.Stdout, "last words\n");
-        await shim.Tasks.StartAsync(new StartRequest { Id = "c1" }).WithTimeout();
-        shim.Vm.Exit(C1, 0);
-        await shim.Tasks.WaitAsync(new WaitRequest { Id = "c1" }).WithTimeout();
+        await using var reader = await RunToExitWithStdoutFifoAsync(shim, "last words\n");
 
         using var all = new MemoryStream();
         await reader.CopyToAsync(all).WithTimeout();
         System.Text.Encoding.UTF8.GetString(all.ToArray()).ShouldBe("last words\n");
+    }
+
+    /// <summary>
+    /// Creates c1 with a stdout FIFO whose read end the test holds (opened around Create, as ctr does: the open
+    /// completes once the shim opens its end), lets the guest process print <paramref name="output"/> and exit 0, and
+    /// returns the read end once Wait has reported the exit.
+    /// </summary>
+    private static async Task<FileStream> RunToExitWithStdoutFifoAsync(ShimHarness shim, string output)
+    {
+        var fifo = Path.Combine(shim.Root, "c1-stdout");
+        Cc.Hypervisor.Native.LibC.mkfifo(fifo, Convert.ToInt32("600", 8)).ShouldBe(0);
+        var opening = Task.Run(() => new FileStream(fifo, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.None));
+        await shim.CreateAsync("c1", stdout: fifo);
+        var reader = await opening.WithTimeout();
+        shim.Vm.QueueOutput(C1, StdioStream.Stdout, output);
+        await shim.Tasks.StartAsync(new StartRequest { Id = "c1" }).WithTimeout();
+        shim.Vm.Exit(C1, 0);
+        await shim.Tasks.WaitAsync(new WaitRequest { Id = "c1" }).WithTimeout();
+        return reader;
     }
 }
