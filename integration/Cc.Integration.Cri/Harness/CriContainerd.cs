@@ -64,23 +64,10 @@ internal sealed class CriContainerd : IAsyncDisposable
         return new CriContainerd(version, directory, env);
     }
 
-    public long LogLength() => File.Exists(LogPath) ? new FileInfo(LogPath).Length : 0;
+    public long LogLength() => LogTail.Length(LogPath);
 
     /// <summary>The last <paramref name="lines"/> lines containerd logged after byte <paramref name="offset"/>, for failure messages.</summary>
-    public string LogSince(long offset, int lines = 60)
-    {
-        try
-        {
-            using var log = new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-            log.Seek(Math.Min(offset, log.Length), SeekOrigin.Begin);
-            var all = new StreamReader(log).ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            return string.Join('\n', all.Skip(Math.Max(0, all.Length - lines)));
-        }
-        catch (IOException e)
-        {
-            return $"(cannot read {LogPath}: {e.Message})";
-        }
-    }
+    public string LogSince(long offset, int lines = 60) => LogTail.Since(LogPath, offset, lines);
 
     public async ValueTask DisposeAsync()
     {
