@@ -23,7 +23,7 @@ for c in "${pending[@]}"; do
 done
 
 passed=0 failed=0 skipped=0 status=0 ppassed=0 pfailed=0
-log=$(mktemp)
+log=$(mktemp) failures=$(mktemp)
 # run <project> <filter> -> sets rc, p, f, s from the VSTest summary line
 run() {
   # A test that hangs fails the run within 10 minutes, naming itself, instead of eating CI's whole budget.
@@ -31,6 +31,9 @@ run() {
   [ -n "$2" ] && args+=(--filter "$2")
   dotnet "${args[@]}" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
+  # VSTest names each failed test on a line "  Failed <name> [<time>]"; they are repeated at the end, where a
+  # CI log that keeps only its tail still shows them.
+  grep -E '^ +Failed [^ ]' "$log" | sed -E "s|^ +Failed |  $1: |" >> "$failures" || true
   # "Passed!  - Failed: 0, Passed: 12, Skipped: 0, Total: 12, ..."; absent when the filter matched nothing.
   local line; line=$(grep -E '(Passed|Failed)! +- +Failed: ' "$log" | tail -1)
   p=0 f=0 s=0
@@ -39,9 +42,9 @@ run() {
     p=$(sed -E 's/.*Passed: +([0-9]+).*/\1/' <<<"$line")
     s=$(sed -E 's/.*Skipped: +([0-9]+).*/\1/' <<<"$line")
     # An aborted run (a hang past the blame timeout, a crashed test host) reports only the tests that finished.
-    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "!!! $1: test run aborted (hang or crash), see above"; fi
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "!!! $1: test run aborted (hang or crash), see above" | tee -a "$failures"; fi
   elif [ "$rc" -ne 0 ] && ! grep -q 'No test matches the given testcase filter' "$log"; then
-    f=1; echo "!!! $1 failed before reporting results"
+    f=1; echo "!!! $1 failed before reporting results" | tee -a "$failures"
   else
     rc=0
   fi
@@ -59,6 +62,8 @@ for proj in "${projects[@]}"; do
   fi
 done
 rm -f "$log"
+if [ -s "$failures" ]; then echo "failed tests:"; cat "$failures"; fi
+rm -f "$failures"
 [ -n "$pending_filter" ] && echo "pending (open issues, not gating): $ppassed passed, $pfailed failed"
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 exit $status
