@@ -24,9 +24,9 @@ apt=(-o Dir::Etc::SourceList="$top/sources.list" -o Dir::Etc::SourceParts=/dev/n
      -o APT::Get::List-Cleanup=0)
 apt-get "${apt[@]}" update -qq
 
-# Closure: the wanted packages plus every golang-*-dev the wanted golang-*-dev packages need, recursively
-# (one apt-cache call; none when no Go library is wanted).
-mapfile -t godev < <(printf '%s\n' "${want[@]}" | grep -E '^golang-.*-dev$' || true)
+# Closure: the wanted packages plus, when the ttrpc library is wanted, every golang-*-dev it needs, recursively
+# (one apt-cache call).
+mapfile -t godev < <(printf '%s\n' "${want[@]}" | grep -xF golang-github-containerd-ttrpc-dev || true)
 mapfile -t closure < <(
   { printf '%s\n' "${want[@]}"
     [ ${#godev[@]} -eq 0 ] || apt-cache "${apt[@]}" depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
