@@ -27,8 +27,9 @@ public sealed class HostRootfs : IRootfsProvider
         switch (mounts.Count)
         {
             case 0:
-                // No mounts: containerd already prepared <bundle>/rootfs (or the client did); share it as it is.
-                Mount(Path.Combine(bundle, "rootfs"), target, null, LibC.MS_BIND | LibC.MS_REC, null);
+                // No mounts: the client prepared the root itself and root.path names it (Docker: its overlay2 mount,
+                // outside the bundle; ctr --rootfs: a directory), else <bundle>/rootfs. Shared as it is, recursively.
+                ShareSpecRoot(SpecRoot.HostPath(spec.Span, bundle), target);
                 break;
             case 1:
                 MountOne(mounts[0], target);
@@ -41,6 +42,15 @@ public sealed class HostRootfs : IRootfsProvider
             ShareBindSource(share);
         }
         return Task.FromResult(new SharedContainer(GuestPath(containerId), guestSpec));
+    }
+
+    private static void ShareSpecRoot(string root, string target)
+    {
+        if (LibC.FileType(root) != LibC.S_IFDIR)
+        {
+            throw new InvalidRequestException($"root.path {root} is not a directory");
+        }
+        Mount(root, target, null, LibC.MS_BIND | LibC.MS_REC, null);
     }
 
     /// <summary>
