@@ -38,7 +38,8 @@ internal sealed class CriPod : IAsyncDisposable
 
     private RuntimeService.RuntimeServiceClient Runtime => _containerd.Runtime;
 
-    public static async Task<CriPod> RunAsync(CriContainerd containerd, string handler, string name, CancellationToken cancellationToken)
+    public static async Task<CriPod> RunAsync(CriContainerd containerd, string handler, string name, CancellationToken cancellationToken,
+        DNSConfig? dns = null)
     {
         var logs = Directory.CreateTempSubdirectory("cc-cri-logs.").FullName;
         var config = new PodSandboxConfig
@@ -47,6 +48,7 @@ internal sealed class CriPod : IAsyncDisposable
             Hostname = name,
             LogDirectory = logs,
             Linux = new LinuxPodSandboxConfig(),
+            DnsConfig = dns,
         };
         var response = await containerd.Runtime.RunPodSandboxAsync(
             new RunPodSandboxRequest { Config = config, RuntimeHandler = handler },
@@ -55,6 +57,14 @@ internal sealed class CriPod : IAsyncDisposable
             new PodSandboxStatusRequest { PodSandboxId = response.PodSandboxId, Verbose = true },
             deadline: DateTime.UtcNow + s_callTimeout, cancellationToken: cancellationToken);
         return new CriPod(containerd, response.PodSandboxId, config, NetworkNamespaceOf(status));
+    }
+
+    /// <summary>The pod's IP as PodSandboxStatus reports it (what kubelet publishes as the pod's status.podIP).</summary>
+    public async Task<string> IpAsync(CancellationToken cancellationToken)
+    {
+        var status = await Runtime.PodSandboxStatusAsync(new PodSandboxStatusRequest { PodSandboxId = Id },
+            deadline: DateTime.UtcNow + s_callTimeout, cancellationToken: cancellationToken);
+        return status.Status.Network?.Ip ?? "";
     }
 
     /// <summary>Creates a busybox container running <paramref name="script"/> under <c>sh -c</c>; its log is &lt;name&gt;_&lt;attempt&gt;.log.</summary>
