@@ -122,13 +122,24 @@ public sealed class PodNetworkTests(CriFixture fixture, ITestOutputHelper output
         return result.Stdout.ToStringUtf8();
     }
 
-    /// <summary>busybox wget inside the container until the server answers (httpd may not listen yet), bounded.</summary>
-    private static Task<string> FetchInPodAsync(CriPod pod, string id, string url, CancellationToken ct) =>
-        Wait.ForAsync($"{url} from {pod.Config.Metadata.Name}", s_serveTimeout, async () =>
+    /// <summary>
+    /// An HTTP GET from inside the container until the server answers (httpd may not listen yet), bounded; the body.
+    /// busybox nc, not wget: Debian 12's busybox-static wget dies with SIGSEGV once it is connected (on the host too).
+    /// </summary>
+    private static Task<string> FetchInPodAsync(CriPod pod, string id, string url, CancellationToken ct)
+    {
+        var uri = new Uri(url);
+        var get = $"printf 'GET {uri.PathAndQuery} HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {uri.Host} {uri.Port}";
+        return Wait.ForAsync($"{url} from {pod.Config.Metadata.Name}", s_serveTimeout, async () =>
         {
-            var result = await pod.ExecSyncAsync(id, ct, "wget", "-q", "-T", "3", "-O", "-", url);
-            return result.ExitCode == 0 ? result.Stdout.ToStringUtf8() : null;
+            var result = await pod.ExecSyncAsync(id, ct, "sh", "-c", get);
+            var response = result.Stdout.ToStringUtf8();
+            var body = response.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+            return result.ExitCode == 0 && response.StartsWith("HTTP/1.1 200 ", StringComparison.Ordinal) && body >= 0
+                ? response[(body + 4)..]
+                : null;
         }, ct);
+    }
 
     private static Task<string> FetchFromHostAsync(string url, CancellationToken ct) =>
         Wait.ForAsync($"{url} from the host", s_serveTimeout, async () =>
