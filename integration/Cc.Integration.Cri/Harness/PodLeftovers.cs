@@ -9,6 +9,15 @@ namespace Cc.Integration.Cri.Harness;
 /// <summary>What a pod might leave after RemovePodSandbox; each check names what it found, one line each.</summary>
 internal static partial class PodLeftovers
 {
+    /// <summary>src/Cc.Shim/Network/NetworkRecord.FileName: what the shim changed in the pod's namespace.</summary>
+    private const string NetworkRecordFile = "network.json";
+
+    /// <summary>The instance's own sockets (hack/containerd/config.toml.in), relative to its directory: they outlive every pod.</summary>
+    private static readonly HashSet<string> s_containerdSockets = new(StringComparer.Ordinal)
+    {
+        "containerd.sock", "containerd.sock.ttrpc", "debug.sock",
+    };
+
     /// <summary>The pids of every running QEMU; taken before a pod starts, compared after its removal.</summary>
     public static IReadOnlySet<int> QemuPids() =>
         Processes().Where(p => p.Comm.StartsWith("qemu-system", StringComparison.Ordinal)).Select(p => p.Pid).ToHashSet();
@@ -16,8 +25,9 @@ internal static partial class PodLeftovers
     /// <summary>
     /// Everything of pod <paramref name="pod"/> still present: its shim, a QEMU started since <paramref name="qemuBefore"/>
     /// that belongs to this instance, mounts naming the pod or its containers, its network namespace, a veth on the
-    /// instance's bridge, the shim socket, our run directory, the CRI's state of the pod and its containers, and any
-    /// FIFO left under the instance (tests run one pod at a time).
+    /// instance's bridge, taps and tc filters of ours (PodLeftovers.Network.cs), the shim socket, our run directory
+    /// and the network record in it, the CRI's state of the pod and its containers, and any FIFO or unix socket left
+    /// under the instance or our run directory but containerd's own (tests check after every pod of theirs is removed).
     /// </summary>
     public static async Task<IReadOnlyList<string>> FindAsync(CriContainerd containerd, string pod,
         IReadOnlyCollection<string> containers, string? netns, IReadOnlySet<int> qemuBefore)
@@ -56,6 +66,7 @@ internal static partial class PodLeftovers
         {
             found.AddRange(Directory.EnumerateFileSystemEntries(ports).Select(p => $"veth left on {containerd.Bridge}: {Path.GetFileName(p)}"));
         }
+        found.AddRange(await NetworkLeftoversAsync(netns));
 
         foreach (var id in ids)
         {
@@ -66,7 +77,12 @@ internal static partial class PodLeftovers
             }
         }
 
-        var dirs = new List<string> { Path.Combine(RunDir(), CriContainerd.Namespace, pod) };
+        var runDirectory = Path.Combine(RunDir(), CriContainerd.Namespace, pod);
+        if (File.Exists(Path.Combine(runDirectory, NetworkRecordFile)))
+        {
+            found.Add($"network record left: {Path.Combine(runDirectory, NetworkRecordFile)}");
+        }
+        var dirs = new List<string> { runDirectory };
         foreach (var root in new[] { "root", "state" })
         {
             dirs.Add(Path.Combine(containerd.Directory, root, "io.containerd.grpc.v1.cri", "sandboxes", pod));
@@ -79,8 +95,22 @@ internal static partial class PodLeftovers
         }
         found.AddRange(dirs.Where(Directory.Exists).Select(d => $"directory left: {d}"));
 
-        var fifos = await ProcessRunner.RunAsync("find", [containerd.Directory, "-type", "p"], TimeSpan.FromSeconds(20), CancellationToken.None);
-        found.AddRange(fifos.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(f => $"FIFO left: {f}"));
+        // Our run directories of the pod's containers too: a plain container's shim would have made one per id.
+        var roots = ids.Select(id => Path.Combine(RunDir(), CriContainerd.Namespace, id)).Where(Directory.Exists).Prepend(containerd.Directory);
+        var nodes = await ProcessRunner.RunAsync("find", [.. roots, "(", "-type", "p", "-o", "-type", "s", ")", "-printf", "%y %p\n"],
+            TimeSpan.FromSeconds(20), CancellationToken.None);
+        foreach (var node in nodes.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var path = node[2..];
+            if (node[0] == 'p')
+            {
+                found.Add($"FIFO left: {path}");
+            }
+            else if (!s_containerdSockets.Contains(Path.GetRelativePath(containerd.Directory, path)))
+            {
+                found.Add($"socket left: {path}");
+            }
+        }
         return found;
     }
 
