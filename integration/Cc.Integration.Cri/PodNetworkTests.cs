@@ -115,6 +115,46 @@ public sealed class PodNetworkTests(CriFixture fixture, ITestOutputHelper output
         }
     }
 
+    /// <summary>
+    /// The pod's DNS is the guest's own, not only the containers'. containerd 1.6/1.7 bind the pod's resolv.conf into
+    /// every container, the pause container included ("for katacontainers"), so the containers of the test above see
+    /// the pod's DNS whatever the guest has; the shim reads the pause container's bind source and the agent writes it
+    /// as the guest's /etc/resolv.conf. A hostPID container reads the guest's file as /proc/1/root/etc/resolv.conf:
+    /// PID 1 of its PID namespace is the agent (reading another process's root needs SYS_PTRACE). cc only: a runc pod
+    /// has no guest: its node's PID 1 is the host's init, whose root is the host's (on this test machine not even root
+    /// outside any container may read it: "Permission denied").
+    /// </summary>
+    [Theory]
+    [InlineData("1.6")]
+    [InlineData("1.7")]
+    public async Task The_guest_of_a_cc_pod_has_the_pods_dns_as_its_own_resolv_conf(string version)
+    {
+        var ct = CancellationToken.None;
+        var containerd = await fixture.ContainerdAsync(version);
+        var logStart = containerd.LogLength();
+        var qemuBefore = PodLeftovers.QemuPids();
+        try
+        {
+            await using var pod = await CriPod.RunAsync(containerd, "cc", "dns-cc", ct, s_dns, hostPid: true);
+            var id = await pod.CreateContainerAsync("reader", 0, "trap 'exit 0' TERM; while :; do sleep 1 & wait $!; done", ct,
+                addCapabilities: ["SYS_PTRACE"]);
+            await pod.StartContainerAsync(id, ct);
+
+            (await ExecAsync(pod, id, "cat", "/proc/1/comm")).ShouldBe("init\n", "PID 1 is the agent, the initramfs's /init");
+            var guest = await ExecAsync(pod, id, "cat", "/proc/1/root/etc/resolv.conf");
+            guest.ShouldBe("nameserver 10.96.0.10\nnameserver 10.96.0.11\nsearch cc-cri.svc.cluster.local svc.cluster.local\noptions ndots:5\n");
+
+            await pod.StopAsync(ct);
+            await pod.RemoveAsync(ct);
+            await PodLeftovers.ShouldBeGoneAsync(containerd, pod, [id], qemuBefore);
+        }
+        catch
+        {
+            output.WriteLine($"--- containerd {version} log (tail) ---\n{containerd.LogSince(logStart)}");
+            throw;
+        }
+    }
+
     private static async Task<string> ExecAsync(CriPod pod, string id, params string[] cmd)
     {
         var result = await pod.ExecSyncAsync(id, CancellationToken.None, cmd);
