@@ -7,7 +7,8 @@ namespace Cc.Integration.Cri;
 /// <summary>
 /// The pod as a host on the pod network, observed from inside the containers and from the host: the pod's hostname and
 /// DNS, localhost shared by the containers of one pod and by no other pod, the pod IP that PodSandboxStatus reports
-/// reached from the host and from another pod. Same flow for runc (the reference) and <c>cc</c>, on containerd 1.6 and 1.7.
+/// reached from the host and from another pod. Same flow for runc (the reference) and <c>cc</c>, on containerd 1.6 and 1.7;
+/// and, for <c>cc</c> only (a runc pod has no guest), the pod's DNS as the guest's own resolv.conf.
 /// </summary>
 [Collection(CriCollection.Name)]
 [Trait("Category", "Cri")]
