@@ -77,12 +77,12 @@ internal static partial class PodLeftovers
             }
         }
 
-        var runDirectory = Path.Combine(RunDir(), CriContainerd.Namespace, pod);
-        if (File.Exists(Path.Combine(runDirectory, NetworkRecordFile)))
+        var runDirectories = RunDirectories().Select(r => Path.Combine(r, CriContainerd.Namespace, pod)).ToList();
+        foreach (var record in runDirectories.Select(r => Path.Combine(r, NetworkRecordFile)).Where(File.Exists))
         {
-            found.Add($"network record left: {Path.Combine(runDirectory, NetworkRecordFile)}");
+            found.Add($"network record left: {record}");
         }
-        var dirs = new List<string> { runDirectory };
+        var dirs = new List<string>(runDirectories);
         foreach (var root in new[] { "root", "state" })
         {
             dirs.Add(Path.Combine(containerd.Directory, root, "io.containerd.grpc.v1.cri", "sandboxes", pod));
@@ -96,7 +96,8 @@ internal static partial class PodLeftovers
         found.AddRange(dirs.Where(Directory.Exists).Select(d => $"directory left: {d}"));
 
         // Our run directories of the pod's containers too: a plain container's shim would have made one per id.
-        var roots = ids.Select(id => Path.Combine(RunDir(), CriContainerd.Namespace, id)).Where(Directory.Exists).Prepend(containerd.Directory);
+        var roots = RunDirectories().SelectMany(r => ids.Select(id => Path.Combine(r, CriContainerd.Namespace, id)))
+            .Where(Directory.Exists).Prepend(containerd.Directory);
         var nodes = await ProcessRunner.RunAsync("find", [.. roots, "(", "-type", "p", "-o", "-type", "s", ")", "-printf", "%y %p\n"],
             TimeSpan.FromSeconds(20), CancellationToken.None);
         foreach (var node in nodes.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
@@ -136,11 +137,24 @@ internal static partial class PodLeftovers
         }
     }
 
-    /// <summary>The shim's run_dir from build/configuration.toml (CC_RUN_DIR of hack/write-configuration.sh).</summary>
-    public static string RunDir()
+    /// <summary>
+    /// Every run_dir the shim may have used: the daemon reads <c>runtime.run_dir</c> only from /etc/cc or the defaults
+    /// file, else /run/cc (docs/configuration.md: <c>delete</c> gets no runtime options and must find the same
+    /// directory), never from the ConfigPath containerd sends; build/configuration.toml's (CC_RUN_DIR) is checked too.
+    /// The paths checked under each name the pod's ids, so another checkout's pods are never counted.
+    /// </summary>
+    public static IReadOnlyList<string> RunDirectories()
     {
-        var match = RunDirLine().Match(File.ReadAllText(RepoPaths.ShimConfiguration));
-        return match.Success ? match.Groups[1].Value : "/run/cc";
+        var dirs = new List<string> { "/run/cc" };
+        foreach (var file in new[] { "/etc/cc/configuration.toml", "/usr/share/defaults/cc/configuration.toml", RepoPaths.ShimConfiguration })
+        {
+            if (File.Exists(file) && RunDirLine().Match(File.ReadAllText(file)) is { Success: true } match
+                && !dirs.Contains(match.Groups[1].Value))
+            {
+                dirs.Add(match.Groups[1].Value);
+            }
+        }
+        return dirs;
     }
 
     /// <summary>/run/containerd/s/ + hex(sha256("&lt;address&gt;/&lt;ns&gt;/&lt;id&gt;")) (protocol.md §2.4.1).</summary>
