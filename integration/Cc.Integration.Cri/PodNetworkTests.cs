@@ -145,6 +145,16 @@ public sealed class PodNetworkTests(CriFixture fixture, ITestOutputHelper output
             var guest = await ExecAsync(pod, id, "cat", "/proc/1/root/etc/resolv.conf");
             guest.ShouldBe("nameserver 10.96.0.10\nnameserver 10.96.0.11\nsearch cc-cri.svc.cluster.local svc.cluster.local\noptions ndots:5\n");
 
+            // The leftover check must see a live pod's traces, or its silence after RemovePodSandbox proves nothing.
+            var live = string.Join('\n', await PodLeftovers.FindAsync(containerd, pod.Id, [id], pod.NetworkNamespace, qemuBefore));
+            output.WriteLine($"while the pod runs:\n{live}");
+            foreach (var trace in new[] { "QEMU process ", "network record left: ", "socket left: ",
+                         $"tap of ours left in {pod.NetworkNamespace}: ", $"tc filter left in {pod.NetworkNamespace}: " })
+            {
+                live.ShouldContain(trace, customMessage: live);
+            }
+            PodLeftovers.RunDirectories().ShouldContain(r => (live + "\n").Contains($"directory left: {r}/k8s.io/{pod.Id}\n"), live);
+
             await pod.StopAsync(ct);
             await pod.RemoveAsync(ct);
             await PodLeftovers.ShouldBeGoneAsync(containerd, pod, [id], qemuBefore);
