@@ -1,4 +1,5 @@
 using Cc.Bench;
+using Cc.Bench.Cri;
 using Cc.Bench.Ttrpc;
 using Cc.Bench.Vm;
 
@@ -9,6 +10,7 @@ BenchCommand[] commands =
     TtrpcBenchCommand.Command,
     TtrpcServerCommand.Command,
     VmBenchCommand.Command,
+    CriPodBenchCommand.Command,
 ];
 
 return await BenchCli.RunAsync(commands, args).ConfigureAwait(false);

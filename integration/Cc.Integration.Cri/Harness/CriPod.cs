@@ -38,7 +38,9 @@ internal sealed class CriPod : IAsyncDisposable
 
     private RuntimeService.RuntimeServiceClient Runtime => _containerd.Runtime;
 
-    public static async Task<CriPod> RunAsync(CriContainerd containerd, string handler, string name, CancellationToken cancellationToken)
+    /// <summary>RunPodSandbox, then PodSandboxStatus as kubelet does; <paramref name="hostPid"/> is <c>hostPID: true</c>.</summary>
+    public static async Task<CriPod> RunAsync(CriContainerd containerd, string handler, string name, CancellationToken cancellationToken,
+        DNSConfig? dns = null, bool hostPid = false)
     {
         var logs = Directory.CreateTempSubdirectory("cc-cri-logs.").FullName;
         var config = new PodSandboxConfig
@@ -46,7 +48,13 @@ internal sealed class CriPod : IAsyncDisposable
             Metadata = new PodSandboxMetadata { Name = name, Namespace = "cc-cri", Uid = Guid.NewGuid().ToString("N"), Attempt = 0 },
             Hostname = name,
             LogDirectory = logs,
-            Linux = new LinuxPodSandboxConfig(),
+            Linux = new LinuxPodSandboxConfig
+            {
+                SecurityContext = hostPid
+                    ? new LinuxSandboxSecurityContext { NamespaceOptions = new NamespaceOption { Pid = NamespaceMode.Node } }
+                    : null,
+            },
+            DnsConfig = dns,
         };
         var response = await containerd.Runtime.RunPodSandboxAsync(
             new RunPodSandboxRequest { Config = config, RuntimeHandler = handler },
@@ -57,10 +65,30 @@ internal sealed class CriPod : IAsyncDisposable
         return new CriPod(containerd, response.PodSandboxId, config, NetworkNamespaceOf(status));
     }
 
-    /// <summary>Creates a busybox container running <paramref name="script"/> under <c>sh -c</c>; its log is &lt;name&gt;_&lt;attempt&gt;.log.</summary>
-    public async Task<string> CreateContainerAsync(string name, uint attempt, string script, CancellationToken cancellationToken,
-        long memoryLimitBytes = 0)
+    /// <summary>The pod's IP as PodSandboxStatus reports it (what kubelet publishes as the pod's status.podIP).</summary>
+    public async Task<string> IpAsync(CancellationToken cancellationToken)
     {
+        var status = await Runtime.PodSandboxStatusAsync(new PodSandboxStatusRequest { PodSandboxId = Id },
+            deadline: DateTime.UtcNow + s_callTimeout, cancellationToken: cancellationToken);
+        return status.Status.Network?.Ip ?? "";
+    }
+
+    /// <summary>
+    /// Creates a busybox container running <paramref name="script"/> under <c>sh -c</c>; its log is &lt;name&gt;_&lt;attempt&gt;.log.
+    /// It gets the pod's namespace modes, as kubelet gives them, and <paramref name="addCapabilities"/> (e.g. SYS_PTRACE).
+    /// </summary>
+    public async Task<string> CreateContainerAsync(string name, uint attempt, string script, CancellationToken cancellationToken,
+        long memoryLimitBytes = 0, IReadOnlyList<string>? addCapabilities = null)
+    {
+        // No security context at all unless asked for: what the other tests have always sent.
+        var namespaces = Config.Linux.SecurityContext?.NamespaceOptions;
+        var security = namespaces is null && addCapabilities is null
+            ? null
+            : new LinuxContainerSecurityContext
+            {
+                NamespaceOptions = namespaces,
+                Capabilities = addCapabilities is null ? null : new Capability { AddCapabilities = { addCapabilities } },
+            };
         var config = new ContainerConfig
         {
             Metadata = new ContainerMetadata { Name = name, Attempt = attempt },
@@ -70,6 +98,7 @@ internal sealed class CriPod : IAsyncDisposable
             Linux = new LinuxContainerConfig
             {
                 Resources = memoryLimitBytes > 0 ? new LinuxContainerResources { MemoryLimitInBytes = memoryLimitBytes } : null,
+                SecurityContext = security,
             },
         };
         var response = await Runtime.CreateContainerAsync(

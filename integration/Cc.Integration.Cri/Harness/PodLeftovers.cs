@@ -9,6 +9,15 @@ namespace Cc.Integration.Cri.Harness;
 /// <summary>What a pod might leave after RemovePodSandbox; each check names what it found, one line each.</summary>
 internal static partial class PodLeftovers
 {
+    /// <summary>src/Cc.Shim/Network/NetworkRecord.FileName: what the shim changed in the pod's namespace.</summary>
+    private const string NetworkRecordFile = "network.json";
+
+    /// <summary>The instance's own sockets (hack/containerd/config.toml.in), relative to its directory: they outlive every pod.</summary>
+    private static readonly HashSet<string> s_containerdSockets = new(StringComparer.Ordinal)
+    {
+        "containerd.sock", "containerd.sock.ttrpc", "debug.sock",
+    };
+
     /// <summary>The pids of every running QEMU; taken before a pod starts, compared after its removal.</summary>
     public static IReadOnlySet<int> QemuPids() =>
         Processes().Where(p => p.Comm.StartsWith("qemu-system", StringComparison.Ordinal)).Select(p => p.Pid).ToHashSet();
@@ -16,8 +25,9 @@ internal static partial class PodLeftovers
     /// <summary>
     /// Everything of pod <paramref name="pod"/> still present: its shim, a QEMU started since <paramref name="qemuBefore"/>
     /// that belongs to this instance, mounts naming the pod or its containers, its network namespace, a veth on the
-    /// instance's bridge, the shim socket, our run directory, the CRI's state of the pod and its containers, and any
-    /// FIFO left under the instance (tests run one pod at a time).
+    /// instance's bridge, taps and tc filters of ours (PodLeftovers.Network.cs), the shim socket, our run directory
+    /// and the network record in it, the CRI's state of the pod and its containers, and any FIFO or unix socket left
+    /// under the instance or our run directory but containerd's own (tests check after every pod of theirs is removed).
     /// </summary>
     public static async Task<IReadOnlyList<string>> FindAsync(CriContainerd containerd, string pod,
         IReadOnlyCollection<string> containers, string? netns, IReadOnlySet<int> qemuBefore)
@@ -56,6 +66,7 @@ internal static partial class PodLeftovers
         {
             found.AddRange(Directory.EnumerateFileSystemEntries(ports).Select(p => $"veth left on {containerd.Bridge}: {Path.GetFileName(p)}"));
         }
+        found.AddRange(await NetworkLeftoversAsync(netns));
 
         foreach (var id in ids)
         {
@@ -66,7 +77,12 @@ internal static partial class PodLeftovers
             }
         }
 
-        var dirs = new List<string> { Path.Combine(RunDir(), CriContainerd.Namespace, pod) };
+        var runDirectories = RunDirectories().Select(r => Path.Combine(r, CriContainerd.Namespace, pod)).ToList();
+        foreach (var record in runDirectories.Select(r => Path.Combine(r, NetworkRecordFile)).Where(File.Exists))
+        {
+            found.Add($"network record left: {record}");
+        }
+        var dirs = new List<string>(runDirectories);
         foreach (var root in new[] { "root", "state" })
         {
             dirs.Add(Path.Combine(containerd.Directory, root, "io.containerd.grpc.v1.cri", "sandboxes", pod));
@@ -79,8 +95,23 @@ internal static partial class PodLeftovers
         }
         found.AddRange(dirs.Where(Directory.Exists).Select(d => $"directory left: {d}"));
 
-        var fifos = await ProcessRunner.RunAsync("find", [containerd.Directory, "-type", "p"], TimeSpan.FromSeconds(20), CancellationToken.None);
-        found.AddRange(fifos.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(f => $"FIFO left: {f}"));
+        // Our run directories of the pod's containers too: a plain container's shim would have made one per id.
+        var roots = RunDirectories().SelectMany(r => ids.Select(id => Path.Combine(r, CriContainerd.Namespace, id)))
+            .Where(Directory.Exists).Prepend(containerd.Directory);
+        var nodes = await ProcessRunner.RunAsync("find", [.. roots, "(", "-type", "p", "-o", "-type", "s", ")", "-printf", "%y %p\n"],
+            TimeSpan.FromSeconds(20), CancellationToken.None);
+        foreach (var node in nodes.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var path = node[2..];
+            if (node[0] == 'p')
+            {
+                found.Add($"FIFO left: {path}");
+            }
+            else if (!s_containerdSockets.Contains(Path.GetRelativePath(containerd.Directory, path)))
+            {
+                found.Add($"socket left: {path}");
+            }
+        }
         return found;
     }
 
@@ -106,11 +137,24 @@ internal static partial class PodLeftovers
         }
     }
 
-    /// <summary>The shim's run_dir from build/configuration.toml (CC_RUN_DIR of hack/write-configuration.sh).</summary>
-    public static string RunDir()
+    /// <summary>
+    /// Every run_dir the shim may have used: the daemon reads <c>runtime.run_dir</c> only from /etc/cc or the defaults
+    /// file, else /run/cc (docs/configuration.md: <c>delete</c> gets no runtime options and must find the same
+    /// directory), never from the ConfigPath containerd sends; build/configuration.toml's (CC_RUN_DIR) is checked too.
+    /// The paths checked under each name the pod's ids, so another checkout's pods are never counted.
+    /// </summary>
+    public static IReadOnlyList<string> RunDirectories()
     {
-        var match = RunDirLine().Match(File.ReadAllText(RepoPaths.ShimConfiguration));
-        return match.Success ? match.Groups[1].Value : "/run/cc";
+        var dirs = new List<string> { "/run/cc" };
+        foreach (var file in new[] { "/etc/cc/configuration.toml", "/usr/share/defaults/cc/configuration.toml", RepoPaths.ShimConfiguration })
+        {
+            if (File.Exists(file) && RunDirLine().Match(File.ReadAllText(file)) is { Success: true } match
+                && !dirs.Contains(match.Groups[1].Value))
+            {
+                dirs.Add(match.Groups[1].Value);
+            }
+        }
+        return dirs;
     }
 
     /// <summary>/run/containerd/s/ + hex(sha256("&lt;address&gt;/&lt;ns&gt;/&lt;id&gt;")) (protocol.md §2.4.1).</summary>
