@@ -35,6 +35,10 @@ public sealed class AgentSection
 {
     /// <summary>The guest agent's log level (<c>cc.log=</c> on the kernel command line).</summary>
     public string LogLevel { get; set; } = "info";
+    /// <summary>How often the shim asks the agent whether it is alive (Check).</summary>
+    public int HealthCheckIntervalSeconds { get; set; } = 10;
+    /// <summary>An agent that does not answer a health check within this is dead: its pod's tasks end (docs/shim.md).</summary>
+    public int HealthCheckTimeoutSeconds { get; set; } = 30;
 }
 
 public sealed class RuntimeSection

@@ -35,7 +35,16 @@ public static partial class ShimDaemon
         var events = new EventQueue(engines.Events, engines.FallbackEvents, TimeProvider.System,
             loggerFactory.CreateLogger<EventQueue>());
         var runDirectory = Path.Combine(runtimeConfiguration.Runtime.RunDir, args.Namespace, args.Id);
-        var sandbox = new PodSandbox(new SandboxOptions(args.Namespace, args.Id, runDirectory), engines.Launcher, engines.Rootfs,
+        var agentSettings = runtimeConfiguration.Agent;
+        var options = new SandboxOptions(args.Namespace, args.Id, runDirectory)
+        {
+            VmHealth = SandboxVmHealth.Default with
+            {
+                Interval = TimeSpan.FromSeconds(Math.Max(1, agentSettings.HealthCheckIntervalSeconds)),
+                Timeout = TimeSpan.FromSeconds(Math.Max(1, agentSettings.HealthCheckTimeoutSeconds)),
+            },
+        };
+        var sandbox = new PodSandbox(options, engines.Launcher, engines.Rootfs,
             events, TimeProvider.System, loggerFactory.CreateLogger<PodSandbox>());
         var service = new TaskService(sandbox, configuration, lifetime, loggerFactory.CreateLogger<TaskService>());
 

@@ -125,6 +125,9 @@ public sealed class AgentGuest : IGuestAgent, IGuestStdio
         return list.Processes.Select(p => new GuestProcess((uint)p.Pid, p.CommandLine)).ToList();
     }
 
+    public Task PingAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
+        Call(_agent.CheckAsync(new V1.CheckRequest(), new CallOptions(timeout, CancellationToken: cancellationToken)));
+
     public async Task<int> ReadAsync(ProcessKey process, StdioStream stream, Memory<byte> buffer, CancellationToken cancellationToken)
     {
         await Started(process).Task.WaitAsync(cancellationToken).ConfigureAwait(false);

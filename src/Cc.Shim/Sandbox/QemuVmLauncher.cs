@@ -81,7 +81,7 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
             }
             await agent.CreateSandboxAsync(sandbox, new CallOptions(TimeSpan.FromSeconds(10), CancellationToken: cancellationToken))
                 .ConfigureAwait(false);
-            return new QemuSandboxVm(vm, agent, TimeSpan.FromSeconds(settings.StopGraceSeconds), network);
+            return new QemuSandboxVm(vm, agent, TimeSpan.FromSeconds(settings.StopGraceSeconds), network, request.RunDirectory);
         }
         catch
         {
@@ -91,7 +91,8 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
         }
     }
 
-    private sealed class QemuSandboxVm(IVirtualMachine vm, AgentClient agent, TimeSpan stopGrace, PodNetwork? network) : ISandboxVm
+    private sealed class QemuSandboxVm(IVirtualMachine vm, AgentClient agent, TimeSpan stopGrace, PodNetwork? network,
+        string runDirectory) : ISandboxVm
     {
         private readonly AgentGuest _guest = new(agent);
 
@@ -120,6 +121,8 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
             await vm.DisposeAsync().ConfigureAwait(false);
             // After QEMU is gone, so its taps are too; the veth's redirects go now.
             await DetachNetworkAsync(network).ConfigureAwait(false);
+            // The pid names nobody now (and may soon name someone else): a later `shim delete` must not find it.
+            File.Delete(Path.Combine(runDirectory, Cli.DeleteCommand.VmmPidFile));
         }
     }
 
