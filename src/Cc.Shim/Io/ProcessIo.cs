@@ -85,6 +85,8 @@ public sealed partial class ProcessIo : IAsyncDisposable
                     ? outSink
                     : io.OpenSink(stderr);
             }
+            // The pumps outlive the Create/Exec that starts them: their stdin writes must not carry its deadline.
+            CallerDeadline.Detach();
             if (outSink is not null)
             {
                 io._stdout = io.PumpOutputAsync(StdioStream.Stdout, outSink);

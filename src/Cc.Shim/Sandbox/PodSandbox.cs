@@ -197,6 +197,7 @@ public sealed partial class PodSandbox : IAsyncDisposable
                 new VmLaunchRequest(_options.Namespace, _options.SandboxId, _options.RunDirectory, _options.SharedDirectory, spec),
                 PublishOom, cancellationToken).ConfigureAwait(false);
             Log.VmStarted(_logger, _options.SandboxId, vm.Pid);
+            CallerDeadline.Detach(); // the dead-VM handler outlives this Create
             _ = EndTasksOfDeadVmAsync(vm);
             return vm.Require();
         }

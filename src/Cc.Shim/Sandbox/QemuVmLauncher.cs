@@ -81,7 +81,8 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
             }
             await agent.CreateSandboxAsync(sandbox, new CallOptions(TimeSpan.FromSeconds(10), CancellationToken: cancellationToken))
                 .ConfigureAwait(false);
-            return new QemuSandboxVm(vm, agent, TimeSpan.FromSeconds(settings.StopGraceSeconds), network, request.RunDirectory);
+            return new QemuSandboxVm(vm, new AgentGuest(agent, agentSettings.Deadlines()), agent,
+                TimeSpan.FromSeconds(settings.StopGraceSeconds), network, request.RunDirectory);
         }
         catch
         {
@@ -91,10 +92,10 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
         }
     }
 
-    private sealed class QemuSandboxVm(IVirtualMachine vm, AgentClient agent, TimeSpan stopGrace, PodNetwork? network,
-        string runDirectory) : ISandboxVm
+    private sealed class QemuSandboxVm(IVirtualMachine vm, AgentGuest guest, AgentClient agent, TimeSpan stopGrace,
+        PodNetwork? network, string runDirectory) : ISandboxVm
     {
-        private readonly AgentGuest _guest = new(agent);
+        private readonly AgentGuest _guest = guest;
 
         public int Pid => vm.Pid;
         public Task Exited => vm.Exited;

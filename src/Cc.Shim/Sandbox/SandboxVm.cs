@@ -158,7 +158,12 @@ public sealed partial class SandboxVm
             }
             _watchers.RemoveAll(t => t.IsCompleted);
             var token = _readyScope.Token;
-            _watchers.Add(Task.Run(() => watcher(token), CancellationToken.None));
+            // A watcher outlives the call that started it: it must not inherit that call's deadline.
+            _watchers.Add(Task.Run(() =>
+            {
+                CallerDeadline.Detach();
+                return watcher(token);
+            }, CancellationToken.None));
         }
     }
 
