@@ -79,6 +79,21 @@ public sealed class AgentDeadlineTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Containerds_deadline_reaches_the_guest_calls_of_its_Task_call_but_not_the_watches_the_call_starts()
+    {
+        await using var shim = await ShimHarness.StartAsync();
+        await shim.CreateAsync("c1");
+
+        await shim.Tasks.StartAsync(new Cc.Containerd.Protocol.Tasks.StartRequest { Id = "c1" },
+            new CallOptions(TimeSpan.FromSeconds(20))).WithTimeout();
+        await shim.Vm.WaitArrived.Task.WithTimeout();
+
+        var start = shim.Vm.CallerDeadlines["start"].ShouldNotBeNull("Start's guest call carries containerd's deadline");
+        (start - DateTimeOffset.UtcNow).ShouldBeInRange(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(20));
+        shim.Vm.CallerDeadlines["wait"].ShouldBeNull("the exit watch outlives the Start call and must not inherit its deadline");
+    }
+
+    [Fact]
     public async Task Without_a_caller_deadline_the_configured_one_goes_on_the_wire()
     {
         var guest = await ConnectAsync(AgentDeadlines.Default with { Kill = TimeSpan.FromSeconds(42) });

@@ -50,6 +50,13 @@ public sealed class AgentSection
     /// <summary>Deadline of every other request-scoped call (pause, resume, update, stats, pids, stdin, resize).</summary>
     public int OtherTimeoutSeconds { get; set; } = 10;
 
+    /// <summary>The health-check settings, each at least one second.</summary>
+    public Sandbox.SandboxVmHealth Health() => Sandbox.SandboxVmHealth.Default with
+    {
+        Interval = Seconds(HealthCheckIntervalSeconds),
+        Timeout = Seconds(HealthCheckTimeoutSeconds),
+    };
+
     /// <summary>The per-kind deadlines, each at least one second.</summary>
     public Sandbox.AgentDeadlines Deadlines() => new()
     {

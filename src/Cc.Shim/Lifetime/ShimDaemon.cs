@@ -35,14 +35,10 @@ public static partial class ShimDaemon
         var events = new EventQueue(engines.Events, engines.FallbackEvents, TimeProvider.System,
             loggerFactory.CreateLogger<EventQueue>());
         var runDirectory = Path.Combine(runtimeConfiguration.Runtime.RunDir, args.Namespace, args.Id);
-        var agentSettings = runtimeConfiguration.Agent;
         var options = new SandboxOptions(args.Namespace, args.Id, runDirectory)
         {
-            VmHealth = SandboxVmHealth.Default with
-            {
-                Interval = TimeSpan.FromSeconds(Math.Max(1, agentSettings.HealthCheckIntervalSeconds)),
-                Timeout = TimeSpan.FromSeconds(Math.Max(1, agentSettings.HealthCheckTimeoutSeconds)),
-            },
+            // The pod's configuration (its first Create's ConfigPath), read when the VM boots.
+            VmHealth = () => configuration.Current.Configuration.Agent.Health(),
         };
         var sandbox = new PodSandbox(options, engines.Launcher, engines.Rootfs,
             events, TimeProvider.System, loggerFactory.CreateLogger<PodSandbox>());

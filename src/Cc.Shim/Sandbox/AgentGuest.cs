@@ -196,6 +196,13 @@ public sealed class AgentGuest : IGuestAgent, IGuestStdio
         {
             throw new SandboxUnavailableException($"the guest agent is unreachable: {e.Message}", e);
         }
+        catch (TtrpcException e) when (e.Code == StatusCode.DeadlineExceeded)
+        {
+            // Say whose deadline it was: containerd's (forwarded) or the call kind's own.
+            throw new TtrpcException(StatusCode.DeadlineExceeded, CallerDeadline.Current is { } deadline
+                ? $"the guest agent did not answer before the caller's deadline {deadline:HH:mm:ss.fff}: {e.Message}"
+                : $"the guest agent did not answer within its configured deadline: {e.Message}", e);
+        }
     }
 
 }

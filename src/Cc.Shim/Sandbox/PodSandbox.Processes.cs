@@ -270,7 +270,7 @@ public sealed partial class PodSandbox
             // A lost agent session is most often the VM's death, seen here a moment before the VM's own watch sees it.
             try
             {
-                await life.Ended.WaitAsync(_options.VmHealth.ExitWatchGrace, _time, token).ConfigureAwait(false);
+                await life.Ended.WaitAsync(life.Health.ExitWatchGrace, _time, token).ConfigureAwait(false);
                 return;
             }
             catch (TimeoutException)

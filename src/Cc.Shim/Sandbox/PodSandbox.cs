@@ -18,8 +18,11 @@ public sealed record SandboxOptions(string Namespace, string SandboxId, string R
     /// <summary>Bounds of a <c>binary://</c> stdio logger's start and stop.</summary>
     public Io.BinaryLoggerTimeouts LoggerTimeouts { get; init; } = Io.BinaryLoggerTimeouts.Default;
 
-    /// <summary>How a dead VM is told from a live one (agent health checks).</summary>
-    public SandboxVmHealth VmHealth { get; init; } = SandboxVmHealth.Default;
+    /// <summary>
+    /// How a dead VM is told from a live one (agent health checks); asked at each boot, because the pod's configuration
+    /// is fixed by its first Create, after the daemon started.
+    /// </summary>
+    public Func<SandboxVmHealth> VmHealth { get; init; } = static () => SandboxVmHealth.Default;
 }
 
 /// <summary>
@@ -191,7 +194,7 @@ public sealed partial class PodSandbox : IAsyncDisposable
             }
             SandboxSpecParser.CheckLaunchable(spec);
             Directory.CreateDirectory(_options.SharedDirectory);
-            var vm = new SandboxVm(_options.SandboxId, _options.VmHealth, _time, _logger);
+            var vm = new SandboxVm(_options.SandboxId, _options.VmHealth(), _time, _logger);
             Volatile.Write(ref _vm, vm);
             await vm.BootAsync(_launcher,
                 new VmLaunchRequest(_options.Namespace, _options.SandboxId, _options.RunDirectory, _options.SharedDirectory, spec),

@@ -123,7 +123,14 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
             // After QEMU is gone, so its taps are too; the veth's redirects go now.
             await DetachNetworkAsync(network).ConfigureAwait(false);
             // The pid names nobody now (and may soon name someone else): a later `shim delete` must not find it.
-            File.Delete(Path.Combine(runDirectory, Cli.DeleteCommand.VmmPidFile));
+            try
+            {
+                File.Delete(Path.Combine(runDirectory, Cli.DeleteCommand.VmmPidFile));
+            }
+            catch (DirectoryNotFoundException)
+            {
+                // The run directory is already gone, and the pid file with it.
+            }
         }
     }
 

@@ -51,6 +51,9 @@ public sealed partial class SandboxVm
         _logger = logger;
     }
 
+    /// <summary>The health-check settings this VM was booted with.</summary>
+    public SandboxVmHealth Health => _health;
+
     public SandboxVmState State
     {
         get

@@ -104,8 +104,12 @@ public sealed class FakeVm : ISandboxVm, IGuestAgent, IGuestStdio
         return Task.CompletedTask;
     }
 
+    /// <summary>The <see cref="CallerDeadline"/> each kind of guest call saw, by call name ("start", "wait").</summary>
+    public ConcurrentDictionary<string, DateTimeOffset?> CallerDeadlines { get; } = new();
+
     public Task<uint> StartAsync(ProcessKey process, CancellationToken cancellationToken)
     {
+        CallerDeadlines["start"] = CallerDeadline.Current;
         _engine.Calls.Enqueue($"start {process}");
         return Task.FromResult(7u);
     }
@@ -121,8 +125,15 @@ public sealed class FakeVm : ISandboxVm, IGuestAgent, IGuestStdio
         return Task.CompletedTask;
     }
 
-    public Task<ExitStatus> WaitAsync(ProcessKey process, CancellationToken cancellationToken) =>
-        ExitOf(process).Task.WaitAsync(cancellationToken);
+    public Task<ExitStatus> WaitAsync(ProcessKey process, CancellationToken cancellationToken)
+    {
+        CallerDeadlines["wait"] = CallerDeadline.Current;
+        WaitArrived.TrySetResult();
+        return ExitOf(process).Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Set when the first exit watch reaches the "guest".</summary>
+    public TaskCompletionSource WaitArrived { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public Task RemoveContainerAsync(string containerId, CancellationToken cancellationToken)
     {
