@@ -4,9 +4,10 @@ using Cc.Integration.Containerd.Harness;
 namespace Cc.Integration.Containerd.Contract;
 
 /// <summary>
-/// Faults only our runtime has a stake in: what QEMU inherits from the shim daemon, and a shim killed with SIGKILL
+/// Faults only our runtime has a stake in: what QEMU inherits from the shim daemon, a shim killed with SIGKILL
 /// while its task runs (containerd's clean-up runs <c>shim delete</c>, which must find the daemon dead and remove the
-/// VM, the mounts, the run directory and the socket).
+/// VM, the mounts, the run directory and the socket), and a QEMU killed with SIGKILL under a live shim (the shim ends
+/// the task with 137 and cleans up what the VM owned).
 /// </summary>
 public sealed partial class CcShimTests
 {
@@ -71,6 +72,34 @@ public sealed partial class CcShimTests
         IsGoneOrZombie(qemu).ShouldBeTrue($"QEMU {qemu} of the killed shim is gone");
 
         // The same id again: nothing of the first run is in the way.
+        var again = await s.RunAsync(id, "echo", "second life");
+        s.ShouldSucceed(again);
+        again.Stdout.ShouldContain("second life");
+        await s.ShouldLeaveNothingAsync(id);
+    }
+
+    [Theory]
+    [InlineData("1.6")]
+    [InlineData("1.7")]
+    public async Task After_kill_9_of_QEMU_the_task_exits_137_deletes_cleanly_nothing_is_left_and_the_id_runs_again(string containerd)
+    {
+        await using var s = await BeginAsync(containerd);
+        var id = s.NewId("vmdies");
+        await s.RunDetachedAsync(id, "sleep", "1000");
+        var shim = Leftovers.ShimPids(s.Containerd, id).ShouldHaveSingleItem("one shim serves the task");
+        var qemu = Leftovers.QemuChildren(shim).ShouldHaveSingleItem("the shim daemon started one QEMU");
+
+        Kill(qemu);
+
+        // The shim sees its VM die and ends the task itself (docs/shim.md, "A VM that dies"): the daemon lives on.
+        await s.WaitForStatusAsync(id, "STOPPED", TimeSpan.FromSeconds(60));
+        Leftovers.ShimPids(s.Containerd, id).ShouldHaveSingleItem("the daemon outlives its VM").ShouldBe(shim);
+        var rm = await s.CtrAsync("task", "rm", id);
+        s.ShouldSucceed(rm);
+        rm.Stderr.ShouldContain($"task {id} exit with non-zero exit code {137}", customMessage: s.Because(rm));
+        s.ShouldSucceed(await s.CtrAsync("container", "rm", id));
+        await s.ShouldLeaveNothingAsync(id);
+
         var again = await s.RunAsync(id, "echo", "second life");
         s.ShouldSucceed(again);
         again.Stdout.ShouldContain("second life");

@@ -1,14 +1,5 @@
 namespace Cc.Agent.Containers;
 
-internal enum ContainerState
-{
-    Creating,
-    Created,
-    Running,
-    Paused,
-    Stopped,
-}
-
 // A container in the guest: its bundle, its init and its execs. `Lock` guards State and Execs;
 // Init is set once, when creation succeeds.
 internal sealed class Container(string id, string bundle)
@@ -18,7 +9,8 @@ internal sealed class Container(string id, string bundle)
     public string Id { get; } = id;
     public string Bundle { get; } = bundle;
     public object Lock { get; } = new();
-    public ContainerState State { get; set; } = ContainerState.Creating;
+    // Changes only through MoveTo (ContainerStateMachine). Caller holds Lock.
+    public ContainerState State { get; private set; } = ContainerState.Creating;
     public ContainerProcess? Init { get; set; }
 
     // What the container is in its pod; set at creation, never changed.
@@ -30,6 +22,13 @@ internal sealed class Container(string id, string bundle)
     // The init's cgroup v2 directory under /sys/fs/cgroup, read once the init exists (the cgroup
     // outlives the init until the container is deleted); null outside a cgroup v2 hierarchy.
     public string? CgroupDirectory { get; set; }
+
+    // Moves to `to` or throws the one invalid-transition error. Caller holds Lock.
+    public void MoveTo(ContainerState to)
+    {
+        ContainerStateMachine.Check(State, to, Id);
+        State = to;
+    }
 
     // Reserves an exec id before the process exists, so two concurrent ExecProcess calls with the
     // same id cannot both start one. Caller holds Lock.

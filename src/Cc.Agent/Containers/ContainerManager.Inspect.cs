@@ -79,6 +79,8 @@ public sealed partial class ContainerManager
         {
             if (container.State != from)
             {
+                // The table allows neither Paused => Paused nor Running => Running: the one transition error.
+                ContainerStateMachine.Check(container.State, to, id);
                 throw AgentErrorException.Precondition($"container {id} cannot {command}: it is {Describe(container.State)}");
             }
         }
@@ -86,9 +88,10 @@ public sealed partial class ContainerManager
         await _crun.RunAsync(container.Bundle, [command, id], null, cancellationToken).ConfigureAwait(false);
         lock (container.Lock)
         {
+            // The init may have exited meanwhile (Stopped): then the pause or resume has nothing left to change.
             if (container.State == from)
             {
-                container.State = to;
+                container.MoveTo(to);
             }
         }
     }

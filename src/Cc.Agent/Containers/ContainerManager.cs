@@ -82,7 +82,7 @@ public sealed partial class ContainerManager
             lock (container.Lock)
             {
                 container.Init = init;
-                container.State = ContainerState.Created;
+                container.MoveTo(ContainerState.Created);
             }
 
             Observe(container, init);
@@ -113,14 +113,10 @@ public sealed partial class ContainerManager
         ContainerProcess init;
         lock (container.Lock)
         {
-            if (container.State != ContainerState.Created || container.Init is null)
-            {
-                throw AgentErrorException.Precondition($"container {id} cannot start: it is {Describe(container.State)}");
-            }
-
-            init = container.Init;
             // Claimed before the runtime runs, so a second StartContainer is refused, not run twice.
-            container.State = ContainerState.Running;
+            container.MoveTo(ContainerState.Running);
+            // Created implies the init exists (it is set with the move to Created).
+            init = container.Init!;
         }
 
         try
@@ -133,7 +129,7 @@ public sealed partial class ContainerManager
             {
                 if (container.State == ContainerState.Running && !init.HasExited)
                 {
-                    container.State = ContainerState.Created;
+                    container.MoveTo(ContainerState.Created);
                 }
             }
 
@@ -206,11 +202,8 @@ public sealed partial class ContainerManager
         ContainerProcess? init;
         lock (container.Lock)
         {
-            if (container.State == ContainerState.Creating)
-            {
-                throw AgentErrorException.Precondition($"container {id} is still being created");
-            }
-
+            // Fails early (Creating => Removed) while crun create still runs; the move itself happens at the end.
+            ContainerStateMachine.Check(container.State, ContainerState.Removed, id);
             init = container.Init;
         }
 
@@ -245,7 +238,7 @@ public sealed partial class ContainerManager
 
         lock (container.Lock)
         {
-            container.State = ContainerState.Stopped;
+            container.MoveTo(ContainerState.Removed);
             init?.Io.Dispose();
             foreach (var exec in container.Execs)
             {
@@ -283,7 +276,11 @@ public sealed partial class ContainerManager
             {
                 lock (container.Lock)
                 {
-                    container.State = ContainerState.Stopped;
+                    // Not after Removed: a removal waits for the init's exit, except when it gave up on it.
+                    if (ContainerStateMachine.Allows(container.State, ContainerState.Stopped))
+                    {
+                        container.MoveTo(ContainerState.Stopped);
+                    }
                 }
             }
 

@@ -35,6 +35,39 @@ public sealed class AgentSection
 {
     /// <summary>The guest agent's log level (<c>cc.log=</c> on the kernel command line).</summary>
     public string LogLevel { get; set; } = "info";
+    /// <summary>How often the shim asks the agent whether it is alive (Check).</summary>
+    public int HealthCheckIntervalSeconds { get; set; } = 10;
+    /// <summary>An agent that does not answer a health check within this is dead: its pod's tasks end (docs/shim.md).</summary>
+    public int HealthCheckTimeoutSeconds { get; set; } = 30;
+    /// <summary>Deadline of CreateContainer in the guest, unless containerd's is earlier (docs/shim.md, "Deadlines").</summary>
+    public int CreateTimeoutSeconds { get; set; } = 60;
+    /// <summary>Deadline of StartContainer and ExecProcess.</summary>
+    public int StartTimeoutSeconds { get; set; } = 30;
+    /// <summary>Deadline of SignalProcess.</summary>
+    public int KillTimeoutSeconds { get; set; } = 10;
+    /// <summary>Deadline of RemoveContainer.</summary>
+    public int DeleteTimeoutSeconds { get; set; } = 30;
+    /// <summary>Deadline of every other request-scoped call (pause, resume, update, stats, pids, stdin, resize).</summary>
+    public int OtherTimeoutSeconds { get; set; } = 10;
+
+    /// <summary>The health-check settings, each at least one second.</summary>
+    public Sandbox.SandboxVmHealth Health() => Sandbox.SandboxVmHealth.Default with
+    {
+        Interval = Seconds(HealthCheckIntervalSeconds),
+        Timeout = Seconds(HealthCheckTimeoutSeconds),
+    };
+
+    /// <summary>The per-kind deadlines, each at least one second.</summary>
+    public Sandbox.AgentDeadlines Deadlines() => new()
+    {
+        Create = Seconds(CreateTimeoutSeconds),
+        Start = Seconds(StartTimeoutSeconds),
+        Kill = Seconds(KillTimeoutSeconds),
+        Delete = Seconds(DeleteTimeoutSeconds),
+        Other = Seconds(OtherTimeoutSeconds),
+    };
+
+    private static TimeSpan Seconds(int value) => TimeSpan.FromSeconds(Math.Max(1, value));
 }
 
 public sealed class RuntimeSection

@@ -17,6 +17,8 @@ public sealed partial class ProcessIo : IAsyncDisposable
     private readonly IGuestStdio _guest;
     private readonly ILogger _log;
     private readonly CancellationTokenSource _stop = new();
+    private readonly Lock _disposeLock = new();
+    private Task? _disposal; // guarded by _disposeLock
     private readonly List<Stream> _sinks = [];
     private readonly HashSet<Stream> _closeAtEnd = [];
     private BinaryLogger? _binaryLogger;
@@ -83,6 +85,8 @@ public sealed partial class ProcessIo : IAsyncDisposable
                     ? outSink
                     : io.OpenSink(stderr);
             }
+            // The pumps outlive the Create/Exec that starts them: their stdin writes must not carry its deadline.
+            CallerDeadline.Detach();
             if (outSink is not null)
             {
                 io._stdout = io.PumpOutputAsync(StdioStream.Stdout, outSink);
@@ -143,8 +147,19 @@ public sealed partial class ProcessIo : IAsyncDisposable
         await CloseGuestStdinOnceAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Idempotent: a dead VM's clean-up and the later Delete both dispose; both await the same disposal.</summary>
+    public ValueTask DisposeAsync()
     {
+        lock (_disposeLock)
+        {
+            _disposal ??= DisposeCoreAsync();
+            return new ValueTask(_disposal);
+        }
+    }
+
+    private async Task DisposeCoreAsync()
+    {
+        await Task.Yield(); // run the disposal outside _disposeLock
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_stdinFifo is not null && !_stdin.IsCompleted)
         {

@@ -35,7 +35,12 @@ public static partial class ShimDaemon
         var events = new EventQueue(engines.Events, engines.FallbackEvents, TimeProvider.System,
             loggerFactory.CreateLogger<EventQueue>());
         var runDirectory = Path.Combine(runtimeConfiguration.Runtime.RunDir, args.Namespace, args.Id);
-        var sandbox = new PodSandbox(new SandboxOptions(args.Namespace, args.Id, runDirectory), engines.Launcher, engines.Rootfs,
+        var options = new SandboxOptions(args.Namespace, args.Id, runDirectory)
+        {
+            // The pod's configuration (its first Create's ConfigPath), read when the VM boots.
+            VmHealth = () => configuration.Current.Configuration.Agent.Health(),
+        };
+        var sandbox = new PodSandbox(options, engines.Launcher, engines.Rootfs,
             events, TimeProvider.System, loggerFactory.CreateLogger<PodSandbox>());
         var service = new TaskService(sandbox, configuration, lifetime, loggerFactory.CreateLogger<TaskService>());
 

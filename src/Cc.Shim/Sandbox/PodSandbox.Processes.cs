@@ -24,6 +24,7 @@ public sealed partial class PodSandbox
                     throw new PreconditionFailedException($"container {key.ContainerId}: init process is not running");
                 }
             }
+            var life = Volatile.Read(ref _vm);
             var vm = RequireVm();
             try
             {
@@ -45,7 +46,8 @@ public sealed partial class PodSandbox
                     ? new TaskStarted(_time.GetUtcNow(), key.ContainerId, process.Pid)
                     : new ExecStarted(_time.GetUtcNow(), key, process.Pid));
             }
-            _ = WatchExitAsync(container, process, vm);
+            // The watch lives as long as this VM is Ready; if the VM died meanwhile, its failure ends the process.
+            life!.Watch(token => WatchExitAsync(container, process, life, vm, token));
             Log.ProcessStarted(_logger, key.ToString());
             return process.Pid;
         }
@@ -153,7 +155,7 @@ public sealed partial class PodSandbox
                 return (process.Pid, process.Exit ?? new ExitStatus(0, _time.GetUtcNow()));
             }
 
-            if (Volatile.Read(ref _vm) is { } vm && !vm.Exited.IsCompleted)
+            if (Volatile.Read(ref _vm) is { } life && life.TryGetReady(out var vm))
             {
                 await BestEffortAsync(() => vm.Agent.RemoveContainerAsync(key.ContainerId, cancellationToken), "remove container")
                     .ConfigureAwait(false);
@@ -245,30 +247,48 @@ public sealed partial class PodSandbox
 
     /// <summary>
     /// Watches one started process: guest exit, then host output drained, then (for init) every exec's exit first,
-    /// then the exit is recorded and TaskExit published. A lost VM counts as exit 255.
+    /// then the exit is recorded and TaskExit published. <paramref name="vmReady"/> fires when the VM leaves Ready:
+    /// then the VM's failure path (or the sandbox's disposal) ends the process, not this watch. A wait that fails while
+    /// the VM stays Ready counts as exit 255.
     /// </summary>
-    private async Task WatchExitAsync(ShimContainer container, ShimProcess process, ISandboxVm vm)
+    private async Task WatchExitAsync(ShimContainer container, ShimProcess process, SandboxVm life, ISandboxVm vm,
+        CancellationToken vmReady)
     {
+        using var scope = CancellationTokenSource.CreateLinkedTokenSource(vmReady, _disposed.Token);
+        var token = scope.Token;
         ExitStatus exit;
         try
         {
-            exit = await vm.Agent.WaitAsync(process.Key, _disposed.Token).ConfigureAwait(false);
+            exit = await vm.Agent.WaitAsync(process.Key, token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (_disposed.IsCancellationRequested)
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
             return;
         }
         catch (Exception e)
         {
-            Log.WaitFailed(_logger, e, process.Key.ToString());
-            exit = new ExitStatus(255, _time.GetUtcNow());
+            // A lost agent session is most often the VM's death, seen here a moment before the VM's own watch sees it.
+            try
+            {
+                await life.Ended.WaitAsync(life.Health.ExitWatchGrace, _time, token).ConfigureAwait(false);
+                return;
+            }
+            catch (TimeoutException)
+            {
+                Log.WaitFailed(_logger, e, process.Key.ToString());
+                exit = new ExitStatus(255, _time.GetUtcNow());
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
         }
 
         if (process.Io is { } io)
         {
             try
             {
-                await io.OutputDrained.WaitAsync(_options.OutputDrainTimeout, _disposed.Token).ConfigureAwait(false);
+                await io.OutputDrained.WaitAsync(_options.OutputDrainTimeout, token).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {

@@ -28,8 +28,7 @@ public sealed partial class PodSandbox
         CancellationToken cancellationToken)
     {
         FindContainer(containerId);
-        var vm = Volatile.Read(ref _vm);
-        if (vm is not null && !vm.Exited.IsCompleted)
+        if (Volatile.Read(ref _vm) is { } life && life.TryGetReady(out var vm))
         {
             try
             {

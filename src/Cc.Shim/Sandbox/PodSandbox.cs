@@ -17,10 +17,17 @@ public sealed record SandboxOptions(string Namespace, string SandboxId, string R
 
     /// <summary>Bounds of a <c>binary://</c> stdio logger's start and stop.</summary>
     public Io.BinaryLoggerTimeouts LoggerTimeouts { get; init; } = Io.BinaryLoggerTimeouts.Default;
+
+    /// <summary>
+    /// How a dead VM is told from a live one (agent health checks); asked at each boot, because the pod's configuration
+    /// is fixed by its first Create, after the daemon started.
+    /// </summary>
+    public Func<SandboxVmHealth> VmHealth { get; init; } = static () => SandboxVmHealth.Default;
 }
 
 /// <summary>
-/// The pod: its VM (started by the first Create, stopped when the last container is deleted) and its containers.
+/// The pod: its VM (a <see cref="SandboxVm"/>, booted by the first Create, stopped when the last container is deleted
+/// or ended by its own death) and its containers.
 /// All process state lives behind <see cref="_lock"/>; guest calls are made outside it, with a state check before and
 /// a checked transition after, so a transition the table forbids is always the one "invalid state transition" error.
 /// Events are published under the lock at the moment of the transition: queue order is state order.
@@ -38,7 +45,8 @@ public sealed partial class PodSandbox : IAsyncDisposable
     private readonly HashSet<string> _creating = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _vmGate = new(1, 1);
     private readonly CancellationTokenSource _disposed = new();
-    private ISandboxVm? _vm;
+    // The current boot of the VM; replaced only under _vmGate, and only once the old one is Stopped.
+    private SandboxVm? _vm;
 
     public PodSandbox(SandboxOptions options, IVmLauncher launcher, IRootfsProvider rootfs, IEventPublisher events,
         TimeProvider time, ILogger<PodSandbox> logger)
@@ -55,6 +63,9 @@ public sealed partial class PodSandbox : IAsyncDisposable
 
     /// <summary>The VMM's pid, or 0 while no VM runs.</summary>
     public int VmPid => Volatile.Read(ref _vm)?.Pid ?? 0;
+
+    /// <summary>The state of the current VM (Empty before the first boot).</summary>
+    public SandboxVmState VmState => Volatile.Read(ref _vm)?.State ?? SandboxVmState.Empty;
 
     /// <summary>True while any container is registered (or being created): Shutdown must then keep the daemon.</summary>
     public bool HasContainers
@@ -153,27 +164,45 @@ public sealed partial class PodSandbox : IAsyncDisposable
     }
 
     /// <summary>
-    /// The running VM, or a new one made from <paramref name="spec"/> (the spec of the Create that boots it: the pod's
-    /// first container). A spec that cannot be a VM is refused before anything is made.
+    /// The Ready VM, or a new one made from <paramref name="spec"/> (the spec of the Create that boots it: the pod's
+    /// first container). A spec that cannot be a VM is refused before anything is made. After a VM's death no new one
+    /// is booted while containers of the dead one are still registered: the pod is gone (its sandbox container's
+    /// namespaces died with it), so Create is refused with FailedPrecondition until they are deleted.
     /// </summary>
     private async Task<ISandboxVm> EnsureVmAsync(SandboxSpec spec, CancellationToken cancellationToken)
     {
         await _vmGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (_vm is { } running && !running.Exited.IsCompleted)
+            if (_vm is { } current)
             {
-                return running;
+                if (current.TryGetReady(out var ready))
+                {
+                    return ready;
+                }
+                // Failed: the failure handler is stopping it; its stop is bounded by the VM's own stop and dispose.
+                await current.StopAsync(cancellationToken).ConfigureAwait(false);
+                lock (_lock)
+                {
+                    if (_containers.Count > 0)
+                    {
+                        throw new PreconditionFailedException(
+                            $"{current.Describe()}; delete the pod's remaining tasks before creating new ones");
+                    }
+                }
+                Volatile.Write(ref _vm, null);
             }
             SandboxSpecParser.CheckLaunchable(spec);
             Directory.CreateDirectory(_options.SharedDirectory);
-            var vm = await _launcher.LaunchAsync(
-                new VmLaunchRequest(_options.Namespace, _options.SandboxId, _options.RunDirectory, _options.SharedDirectory, spec),
-                cancellationToken).ConfigureAwait(false);
+            var vm = new SandboxVm(_options.SandboxId, _options.VmHealth(), _time, _logger);
             Volatile.Write(ref _vm, vm);
+            await vm.BootAsync(_launcher,
+                new VmLaunchRequest(_options.Namespace, _options.SandboxId, _options.RunDirectory, _options.SharedDirectory, spec),
+                PublishOom, cancellationToken).ConfigureAwait(false);
             Log.VmStarted(_logger, _options.SandboxId, vm.Pid);
-            _ = WatchOomAsync(vm);
-            return vm;
+            CallerDeadline.Detach(); // the dead-VM handler outlives this Create
+            _ = EndTasksOfDeadVmAsync(vm);
+            return vm.Require();
         }
         finally
         {
@@ -193,7 +222,6 @@ public sealed partial class PodSandbox : IAsyncDisposable
                 return;
             }
             await BestEffortAsync(() => vm.StopAsync(cancellationToken), "stop VM").ConfigureAwait(false);
-            await vm.DisposeAsync().ConfigureAwait(false);
             Log.VmStopped(_logger, _options.SandboxId);
         }
         finally
@@ -202,8 +230,11 @@ public sealed partial class PodSandbox : IAsyncDisposable
         }
     }
 
+    /// <summary>The Ready VM for a guest call; a VM that is not Ready (never booted, dead, stopping) is FailedPrecondition.</summary>
     private ISandboxVm RequireVm() =>
-        Volatile.Read(ref _vm) ?? throw new SandboxUnavailableException($"sandbox {_options.SandboxId}: the VM is not running");
+        Volatile.Read(ref _vm) is { } vm
+            ? vm.Require()
+            : throw new PreconditionFailedException($"sandbox {_options.SandboxId}: the VM is not running");
 
     private static async Task<ReadOnlyMemory<byte>> ReadSpecAsync(string bundle, CancellationToken cancellationToken)
     {

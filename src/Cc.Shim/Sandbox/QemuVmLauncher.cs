@@ -81,7 +81,8 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
             }
             await agent.CreateSandboxAsync(sandbox, new CallOptions(TimeSpan.FromSeconds(10), CancellationToken: cancellationToken))
                 .ConfigureAwait(false);
-            return new QemuSandboxVm(vm, agent, TimeSpan.FromSeconds(settings.StopGraceSeconds), network);
+            return new QemuSandboxVm(vm, new AgentGuest(agent, agentSettings.Deadlines()), agent,
+                TimeSpan.FromSeconds(settings.StopGraceSeconds), network, request.RunDirectory);
         }
         catch
         {
@@ -91,9 +92,10 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
         }
     }
 
-    private sealed class QemuSandboxVm(IVirtualMachine vm, AgentClient agent, TimeSpan stopGrace, PodNetwork? network) : ISandboxVm
+    private sealed class QemuSandboxVm(IVirtualMachine vm, AgentGuest guest, AgentClient agent, TimeSpan stopGrace,
+        PodNetwork? network, string runDirectory) : ISandboxVm
     {
-        private readonly AgentGuest _guest = new(agent);
+        private readonly AgentGuest _guest = guest;
 
         public int Pid => vm.Pid;
         public Task Exited => vm.Exited;
@@ -120,6 +122,15 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
             await vm.DisposeAsync().ConfigureAwait(false);
             // After QEMU is gone, so its taps are too; the veth's redirects go now.
             await DetachNetworkAsync(network).ConfigureAwait(false);
+            // The pid names nobody now (and may soon name someone else): a later `shim delete` must not find it.
+            try
+            {
+                File.Delete(Path.Combine(runDirectory, Cli.DeleteCommand.VmmPidFile));
+            }
+            catch (DirectoryNotFoundException)
+            {
+                // The run directory is already gone, and the pid file with it.
+            }
         }
     }
 

@@ -72,6 +72,9 @@ public interface IGuestAgent
     Task<string> WaitForOomAsync(CancellationToken cancellationToken);
 
     Task<IReadOnlyList<GuestProcess>> ListProcessesAsync(string containerId, CancellationToken cancellationToken);
+
+    /// <summary>The agent's health check: completes when the agent answers, fails when it does not within <paramref name="timeout"/>.</summary>
+    Task PingAsync(TimeSpan timeout, CancellationToken cancellationToken);
 }
 
 /// <summary>The streams of a process inside the guest.</summary>

@@ -48,5 +48,16 @@ public static class ErrorMapping
         }
     }
 
+    /// <summary>
+    /// Runs a handler body with containerd's deadline for this call (<c>timeout_nano</c>) as the
+    /// <see cref="CallerDeadline"/> of the agent calls it makes, and maps whatever it throws.
+    /// </summary>
+    public static ValueTask<T> Guard<T>(ServerCallContext context, Func<Task<T>> body) => Guard(() =>
+    {
+        // Set inside the delegate's own flow: it reaches the body's awaits, never the ttrpc server's caller.
+        CallerDeadline.Set(context.Deadline);
+        return body();
+    });
+
     public static ValueTask<T> GuardSync<T>(Func<T> body) => Guard(() => Task.FromResult(body()));
 }

@@ -37,7 +37,7 @@ public sealed partial class TaskService : ITaskService
         _logger = logger;
     }
 
-    public ValueTask<CreateTaskResponse> CreateAsync(CreateTaskRequest request, ServerCallContext context) => ErrorMapping.Guard(async () =>
+    public ValueTask<CreateTaskResponse> CreateAsync(CreateTaskRequest request, ServerCallContext context) => ErrorMapping.Guard(context, async () =>
     {
         if (request.Checkpoint.Length > 0)
         {
@@ -55,28 +55,28 @@ public sealed partial class TaskService : ITaskService
         return new CreateTaskResponse { Pid = pid };
     });
 
-    public ValueTask<StartResponse> StartAsync(StartRequest request, ServerCallContext context) => ErrorMapping.Guard(async () =>
+    public ValueTask<StartResponse> StartAsync(StartRequest request, ServerCallContext context) => ErrorMapping.Guard(context, async () =>
         new StartResponse { Pid = await _sandbox.StartAsync(Key(request.Id, request.ExecId), context.CancellationToken).ConfigureAwait(false) });
 
-    public ValueTask<DeleteResponse> DeleteAsync(DeleteRequest request, ServerCallContext context) => ErrorMapping.Guard(async () =>
+    public ValueTask<DeleteResponse> DeleteAsync(DeleteRequest request, ServerCallContext context) => ErrorMapping.Guard(context, async () =>
     {
         var (pid, exit) = await _sandbox.DeleteAsync(Key(request.Id, request.ExecId), context.CancellationToken).ConfigureAwait(false);
         return new DeleteResponse { Pid = pid, ExitStatus = exit.Code, ExitedAt = Timestamp.FromDateTimeOffset(exit.ExitedAt) };
     });
 
-    public ValueTask<PidsResponse> PidsAsync(PidsRequest request, ServerCallContext context) => ErrorMapping.Guard(async () =>
+    public ValueTask<PidsResponse> PidsAsync(PidsRequest request, ServerCallContext context) => ErrorMapping.Guard(context, async () =>
     {
         var processes = await _sandbox.PidsAsync(request.Id, PidsGuestTimeout, context.CancellationToken).ConfigureAwait(false);
         return new PidsResponse { Processes = { processes.Select(p => new ProcessInfo { Pid = p.Pid }) } };
     });
 
-    public ValueTask<Empty> PauseAsync(PauseRequest request, ServerCallContext context) => ErrorMapping.Guard(async () =>
+    public ValueTask<Empty> PauseAsync(PauseRequest request, ServerCallContext context) => ErrorMapping.Guard(context, async () =>
     {
         await _sandbox.SetPausedAsync(request.Id, paused: true, context.CancellationToken).ConfigureAwait(false);
         return new Empty();
     });
 
-    public ValueTask<Empty> ResumeAsync(ResumeRequest request, ServerCallContext context) => ErrorMapping.Guard(async () =>
+    public ValueTask<Empty> ResumeAsync(ResumeRequest request, ServerCallContext context) => ErrorMapping.Guard(context, async () =>
     {
         await _sandbox.SetPausedAsync(request.Id, paused: false, context.CancellationToken).ConfigureAwait(false);
         return new Empty();
@@ -86,14 +86,14 @@ public sealed partial class TaskService : ITaskService
         ErrorMapping.GuardSync<Empty>(() => throw new UnsupportedException(
             "checkpoint is not supported: the container runs inside a VM, where the host's CRIU cannot reach it"));
 
-    public ValueTask<Empty> KillAsync(KillRequest request, ServerCallContext context) => ErrorMapping.Guard(async () =>
+    public ValueTask<Empty> KillAsync(KillRequest request, ServerCallContext context) => ErrorMapping.Guard(context, async () =>
     {
         await _sandbox.KillAsync(Key(request.Id, request.ExecId), checked((int)request.Signal), request.All, context.CancellationToken)
             .ConfigureAwait(false);
         return new Empty();
     });
 
-    public ValueTask<Empty> ExecAsync(ExecProcessRequest request, ServerCallContext context) => ErrorMapping.Guard(async () =>
+    public ValueTask<Empty> ExecAsync(ExecProcessRequest request, ServerCallContext context) => ErrorMapping.Guard(context, async () =>
     {
         if (request.Spec is null || TypeUrls.NameOf(request.Spec.TypeUrl) != TypeUrls.OciProcess)
         {
@@ -106,14 +106,14 @@ public sealed partial class TaskService : ITaskService
         return new Empty();
     });
 
-    public ValueTask<Empty> ResizePtyAsync(ResizePtyRequest request, ServerCallContext context) => ErrorMapping.Guard(async () =>
+    public ValueTask<Empty> ResizePtyAsync(ResizePtyRequest request, ServerCallContext context) => ErrorMapping.Guard(context, async () =>
     {
         await _sandbox.ResizePtyAsync(Key(request.Id, request.ExecId), request.Width, request.Height, context.CancellationToken)
             .ConfigureAwait(false);
         return new Empty();
     });
 
-    public ValueTask<Empty> CloseIOAsync(CloseIORequest request, ServerCallContext context) => ErrorMapping.Guard(async () =>
+    public ValueTask<Empty> CloseIOAsync(CloseIORequest request, ServerCallContext context) => ErrorMapping.Guard(context, async () =>
     {
         if (request.Stdin)
         {
@@ -126,7 +126,7 @@ public sealed partial class TaskService : ITaskService
     /// Update: the OCI LinuxResources JSON goes to the container's cgroup in the guest as it came. Annotations are not
     /// used; the VM's own size is fixed at boot (docs/shim.md).
     /// </summary>
-    public ValueTask<Empty> UpdateAsync(UpdateTaskRequest request, ServerCallContext context) => ErrorMapping.Guard(async () =>
+    public ValueTask<Empty> UpdateAsync(UpdateTaskRequest request, ServerCallContext context) => ErrorMapping.Guard(context, async () =>
     {
         if (request.Resources is not { } resources || resources.Value.IsEmpty)
         {
@@ -141,13 +141,13 @@ public sealed partial class TaskService : ITaskService
         return new Empty();
     });
 
-    public ValueTask<WaitResponse> WaitAsync(WaitRequest request, ServerCallContext context) => ErrorMapping.Guard(async () =>
+    public ValueTask<WaitResponse> WaitAsync(WaitRequest request, ServerCallContext context) => ErrorMapping.Guard(context, async () =>
     {
         var exit = await _sandbox.WaitAsync(Key(request.Id, request.ExecId), context.CancellationToken).ConfigureAwait(false);
         return new WaitResponse { ExitStatus = exit.Code, ExitedAt = Timestamp.FromDateTimeOffset(exit.ExitedAt) };
     });
 
-    public ValueTask<StatsResponse> StatsAsync(StatsRequest request, ServerCallContext context) => ErrorMapping.Guard(async () =>
+    public ValueTask<StatsResponse> StatsAsync(StatsRequest request, ServerCallContext context) => ErrorMapping.Guard(context, async () =>
     {
         var stats = await _sandbox.StatsAsync(request.Id, context.CancellationToken).ConfigureAwait(false);
         return new StatsResponse { Stats = TypeUrls.Pack(ToMetrics(stats)) };

@@ -81,7 +81,11 @@ public sealed class FakeVm : ISandboxVm, IGuestAgent, IGuestStdio
         return Task.CompletedTask;
     }
 
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    public ValueTask DisposeAsync()
+    {
+        Disposed = true;
+        return ValueTask.CompletedTask;
+    }
 
     public Task CreateContainerAsync(string containerId, ReadOnlyMemory<byte> ociSpecJson, string guestRootfs, StdioSpec stdio,
         PodMembership membership, CancellationToken cancellationToken)
@@ -100,8 +104,12 @@ public sealed class FakeVm : ISandboxVm, IGuestAgent, IGuestStdio
         return Task.CompletedTask;
     }
 
+    /// <summary>The <see cref="CallerDeadline"/> each kind of guest call saw, by call name ("start", "wait").</summary>
+    public ConcurrentDictionary<string, DateTimeOffset?> CallerDeadlines { get; } = new();
+
     public Task<uint> StartAsync(ProcessKey process, CancellationToken cancellationToken)
     {
+        CallerDeadlines["start"] = CallerDeadline.Current;
         _engine.Calls.Enqueue($"start {process}");
         return Task.FromResult(7u);
     }
@@ -117,8 +125,15 @@ public sealed class FakeVm : ISandboxVm, IGuestAgent, IGuestStdio
         return Task.CompletedTask;
     }
 
-    public Task<ExitStatus> WaitAsync(ProcessKey process, CancellationToken cancellationToken) =>
-        ExitOf(process).Task.WaitAsync(cancellationToken);
+    public Task<ExitStatus> WaitAsync(ProcessKey process, CancellationToken cancellationToken)
+    {
+        CallerDeadlines["wait"] = CallerDeadline.Current;
+        WaitArrived.TrySetResult();
+        return ExitOf(process).Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Set when the first exit watch reaches the "guest".</summary>
+    public TaskCompletionSource WaitArrived { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public Task RemoveContainerAsync(string containerId, CancellationToken cancellationToken)
     {
@@ -203,6 +218,44 @@ public sealed class FakeVm : ISandboxVm, IGuestAgent, IGuestStdio
         _engine.Calls.Enqueue($"resize {process} {columns}x{rows}");
         return Task.CompletedTask;
     }
+
+    /// <summary>While set, health checks get no answer (a hung guest).</summary>
+    public bool AgentSilent { get; set; }
+
+    /// <summary>Health checks that reached the "agent".</summary>
+    public int Pings;
+
+    public async Task PingAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref Pings);
+        if (Died)
+        {
+            throw new SandboxUnavailableException("the guest agent is unreachable: connection closed");
+        }
+        if (AgentSilent)
+        {
+            await Task.Delay(timeout, cancellationToken).ConfigureAwait(false);
+            throw new TimeoutException("the fake agent did not answer");
+        }
+    }
+
+    /// <summary>
+    /// The VMM dies (as after kill -9 of QEMU): <see cref="Exited"/> completes and every outstanding guest wait fails,
+    /// as the agent session's calls fail when the connection drops.
+    /// </summary>
+    public void Die()
+    {
+        Died = true;
+        _exited.TrySetResult();
+        foreach (var exit in _exits.Values)
+        {
+            exit.TrySetException(new SandboxUnavailableException("the guest agent is unreachable: connection closed"));
+        }
+    }
+
+    public bool Died { get; private set; }
+
+    public bool Disposed { get; private set; }
 
     private TaskCompletionSource<ExitStatus> ExitOf(ProcessKey key) =>
         _exits.GetOrAdd(key, _ => new TaskCompletionSource<ExitStatus>(TaskCreationOptions.RunContinuationsAsynchronously));

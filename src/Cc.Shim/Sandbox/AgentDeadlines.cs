@@ -1,0 +1,58 @@
+namespace Cc.Shim.Sandbox;
+
+/// <summary>
+/// How long the guest may take for each kind of agent call when containerd sets no earlier deadline (configuration
+/// <c>[agent] *_timeout_seconds</c>). Each call sends its deadline as ttrpc <c>timeout_nano</c>, so the agent cancels its
+/// work when the shim stops waiting, and fails locally with DeadlineExceeded if no answer came: a hung guest cannot hang
+/// a Task API call. Long-polls (WaitProcess, ReadStdout/ReadStderr, GetOomEvent) carry none: they end when their event
+/// comes or when the VM leaves Ready, and a silent agent fails the VM through its health check.
+/// </summary>
+public sealed record AgentDeadlines
+{
+    /// <summary>CreateContainer: crun create in the guest, after the rootfs is shared.</summary>
+    public TimeSpan Create { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>StartContainer and ExecProcess (which creates and starts an exec).</summary>
+    public TimeSpan Start { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>SignalProcess (Kill, and the shim's own kills of execs).</summary>
+    public TimeSpan Kill { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>RemoveContainer (Delete).</summary>
+    public TimeSpan Delete { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Everything else a Task API call asks: Pause, Resume, Update, Stats, Pids, ResizePty, stdin writes and close.</summary>
+    public TimeSpan Other { get; init; } = TimeSpan.FromSeconds(10);
+
+    public static AgentDeadlines Default { get; } = new();
+}
+
+/// <summary>
+/// The deadline of the Task API call being served (containerd's <c>timeout_nano</c>), for the agent calls made on its
+/// behalf: an agent call gets the earlier of it and its own kind's deadline. It flows with the call's async context.
+/// Work that outlives the call (exit watches, stdio pumps, the dead-VM clean-up) is started after
+/// <see cref="Detach"/>, so a deadline that has passed never reaches their calls.
+/// </summary>
+public static class CallerDeadline
+{
+    private static readonly AsyncLocal<DateTimeOffset?> s_current = new();
+
+    public static DateTimeOffset? Current => s_current.Value;
+
+    /// <summary>Sets the deadline for the rest of the current async flow (and what it starts); null clears it.</summary>
+    public static void Set(DateTimeOffset? deadline) => s_current.Value = deadline;
+
+    /// <summary>Clears it for the rest of the current async flow: call before starting work that outlives the call.</summary>
+    public static void Detach() => s_current.Value = null;
+
+    /// <summary>The timeout to send: <paramref name="kind"/>'s, or less if the caller's deadline is earlier.</summary>
+    public static TimeSpan Effective(TimeSpan kind, TimeProvider time)
+    {
+        if (Current is not { } deadline)
+        {
+            return kind;
+        }
+        var left = deadline - time.GetUtcNow();
+        return left < kind ? (left > TimeSpan.Zero ? left : TimeSpan.Zero) : kind;
+    }
+}
