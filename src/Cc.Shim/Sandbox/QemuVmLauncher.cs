@@ -19,6 +19,9 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger<QemuVmLauncher>();
 
+    /// <summary>The bundle whose <see cref="Cli.ShimState"/> records the VMM (the daemon's own); null records nothing there.</summary>
+    public string? StateBundle { get; init; }
+
     public async Task<ISandboxVm> LaunchAsync(VmLaunchRequest request, CancellationToken cancellationToken)
     {
         var settings = configuration.Current.Configuration.Hypervisor;
@@ -66,6 +69,10 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
         {
             await File.WriteAllTextAsync(Path.Combine(request.RunDirectory, Cli.DeleteCommand.VmmPidFile),
                 vm.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
+            if (StateBundle is { } bundle)
+            {
+                Cli.ShimState.RecordVmm(bundle, vm.Pid);
+            }
             var agent = await AgentConnector.ConnectAsync(vm.Agent.ToString(), TimeSpan.FromSeconds(settings.BootTimeoutSeconds),
                 new TtrpcClientOptions { LoggerFactory = loggerFactory }, cancellationToken: cancellationToken).ConfigureAwait(false);
             var sandbox = new V1.CreateSandboxRequest
