@@ -88,7 +88,11 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
             }
             await agent.CreateSandboxAsync(sandbox, new CallOptions(TimeSpan.FromSeconds(10), CancellationToken: cancellationToken))
                 .ConfigureAwait(false);
-            return new QemuSandboxVm(vm, agent, TimeSpan.FromSeconds(settings.StopGraceSeconds), network);
+            var clock = new GuestClockSync(
+                (now, token) => agent.SetTimeAsync(new V1.SetTimeRequest { HostTime = Timestamp.FromDateTimeOffset(now) },
+                    new CallOptions(GuestClockSync.CallTimeout, CancellationToken: token)),
+                TimeProvider.System, _logger, request.SandboxId);
+            return new QemuSandboxVm(vm, agent, TimeSpan.FromSeconds(settings.StopGraceSeconds), network, clock);
         }
         catch
         {
@@ -98,7 +102,8 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
         }
     }
 
-    private sealed class QemuSandboxVm(IVirtualMachine vm, AgentClient agent, TimeSpan stopGrace, PodNetwork? network) : ISandboxVm
+    private sealed class QemuSandboxVm(IVirtualMachine vm, AgentClient agent, TimeSpan stopGrace, PodNetwork? network,
+        GuestClockSync clock) : ISandboxVm
     {
         private readonly AgentGuest _guest = new(agent);
 
@@ -109,6 +114,7 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
 
         public async Task StopAsync(CancellationToken cancellationToken)
         {
+            await clock.DisposeAsync().ConfigureAwait(false);
             try
             {
                 await agent.DestroySandboxAsync(new V1.DestroySandboxRequest(),
@@ -123,6 +129,7 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
 
         public async ValueTask DisposeAsync()
         {
+            await clock.DisposeAsync().ConfigureAwait(false);
             await agent.Connection.DisposeAsync().ConfigureAwait(false);
             await vm.DisposeAsync().ConfigureAwait(false);
             // After QEMU is gone, so its taps are too; the veth's redirects go now.
