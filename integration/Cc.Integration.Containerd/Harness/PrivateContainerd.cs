@@ -57,8 +57,8 @@ internal sealed class PrivateContainerd : IAsyncDisposable
         ProcessRunner.RunAsync(RepoPaths.Hack("containerd/ctr.sh"), CtrArgs(args), timeout, cancellationToken, stdoutConsumer);
 
     /// <summary>Starts `ctr -n cc-it &lt;args&gt;` and returns while it runs (foreground `ctr run` killed from another ctr).</summary>
-    public RunningProcess StartCtr(IEnumerable<string> args) =>
-        new(RepoPaths.Hack("containerd/ctr.sh"), CtrArgs(args), stdoutConsumer: null);
+    public RunningProcess StartCtr(IEnumerable<string> args, Func<Stream, CancellationToken, Task>? stdoutConsumer = null) =>
+        new(RepoPaths.Hack("containerd/ctr.sh"), CtrArgs(args), stdoutConsumer);
 
     /// <summary>
     /// Runs ctr on a pseudo-terminal (`script -qec`), as a user at a terminal would: needed for `-t`,
