@@ -70,6 +70,19 @@ internal sealed class PrivateContainerd : IAsyncDisposable
         return ProcessRunner.RunAsync("script", ["-qec", command, "/dev/null"], timeout, cancellationToken);
     }
 
+    /// <summary>
+    /// Restarts containerd (SIGTERM, then the same binary and config) with hack/containerd/restart.sh; shims and their
+    /// tasks keep running and containerd reconnects to them from the bundles' address files.
+    /// </summary>
+    public async Task RestartAsync(CancellationToken cancellationToken)
+    {
+        var result = await ProcessRunner.RunAsync(RepoPaths.Hack("containerd/restart.sh"), [Directory], s_startTimeout, cancellationToken);
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"containerd {Version} did not restart:\n{result.Describe()}");
+        }
+    }
+
     public long LogLength() => LogTail.Length(LogPath);
 
     /// <summary>The last <paramref name="lines"/> lines containerd logged after byte <paramref name="offset"/>, for failure messages.</summary>
