@@ -20,6 +20,9 @@ public sealed partial class CcShimTests
         var id = s.NewId("restart");
         await s.RunDetachedAsync(id, "sleep", "1000");
         var shim = Leftovers.ShimPids(s.Containerd, id).ShouldHaveSingleItem("one shim serves the task");
+        // The run_dir of the ConfigPath file (build/configuration.toml), not only /etc/cc's or the default's.
+        var runDirectory = Path.Combine(Leftovers.ConfiguredRunDirectory(), PrivateContainerd.Namespace, id);
+        Directory.Exists(Path.Combine(runDirectory, "shared")).ShouldBeTrue($"the sandbox's run directory is {runDirectory}");
 
         await s.Containerd.RestartAsync(s.CancellationToken);
 
