@@ -66,10 +66,10 @@ public sealed record ShimState
             var stat = File.ReadAllText($"/proc/{pid}/stat");
             // Fields after the parenthesised comm (which may hold spaces): state is field 3, starttime field 22.
             var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            return ulong.TryParse(fields[19], System.Globalization.NumberStyles.None,
+            return fields.Length > 19 && ulong.TryParse(fields[19], System.Globalization.NumberStyles.None,
                 System.Globalization.CultureInfo.InvariantCulture, out var start) ? start : null;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or IndexOutOfRangeException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return null;
         }
