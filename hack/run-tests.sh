@@ -24,6 +24,9 @@ done
 
 passed=0 failed=0 skipped=0 status=0 ppassed=0 pfailed=0
 log=$(mktemp) failures=$(mktemp)
+# Every task id the integration harness makes is appended here ("<containerd address>/<ns>/<id>"), so the leak check
+# at the end can find each one's shim socket (hack/check-leftovers.sh).
+export CC_TEST_LEDGER; CC_TEST_LEDGER=$(mktemp)
 # run <project> <filter> -> sets rc, p, f, s from the VSTest summary line
 run() {
   # A test that hangs fails the run within 10 minutes, naming itself, instead of eating CI's whole budget.
@@ -62,6 +65,17 @@ for proj in "${projects[@]}"; do
   fi
 done
 rm -f "$log"
+# The last step of an integration run: nothing of any test may be left (run_dir, its mounts, QEMUs, shim sockets and
+# daemons). A leftover fails the run like a failed test, whichever test left it.
+if [ "$tier" != unit ]; then
+  echo "=== leak check"
+  if ! bash hack/check-leftovers.sh "$CC_TEST_LEDGER" | tee "$log"; then
+    failed=$((failed + 1)) status=1
+    { echo "!!! leak check: something was left after the tests:"; sed 1d "$log"; } >> "$failures"
+  fi
+  rm -f "$log"
+fi
+rm -f "$CC_TEST_LEDGER"
 if [ -s "$failures" ]; then echo "failed tests:"; cat "$failures"; fi
 rm -f "$failures"
 [ -n "$pending_filter" ] && echo "pending (open issues, not gating): $ppassed passed, $pfailed failed"

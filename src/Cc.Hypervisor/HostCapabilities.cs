@@ -8,8 +8,8 @@ namespace Cc.Hypervisor;
 /// </summary>
 /// <param name="KvmUsable">/dev/kvm opens read/write and the CPU advertises vmx or svm.</param>
 /// <param name="QbootPath">qboot.rom from qemu-system-data, when installed.</param>
-/// <param name="TscKhz">The host TSC frequency; microvm guests get it as tsc_early_khz, without
-/// which their TSC calibration hangs some boots (floors.md).</param>
+/// <param name="TscKhz">The host TSC frequency; every guest gets it as tsc_early_khz (a microvm guest's TSC
+/// calibration hangs some boots without it, floors.md; a q35 guest's calibration under TCG depends on the host's load).</param>
 /// <param name="VhostVsock">/dev/vhost-vsock exists, so the vsock agent transport can work.</param>
 public sealed record HostCapabilities(bool KvmUsable, string? QbootPath, long? TscKhz, bool VhostVsock)
 {

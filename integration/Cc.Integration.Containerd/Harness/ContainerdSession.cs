@@ -47,6 +47,7 @@ internal sealed class ContainerdSession : IAsyncDisposable
     {
         var id = $"{prefix}-{Guid.NewGuid():N}"[..(prefix.Length + 9)];
         _ids.Add(id);
+        Ledger.Record(Containerd.Address, PrivateContainerd.Namespace, id);
         return id;
     }
 

@@ -129,19 +129,25 @@ internal static class Leftovers
     /// </summary>
     public static IReadOnlyList<string> RunDirectories()
     {
-        var dirs = new List<string> { "/run/cc" };
+        var configured = ConfiguredRunDirectory();
+        return configured == "/run/cc" ? ["/run/cc"] : ["/run/cc", configured];
+    }
+
+    /// <summary>runtime.run_dir of build/configuration.toml (the ConfigPath every test passes), else the built-in /run/cc.</summary>
+    public static string ConfiguredRunDirectory()
+    {
         if (File.Exists(RepoPaths.ShimConfiguration))
         {
             foreach (var line in File.ReadLines(RepoPaths.ShimConfiguration))
             {
                 var trimmed = line.Trim();
-                if (trimmed.StartsWith("run_dir", StringComparison.Ordinal) && trimmed.Split('"') is [_, var value, ..] && !dirs.Contains(value))
+                if (trimmed.StartsWith("run_dir", StringComparison.Ordinal) && trimmed.Split('"') is [_, var value, ..])
                 {
-                    dirs.Add(value);
+                    return value;
                 }
             }
         }
-        return dirs;
+        return "/run/cc";
     }
 
     /// <summary>The pids of the shim processes serving task <paramref name="id"/> of <paramref name="containerd"/>.</summary>

@@ -57,8 +57,8 @@ internal sealed class PrivateContainerd : IAsyncDisposable
         ProcessRunner.RunAsync(RepoPaths.Hack("containerd/ctr.sh"), CtrArgs(args), timeout, cancellationToken, stdoutConsumer);
 
     /// <summary>Starts `ctr -n cc-it &lt;args&gt;` and returns while it runs (foreground `ctr run` killed from another ctr).</summary>
-    public RunningProcess StartCtr(IEnumerable<string> args) =>
-        new(RepoPaths.Hack("containerd/ctr.sh"), CtrArgs(args), stdoutConsumer: null);
+    public RunningProcess StartCtr(IEnumerable<string> args, Func<Stream, CancellationToken, Task>? stdoutConsumer = null) =>
+        new(RepoPaths.Hack("containerd/ctr.sh"), CtrArgs(args), stdoutConsumer);
 
     /// <summary>
     /// Runs ctr on a pseudo-terminal (`script -qec`), as a user at a terminal would: needed for `-t`,
@@ -68,6 +68,19 @@ internal sealed class PrivateContainerd : IAsyncDisposable
     {
         var command = ShellQuote.Join(CtrArgs(args).Prepend(RepoPaths.Hack("containerd/ctr.sh")));
         return ProcessRunner.RunAsync("script", ["-qec", command, "/dev/null"], timeout, cancellationToken);
+    }
+
+    /// <summary>
+    /// Restarts containerd (SIGTERM, then the same binary and config) with hack/containerd/restart.sh; shims and their
+    /// tasks keep running and containerd reconnects to them from the bundles' address files.
+    /// </summary>
+    public async Task RestartAsync(CancellationToken cancellationToken)
+    {
+        var result = await ProcessRunner.RunAsync(RepoPaths.Hack("containerd/restart.sh"), [Directory], s_startTimeout, cancellationToken);
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"containerd {Version} did not restart:\n{result.Describe()}");
+        }
     }
 
     public long LogLength() => LogTail.Length(LogPath);

@@ -17,10 +17,18 @@ public static class KernelCommandLine
         "i8042.noaux", "i8042.nopnp", "8250.nr_uarts=1", "cryptomgr.notests", "rdinit=/init",
     ];
 
+    /// <summary>
+    /// The command line for <paramref name="config"/> on <paramref name="host"/>. Every machine type gets the host's TSC
+    /// rate as tsc_early_khz when it is known (docs/reliability.md, "Time in the guest"): under TCG the guest's TSC is the
+    /// host's (QEMU answers RDTSC with the host's counter), so the host's rate is the right one, and the guest then
+    /// skips its own calibration, which under TCG measures the TSC against emulated PIT/HPET/PM-timer reads whose cost
+    /// varies with the host's load. tsc=reliable turns off the clocksource watchdog, so a calibration that went wrong
+    /// would never be corrected. Under KVM the guest's timekeeping uses kvm-clock, which QEMU offers with -cpu host.
+    /// </summary>
     public static string Build(VmConfig config, HostCapabilities host)
     {
         List<string> parameters = [.. Base];
-        if (config.Machine == MachineType.Microvm && host.TscKhz is { } khz)
+        if (host.TscKhz is { } khz)
         {
             parameters.Add(string.Create(CultureInfo.InvariantCulture, $"tsc_early_khz={khz}"));
         }

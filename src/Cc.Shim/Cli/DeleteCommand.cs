@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using Cc.Containerd.Protocol.Tasks;
 using Cc.Shim.Configuration;
+using Cc.Shim.Lifetime;
 using Cc.Hypervisor.Native;
 using Cc.Shim.Network;
 using Cc.Shim.Sandbox;
@@ -36,7 +37,7 @@ public static class DeleteCommand
         {
             try
             {
-                CleanUpAfterDeadDaemon(args, bundle, configuration);
+                CleanUpAfterDeadDaemon(args, bundle, configuration, warnings);
                 RemoveDeadSocket(bundle);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -73,13 +74,20 @@ public static class DeleteCommand
         }
     }
 
-    private static void CleanUpAfterDeadDaemon(ShimArguments args, string bundle, ShimConfiguration configuration)
+    private static void CleanUpAfterDeadDaemon(ShimArguments args, string bundle, ShimConfiguration configuration,
+        TextWriter warnings)
     {
-        var annotations = SandboxGrouping.ReadAnnotations(bundle);
-        var sandboxId = SandboxGrouping.GroupId(args.Id, annotations);
-        var runDirectory = Path.Combine(configuration.Runtime.RunDir, args.Namespace, sandboxId);
+        // The bundle's state names the run directory start resolved from containerd's ConfigPath; a bundle without one
+        // (an older shim's) falls back to the system configuration's run_dir.
+        var state = ShimState.Read(bundle);
+        var sandboxId = state is { SandboxId.Length: > 0 } ? state.SandboxId : SandboxGrouping.GroupId(args.Id, SandboxGrouping.ReadAnnotations(bundle));
+        var runDirectory = state is { RunDirectory.Length: > 0 }
+            ? state.RunDirectory
+            : Path.Combine(configuration.Runtime.RunDir, args.Namespace, sandboxId);
         if (!Directory.Exists(runDirectory))
         {
+            // The run directory went with the daemon, but a VMM it could not stop may still run.
+            KillVmm(state, runDirectory);
             return;
         }
         var shared = Path.Combine(runDirectory, "shared");
@@ -91,19 +99,15 @@ public static class DeleteCommand
         {
             return;
         }
-        KillVmm(runDirectory);
+        KillVmm(state, runDirectory);
         // The taps end with QEMU; the redirects on CNI's veth are ours to remove (network.json says where).
         if (NetworkRecord.Read(runDirectory) is { } network)
         {
             PodNetwork.TearDown(network, runDirectory, NsenterRunner.Instance, NullLogger.Instance);
         }
-        foreach (var mountPoint in MountTable.Below(runDirectory))
+        if (RunDirectoryCleanup.TryRemove(runDirectory) is { } kept)
         {
-            LibC.umount2(mountPoint, LibC.MNT_DETACH);
-        }
-        if (MountTable.Below(runDirectory).Count == 0)
-        {
-            Directory.Delete(runDirectory, recursive: true);
+            warnings.WriteLine($"delete {args.Id}: run directory {runDirectory} kept: {kept}");
         }
     }
 
@@ -120,9 +124,20 @@ public static class DeleteCommand
         }
     }
 
-    /// <summary>SIGKILLs the VMM named in vmm.pid, if that pid still is a QEMU (pids are reused).</summary>
-    private static void KillVmm(string runDirectory)
+    /// <summary>
+    /// SIGKILLs the sandbox's VMM: the one the bundle's state names, if that pid still has the recorded start time, else
+    /// the one in the run directory's vmm.pid if that pid still is a QEMU (pids are reused).
+    /// </summary>
+    private static void KillVmm(ShimState? state, string runDirectory)
     {
+        if (state is { VmmPid: > 1 } recorded)
+        {
+            if (ShimState.ProcessStartTime(recorded.VmmPid) is { } started && started == recorded.VmmStartTime)
+            {
+                LibC.kill(recorded.VmmPid, 9);
+            }
+            return;
+        }
         var pidFile = Path.Combine(runDirectory, VmmPidFile);
         if (!File.Exists(pidFile) || !int.TryParse(File.ReadAllText(pidFile).Trim(), out var pid) || pid <= 1)
         {

@@ -52,7 +52,12 @@ public sealed class StartCommand
         return argv;
     }
 
-    public StartResult Run(ShimArguments args, string bundle)
+    /// <param name="runDir">
+    /// <c>runtime.run_dir</c> of the configuration this start was given (ConfigPath in the runtime options); when set, the
+    /// bundle's <see cref="ShimState"/> records the sandbox's run directory under it before a daemon is spawned, so the
+    /// daemon and a later <c>delete</c> use that directory.
+    /// </param>
+    public StartResult Run(ShimArguments args, string bundle, string? runDir = null)
     {
         if (args.Id.Length == 0 || args.Namespace.Length == 0)
         {
@@ -65,6 +70,11 @@ public sealed class StartCommand
             ? args.Socket
             : SocketAddress.SocketPath(args.Address, args.Namespace, groupId, _socketDirectory);
         var address = SocketAddress.ToAddress(socketPath);
+        if (runDir is { Length: > 0 })
+        {
+            new ShimState { Namespace = args.Namespace, SandboxId = groupId, RunDirectory = Path.Combine(runDir, args.Namespace, groupId) }
+                .Write(bundle);
+        }
 
         Directory.CreateDirectory(Path.GetDirectoryName(socketPath)!);
         var listener = TryListen(socketPath);

@@ -34,7 +34,7 @@ public static partial class ShimDaemon
 
         var events = new EventQueue(engines.Events, engines.FallbackEvents, TimeProvider.System,
             loggerFactory.CreateLogger<EventQueue>());
-        var runDirectory = Path.Combine(runtimeConfiguration.Runtime.RunDir, args.Namespace, args.Id);
+        var runDirectory = SandboxRunDirectory(args, bundle, runtimeConfiguration);
         var options = new SandboxOptions(args.Namespace, args.Id, runDirectory)
         {
             // The pod's configuration (its first Create's ConfigPath), read when the VM boots.
@@ -62,6 +62,12 @@ public static partial class ShimDaemon
         {
             await Step(logger, "stop sandbox", () => sandbox.DisposeAsync().AsTask().WaitAsync(bound.Token)).ConfigureAwait(false);
         }
+        // The VM is stopped and every rootfs released: nothing of the pod is left to serve, so its run directory goes now
+        // (containerd after a restart, or a SIGTERM, may never run the `shim delete` that would otherwise remove it).
+        if (RunDirectoryCleanup.TryRemove(runDirectory) is { } kept)
+        {
+            Log.RunDirectoryKept(logger, runDirectory, kept);
+        }
         using (var bound = new CancellationTokenSource(shutdownTimeout))
         {
             // Graceful: the Shutdown call that got us here still owes containerd its (empty) answer.
@@ -78,6 +84,15 @@ public static partial class ShimDaemon
         Log.Exited(logger);
         return 0;
     }
+
+    /// <summary>
+    /// The sandbox's run directory: as <c>start</c> recorded it in the bundle's <see cref="ShimState"/> (from the
+    /// configuration containerd named), else &lt;run_dir&gt;/&lt;ns&gt;/&lt;id&gt; of the system configuration.
+    /// </summary>
+    public static string SandboxRunDirectory(ShimArguments args, string bundle, ShimConfiguration configuration) =>
+        ShimState.Read(bundle) is { RunDirectory.Length: > 0 } state
+            ? state.RunDirectory
+            : Path.Combine(configuration.Runtime.RunDir, args.Namespace, args.Id);
 
     /// <summary>Wires SIGTERM and SIGINT to the lifetime; dispose the result to unregister.</summary>
     public static IDisposable HandleSignals(ShimLifetime lifetime)
@@ -164,5 +179,8 @@ public static partial class ShimDaemon
 
         [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Shim daemon exited")]
         public static partial void Exited(ILogger logger);
+
+        [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Run directory {RunDirectory} kept: {Reason}")]
+        public static partial void RunDirectoryKept(ILogger logger, string runDirectory, string reason);
     }
 }

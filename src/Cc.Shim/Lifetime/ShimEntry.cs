@@ -26,8 +26,9 @@ public static class ShimEntry
     /// <c>start</c> with its inputs explicit (tests): <paramref name="stdin"/> carries containerd's runtime options Any
     /// (up to 2.2) or a BootstrapParams holding it (2.3+, <see cref="StartInput"/>), which choose the configuration as
     /// for Create (ConfigPath, ConfigBody, then the system and defaults files — <paramref name="fallbacks"/> overrides
-    /// those two). Only <c>runtime.bootstrap_version</c> matters here; it is
-    /// checked before a daemon is spawned, so a bad value leaves nothing running.
+    /// those two). <c>runtime.bootstrap_version</c> is
+    /// checked before a daemon is spawned, so a bad value leaves nothing running. Its <c>runtime.run_dir</c> goes into the
+    /// bundle's <see cref="ShimState"/>, where the daemon and <c>delete</c> find it.
     /// </summary>
     public static int Start(ShimArguments args, Stream stdin, TextWriter stdout, TextWriter stderr,
         Func<ShimArguments, Socket, int> spawnDaemon, string socketDirectory, string bundle, IReadOnlyList<string>? fallbacks)
@@ -43,10 +44,11 @@ public static class ShimEntry
                 options = buffer.ToArray();
             }
             var input = StartInput.Parse(options, args.Id, args.Namespace);
-            var bootstrapVersion = StartConfiguration(input.RuntimeOptions, fallbacks).Runtime.BootstrapVersion;
+            var runtime = StartConfiguration(input.RuntimeOptions, fallbacks).Runtime;
+            var bootstrapVersion = runtime.BootstrapVersion;
             BootstrapResponse.Validate(bootstrapVersion);
             // containerd 2.3+ may name the socket directory in its BootstrapParams; it then looks for the socket there.
-            var result = new StartCommand(input.SocketDirectory ?? socketDirectory, spawnDaemon).Run(args, bundle);
+            var result = new StartCommand(input.SocketDirectory ?? socketDirectory, spawnDaemon).Run(args, bundle, runtime.RunDir);
             // Nothing else, no newline: containerd reads stdout and stderr combined (pitfall 1).
             stdout.Write(BootstrapResponse.Format(result.Address, bootstrapVersion));
             stdout.Flush();
@@ -118,7 +120,7 @@ public static class ShimEntry
         using var signals = ShimDaemon.HandleSignals(lifetime);
         var configuration = RuntimeConfiguration();
         var holder = new ConfigurationHolder();
-        var engines = ProductionEngines.Create(args, holder, loggerFactory);
+        var engines = ProductionEngines.Create(args, bundle, holder, loggerFactory);
         return await ShimDaemon.RunAsync(args, bundle, listener, engines, configuration, holder,
             loggerFactory, lifetime).ConfigureAwait(false);
     }
@@ -134,7 +136,8 @@ public static class ShimEntry
 /// <summary>The engines of a real daemon: QEMU through Cc.Hypervisor, the agent through Cc.Agent.Protocol.</summary>
 public static class ProductionEngines
 {
-    public static DaemonEngines Create(ShimArguments args, ConfigurationHolder configuration, ILoggerFactory loggerFactory)
+    /// <param name="bundle">The daemon's own bundle, whose <see cref="ShimState"/> gets the VMM's pid once QEMU runs.</param>
+    public static DaemonEngines Create(ShimArguments args, string bundle, ConfigurationHolder configuration, ILoggerFactory loggerFactory)
     {
         var ttrpcAddress = Environment.GetEnvironmentVariable("TTRPC_ADDRESS");
         IEventSink events = string.IsNullOrEmpty(ttrpcAddress)
@@ -143,7 +146,10 @@ public static class ProductionEngines
         IEventSink? fallback = args.PublishBinary.Length > 0 && args.Address.Length > 0
             ? new PublishBinarySink(args.PublishBinary, args.Address, args.Namespace)
             : null;
-        var launcher = new QemuVmLauncher(new Cc.Hypervisor.Qemu.QemuHypervisor(loggerFactory), configuration, loggerFactory);
+        var launcher = new QemuVmLauncher(new Cc.Hypervisor.Qemu.QemuHypervisor(loggerFactory), configuration, loggerFactory)
+        {
+            StateBundle = bundle,
+        };
         return new DaemonEngines(launcher, new HostRootfs(), events, fallback);
     }
 }

@@ -19,6 +19,9 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger<QemuVmLauncher>();
 
+    /// <summary>The bundle whose <see cref="Cli.ShimState"/> records the VMM (the daemon's own); null records nothing there.</summary>
+    public string? StateBundle { get; init; }
+
     public async Task<ISandboxVm> LaunchAsync(VmLaunchRequest request, CancellationToken cancellationToken)
     {
         var settings = configuration.Current.Configuration.Hypervisor;
@@ -66,6 +69,10 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
         {
             await File.WriteAllTextAsync(Path.Combine(request.RunDirectory, Cli.DeleteCommand.VmmPidFile),
                 vm.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
+            if (StateBundle is { } bundle)
+            {
+                Cli.ShimState.RecordVmm(bundle, vm.Pid);
+            }
             var agent = await AgentConnector.ConnectAsync(vm.Agent.ToString(), TimeSpan.FromSeconds(settings.BootTimeoutSeconds),
                 new TtrpcClientOptions { LoggerFactory = loggerFactory }, cancellationToken: cancellationToken).ConfigureAwait(false);
             var sandbox = new V1.CreateSandboxRequest
@@ -81,8 +88,12 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
             }
             await agent.CreateSandboxAsync(sandbox, new CallOptions(TimeSpan.FromSeconds(10), CancellationToken: cancellationToken))
                 .ConfigureAwait(false);
+            var clock = new GuestClockSync(
+                (now, token) => agent.SetTimeAsync(new V1.SetTimeRequest { HostTime = Timestamp.FromDateTimeOffset(now) },
+                    new CallOptions(GuestClockSync.CallTimeout, CancellationToken: token)),
+                TimeProvider.System, _logger, request.SandboxId);
             return new QemuSandboxVm(vm, new AgentGuest(agent, agentSettings.Deadlines()), agent,
-                TimeSpan.FromSeconds(settings.StopGraceSeconds), network, request.RunDirectory);
+                TimeSpan.FromSeconds(settings.StopGraceSeconds), network, request.RunDirectory, clock);
         }
         catch
         {
@@ -93,7 +104,7 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
     }
 
     private sealed class QemuSandboxVm(IVirtualMachine vm, AgentGuest guest, AgentClient agent, TimeSpan stopGrace,
-        PodNetwork? network, string runDirectory) : ISandboxVm
+        PodNetwork? network, string runDirectory, GuestClockSync clock) : ISandboxVm
     {
         private readonly AgentGuest _guest = guest;
 
@@ -104,6 +115,7 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
 
         public async Task StopAsync(CancellationToken cancellationToken)
         {
+            await clock.DisposeAsync().ConfigureAwait(false);
             try
             {
                 await agent.DestroySandboxAsync(new V1.DestroySandboxRequest(),
@@ -118,6 +130,7 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
 
         public async ValueTask DisposeAsync()
         {
+            await clock.DisposeAsync().ConfigureAwait(false);
             await agent.Connection.DisposeAsync().ConfigureAwait(false);
             await vm.DisposeAsync().ConfigureAwait(false);
             // After QEMU is gone, so its taps are too; the veth's redirects go now.

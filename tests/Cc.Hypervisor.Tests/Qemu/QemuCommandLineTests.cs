@@ -31,7 +31,7 @@ public sealed class QemuCommandLineTests
             "-machine", "q35", "-accel", "tcg,tb-size=64",
             "-smp", "1", "-m", "256M",
             "-bios", "/usr/share/qemu/qboot.rom",
-            "-kernel", "/g/vmlinux", "-initrd", "/g/initramfs.cpio", "-append", GuestCommandLine + " cc.log=info cc.port=cc.agent.0",
+            "-kernel", "/g/vmlinux", "-initrd", "/g/initramfs.cpio", "-append", GuestCommandLine + " tsc_early_khz=2100000 cc.log=info cc.port=cc.agent.0",
             "-chardev", "file,id=console,path=/run/cc/pod1/console.log,append=on", "-serial", "chardev:console",
             "-chardev", "socket,id=qmp,path=/run/cc/pod1/qmp.sock,server=on,wait=off", "-mon", "chardev=qmp,mode=control",
             "-device", "virtio-serial-pci,id=agent-serial",
@@ -104,6 +104,15 @@ public sealed class QemuCommandLineTests
     public void Kernel_parameters_from_the_config_come_after_ours_so_that_they_win() =>
         KernelCommandLine.Build(Config() with { Kernel = Config().Kernel with { ExtraParameters = ["quiet=0", "debug"] } }, TcgHostWithQboot)
             .ShouldEndWith("cc.port=cc.agent.0 quiet=0 debug");
+
+    [Theory]
+    [InlineData(MachineType.Q35)]
+    [InlineData(MachineType.Microvm)]
+    public void Every_machine_type_is_told_the_host_TSC_rate_when_it_is_known_and_left_to_calibrate_when_not(MachineType machine)
+    {
+        KernelCommandLine.Build(Config() with { Machine = machine }, TcgHostWithQboot).Split(' ').ShouldContain("tsc_early_khz=2100000");
+        KernelCommandLine.Build(Config() with { Machine = machine }, KvmHost).ShouldNotContain("tsc_early_khz");
+    }
 
     [Fact]
     public void Asking_for_KVM_where_it_is_not_usable_is_a_config_error_that_says_why() =>
