@@ -39,7 +39,7 @@ public sealed class PodNamespacesTests
     {
         var spec = Rewrite(Sandbox, new PodNamespaces(PodRole.Sandbox, 0, "/run/cc/pod/shm"));
 
-        Namespaces(spec).ShouldBe(new Dictionary<string, string?> { ["pid"] = null, ["ipc"] = null, ["uts"] = null, ["mount"] = null });
+        Namespaces(spec).ShouldBe(new Dictionary<string, string?> { ["pid"] = null, ["ipc"] = null, ["uts"] = null, ["mount"] = null, ["cgroup"] = null });
         spec["hostname"]!.GetValue<string>().ShouldBe("web-0");
         var sysctl = spec["linux"]!["sysctl"]!.AsObject();
         sysctl.ContainsKey("net.ipv4.ip_unprivileged_port_start").ShouldBeFalse("net.* was applied VM-wide by CreateSandbox");

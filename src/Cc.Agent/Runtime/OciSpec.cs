@@ -55,7 +55,33 @@ internal static class OciSpec
             }
         }
 
+        AddCgroupNamespace(spec);
         return JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonContext.Default.JsonObject);
+    }
+
+    // The guest is cgroup v2. Without a cgroup namespace crun mounts the guest's whole hierarchy at the container's
+    // /sys/fs/cgroup, so a container reads the guest root's files, not its own (no memory.max, the wrong cpu.max).
+    // Docker (cgroupns=private, its default on a v2 host) and containerd's CRI ask for one only when the host is v2,
+    // which the host side of a VM need not be: every container gets a fresh cgroup namespace, rooted at its own
+    // cgroup, as runc gives it on a v2 host. A cgroup namespace only changes that view, never the limits.
+    private static void AddCgroupNamespace(JsonObject spec)
+    {
+        if (spec["linux"] is not JsonObject linux)
+        {
+            linux = new JsonObject();
+            spec["linux"] = linux;
+        }
+
+        if (linux["namespaces"] is not JsonArray namespaces)
+        {
+            namespaces = new JsonArray();
+            linux["namespaces"] = namespaces;
+        }
+
+        if (!namespaces.OfType<JsonObject>().Any(ns => ns["type"] is JsonValue t && t.TryGetValue<string>(out var type) && type == "cgroup"))
+        {
+            namespaces.Add((JsonNode)new JsonObject { ["type"] = "cgroup" });
+        }
     }
 
     // The guest's crun (Debian bookworm, 1.8.x) refuses any ociVersion that is not 1.0.x ("unknown version

@@ -20,7 +20,7 @@ public sealed class PodNetnsSpecTests
         var joined = JsonNode.Parse(OciSpec.RewriteConfig(Encoding.UTF8.GetBytes(Spec), "/r", terminal: false))!["linux"]!["namespaces"]!;
         var fresh = JsonNode.Parse(OciSpec.RewriteConfig(Encoding.UTF8.GetBytes(Fresh), "/r", terminal: false))!["linux"]!["namespaces"]!;
 
-        joined.ToJsonString().ShouldBe("""[{"type":"pid"},{"type":"ipc"}]""");
-        fresh.ToJsonString().ShouldBe("""[{"type":"network"}]""");
+        joined.ToJsonString().ShouldBe("""[{"type":"pid"},{"type":"ipc"},{"type":"cgroup"}]""");
+        fresh.ToJsonString().ShouldBe("""[{"type":"network"},{"type":"cgroup"}]""");
     }
 }
