@@ -59,7 +59,7 @@ internal sealed class CriPod : IAsyncDisposable
 
     /// <summary>Creates a busybox container running <paramref name="script"/> under <c>sh -c</c>; its log is &lt;name&gt;_&lt;attempt&gt;.log.</summary>
     public async Task<string> CreateContainerAsync(string name, uint attempt, string script, CancellationToken cancellationToken,
-        long memoryLimitBytes = 0)
+        long memoryLimitBytes = 0, Action<ContainerConfig>? configure = null)
     {
         var config = new ContainerConfig
         {
@@ -72,6 +72,7 @@ internal sealed class CriPod : IAsyncDisposable
                 Resources = memoryLimitBytes > 0 ? new LinuxContainerResources { MemoryLimitInBytes = memoryLimitBytes } : null,
             },
         };
+        configure?.Invoke(config);
         var response = await Runtime.CreateContainerAsync(
             new CreateContainerRequest { PodSandboxId = Id, Config = config, SandboxConfig = Config },
             deadline: DateTime.UtcNow + s_callTimeout, cancellationToken: cancellationToken);
