@@ -6,9 +6,10 @@ using Xunit.Abstractions;
 namespace Cc.Integration.Cri;
 
 /// <summary>
-/// What a container may do with a read-only volume and with CAP_NET_ADMIN, the same for runc and <c>cc</c> (cri-tools'
-/// critest "non-recursive readonly mounts" and "adding capability"): a read-only volume is read-only on its own files
-/// but a filesystem mounted below its host source stays writable, and a Linux bridge can be made.
+/// Edges cri-tools' critest found, the same for runc and <c>cc</c>: a read-only volume is read-only on its own files
+/// but a filesystem mounted below its host source stays writable ("non-recursive readonly mounts"), a Linux bridge can
+/// be made with CAP_NET_ADMIN ("adding capability"), and a container in a shared pid namespace ends with its init
+/// ("PodPID", "HostPID").
 /// </summary>
 [Collection(CriCollection.Name)]
 [Trait("Category", "Cri")]
@@ -63,6 +64,39 @@ public sealed class VolumeAndCapabilityTests(CriFixture fixture, ITestOutputHelp
         {
             await ProcessRunner.RunAsync("umount", ["-l", submount], TimeSpan.FromSeconds(20), CancellationToken.None);
             Directory.Delete(source, recursive: true);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Runtimes))]
+    public async Task A_container_in_a_shared_pid_namespace_ends_with_its_init_though_a_child_holds_its_output(
+        string version, string handler)
+    {
+        // CRI's default NamespaceMode POD for sandbox and container (kubelet's shareProcessNamespace): the container's
+        // init is not its pid namespace's init, so its death alone does not end its children. runc's shim kills the rest of the container's cgroup; without that the child kept the output open
+        // and the container's exit never came (critest "PodPID", "HostPID": StopPodSandbox hung).
+        var ct = CancellationToken.None;
+        var containerd = await fixture.ContainerdAsync(version);
+        var logStart = containerd.LogLength();
+        try
+        {
+            await using var pod = await CriPod.RunAsync(containerd, handler, $"pidns-{handler}", ct);
+            var id = await pod.CreateContainerAsync("parent", 0, "sleep 600 & echo parent-up; wait", ct);
+            await pod.StartContainerAsync(id, ct);
+            await Wait.ForAsync("parent-up logged", TimeSpan.FromSeconds(30),
+                () => Task.FromResult(pod.Log("parent", 0).Contains("parent-up", StringComparison.Ordinal) ? "" : null), ct);
+
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            await pod.StopContainerAsync(id, 2, ct);
+            output.WriteLine($"StopContainer(timeout 2) of a container whose child holds its output: {clock.Elapsed.TotalSeconds:F1} s");
+            clock.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(15));
+            (await pod.StatusAsync(id, ct)).State.ShouldBe(ContainerState.ContainerExited);
+            await pod.RemoveAsync(ct);
+        }
+        catch
+        {
+            output.WriteLine($"--- containerd {version} log (tail) ---\n{containerd.LogSince(logStart)}");
+            throw;
         }
     }
 }

@@ -285,6 +285,8 @@ public sealed partial class ContainerManager
                 {
                     container.State = ContainerState.Stopped;
                 }
+
+                KillRestOfContainer(container);
             }
 
             AgentLog.ProcessExited(_logger, container.Id, process.ExecId.Length == 0 ? "init" : process.ExecId, process.Pid, status.Code);
