@@ -36,6 +36,8 @@ wanted_modules=(
   vmw_vsock_virtio_transport # AF_VSOCK on hosts with vhost-vsock
   virtio_net virtio_blk     # network and block devices
   overlay                   # overlayfs for container root filesystems
+  bridge                    # Linux bridges made inside a pod (privileged or CAP_NET_ADMIN: brctl, CNI-in-pod); the
+                            # guest has no modprobe, so the kernel cannot load it on demand as the host's does
 )
 
 die() { echo "build-guest: $*" >&2; exit 1; }

@@ -12,6 +12,9 @@
 # cni/bin, one conflist in cni/conf with a bridge and a 172.2x.N.0/24 range unique to this instance, IPAM
 # state in cni/ipam) and the local pause and busybox images imported into namespace k8s.io
 # (hack/images/build.sh, cached). stop.sh removes the pods' network namespaces, veths and the bridge.
+# CC_CRI_REGISTRY_CONFIG=DIR (with --cri): the CRI plugin resolves registries through DIR's
+# <host>/hosts.toml files (containerd's config_path), e.g. a loopback registry standing in for gcr.io
+# (hack/critest.sh); unset, the CRI plugin keeps its defaults.
 # containerd finds `containerd-shim-cc-v2` on its PATH, which starts with build/bin (protocol.md §2.1).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -53,6 +56,12 @@ disabled='"io.containerd.grpc.v1.cri"'
 sed -e "s|@DIR@|$dir|g" -e "s|@DISABLED@|$disabled|" -e "s|@LOG_LEVEL@|$level|" \
     -e "s|@PAUSE_IMAGE@|$pause_image|" -e "s|@CC_CONFIG@|$cc_repo/build/configuration.toml|" \
     "$cc_repo/hack/containerd/config.toml.in" >"$dir/config.toml"
+if [ "$cri" -eq 1 ] && [ -n "${CC_CRI_REGISTRY_CONFIG:-}" ]; then
+  [ -d "$CC_CRI_REGISTRY_CONFIG" ] || { echo "containerd: CC_CRI_REGISTRY_CONFIG=$CC_CRI_REGISTRY_CONFIG is not a directory" >&2; exit 1; }
+  # A table of its own at the end: TOML lets a sub-table follow its parent's other sub-tables.
+  printf '\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "%s"\n' \
+    "$(cd "$CC_CRI_REGISTRY_CONFIG" && pwd)" >>"$dir/config.toml"
+fi
 
 [ "$cri" -eq 0 ] || cni_setup "$dir"
 

@@ -36,6 +36,33 @@ public sealed class SpecBindMountsTests
     }
 
     [Fact]
+    public void A_read_only_rbind_of_a_source_with_submounts_is_left_to_the_hosts_read_only_top_mount()
+    {
+        // runc's ro is the top mount's only: a tmpfs mounted below the source stays writable. Through the one 9p share
+        // that tmpfs is a plain directory, so a guest-side ro would cover it too; the host's ro bind refuses the rest.
+        var (spec, shares) = SpecBindMounts.Plan(Encoding.UTF8.GetBytes(Spec), "c1", "/s",
+            hasSubmounts: path => path == "/srv/data");
+
+        shares[0].ShouldBe(new BindShare("/srv/data", "/s/containers/c1/mounts/0", ReadOnly: true, Recursive: true));
+        var mounts = JsonNode.Parse(spec)!["mounts"]!.AsArray();
+        mounts[1]!["options"]!.AsArray().Select(o => o!.GetValue<string>()).ShouldBe(["rbind"]);
+        mounts[3]!["options"]!.AsArray().Select(o => o!.GetValue<string>()).ShouldBe(["bind", "rw"]);
+    }
+
+    [Theory]
+    [InlineData("rbind", false)]
+    [InlineData("bind", true)]
+    public void A_read_only_bind_keeps_its_ro_in_the_guest_unless_it_carries_submounts(string kind, bool submounts)
+    {
+        var json = "{\"mounts\":[{\"destination\":\"/d\",\"type\":\"bind\",\"source\":\"/srv/d\",\"options\":[\"" + kind + "\",\"ro\"]}]}";
+
+        var (spec, _) = SpecBindMounts.Plan(Encoding.UTF8.GetBytes(json), "c1", "/s", hasSubmounts: _ => submounts);
+
+        JsonNode.Parse(spec)!["mounts"]![0]!["options"]!.AsArray().Select(o => o!.GetValue<string>()).ShouldBe([kind, "ro"],
+            "without submounts in the share (none below the source, or a non-recursive bind) ro means the same in the guest");
+    }
+
+    [Fact]
     public void A_spec_without_mounts_is_returned_with_nothing_to_share()
     {
         var (spec, shares) = SpecBindMounts.Plan("""{"process":{"args":["true"]}}"""u8, "c1", "/s");

@@ -75,10 +75,11 @@ internal sealed class CriPod : IAsyncDisposable
 
     /// <summary>
     /// Creates a busybox container running <paramref name="script"/> under <c>sh -c</c>; its log is &lt;name&gt;_&lt;attempt&gt;.log.
-    /// It gets the pod's namespace modes, as kubelet gives them, and <paramref name="addCapabilities"/> (e.g. SYS_PTRACE).
+    /// It gets the pod's namespace modes, as kubelet gives them, and <paramref name="addCapabilities"/> (e.g. SYS_PTRACE);
+    /// <paramref name="configure"/> edits the config last (volumes, a security context of its own).
     /// </summary>
     public async Task<string> CreateContainerAsync(string name, uint attempt, string script, CancellationToken cancellationToken,
-        long memoryLimitBytes = 0, IReadOnlyList<string>? addCapabilities = null)
+        long memoryLimitBytes = 0, IReadOnlyList<string>? addCapabilities = null, Action<ContainerConfig>? configure = null)
     {
         // No security context at all unless asked for: what the other tests have always sent.
         var namespaces = Config.Linux.SecurityContext?.NamespaceOptions;
@@ -101,6 +102,7 @@ internal sealed class CriPod : IAsyncDisposable
                 SecurityContext = security,
             },
         };
+        configure?.Invoke(config);
         var response = await Runtime.CreateContainerAsync(
             new CreateContainerRequest { PodSandboxId = Id, Config = config, SandboxConfig = Config },
             deadline: DateTime.UtcNow + s_callTimeout, cancellationToken: cancellationToken);

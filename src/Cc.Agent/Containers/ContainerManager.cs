@@ -282,6 +282,8 @@ public sealed partial class ContainerManager
                         container.MoveTo(ContainerState.Stopped);
                     }
                 }
+
+                KillRestOfContainer(container);
             }
 
             AgentLog.ProcessExited(_logger, container.Id, process.ExecId.Length == 0 ? "init" : process.ExecId, process.Pid, status.Code);

@@ -21,7 +21,7 @@ public sealed class HostRootfs : IRootfsProvider
         ReadOnlyMemory<byte> spec, string sharedDirectory, CancellationToken cancellationToken)
     {
         // Planned first: a spec the guest could not use fails before anything is mounted.
-        var (guestSpec, shares) = SpecBindMounts.Plan(spec.Span, containerId, sharedDirectory);
+        var (guestSpec, shares) = SpecBindMounts.Plan(spec.Span, containerId, sharedDirectory, MountTable.HasSubmounts);
         var target = HostPath(sharedDirectory, containerId);
         System.IO.Directory.CreateDirectory(target);
         switch (mounts.Count)
@@ -172,6 +172,13 @@ public sealed class HostRootfs : IRootfsProvider
 public static class MountTable
 {
     public static bool IsMountPoint(string path) => MountPoints().Contains(Path.GetFullPath(path).TrimEnd('/'));
+
+    /// <summary>True when something is mounted strictly below <paramref name="directory"/>.</summary>
+    public static bool HasSubmounts(string directory)
+    {
+        var root = Path.GetFullPath(directory).TrimEnd('/');
+        return Below(root).Any(m => m != root);
+    }
 
     /// <summary>Mount points at or below <paramref name="directory"/>, deepest first (the order to unmount them in).</summary>
     public static IReadOnlyList<string> Below(string directory)

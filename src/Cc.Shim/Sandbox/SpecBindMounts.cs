@@ -34,10 +34,18 @@ public static class SpecBindMounts
 
     /// <summary>
     /// Rewrites every bind mount's source in <paramref name="spec"/> to its guest path and returns the spec and what to
-    /// bind on the host. Pure: touches no file system. A bind mount whose source is not absolute is an invalid request.
+    /// bind on the host. Pure: touches no file system (<paramref name="hasSubmounts"/> answers for the host's mount
+    /// table; null = no source has submounts). A bind mount whose source is not absolute is an invalid request.
     /// </summary>
+    /// <remarks>
+    /// A read-only <c>rbind</c> is read-only on its top mount only: submounts of the source stay writable (runc's
+    /// non-recursive <c>ro</c>; <c>rro</c> is the recursive one). The host bind keeps exactly that, but the guest sees
+    /// the whole source through one 9p share, submounts as plain directories, so a guest-side <c>ro</c> would make them
+    /// read-only too. For such a source the guest's <c>ro</c> is dropped and the host's read-only top mount is what
+    /// refuses writes (EROFS, through the share); a source without submounts keeps its <c>ro</c> in the guest as well.
+    /// </remarks>
     public static (byte[] Spec, IReadOnlyList<BindShare> Shares) Plan(ReadOnlySpan<byte> spec, string containerId,
-        string sharedDirectory)
+        string sharedDirectory, Func<string, bool>? hasSubmounts = null)
     {
         JsonObject root;
         try
@@ -71,9 +79,16 @@ public static class SpecBindMounts
                     throw new InvalidRequestException($"bind mount to {mount["destination"]}: source \"{source}\" is not an absolute host path");
                 }
                 var name = shares.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                shares.Add(new BindShare(source, $"{Directory(sharedDirectory, containerId)}/{name}",
-                    options.Contains("ro"), options.Contains("rbind")));
+                var share = new BindShare(source, $"{Directory(sharedDirectory, containerId)}/{name}",
+                    options.Contains("ro"), options.Contains("rbind"));
+                shares.Add(share);
                 mount["source"] = $"{Directory(HostRootfs.GuestSharedRoot, containerId)}/{name}";
+                if (share.ReadOnly && share.Recursive && hasSubmounts?.Invoke(source) == true)
+                {
+                    mount["options"] = new JsonArray(((JsonArray)mount["options"]!)
+                        .Where(o => !(o is JsonValue v && v.TryGetValue<string>(out var text) && text == "ro"))
+                        .Select(o => o?.DeepClone()).ToArray());
+                }
             }
         }
         return (JsonSerializer.SerializeToUtf8Bytes(root, ShimJsonContext.Default.JsonObject), shares);
