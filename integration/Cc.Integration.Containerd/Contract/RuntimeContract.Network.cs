@@ -68,17 +68,25 @@ public abstract partial class RuntimeContract
         await s.CtrAsync("task", "rm", "-f", id);
         await s.CtrAsync("container", "rm", id);
 
-        // Not ShouldLeaveNothingAsync: a SIGKILLed daemon leaves its socket and ctr's FIFOs with either runtime (the
-        // runc shim too); what this test judges is the pod's namespace, the VM, mounts and run directory.
+        // Not ShouldLeaveNothingAsync: a SIGKILLed daemon leaves ctr's FIFOs with either runtime, and the runc shim's
+        // `delete` also leaves the dead daemon's socket (ours removes it: the wait below counts it for cc); what this test judges is the
+        // pod's namespace, the VM, mounts, run directory and, for cc, the socket.
+        var isCc = Runtime.Name == RuntimeUnderTest.Cc.Name;
+        var socket = Leftovers.ShimSocketPath(s.Containerd.Address, PrivateContainerd.Namespace, id);
         List<string> left;
         var clock = Stopwatch.StartNew();
         while ((left = [.. Leftovers.Find(s.Containerd, id, s.QemuBefore).Where(l =>
-                   !l.StartsWith("shim socket left", StringComparison.Ordinal) && !l.StartsWith("FIFO left", StringComparison.Ordinal))]).Count > 0
+                   !(l.StartsWith("shim socket left", StringComparison.Ordinal) && !isCc) && !l.StartsWith("FIFO left", StringComparison.Ordinal))]).Count > 0
                && clock.Elapsed < TimeSpan.FromSeconds(20))
         {
             await Task.Delay(250, s.CancellationToken);
         }
         left.ShouldBeEmpty();
+        if (!isCc)
+        {
+            // runc's known leftover, removed so that the suite's leak check (hack/check-leftovers.sh) judges only ours.
+            File.Delete(socket);
+        }
         (await netns.InPodAsync(s.CancellationToken, "/usr/sbin/ip", "-o", "link", "show"))
             .ShouldNotContain("tap", Case.Sensitive, "no tap of ours is left in the pod's namespace");
         (await netns.InPodAsync(s.CancellationToken, "/usr/sbin/tc", "qdisc", "show", "dev", "eth0"))

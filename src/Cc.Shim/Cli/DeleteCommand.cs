@@ -35,16 +35,10 @@ public static class DeleteCommand
         }
         if (!DaemonAlive(bundle))
         {
-            try
-            {
-                CleanUpAfterDeadDaemon(args, bundle, configuration, warnings);
-                RemoveDeadSocket(bundle);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // containerd logs our stderr as clean-up warnings; the DeleteResponse still goes out.
-                warnings.WriteLine($"delete {args.Id}: {e.Message}");
-            }
+            // Two independent steps: a clean-up that fails half-way (a busy mount, a vanished netns) must not keep the
+            // dead daemon's socket, which would make a later start of the same id fail to bind.
+            BestEffort(args, warnings, () => CleanUpAfterDeadDaemon(args, bundle, configuration, warnings));
+            BestEffort(args, warnings, () => RemoveDeadSocket(bundle));
         }
         return new DeleteResponse
         {
@@ -52,6 +46,19 @@ public static class DeleteCommand
             ExitStatus = KilledStatus,
             ExitedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
         }.ToByteArray();
+    }
+
+    private static void BestEffort(ShimArguments args, TextWriter warnings, Action step)
+    {
+        try
+        {
+            step();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            // containerd logs our stderr as clean-up warnings; the DeleteResponse still goes out.
+            warnings.WriteLine($"delete {args.Id}: {e.Message}");
+        }
     }
 
     /// <summary>True when the bundle's address names a socket that accepts connections.</summary>
