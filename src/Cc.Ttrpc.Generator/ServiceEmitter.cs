@@ -8,9 +8,10 @@ namespace Cc.Ttrpc.Generator;
 internal sealed record ResolvedMethod(ProtoMethod Proto, string Request, string Response);
 
 /// <summary>
-/// Writes one service's C#: the handler interface <c>I{Name}Service</c>, the dispatch table <c>{Name}ServiceBinding</c>
+/// Writes one service's C#: the handler interface <c>I{Name}Service</c> and a base <c>{Name}ServiceBase</c> that
+/// answers Unimplemented, the dispatch table <c>{Name}ServiceBinding</c>
 /// (the wire name and <c>Bind</c>, which registers every rpc with Cc.Ttrpc's ServiceDefinition builder: typed
-/// delegates, no reflection, so the trimmer and NativeAOT see every call) and the client <c>{Name}Client</c>. All three
+/// delegates, no reflection, so the trimmer and NativeAOT see every call) and the client <c>{Name}Client</c>. All four
 /// are partial, so a project can add members by hand (TaskServiceBinding adds the v3 name).
 /// </summary>
 internal static class ServiceEmitter
@@ -19,7 +20,7 @@ internal static class ServiceEmitter
     private const string Tasks = "global::System.Threading.Tasks.";
     private const string GeneratedCode = "[global::System.CodeDom.Compiler.GeneratedCode(\"Cc.Ttrpc.Generator\", \"1.0\")]";
 
-    /// <summary>The stem of the three type names: <c>Agent</c> for both <c>service Agent</c> and <c>service AgentService</c>.</summary>
+    /// <summary>The stem of the generated type names: <c>Agent</c> for both <c>service Agent</c> and <c>service AgentService</c>.</summary>
     public static string Stem(string serviceName) =>
         serviceName.EndsWith("Service", System.StringComparison.Ordinal) && serviceName.Length > "Service".Length
             ? serviceName.Substring(0, serviceName.Length - "Service".Length)
@@ -56,6 +57,33 @@ internal static class ServiceEmitter
         }
 
         source.Append($$"""
+            }
+
+            /// <summary>
+            /// A base for partial implementations of <c>{{wireName}}</c> (test peers, fakes): every rpc answers through
+            /// <see cref="UnimplementedAsync{TResponse}"/> until overridden, so a new rpc costs them no edit. The real
+            /// server implements <see cref="I{{stem}}Service"/> itself, so that a new rpc does not compile until it has a handler.
+            /// </summary>
+            {{GeneratedCode}}
+            public abstract partial class {{stem}}ServiceBase : I{{stem}}Service
+            {
+
+            """);
+        foreach (var method in methods)
+        {
+            source.Append($"    /// <summary><c>/{wireName}/{method.Proto.Name}</c></summary>\n");
+            source.Append($"    public virtual {HandlerSignature(method)} =>\n        {FallbackCall(method)};\n\n");
+        }
+
+        source.Append($$"""
+                /// <summary>
+                /// Answers an rpc the subclass does not override: by default the Unimplemented status, as a ttrpc server
+                /// answers a method it does not have.
+                /// </summary>
+                protected virtual {{Tasks}}ValueTask<TResponse> UnimplementedAsync<TResponse>({{Ttrpc}}ServerCallContext context)
+                    where TResponse : global::Google.Protobuf.IMessage<TResponse> =>
+                    throw new {{Ttrpc}}TtrpcException({{Ttrpc}}StatusCode.Unimplemented,
+                        $"/{context.Service}/{context.Method} is not implemented");
             }
 
             /// <summary>The static dispatch table of <c>{{wireName}}</c>: one typed entry per rpc, built once.</summary>
@@ -131,6 +159,11 @@ internal static class ServiceEmitter
                             $"{Ttrpc}IServerStreamWriter<{m.Response}> responses, {context})",
         };
     }
+
+    // Unary and client-streaming handlers return the response; streaming ones only end, so the fallback's task is the end.
+    private static string FallbackCall(ResolvedMethod m) => m.Proto.ServerStreaming
+        ? $"UnimplementedAsync<{m.Response}>(context).AsTask()"
+        : $"UnimplementedAsync<{m.Response}>(context)";
 
     private static string BuilderCall(ResolvedMethod m) => (m.Proto.ClientStreaming, m.Proto.ServerStreaming) switch
     {

@@ -3,7 +3,7 @@ namespace Cc.Ttrpc.Generator.Tests;
 public sealed class TtrpcGeneratorTests
 {
     private const string Greeter = """
-        // A comment with rpc Fake(Nothing) returns (Nothing); in it must not become an rpc.
+        // A comment with rpc Ghost(Nothing) returns (Nothing); in it must not become an rpc.
         syntax = "proto3";
         package demo.v1;
         import "google/protobuf/empty.proto";
@@ -32,6 +32,7 @@ public sealed class TtrpcGeneratorTests
         source.ShouldContain("public partial interface IGreeterService");
         source.ShouldContain("public static partial class GreeterServiceBinding");
         source.ShouldContain("public sealed partial class GreeterClient");
+        source.ShouldContain("public abstract partial class GreeterServiceBase : IGreeterService");
         source.ShouldContain("public const string ServiceName = \"demo.v1.Greeter\";");
         source.ShouldContain(
             "ValueTask<global::Google.Protobuf.WellKnownTypes.StringValue> HelloAsync(global::Google.Protobuf.WellKnownTypes.StringValue request, global::Cc.Ttrpc.ServerCallContext context);");
@@ -40,7 +41,7 @@ public sealed class TtrpcGeneratorTests
         source.ShouldContain(".AddClientStreaming<");
         source.ShouldContain(".AddDuplexStreaming<");
         source.ShouldContain("Connection.UnaryAsync(ServiceName, \"Hello\", request, global::Google.Protobuf.WellKnownTypes.StringValue.Parser, options);");
-        source.ShouldNotContain("Fake");
+        source.ShouldNotContain("Ghost");
     }
 
     [Fact]
