@@ -10,7 +10,7 @@ using Cc.Containerd.Protocol.RuntimeOptions;
 
 namespace Cc.Shim.Tests;
 
-public sealed class EventsClientGoldenTests
+public sealed class EventForwarderGoldenTests
 {
     // protocol.md §1.6: the Forward call a shim makes to containerd for /tasks/exit, byte for byte.
     private const string GoldenForward =
@@ -37,7 +37,7 @@ public sealed class EventsClientGoldenTests
             },
         };
 
-        var call = new EventsClient(client, "k8s.io").ForwardAsync(request);
+        var call = new EventForwarder(client, "k8s.io").ForwardAsync(request);
         var frame = await peer.ReadExactlyAsync(Hex.Parse(GoldenForward).Length);
 
         Hex.Format(frame).ShouldBe(GoldenForward);

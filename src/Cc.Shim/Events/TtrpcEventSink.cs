@@ -33,8 +33,8 @@ public sealed class TtrpcEventSink : IEventSink
             _client ??= await TtrpcClient.ConnectAsync(_address, _clientOptions, cancellationToken).ConfigureAwait(false);
             try
             {
-                await new EventsClient(_client, _namespace)
-                    .ForwardAsync(EventsClient.CreateRequest(_namespace, topic, @event, timestamp), cancellationToken)
+                await new EventForwarder(_client, _namespace)
+                    .ForwardAsync(EventForwarder.CreateRequest(_namespace, topic, @event, timestamp), cancellationToken)
                     .ConfigureAwait(false);
             }
             catch (TtrpcException e) when (e.Code is StatusCode.Unavailable or StatusCode.DeadlineExceeded)

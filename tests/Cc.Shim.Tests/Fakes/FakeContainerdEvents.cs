@@ -20,7 +20,7 @@ public sealed class FakeContainerdEvents : IEventsService
         {
             throw new TtrpcException(StatusCode.Unavailable, "containerd is restarting");
         }
-        Received.Enqueue((request.Envelope, context.RequestMetadata.Get(EventsClient.NamespaceMetadataKey)));
+        Received.Enqueue((request.Envelope, context.RequestMetadata.Get(EventForwarder.NamespaceMetadataKey)));
         return ValueTask.FromResult(new Empty());
     }
 }

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Cc.Agent.Protocol;
-using Cc.Agent.Protocol.V1;
 using Cc.Ttrpc;
 
 namespace Cc.Shim.Tests.Fakes;
@@ -9,7 +8,7 @@ namespace Cc.Shim.Tests.Fakes;
 /// An agent that never answers (a hung guest): every call waits until its own deadline (<c>timeout_nano</c>) or the
 /// connection ends. Records, per method, the deadline the call arrived with and whether the agent saw it cancelled.
 /// </summary>
-public sealed class HungAgent : IAgentService
+public sealed class HungAgent : AgentServiceBase
 {
     public ConcurrentDictionary<string, DateTimeOffset?> Deadlines { get; } = new();
 
@@ -19,7 +18,8 @@ public sealed class HungAgent : IAgentService
     public TaskCompletionSource CancelledOf(string method) =>
         Cancelled.GetOrAdd(method, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
 
-    private async ValueTask<T> Hang<T>(ServerCallContext context)
+    // Every rpc of the agent API arrives here: the generated base routes what is not overridden to this fallback.
+    protected override async ValueTask<T> UnimplementedAsync<T>(ServerCallContext context)
     {
         Deadlines[context.Method] = context.Deadline;
         try
@@ -32,27 +32,4 @@ public sealed class HungAgent : IAgentService
         }
         throw new InvalidOperationException("unreachable");
     }
-
-    public ValueTask<CheckResponse> CheckAsync(CheckRequest request, ServerCallContext context) => Hang<CheckResponse>(context);
-    public ValueTask<GetGuestDetailsResponse> GetGuestDetailsAsync(GetGuestDetailsRequest request, ServerCallContext context) => Hang<GetGuestDetailsResponse>(context);
-    public ValueTask<CreateSandboxResponse> CreateSandboxAsync(CreateSandboxRequest request, ServerCallContext context) => Hang<CreateSandboxResponse>(context);
-    public ValueTask<SetTimeResponse> SetTimeAsync(SetTimeRequest request, ServerCallContext context) => Hang<SetTimeResponse>(context);
-    public ValueTask<DestroySandboxResponse> DestroySandboxAsync(DestroySandboxRequest request, ServerCallContext context) => Hang<DestroySandboxResponse>(context);
-    public ValueTask<CreateContainerResponse> CreateContainerAsync(CreateContainerRequest request, ServerCallContext context) => Hang<CreateContainerResponse>(context);
-    public ValueTask<StartContainerResponse> StartContainerAsync(StartContainerRequest request, ServerCallContext context) => Hang<StartContainerResponse>(context);
-    public ValueTask<ExecProcessResponse> ExecProcessAsync(ExecProcessRequest request, ServerCallContext context) => Hang<ExecProcessResponse>(context);
-    public ValueTask<SignalProcessResponse> SignalProcessAsync(SignalProcessRequest request, ServerCallContext context) => Hang<SignalProcessResponse>(context);
-    public ValueTask<WaitProcessResponse> WaitProcessAsync(WaitProcessRequest request, ServerCallContext context) => Hang<WaitProcessResponse>(context);
-    public ValueTask<ListProcessesResponse> ListProcessesAsync(ListProcessesRequest request, ServerCallContext context) => Hang<ListProcessesResponse>(context);
-    public ValueTask<PauseContainerResponse> PauseContainerAsync(PauseContainerRequest request, ServerCallContext context) => Hang<PauseContainerResponse>(context);
-    public ValueTask<ResumeContainerResponse> ResumeContainerAsync(ResumeContainerRequest request, ServerCallContext context) => Hang<ResumeContainerResponse>(context);
-    public ValueTask<StatsContainerResponse> StatsContainerAsync(StatsContainerRequest request, ServerCallContext context) => Hang<StatsContainerResponse>(context);
-    public ValueTask<UpdateContainerResponse> UpdateContainerAsync(UpdateContainerRequest request, ServerCallContext context) => Hang<UpdateContainerResponse>(context);
-    public ValueTask<RemoveContainerResponse> RemoveContainerAsync(RemoveContainerRequest request, ServerCallContext context) => Hang<RemoveContainerResponse>(context);
-    public ValueTask<ReadStreamResponse> ReadStdoutAsync(ReadStreamRequest request, ServerCallContext context) => Hang<ReadStreamResponse>(context);
-    public ValueTask<ReadStreamResponse> ReadStderrAsync(ReadStreamRequest request, ServerCallContext context) => Hang<ReadStreamResponse>(context);
-    public ValueTask<WriteStdinResponse> WriteStdinAsync(WriteStdinRequest request, ServerCallContext context) => Hang<WriteStdinResponse>(context);
-    public ValueTask<CloseStdinResponse> CloseStdinAsync(CloseStdinRequest request, ServerCallContext context) => Hang<CloseStdinResponse>(context);
-    public ValueTask<ResizePtyResponse> ResizePtyAsync(ResizePtyRequest request, ServerCallContext context) => Hang<ResizePtyResponse>(context);
-    public ValueTask<GetOomEventResponse> GetOomEventAsync(GetOomEventRequest request, ServerCallContext context) => Hang<GetOomEventResponse>(context);
 }

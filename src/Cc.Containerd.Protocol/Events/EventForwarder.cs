@@ -5,11 +5,11 @@ using Google.Protobuf.WellKnownTypes;
 namespace Cc.Containerd.Protocol.Events;
 
 /// <summary>
-/// Forwards events to containerd the way its own shim publisher does (protocol.md §3.5.2): one ttrpc call per event
-/// with the namespace in the <c>containerd-namespace-ttrpc</c> metadata key and a 5 s deadline. Retry, ordering and
-/// reconnection belong to the caller's queue.
+/// Forwards events to containerd the way its own shim publisher does (protocol.md §3.5.2): one call of the generated
+/// <see cref="EventsClient"/> per event, with the namespace in the <c>containerd-namespace-ttrpc</c> metadata key and a
+/// 5 s deadline. Retry, ordering and reconnection belong to the caller's queue.
 /// </summary>
-public sealed class EventsClient
+public sealed class EventForwarder
 {
     /// <summary>The metadata key containerd reads the namespace from on every ttrpc call.</summary>
     public const string NamespaceMetadataKey = "containerd-namespace-ttrpc";
@@ -17,13 +17,13 @@ public sealed class EventsClient
     /// <summary>The per-call deadline of the Go publisher.</summary>
     public static readonly TimeSpan ForwardTimeout = TimeSpan.FromSeconds(5);
 
-    private readonly TtrpcClient _client;
+    private readonly EventsClient _events;
     private readonly string _namespace;
 
-    public EventsClient(TtrpcClient client, string ns)
+    public EventForwarder(TtrpcClient client, string ns)
     {
         ArgumentException.ThrowIfNullOrEmpty(ns);
-        _client = client;
+        _events = new EventsClient(client);
         _namespace = ns;
     }
 
@@ -35,8 +35,7 @@ public sealed class EventsClient
     {
         var metadata = new Metadata();
         metadata.Add(NamespaceMetadataKey, _namespace);
-        await _client.UnaryAsync(EventsServiceBinding.ServiceName, "Forward", request, Empty.Parser,
-            new CallOptions(ForwardTimeout, metadata, cancellationToken)).ConfigureAwait(false);
+        await _events.ForwardAsync(request, new CallOptions(ForwardTimeout, metadata, cancellationToken)).ConfigureAwait(false);
     }
 
     /// <summary>The request containerd expects: a non-zero timestamp, the namespace, the topic, the event Any.</summary>
