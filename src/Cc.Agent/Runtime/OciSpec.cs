@@ -29,6 +29,7 @@ internal static class OciSpec
         }
 
         process["terminal"] = terminal;
+        RemoveSecurityLabels(spec, process);
         if (spec["root"] is not JsonObject root)
         {
             root = new JsonObject();
@@ -57,6 +58,19 @@ internal static class OciSpec
 
         AddCgroupNamespace(spec);
         return JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonContext.Default.JsonObject);
+    }
+
+    // AppArmor profiles and SELinux labels name the host's policy. The guest loads no policy, but its kernel may have
+    // the LSM enabled, and then crun would fail the create on a profile the guest lacks ("docker-default"). The VM
+    // isolates the pod, so they are removed, as Kata does; the shim logs each one it saw (SpecSecurityLabels).
+    private static void RemoveSecurityLabels(JsonObject spec, JsonObject process)
+    {
+        process.Remove("apparmorProfile");
+        process.Remove("selinuxLabel");
+        if (spec["linux"] is JsonObject linux)
+        {
+            linux.Remove("mountLabel");
+        }
     }
 
     // The guest is cgroup v2. Without a cgroup namespace crun mounts the guest's whole hierarchy at the container's
@@ -114,6 +128,9 @@ internal static class OciSpec
         }
 
         process["terminal"] = terminal;
+        // An exec inherits the container's labels in its process.json (Docker copies them): removed as for the init.
+        process.Remove("apparmorProfile");
+        process.Remove("selinuxLabel");
         return JsonSerializer.SerializeToUtf8Bytes(process, OciJsonContext.Default.JsonObject);
     }
 
