@@ -18,7 +18,24 @@ internal static class OciSpec
     public static byte[] RewriteConfig(ReadOnlySpan<byte> json, string rootfsPath, bool terminal) =>
         RewriteConfig(json, rootfsPath, terminal, PodNamespaces.Standalone);
 
-    public static byte[] RewriteConfig(ReadOnlySpan<byte> json, string rootfsPath, bool terminal, PodNamespaces pod)
+    public static byte[] RewriteConfig(ReadOnlySpan<byte> json, string rootfsPath, bool terminal, PodNamespaces pod) =>
+        JsonSerializer.SerializeToUtf8Bytes(Rewrite(json, rootfsPath, terminal, pod), OciJsonContext.Default.JsonObject);
+
+    // The same for a container whose guest bundle is bundle: when the spec has annotations, their file (to be written
+    // as bundle/annotations.json before crun runs) and its read-only mount in the config (AnnotationsFile).
+    public static (byte[] Config, byte[]? Annotations) RewriteConfig(ReadOnlySpan<byte> json, string rootfsPath, bool terminal,
+        PodNamespaces pod, string bundle)
+    {
+        var spec = Rewrite(json, rootfsPath, terminal, pod);
+        var annotations = AnnotationsFile.Render(spec);
+        if (annotations is not null)
+        {
+            AnnotationsFile.AddMount(spec, Path.Combine(bundle, AnnotationsFile.BundleName));
+        }
+        return (JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonContext.Default.JsonObject), annotations);
+    }
+
+    private static JsonObject Rewrite(ReadOnlySpan<byte> json, string rootfsPath, bool terminal, PodNamespaces pod)
     {
         var spec = ParseObject(json, "OCI spec");
         var process = spec["process"] as JsonObject
@@ -57,7 +74,7 @@ internal static class OciSpec
         }
 
         AddCgroupNamespace(spec);
-        return JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonContext.Default.JsonObject);
+        return spec;
     }
 
     // AppArmor profiles and SELinux labels name the host's policy. The guest loads no policy, but its kernel may have
