@@ -3,8 +3,8 @@ using System.Text.Json.Nodes;
 
 namespace Cc.Agent.Runtime;
 
-// The OCI annotations of a container, made visible to its workload: runc keeps them in its state only, Kata and gVisor
-// do not pass them in, and Clear Containers listed "annotations not visible inside" as a limitation. Here they are one
+// The OCI annotations of a container, made visible to its workload: runc keeps them in its state only, and Clear
+// Containers listed "annotations not visible inside" as a limitation. Here they are one
 // read-only JSON file, {"key": "value", …} exactly as the spec carries them, bind-mounted at ContainerPath. A
 // container whose spec has no annotations gets no file and no mount, so its file system is exactly runc's.
 internal static class AnnotationsFile

@@ -79,7 +79,7 @@ internal static class OciSpec
 
     // AppArmor profiles and SELinux labels name the host's policy. The guest loads no policy, but its kernel may have
     // the LSM enabled, and then crun would fail the create on a profile the guest lacks ("docker-default"). The VM
-    // isolates the pod, so they are removed, as Kata does; the shim logs each one it saw (SpecSecurityLabels).
+    // isolates the pod, so they are removed; the shim logs each one it saw (SpecSecurityLabels).
     private static void RemoveSecurityLabels(JsonObject spec, JsonObject process)
     {
         process.Remove("apparmorProfile");

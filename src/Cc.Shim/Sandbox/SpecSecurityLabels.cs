@@ -5,7 +5,7 @@ namespace Cc.Shim.Sandbox;
 /// <summary>
 /// The Linux security module labels a config.json may carry: <c>process.apparmorProfile</c>,
 /// <c>process.selinuxLabel</c> and <c>linux.mountLabel</c>. They name profiles and contexts of the host's policy,
-/// which the guest neither has nor loads; the VM is the isolation boundary. Like Kata, the runtime ignores them: the
+/// which the guest neither has nor loads; the VM is the isolation boundary. The runtime ignores them: the
 /// shim logs each one it sees (its log is containerd's), the agent removes them before crun reads the spec
 /// (src/Cc.Agent/Runtime/OciSpec.cs), and a container that carries them runs as one that does not. Never an error.
 /// </summary>
