@@ -77,9 +77,10 @@ internal static class OciSpec
         return spec;
     }
 
-    // AppArmor profiles and SELinux labels name the host's policy. The guest loads no policy, but its kernel may have
-    // the LSM enabled, and then crun would fail the create on a profile the guest lacks ("docker-default"). The VM
-    // isolates the pod, so they are removed; the shim logs each one it saw (SpecSecurityLabels).
+    // AppArmor profiles and SELinux labels name the host's policy. The guest loads no policy, but its kernel (Debian's:
+    // CONFIG_LSM lists apparmor, /sys/module/apparmor/parameters/enabled reads Y) has AppArmor on, so crun would try
+    // to switch to a profile the guest lacks ("docker-default") and fail the create. The VM isolates the pod, so they
+    // are removed; the shim logs each one it saw (SpecSecurityLabels).
     private static void RemoveSecurityLabels(JsonObject spec, JsonObject process)
     {
         process.Remove("apparmorProfile");
