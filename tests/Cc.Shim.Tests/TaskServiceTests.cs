@@ -204,10 +204,24 @@ public sealed class TaskServiceTests
 
         var pids = await shim.Tasks.PidsAsync(new PidsRequest { Id = "c1" }).WithTimeout();
         pids.Processes.Select(p => p.Pid).ShouldBe([1u, 12u]);
+        pids.Processes[0].Info.ShouldBeNull("the init has no exec id, as under runc");
+        pids.Processes[1].Info.TypeUrl.ShouldBe("containerd.runc.v1.ProcessDetails");
+        Cc.Containerd.Protocol.Runc.ProcessDetails.Parser.ParseFrom(pids.Processes[1].Info.Value).ExecId.ShouldBe("e1");
         var connect = await shim.Tasks.ConnectAsync(new ConnectRequest { Id = "c1" }).WithTimeout();
         connect.ShimPid.ShouldBe((uint)Environment.ProcessId);
         connect.TaskPid.ShouldBe((uint)shim.Vm.Pid);
         (await shim.Tasks.ConnectAsync(new ConnectRequest { Id = "unknown" }).WithTimeout()).TaskPid.ShouldBe(0u);
+    }
+
+    [Fact]
+    public async Task Pids_in_dockerds_namespace_answers_the_vmm_pid_which_docker_top_can_show()
+    {
+        await using var shim = await ShimHarness.StartAsync(ns: "moby");
+        await shim.CreateAsync("c1");
+
+        var pids = await shim.Tasks.PidsAsync(new PidsRequest { Id = "c1" }).WithTimeout();
+
+        pids.Processes.Select(p => p.Pid).ShouldBe([(uint)shim.Vm.Pid]);
     }
 
     [Fact]

@@ -51,5 +51,11 @@ public abstract partial class RuntimeContract
             .Where(first => int.TryParse(first, out var pid) && pid > 0)
             .ToList();
         pids.Count.ShouldBeGreaterThanOrEqualTo(2, s.Because(result));
+        // The exec's row carries its id in runc's ProcessDetails, which ctr prints in the INFO column (`exec_id:"e3"`
+        // on 1.7, `ExecID:e3` on 1.6's gogo types); the init's has none ("-").
+        var execRow = result.Stdout.Split('\n').Where(line => line.Contains("e3", StringComparison.Ordinal)).ToList();
+        execRow.Count.ShouldBe(1, s.Because(result));
+        result.Stdout.Split('\n').Count(line => line.TrimEnd().EndsWith(" -", StringComparison.Ordinal))
+            .ShouldBeGreaterThanOrEqualTo(1, s.Because(result));
     }
 }

@@ -48,8 +48,9 @@ public sealed partial class ContainerManager
     {
         Ids.Validate(id, "container id");
         var rootfs = ValidateRootfs(rootfsPath);
-        var config = OciSpec.RewriteConfig(specJson.Span, rootfs, terminal, ResolvePod(id, placement));
         var container = new Container(id, Path.Combine(_options.ContainersDirectory, id)) { Role = placement.Role };
+        var (config, annotations) = OciSpec.RewriteConfig(specJson.Span, rootfs, terminal, ResolvePod(id, placement),
+            container.Bundle);
         lock (_lock)
         {
             if (!_containers.TryAdd(id, container))
@@ -64,6 +65,11 @@ public sealed partial class ContainerManager
             Directory.CreateDirectory(container.Bundle);
             await File.WriteAllBytesAsync(Path.Combine(container.Bundle, "config.json"), config, cancellationToken)
                 .ConfigureAwait(false);
+            if (annotations is not null)
+            {
+                await File.WriteAllBytesAsync(Path.Combine(container.Bundle, AnnotationsFile.BundleName), annotations,
+                    cancellationToken).ConfigureAwait(false);
+            }
             var pidFile = Path.Combine(container.Bundle, "init.pid");
             List<string> command = ["create", "--bundle", container.Bundle, "--pid-file", pidFile];
             if (_options.NoPivotRoot)

@@ -18,7 +18,24 @@ internal static class OciSpec
     public static byte[] RewriteConfig(ReadOnlySpan<byte> json, string rootfsPath, bool terminal) =>
         RewriteConfig(json, rootfsPath, terminal, PodNamespaces.Standalone);
 
-    public static byte[] RewriteConfig(ReadOnlySpan<byte> json, string rootfsPath, bool terminal, PodNamespaces pod)
+    public static byte[] RewriteConfig(ReadOnlySpan<byte> json, string rootfsPath, bool terminal, PodNamespaces pod) =>
+        JsonSerializer.SerializeToUtf8Bytes(Rewrite(json, rootfsPath, terminal, pod), OciJsonContext.Default.JsonObject);
+
+    // The same for a container whose guest bundle is bundle: when the spec has annotations, their file (to be written
+    // as bundle/annotations.json before crun runs) and its read-only mount in the config (AnnotationsFile).
+    public static (byte[] Config, byte[]? Annotations) RewriteConfig(ReadOnlySpan<byte> json, string rootfsPath, bool terminal,
+        PodNamespaces pod, string bundle)
+    {
+        var spec = Rewrite(json, rootfsPath, terminal, pod);
+        var annotations = AnnotationsFile.Render(spec);
+        if (annotations is not null)
+        {
+            AnnotationsFile.AddMount(spec, Path.Combine(bundle, AnnotationsFile.BundleName));
+        }
+        return (JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonContext.Default.JsonObject), annotations);
+    }
+
+    private static JsonObject Rewrite(ReadOnlySpan<byte> json, string rootfsPath, bool terminal, PodNamespaces pod)
     {
         var spec = ParseObject(json, "OCI spec");
         var process = spec["process"] as JsonObject
@@ -29,6 +46,7 @@ internal static class OciSpec
         }
 
         process["terminal"] = terminal;
+        RemoveSecurityLabels(spec, process);
         if (spec["root"] is not JsonObject root)
         {
             root = new JsonObject();
@@ -56,7 +74,21 @@ internal static class OciSpec
         }
 
         AddCgroupNamespace(spec);
-        return JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonContext.Default.JsonObject);
+        return spec;
+    }
+
+    // AppArmor profiles and SELinux labels name the host's policy. The guest loads no policy, but its kernel (Debian's:
+    // CONFIG_LSM lists apparmor, /sys/module/apparmor/parameters/enabled reads Y) has AppArmor on, so crun would try
+    // to switch to a profile the guest lacks ("docker-default") and fail the create. The VM isolates the pod, so they
+    // are removed; the shim logs each one it saw (SpecSecurityLabels).
+    private static void RemoveSecurityLabels(JsonObject spec, JsonObject process)
+    {
+        process.Remove("apparmorProfile");
+        process.Remove("selinuxLabel");
+        if (spec["linux"] is JsonObject linux)
+        {
+            linux.Remove("mountLabel");
+        }
     }
 
     // The guest is cgroup v2. Without a cgroup namespace crun mounts the guest's whole hierarchy at the container's
@@ -114,6 +146,9 @@ internal static class OciSpec
         }
 
         process["terminal"] = terminal;
+        // An exec inherits the container's labels in its process.json (Docker copies them): removed as for the init.
+        process.Remove("apparmorProfile");
+        process.Remove("selinuxLabel");
         return JsonSerializer.SerializeToUtf8Bytes(process, OciJsonContext.Default.JsonObject);
     }
 

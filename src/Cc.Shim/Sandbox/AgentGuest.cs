@@ -132,7 +132,7 @@ public sealed class AgentGuest : IGuestAgent, IGuestStdio
     {
         var list = await Call(_agent.ListProcessesAsync(new V1.ListProcessesRequest { ContainerId = containerId },
             Deadline(_deadlines.Other, cancellationToken))).ConfigureAwait(false);
-        return list.Processes.Select(p => new GuestProcess((uint)p.Pid, p.CommandLine)).ToList();
+        return list.Processes.Select(p => new GuestProcess((uint)p.Pid, p.CommandLine, p.ExecId)).ToList();
     }
 
     public Task PingAsync(TimeSpan timeout, CancellationToken cancellationToken) =>

@@ -68,5 +68,6 @@ public sealed record ContainerStats(
     private static readonly IReadOnlyDictionary<string, ulong> Empty = new Dictionary<string, ulong>();
 }
 
-/// <summary>A process inside the guest, for Pids.</summary>
-public sealed record GuestProcess(uint Pid, string Command);
+/// <summary>A process inside the guest, for Pids; <paramref name="ExecId"/> names the exec it is, empty for the init and
+/// the processes it started.</summary>
+public sealed record GuestProcess(uint Pid, string Command, string ExecId = "");

@@ -98,6 +98,10 @@ public sealed partial class PodSandbox : IAsyncDisposable
         {
             var spec = await ReadSpecAsync(request.Bundle, cancellationToken).ConfigureAwait(false);
             var (sandboxSpec, membership) = SandboxSpecParser.Parse(spec.Span, request.Id);
+            foreach (var label in SpecSecurityLabels.Find(spec.Span))
+            {
+                Log.SecurityLabelIgnored(_logger, request.Id, label.Field, label.Value);
+            }
             vm = await EnsureVmAsync(sandboxSpec, cancellationToken).ConfigureAwait(false);
             sharingStarted = true; // set before: a failure half-way leaves mounts that the release below removes
             var shared = await _rootfs.PrepareAsync(request.Id, request.Bundle, request.Rootfs, spec,
@@ -289,5 +293,9 @@ public sealed partial class PodSandbox : IAsyncDisposable
 
         [LoggerMessage(EventId = 108, Level = LogLevel.Information, Message = "Container {ContainerId} deleted")]
         public static partial void ContainerDeleted(ILogger logger, string containerId);
+
+        [LoggerMessage(EventId = 113, Level = LogLevel.Warning,
+            Message = "Container {ContainerId}: {Field} '{Value}' ignored: AppArmor and SELinux labels name host policy, which the guest does not load; the VM isolates the pod")]
+        public static partial void SecurityLabelIgnored(ILogger logger, string containerId, string field, string value);
     }
 }

@@ -67,7 +67,18 @@ public sealed partial class TaskService : ITaskService
     public ValueTask<PidsResponse> PidsAsync(PidsRequest request, ServerCallContext context) => ErrorMapping.Guard(context, async () =>
     {
         var processes = await _sandbox.PidsAsync(request.Id, PidsGuestTimeout, context.CancellationToken).ConfigureAwait(false);
-        return new PidsResponse { Processes = { processes.Select(p => new ProcessInfo { Pid = p.Pid }) } };
+        // As runc's shim: an exec carries its id in a ProcessDetails, which ctr prints in `task ps`'s INFO column.
+        return new PidsResponse
+        {
+            Processes =
+            {
+                processes.Select(p => new ProcessInfo
+                {
+                    Pid = p.Pid,
+                    Info = p.ExecId.Length == 0 ? null : TypeUrls.Pack(new Cc.Containerd.Protocol.Runc.ProcessDetails { ExecId = p.ExecId }),
+                }),
+            },
+        };
     });
 
     public ValueTask<Empty> PauseAsync(PauseRequest request, ServerCallContext context) => ErrorMapping.Guard(context, async () =>

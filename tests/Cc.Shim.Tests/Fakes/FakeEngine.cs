@@ -178,7 +178,7 @@ public sealed class FakeVm : ISandboxVm, IGuestAgent, IGuestStdio
         await OomKills.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
 
     public Task<IReadOnlyList<GuestProcess>> ListProcessesAsync(string containerId, CancellationToken cancellationToken) =>
-        Task.FromResult<IReadOnlyList<GuestProcess>>([new GuestProcess(1, "sh"), new GuestProcess(12, "sleep")]);
+        Task.FromResult<IReadOnlyList<GuestProcess>>([new GuestProcess(1, "sh"), new GuestProcess(12, "sleep", "e1")]);
 
     public async Task<int> ReadAsync(ProcessKey process, StdioStream stream, Memory<byte> buffer, CancellationToken cancellationToken)
     {

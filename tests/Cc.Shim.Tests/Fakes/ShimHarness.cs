@@ -44,7 +44,7 @@ public sealed class ShimHarness : IAsyncDisposable
     public Task<int> Daemon { get; }
     public string SocketPath => Path.Combine(Root, "shim.sock");
 
-    public static async Task<ShimHarness> StartAsync()
+    public static async Task<ShimHarness> StartAsync(string ns = "k8s.io")
     {
         var root = Directory.CreateTempSubdirectory("cc-shim-test-").FullName;
         var events = new FakeContainerdEvents();
@@ -64,8 +64,8 @@ public sealed class ShimHarness : IAsyncDisposable
 
         var lifetime = new ShimLifetime();
         var configuration = new ShimConfiguration { Runtime = { RunDir = Path.Combine(root, "run"), ShutdownTimeoutSeconds = 2 } };
-        var args = new ShimArguments { Namespace = "k8s.io", Id = "sandbox1", Address = "/run/containerd/containerd.sock" };
-        var sink = new TtrpcEventSink("unix://" + eventsSocket, "k8s.io", NullLoggerFactory.Instance);
+        var args = new ShimArguments { Namespace = ns, Id = "sandbox1", Address = "/run/containerd/containerd.sock" };
+        var sink = new TtrpcEventSink("unix://" + eventsSocket, ns, NullLoggerFactory.Instance);
         var daemon = ShimDaemon.RunAsync(args, bundle, listener, new DaemonEngines(engine, engine, sink, null), configuration,
             new ConfigurationHolder([]), NullLoggerFactory.Instance, lifetime);
         var client = await TtrpcClient.ConnectAsync("unix://" + socketPath).WithTimeout();
