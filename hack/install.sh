@@ -71,7 +71,7 @@ do_uninstall() {
     say "nothing to uninstall: $DESTDIR$manifest does not exist"
     return 0
   fi
-  steps=$(grep -cvE '^(#|$)' "$DESTDIR$manifest")
+  steps=$(grep -cvE '^(#|$)' "$DESTDIR$manifest" || true)
   # Backwards: files before the directories that hold them.
   while read -r kind a b c; do
     case "$kind" in
@@ -139,7 +139,19 @@ version_args=()
 # An upgrade keeps the first install's record of what existed before it (dirs and the config file it created).
 old_manifest=$(cat "$DESTDIR$manifest" 2>/dev/null || true)
 new_manifest=$(mktemp)
-trap 'rm -f "$new_manifest"' EXIT
+# A failed install still records what it wrote (and what an earlier install had), so `make uninstall` can remove it.
+keep_partial_manifest() {
+  [ -f "$new_manifest" ] || return 0
+  grep -vE '^(#|$)' <<<"$old_manifest" | while IFS= read -r line; do
+    grep -qxF "$line" "$new_manifest" || echo "$line" >>"$new_manifest"
+  done || true
+  if [ -d "$DESTDIR$(dirname "$manifest")" ] && grep -qvE '^(#|$)' "$new_manifest"; then
+    mv -f "$new_manifest" "$DESTDIR$manifest"
+    say "install failed; what it wrote is listed in $DESTDIR$manifest (\`make uninstall\` removes it)"
+  fi
+  rm -f "$new_manifest"
+}
+trap keep_partial_manifest EXIT
 echo "# containerd-shim-cc-v2 install manifest (hack/install.sh); \`make uninstall\` removes what it lists" >"$new_manifest"
 # An upgrade: the directories the first install created stay recorded (they exist now, so make_dir will not).
 grep -E '^dir ' <<<"$old_manifest" >>"$new_manifest" || true
@@ -222,9 +234,9 @@ fi
 echo "containerd-config $HANDLER $state $CONTAINERD_CONFIG" >>"$new_manifest"
 
 step "manifest -> $DESTDIR$manifest"
+trap - EXIT
 mv -f "$new_manifest" "$DESTDIR$manifest"
 chmod 0644 "$DESTDIR$manifest"
-trap - EXIT
 say "installed; restart containerd to apply (systemctl restart containerd)"
 say "ctr: ctr run --runtime io.containerd.cc.v2 --runtime-config-path $defaults IMAGE ID CMD"
 if [ "$runtime_class" -eq 1 ]; then

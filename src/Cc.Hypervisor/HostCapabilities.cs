@@ -34,8 +34,10 @@ public sealed record HostCapabilities(bool KvmUsable, string? QbootPath, long? T
     // Opening /dev/kvm is not enough: some sandboxes expose a /dev/kvm that creates VMs but cannot run a guest (QEMU then
     // hangs in firmware or stops with a KVM emulation failure), so the probe runs one instruction of guest code.
     private static bool IsKvmUsable(string cpuinfo) =>
-        (HasCpuFlag(cpuinfo, "vmx") || HasCpuFlag(cpuinfo, "svm"))
-        && KvmProbe.Probe(KvmProbe.DefaultDevice, KvmProbeTimeout).Usable;
+        HasVirtualization(cpuinfo) && KvmProbe.Probe(KvmProbe.DefaultDevice, KvmProbeTimeout).Usable;
+
+    /// <summary>Whether /proc/cpuinfo advertises hardware virtualization (vmx or svm), which accel=auto also requires.</summary>
+    public static bool HasVirtualization(string cpuinfo) => HasCpuFlag(cpuinfo, "vmx") || HasCpuFlag(cpuinfo, "svm");
 
     internal static bool HasCpuFlag(string cpuinfo, string flag)
     {

@@ -114,6 +114,24 @@ public sealed class InstallTests : IDisposable
         _root.Snapshot().ShouldBe(before);
     }
 
+    [Fact]
+    public async Task A_failed_install_records_what_it_wrote_so_that_uninstall_removes_it()
+    {
+        PrepareNode();
+        // A file where the guest's directory must go: the install fails after the shim is in place.
+        _root.Write("/usr/share/cc/guest", "in the way\n");
+        var before = _root.Snapshot();
+
+        var install = await ScratchRoot.RunInstallAsync(Destdir);
+
+        install.ExitCode.ShouldNotBe(0, install.Describe());
+        install.Stderr.ShouldContain("install failed; what it wrote is listed in");
+        File.Exists(_root["/usr/local/bin/containerd-shim-cc-v2"]).ShouldBeTrue();
+        var uninstall = await ScratchRoot.RunInstallAsync(Destdir, "--uninstall");
+        uninstall.ExitCode.ShouldBe(0, uninstall.Describe());
+        _root.Snapshot().ShouldBe(before);
+    }
+
     [Theory]
     [InlineData("1.6")]
     [InlineData("1.7")]

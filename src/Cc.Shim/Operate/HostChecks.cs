@@ -84,7 +84,8 @@ public static class HostChecks
         }
         if (kernelRelease is null)
         {
-            return new("initramfs", FactVerdict.Failed, $"{path}: {modules.Modules} modules for {string.Join(", ", modules.Releases)}, and the kernel's release is unknown");
+            // The kernel line has failed already; one cause, one failure.
+            return new("initramfs", FactVerdict.Warning, $"{path}: {modules.Modules} modules for {string.Join(", ", modules.Releases)}; not matched: the kernel's release is unknown (see the kernel line)");
         }
         var others = modules.Releases.Where(r => r != kernelRelease).ToList();
         return others.Count == 0 && modules.Releases.Count > 0
@@ -102,6 +103,11 @@ public static class HostChecks
             return new("kvm", FactVerdict.Ok, "not used: hypervisor.accel = tcg");
         }
         var probe = KvmProbe.Probe(device, HostCapabilities.KvmProbeTimeout);
+        if (probe.Usable && !HostCapabilities.HasVirtualization(File.ReadAllText("/proc/cpuinfo")))
+        {
+            // accel=auto needs both (HostCapabilities): report what the shim will do.
+            probe = new KvmProbe.Result(false, $"{probe.Detail}, but the CPU flags show neither vmx nor svm");
+        }
         if (probe.Usable)
         {
             return new("kvm", FactVerdict.Ok, $"{probe.Detail}; guests run under KVM");

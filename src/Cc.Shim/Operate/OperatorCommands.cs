@@ -58,7 +58,7 @@ public static class OperatorCommands
         }
         stdout.WriteLine(failed == 0
             ? $"ready: this host can run pods{(warnings > 0 ? $" ({warnings} warning{(warnings > 1 ? "s" : "")})" : "")}"
-            : $"not ready: {failed} problem{(failed > 1 ? "s" : "")} (FAIL lines above) keep pods from running");
+            : $"not ready: pods cannot run here until the FAIL line{(failed > 1 ? "s" : "")} above {(failed > 1 ? "are" : "is")} fixed ({failed})");
         return failed == 0 ? ExitReady : ExitNotReady;
     }
 
