@@ -8,7 +8,7 @@ BIN := $(BUILD)/bin
 RID := linux-x64
 PUBLISH := $(DOTNET) publish -c Release -r $(RID) --nologo -v quiet -o $(BIN)
 
-.PHONY: all deps build guest test test-unit test-integration bench fuzz demo clean
+.PHONY: all deps build guest install uninstall test test-unit test-integration bench fuzz demo clean
 
 all: build
 
@@ -27,6 +27,16 @@ build:
 ## guest: the guest kernel and initramfs under build/guest/ (needs build for the agent).
 guest: build
 	@bash hack/build-guest.sh
+
+## install: the shim, the guest assets, the default configuration and containerd's CRI entry onto this node
+## (hack/install.sh; DESTDIR, PREFIX, SHAREDIR, CONTAINERD_CONFIG, HANDLER honoured); prints the RuntimeClass.
+## Uses what `make build guest` made; run those first.
+install:
+	@DESTDIR="$(DESTDIR)" PREFIX="$(or $(PREFIX),/usr/local)" bash hack/install.sh
+
+## uninstall: removes exactly what `make install` wrote (its manifest), the CRI entry out of config.toml.
+uninstall:
+	@DESTDIR="$(DESTDIR)" PREFIX="$(or $(PREFIX),/usr/local)" bash hack/install.sh --uninstall
 
 ## test: unit and integration tests (the command CI runs).
 test: deps build guest

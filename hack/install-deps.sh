@@ -11,6 +11,8 @@ packages=(
   clang lld zlib1g-dev make git
   # the VM: QEMU (TCG here, KVM where /dev/kvm works), guest kernel tools, initramfs tools
   qemu-system-x86 qemu-utils cpio zstd xz-utils kmod busybox-static python3
+  # deploy/ manifests are parsed in a test (DeployManifestTests)
+  python3-yaml
   # containers: the real peers of the tests
   containerd runc crun umoci skopeo
   # CNI for the CRI tier (hack/containerd/start.sh --cri copies bridge, host-local, loopback from /usr/lib/cni)

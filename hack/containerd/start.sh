@@ -3,6 +3,7 @@
 # own root, state, sockets and log under one directory, and waits until it answers.
 #
 #   hack/containerd/start.sh [--version 1.6|1.7] [--dir DIR] [--cri] [--log-level LEVEL]
+#                            [--stock] [--shim-dir DIR] [--configure COMMAND]
 #
 # Prints the instance directory on stdout; everything else goes to stderr. The directory holds
 # config.toml, containerd.log, env (CTR, CONTAINERD_ADDRESS, ... for hack/containerd/ctr.sh and
@@ -16,17 +17,24 @@
 # <host>/hosts.toml files (containerd's config_path), e.g. a loopback registry standing in for gcr.io
 # (hack/critest.sh); unset, the CRI plugin keeps its defaults.
 # containerd finds `containerd-shim-cc-v2` on its PATH, which starts with build/bin (protocol.md §2.1).
+# A node as an installer finds it (hack/install.sh, its integration test): --stock renders config.toml without our
+# `cc` handler, --shim-dir DIR puts DIR on containerd's PATH instead of build/bin, and --configure COMMAND runs
+# COMMAND (bash) after config.toml is rendered and before containerd starts, with CC_CONTAINERD_CONFIG naming the
+# file; a COMMAND that fails stops the start with nothing left behind.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-version=1.6 dir= cri=0 level=info
+version=1.6 dir= cri=0 level=info stock=0 shim_dir= configure=
 while [ $# -gt 0 ]; do
   case "$1" in
     --version) version=$2; shift 2 ;;
     --dir) dir=$2; shift 2 ;;
     --cri) cri=1; shift ;;
     --log-level) level=$2; shift 2 ;;
-    *) echo "usage: $0 [--version 1.6|1.7] [--dir DIR] [--cri] [--log-level LEVEL]" >&2; exit 2 ;;
+    --stock) stock=1; shift ;;
+    --shim-dir) shim_dir=$2; shift 2 ;;
+    --configure) configure=$2; shift 2 ;;
+    *) echo "usage: $0 [--version 1.6|1.7] [--dir DIR] [--cri] [--log-level LEVEL] [--stock] [--shim-dir DIR] [--configure COMMAND]" >&2; exit 2 ;;
   esac
 done
 cc_bins "$version"
@@ -56,11 +64,21 @@ disabled='"io.containerd.grpc.v1.cri"'
 sed -e "s|@DIR@|$dir|g" -e "s|@DISABLED@|$disabled|" -e "s|@LOG_LEVEL@|$level|" \
     -e "s|@PAUSE_IMAGE@|$pause_image|" -e "s|@CC_CONFIG@|$cc_repo/build/configuration.toml|" \
     "$cc_repo/hack/containerd/config.toml.in" >"$dir/config.toml"
+if [ "$stock" -eq 1 ]; then
+  # The cc handler is the template's last table, from its comment to its ConfigPath line.
+  sed -i '/# Our runtime: io.containerd.cc.v2/,/ConfigPath = /d' "$dir/config.toml"
+fi
 if [ "$cri" -eq 1 ] && [ -n "${CC_CRI_REGISTRY_CONFIG:-}" ]; then
   [ -d "$CC_CRI_REGISTRY_CONFIG" ] || { echo "containerd: CC_CRI_REGISTRY_CONFIG=$CC_CRI_REGISTRY_CONFIG is not a directory" >&2; exit 1; }
   # A table of its own at the end: TOML lets a sub-table follow its parent's other sub-tables.
   printf '\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "%s"\n' \
     "$(cd "$CC_CRI_REGISTRY_CONFIG" && pwd)" >>"$dir/config.toml"
+fi
+
+if [ -n "$configure" ] && ! CC_CONTAINERD_CONFIG=$dir/config.toml bash -c "$configure" >&2; then
+  echo "containerd: --configure failed: $configure" >&2
+  rm -rf "$dir"
+  exit 1
 fi
 
 [ "$cri" -eq 0 ] || cni_setup "$dir"
@@ -72,7 +90,7 @@ log=$dir/containerd.log
 # kill containerd before stop.sh has cleaned up its tasks.
 (
   cd "$dir"
-  PATH=$cc_repo/build/bin:$SHIM_DIR:$PATH exec setsid "$CONTAINERD" --config "$dir/config.toml" \
+  PATH=${shim_dir:-$cc_repo/build/bin}:$SHIM_DIR:$PATH exec setsid "$CONTAINERD" --config "$dir/config.toml" \
     </dev/null >>"$log" 2>&1
 ) &
 pid=$!

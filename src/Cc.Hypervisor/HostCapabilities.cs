@@ -6,7 +6,7 @@ namespace Cc.Hypervisor;
 /// What this host offers the VM, probed once. The command-line builder resolves the Auto choices of
 /// <see cref="VmConfig"/> from it; tests pass a fixed instance so golden argv do not depend on the host.
 /// </summary>
-/// <param name="KvmUsable">/dev/kvm opens read/write and the CPU advertises vmx or svm.</param>
+/// <param name="KvmUsable">The CPU advertises vmx or svm and /dev/kvm runs a test guest (<see cref="KvmProbe"/>).</param>
 /// <param name="QbootPath">qboot.rom from qemu-system-data, when installed.</param>
 /// <param name="TscKhz">The host TSC frequency; every guest gets it as tsc_early_khz (a microvm guest's TSC
 /// calibration hangs some boots without it, floors.md; a q35 guest's calibration under TCG depends on the host's load).</param>
@@ -16,7 +16,11 @@ public sealed record HostCapabilities(bool KvmUsable, string? QbootPath, long? T
     /// <summary>Debian's qemu-system-data installs qboot here.</summary>
     public const string DebianQbootPath = "/usr/share/qemu/qboot.rom";
 
-    /// <summary>Probes the running host. Cheap (a few small file reads); callers may cache it.</summary>
+    /// <summary>How long the KVM probe may take: its one HLT returns in microseconds where KVM works.</summary>
+    public static readonly TimeSpan KvmProbeTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>Probes the running host. Cheap (a few small file reads, and where /dev/kvm exists one test vCPU run);
+    /// callers may cache it.</summary>
     public static HostCapabilities Probe()
     {
         string cpuinfo = TryReadAllText("/proc/cpuinfo");
@@ -27,24 +31,13 @@ public sealed record HostCapabilities(bool KvmUsable, string? QbootPath, long? T
             VhostVsock: File.Exists("/dev/vhost-vsock"));
     }
 
-    // Opening /dev/kvm is not enough: some sandboxes expose a /dev/kvm that creates VMs but cannot
-    // run a guest (QEMU then hangs in firmware). Hardware virtualization shows up as vmx/svm flags.
-    private static bool IsKvmUsable(string cpuinfo)
-    {
-        if (!HasCpuFlag(cpuinfo, "vmx") && !HasCpuFlag(cpuinfo, "svm"))
-        {
-            return false;
-        }
-        try
-        {
-            using FileStream kvm = File.Open("/dev/kvm", FileMode.Open, FileAccess.ReadWrite);
-            return true;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
-    }
+    // Opening /dev/kvm is not enough: some sandboxes expose a /dev/kvm that creates VMs but cannot run a guest (QEMU then
+    // hangs in firmware or stops with a KVM emulation failure), so the probe runs one instruction of guest code.
+    private static bool IsKvmUsable(string cpuinfo) =>
+        HasVirtualization(cpuinfo) && KvmProbe.Probe(KvmProbe.DefaultDevice, KvmProbeTimeout).Usable;
+
+    /// <summary>Whether /proc/cpuinfo advertises hardware virtualization (vmx or svm), which accel=auto also requires.</summary>
+    public static bool HasVirtualization(string cpuinfo) => HasCpuFlag(cpuinfo, "vmx") || HasCpuFlag(cpuinfo, "svm");
 
     internal static bool HasCpuFlag(string cpuinfo, string flag)
     {

@@ -8,6 +8,12 @@ using Serilog.Extensions.Logging;
 
 [assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
 
+// check and env: an operator's commands, never containerd's (which start with a flag).
+if (Cc.Shim.Operate.OperatorCommands.Recognizes(args))
+{
+    return Cc.Shim.Operate.OperatorCommands.Run(args, Console.Out, Console.Error);
+}
+
 ShimArguments parsed;
 try
 {

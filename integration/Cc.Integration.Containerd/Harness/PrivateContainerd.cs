@@ -36,10 +36,14 @@ internal sealed class PrivateContainerd : IAsyncDisposable
     /// <summary>Where containerd makes task bundles: state/io.containerd.runtime.v2.task/&lt;ns&gt;/&lt;id&gt;.</summary>
     public string BundlePath(string id) => Path.Combine(Directory, "state", "io.containerd.runtime.v2.task", Namespace, id);
 
-    public static async Task<PrivateContainerd> StartAsync(string version, CancellationToken cancellationToken)
+    public static Task<PrivateContainerd> StartAsync(string version, CancellationToken cancellationToken) =>
+        StartAsync(version, [], cancellationToken);
+
+    /// <summary>With more of start.sh's options, e.g. <c>--stock --shim-dir DIR --configure CMD</c> (a node's installer).</summary>
+    public static async Task<PrivateContainerd> StartAsync(string version, IEnumerable<string> options, CancellationToken cancellationToken)
     {
         var result = await ProcessRunner.RunAsync(
-            RepoPaths.Hack("containerd/start.sh"), ["--version", version], s_startTimeout, cancellationToken);
+            RepoPaths.Hack("containerd/start.sh"), ["--version", version, .. options], s_startTimeout, cancellationToken);
         if (result.ExitCode != 0)
         {
             throw new InvalidOperationException($"containerd {version} did not start:\n{result.Describe()}");
