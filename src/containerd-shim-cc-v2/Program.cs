@@ -8,6 +8,12 @@ using Serilog.Extensions.Logging;
 
 [assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
 
+// `factory ...` (VM templates, docs/templates.md) is an operator's command, not one of containerd's.
+if (args is ["factory", ..])
+{
+    return await FactoryCommand.RunAsync(args[1..], Console.Out, Console.Error);
+}
+
 ShimArguments parsed;
 try
 {
