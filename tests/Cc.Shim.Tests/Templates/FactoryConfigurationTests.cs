@@ -28,12 +28,12 @@ public sealed class FactoryConfigurationTests
     }
 
     [Fact]
-    public void Factory_without_a_known_subcommand_prints_its_usage()
+    public async Task Factory_without_a_known_subcommand_prints_its_usage()
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        FactoryCommand.RunAsync(["frobnicate"], stdout, stderr).GetAwaiter().GetResult().ShouldBe(2);
-        FactoryCommand.RunAsync([], stdout, stderr).GetAwaiter().GetResult().ShouldBe(2);
+        (await FactoryCommand.RunAsync(["frobnicate"], stdout, stderr)).ShouldBe(2);
+        (await FactoryCommand.RunAsync([], stdout, stderr)).ShouldBe(2);
         stderr.ToString().ShouldContain(FactoryCommand.Usage);
     }
 }
