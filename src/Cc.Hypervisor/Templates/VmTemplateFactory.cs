@@ -18,6 +18,10 @@ public sealed partial class VmTemplateFactory(QemuHypervisor hypervisor, string 
 
     private static readonly TimeSpan LockRetry = TimeSpan.FromMilliseconds(50);
 
+    /// <summary>The template's QEMU start is a one-off that every later pod saves on: it may wait longer for QEMU's monitor
+    /// than a pod's start does (seen taking over 10 s on a 2-core host at load 35).</summary>
+    private static readonly TimeSpan TemplateStartTimeout = TimeSpan.FromSeconds(30);
+
     /// <summary>Bounds saving a template's state (a few hundred KB of device state; RAM is not in the stream).</summary>
     public static readonly TimeSpan SaveTimeout = TimeSpan.FromSeconds(60);
 
@@ -70,6 +74,7 @@ public sealed partial class VmTemplateFactory(QemuHypervisor hypervisor, string 
             Shared = config.Shared is { } shared ? shared with { HostPath = share } : null,
             MemoryFile = new GuestMemoryFile(made.MemoryPath, Shared: true),
             IncomingMigration = false,
+            StartTimeout = config.StartTimeout > TemplateStartTimeout ? config.StartTimeout : TemplateStartTimeout,
         };
         Log.Creating(logger, key, Directory);
         try
