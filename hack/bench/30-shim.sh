@@ -2,7 +2,10 @@
 # Shim benchmark part of `make bench`: `ctr run --rm <busybox> /bin/true` timed end to end through a
 # private containerd with runc vs with our io.containerd.cc.v2, next to the bare VM floor
 # (hack/bench/20-vm-floor.sh), and the resident memory (RSS/PSS) of one shim serving one running
-# container: containerd-shim-runc-v2 vs containerd-shim-cc-v2 (plus the QEMU it started).
+# container: containerd-shim-runc-v2 vs containerd-shim-cc-v2 (plus the QEMU it started). "Ours from a template" is
+# the same runtime with [factory] template = true (docs/templates.md): the template is made first by
+# `containerd-shim-cc-v2 factory init` (not timed), so every timed run is a clone; host PSS per idle pod is measured
+# with BENCH_IDLE_PODS (default 3) pods idle at once, cold and cloned (clones share the template's untouched pages).
 # Prints a markdown table with ratios on stdout (progress on stderr). Whatever cannot run yet is
 # printed as "n/a" with the reason in the notes below the table; nothing is estimated.
 #   BENCH_N=5 (runs per runtime)  BENCH_CONTAINERD=1.6|1.7
@@ -16,10 +19,15 @@ version=${BENCH_CONTAINERD:-1.6}
 shim=$repo/build/bin/containerd-shim-cc-v2
 cc_config=$repo/build/configuration.toml
 notes=()
+idle_pods=${BENCH_IDLE_PODS:-3}
 dir=
+tpl_dir=
 
 log() { echo "30-shim: $*" >&2; }
-cleanup() { [ -z "$dir" ] || bash hack/containerd/stop.sh "$dir" >&2 || log "clean-up of $dir was incomplete"; }
+cleanup() {
+  [ -z "$dir" ] || bash hack/containerd/stop.sh "$dir" >&2 || log "clean-up of $dir was incomplete"
+  [ -z "$tpl_dir" ] || { "$shim" factory destroy --config "$tpl_dir.toml" >&2; rm -f "$tpl_dir.toml"; rm -rf "$tpl_dir"; }
+}
 trap cleanup EXIT
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
@@ -106,17 +114,69 @@ shim_memory() {
   timeout 60 bash hack/containerd/ctr.sh "$dir" -n bench container rm "$id" >/dev/null 2>&1
 }
 
+# idle_pss <label> <timeout s> <ctr run options...>: starts $idle_pods detached `sleep`s at once, then prints the host
+# PSS per pod in kB: (every QEMU of ours + every shim of this containerd) / pods, so shared pages count once in all.
+idle_pss() {
+  local label=$1 limit=$2; shift 2
+  local i ids=() total=0 p pss started=0
+  for i in $(seq 1 "$idle_pods"); do ids+=("i-$label-$i"); done
+  for i in "${ids[@]}"; do
+    timeout "$limit" bash hack/containerd/ctr.sh "$dir" -n bench run -d "$@" "$BUSYBOX_IMAGE" "$i" sleep 600 >/dev/null 2>&1 &
+  done
+  wait
+  for i in "${ids[@]}"; do
+    bash hack/containerd/ctr.sh "$dir" -n bench task ls 2>/dev/null | grep -q "^$i .*RUNNING" && started=$((started + 1))
+  done
+  sleep 2
+  for p in /proc/[0-9]*; do
+    case "$(readlink "$p/exe" 2>/dev/null)" in
+      */containerd-shim-cc-v2) tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "-address $address " || continue ;;
+      */qemu-system-*) tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qxF "TTRPC_ADDRESS=$address.ttrpc" || continue ;;
+      *) continue ;;
+    esac
+    pss=$(kb "${p#/proc/}" Pss); total=$((total + ${pss:-0}))
+  done
+  for i in "${ids[@]}"; do
+    timeout 60 bash hack/containerd/ctr.sh "$dir" -n bench task kill -s SIGKILL "$i" >/dev/null 2>&1
+  done
+  sleep 1
+  for i in "${ids[@]}"; do
+    timeout 60 bash hack/containerd/ctr.sh "$dir" -n bench task rm -f "$i" >/dev/null 2>&1
+    timeout 60 bash hack/containerd/ctr.sh "$dir" -n bench container rm "$i" >/dev/null 2>&1
+  done
+  if [ "$started" -eq "$idle_pods" ]; then echo $((total / idle_pods)); else
+    echo "only $started of $idle_pods idle pods started" >"$dir/$label-idle.memerr"; echo; fi
+}
+
 cc_opts=(--runtime io.containerd.cc.v2)
 [ -f "$cc_config" ] && cc_opts+=(--runtime-config-path "$cc_config")
 
 log "runc: $n runs of ctr run --rm /bin/true"
 runc_ms=$(time_runs runc 60 --runtime io.containerd.runc.v2)
 read -r runc_rss runc_pss _ _ <<<"$(shim_memory runc 60 --runtime io.containerd.runc.v2)"
-cc_ms= cc_rss= cc_pss= qemu_rss= qemu_pss=
+cc_ms= cc_rss= cc_pss= qemu_rss= qemu_pss= cold_idle= tpl_ms= tpl_rss= tpl_pss= tqemu_rss= tqemu_pss= tpl_idle=
 if [ -x "$shim" ]; then
   log "io.containerd.cc.v2: $n runs of ctr run --rm /bin/true"
   cc_ms=$(time_runs cc 300 "${cc_opts[@]}")
   read -r cc_rss cc_pss qemu_rss qemu_pss <<<"$(shim_memory cc 300 "${cc_opts[@]}")"
+  log "io.containerd.cc.v2: $idle_pods idle pods at once, cold"
+  cold_idle=$(idle_pss cold 300 "${cc_opts[@]}")
+  # Templates: the run_dir's sibling in tmpfs (the template's RAM is a file there), removed by cleanup.
+  run_dir=$(sed -nE 's/^[[:space:]]*run_dir[[:space:]]*=[[:space:]]*"([^"]+)".*/\1/p' "$cc_config" 2>/dev/null | head -1)
+  tpl_dir=${run_dir:-/run/cc}-bench-templates-$$
+  mkdir -p "$tpl_dir"
+  { [ -f "$cc_config" ] && cat "$cc_config"; printf '\n[factory]\ntemplate = true\ndirectory = "%s"\n' "$tpl_dir/t"; } >"$tpl_dir.toml"
+  tpl_opts=(--runtime io.containerd.cc.v2 --runtime-config-path "$tpl_dir.toml")
+  log "factory init (a cold boot and a save; not timed)"
+  if out=$("$shim" factory init --config "$tpl_dir.toml" 2>&1); then
+    log "io.containerd.cc.v2 from a template: $n runs of ctr run --rm /bin/true"
+    tpl_ms=$(time_runs tpl 300 "${tpl_opts[@]}")
+    read -r tpl_rss tpl_pss tqemu_rss tqemu_pss <<<"$(shim_memory tpl 300 "${tpl_opts[@]}")"
+    log "io.containerd.cc.v2: $idle_pods idle pods at once, cloned"
+    tpl_idle=$(idle_pss tpl 300 "${tpl_opts[@]}")
+  else
+    notes+=("ours from a template n/a: factory init failed: $(tail -n 2 <<<"$out" | tr '\n' ' ')")
+  fi
 else
   notes+=("io.containerd.cc.v2 n/a: $shim is missing (make build)")
 fi
@@ -130,9 +190,12 @@ echo
 echo "| Measure | runc (containerd-shim-runc-v2) | ours (containerd-shim-cc-v2) | ours / runc | VM floor | ours / floor |"
 echo "|---|---|---|---|---|---|"
 echo "| ctr run --rm /bin/true, wall | $(secs "$runc_ms") | $(secs "$cc_ms") | $(ratio "$cc_ms" "$runc_ms") | $(secs "$floor_exit") boot + power-off ($(secs "$floor_boot") to init) | $(ratio "$cc_ms" "$floor_exit") |"
+echo "| ctr run --rm /bin/true, ours from a template | $(secs "$runc_ms") | $(secs "$tpl_ms") | $(ratio "$tpl_ms" "$runc_ms") | $(secs "$floor_exit") | $(ratio "$tpl_ms" "$floor_exit") |"
 echo "| shim RSS, one container running | $(mb "$runc_rss") | $(mb "$cc_rss") | $(ratio "$cc_rss" "$runc_rss") | – | – |"
 echo "| shim PSS, one container running | $(mb "$runc_pss") | $(mb "$cc_pss") | $(ratio "$cc_pss" "$runc_pss") | – | – |"
 echo "| QEMU RSS / PSS (the VM) | – | $(mb "$qemu_rss") / $(mb "$qemu_pss") | – | – | – |"
+echo "| QEMU RSS / PSS, a clone alone | – | $(mb "$tqemu_rss") / $(mb "$tqemu_pss") | – | – | – |"
+echo "| host PSS per idle pod (QEMU + shim), $idle_pods at once: cold / cloned | – | $(mb "$cold_idle") / $(mb "$tpl_idle") | cloned / cold $(ratio "$tpl_idle" "$cold_idle") | – | – |"
 echo
 [ -n "$floor_src" ] && echo "VM floor from $floor_src (q35, qboot, PVH vmlinux, floor.cpio: boot to init, then power-off)."
 for note in "${notes[@]}"; do echo "- $note"; done

@@ -53,9 +53,23 @@ public sealed record VmConfig
     /// <summary>Raw QEMU arguments appended after the devices we build, for devices we do not model yet.</summary>
     public IReadOnlyList<string> ExtraArguments { get; init; } = [];
 
+    /// <summary>Guest RAM in a file instead of anonymous memory (VM templates, docs/templates.md), or null.</summary>
+    public GuestMemoryFile? MemoryFile { get; init; }
+
+    /// <summary>Start with <c>-incoming defer</c>: the guest runs only after
+    /// <see cref="Qemu.QemuVirtualMachine.LoadStateAsync"/> loaded a saved state into it.</summary>
+    public bool IncomingMigration { get; init; }
+
     /// <summary>How long StartAsync waits for QEMU's monitor to answer.</summary>
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(10);
 }
+
+/// <summary>
+/// Guest RAM backed by <see cref="Path"/> (in tmpfs, so "file" means page cache, not disk). <see cref="Shared"/>:
+/// the guest's writes go to the file (a template being made); otherwise the file is mapped private, copy-on-write
+/// (a clone: it reads the template's pages and its own writes stay its own).
+/// </summary>
+public sealed record GuestMemoryFile(string Path, bool Shared);
 
 /// <summary>The guest kernel. <see cref="Path"/> is an ELF vmlinux (booted through its PVH entry,
 /// ~3 s faster under TCG) or a bzImage.</summary>

@@ -43,7 +43,7 @@ try
     if (isPid1)
     {
         guest.SetUpAsPid1("/etc/cc/modules", "/lib/modules/cc", settings.Options.SharedDirectory,
-            settings.Options.PodShmDirectory);
+            settings.Options.PodShmDirectory, settings.MountShareAtBoot);
     }
     else
     {

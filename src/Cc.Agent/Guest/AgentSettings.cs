@@ -15,6 +15,10 @@ public sealed record AgentSettings
     public string PortName { get; init; } = DefaultPort;
     public uint VsockPort { get; init; } = DefaultVsockPort;
 
+    // cc.share=late: the 9p share is mounted at the first CreateSandbox instead of at boot. A template VM boots with
+    // it (docs/templates.md): QEMU refuses to save a VM whose guest has a 9p share mounted.
+    public bool MountShareAtBoot { get; init; } = true;
+
     // Serve on this ttrpc address instead of the virtio-serial port (e.g. unix:///tmp/agent.sock).
     public string? Listen { get; init; }
 
@@ -39,6 +43,7 @@ public sealed record AgentSettings
                 "cc.log" => settings with { LogLevel = ParseLevel(key, value) },
                 "cc.port" => settings with { PortName = value.Length > 0 ? value : throw new ArgumentException("cc.port is empty") },
                 "cc.vsock" => settings with { VsockPort = ParsePort(value) },
+                "cc.share" => settings with { MountShareAtBoot = ParseShare(value) },
                 _ => settings,
             };
         }
@@ -70,6 +75,13 @@ public sealed record AgentSettings
         "warn" => LogLevel.Warning,
         "error" => LogLevel.Error,
         _ => throw new ArgumentException($"{name}: log level \"{value}\" is not one of trace|debug|info|warn|error"),
+    };
+
+    private static bool ParseShare(string value) => value switch
+    {
+        "boot" => true,
+        "late" => false,
+        _ => throw new ArgumentException($"cc.share \"{value}\" is not one of boot|late"),
     };
 
     private static uint ParsePort(string value) =>

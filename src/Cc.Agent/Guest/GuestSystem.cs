@@ -15,6 +15,8 @@ public sealed class GuestSystem(ILogger logger)
 
     private volatile bool _ready;
     private volatile bool _sharedMounted;
+    private readonly Lock _shareLock = new();
+    private bool _shareDeferred; // guarded by _shareLock after boot
 
     public bool Ready => _ready;
     public bool SharedMounted => _sharedMounted;
@@ -48,7 +50,8 @@ public sealed class GuestSystem(ILogger logger)
     // pod, sized as containerd sizes the sandbox shm it makes for runc pods (64 MiB).
     public const string PodShmOptions = "mode=1777,size=65536k";
 
-    public void SetUpAsPid1(string modulesList, string modulesDirectory, string sharedDirectory, string podShmDirectory)
+    public void SetUpAsPid1(string modulesList, string modulesDirectory, string sharedDirectory, string podShmDirectory,
+        bool mountShare = true)
     {
         const ulong hardened = LibC.MS_NOSUID | LibC.MS_NODEV | LibC.MS_NOEXEC;
         MountProc();
@@ -60,10 +63,56 @@ public sealed class GuestSystem(ILogger logger)
         Mount("cgroup2", "/sys/fs/cgroup", "cgroup2", hardened, "nsdelegate");
         EnableControllers("/sys/fs/cgroup/cgroup.subtree_control");
         LoadModules(modulesList, modulesDirectory);
-        _sharedMounted = Mount(SharedTag, sharedDirectory, "9p", LibC.MS_NODEV, SharedOptions);
+        if (mountShare)
+        {
+            _sharedMounted = Mount(SharedTag, sharedDirectory, "9p", LibC.MS_NODEV, SharedOptions);
+        }
+        else
+        {
+            _shareDeferred = true;
+            AgentLog.GuestStep(logger, "the share is mounted at CreateSandbox (cc.share=late)");
+        }
         Mount("shm", podShmDirectory, "tmpfs", hardened, PodShmOptions);
         _ready = true;
         AgentLog.GuestStep(logger, "ready");
+    }
+
+    // The share of a VM booted with cc.share=late (a template's clone): mounted at the pod's CreateSandbox, after the
+    // restore, so the template never had it mounted. Idempotent; does nothing unless the boot deferred the mount (an
+    // agent that is not PID 1 has no share to mount). False when the mount failed (logged).
+    public bool EnsureSharedMounted(string sharedDirectory)
+    {
+        lock (_shareLock)
+        {
+            if (_shareDeferred && !_sharedMounted)
+            {
+                _sharedMounted = Mount(SharedTag, sharedDirectory, "9p", LibC.MS_NODEV, SharedOptions);
+            }
+            return _sharedMounted;
+        }
+    }
+
+    // Mixes host-provided random bytes into the guest's pool and credits them (RNDADDENTROPY): every clone of a
+    // template starts with the template's pool, so without this two clones would draw the same random numbers.
+    public unsafe void AddEntropy(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length == 0)
+        {
+            return;
+        }
+        using var random = File.OpenHandle("/dev/urandom", FileMode.Open, FileAccess.Write);
+        // struct rand_pool_info { int entropy_count (bits); int buf_size (bytes); __u32 buf[]; }
+        var info = new byte[8 + bytes.Length];
+        BitConverter.TryWriteBytes(info.AsSpan(0, 4), bytes.Length * 8);
+        BitConverter.TryWriteBytes(info.AsSpan(4, 4), bytes.Length);
+        bytes.CopyTo(info.AsSpan(8));
+        fixed (byte* pool = info)
+        {
+            if (LibC.ioctl(Fd.Raw(random), LibC.RNDADDENTROPY, pool) != 0)
+            {
+                throw new IOException($"RNDADDENTROPY: {LibC.ErrorText(LibC.LastError)}");
+            }
+        }
     }
 
     public unsafe void SetHostname(string hostname)

@@ -47,6 +47,11 @@ public sealed partial class AgentService(ContainerManager containers, GuestSyste
                 guest.SetHostname(request.Hostname);
             }
 
+            guest.AddEntropy(request.Entropy.Span);
+
+            // A clone of a template booted with cc.share=late: the pod's share is mounted now, after the restore.
+            guest.EnsureSharedMounted(options.SharedDirectory);
+
             // After the modules (virtio_net) loaded at boot; the guest's root network namespace is the pod's.
             await _network.ApplyAsync(request.Network, request.Hostname, context.CancellationToken);
 

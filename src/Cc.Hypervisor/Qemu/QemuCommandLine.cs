@@ -20,6 +20,10 @@ public static class QemuCommandLine
             new MachineDevice(config.Machine, ResolveAccel(config.Accel, host), config.TcgTranslationCacheMiB),
             new CpuMemoryDevice(config.Vcpus, config.MemoryMiB),
         ];
+        if (config.MemoryFile is { } memory)
+        {
+            devices.Add(new MemoryFileDevice(memory.Path, memory.Shared, config.MemoryMiB));
+        }
         if (ResolveFirmware(config, host) is { } firmware)
         {
             devices.Add(new FirmwareDevice(firmware));
@@ -54,6 +58,10 @@ public static class QemuCommandLine
         if (config.Rng)
         {
             devices.Add(new RngDevice(bus));
+        }
+        if (config.IncomingMigration)
+        {
+            devices.Add(new IncomingMigrationDevice());
         }
         if (config.ExtraArguments.Count > 0)
         {

@@ -53,6 +53,17 @@ internal static partial class VmConfigValidation
             }
         }
         ValidateNetworkInterfaces(config);
+        if (config.MemoryFile is { } memory)
+        {
+            if (!Path.IsPathFullyQualified(memory.Path))
+            {
+                throw new VmConfigException($"MemoryFile.Path '{memory.Path}' must be an absolute path");
+            }
+            if (config.Shared is { Kind: SharedFsKind.VirtioFs })
+            {
+                throw new VmConfigException("MemoryFile cannot be combined with virtio-fs, which brings its own shared memory backend");
+            }
+        }
         if (config.Agent is VsockTransport vsock)
         {
             if (!host.VhostVsock)

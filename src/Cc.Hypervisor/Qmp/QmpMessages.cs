@@ -81,6 +81,31 @@ internal sealed class QmpShutdownData
     [JsonPropertyName("reason")] public string? Reason { get; init; }
 }
 
+/// <summary>migrate-set-capabilities' arguments: <c>{"capabilities": [{"capability": "x-ignore-shared", "state": true}]}</c>.</summary>
+internal sealed class QmpMigrationCapabilities
+{
+    [JsonPropertyName("capabilities")] public required List<QmpMigrationCapability> Capabilities { get; init; }
+}
+
+internal sealed class QmpMigrationCapability
+{
+    [JsonPropertyName("capability")] public required string Capability { get; init; }
+    [JsonPropertyName("state")] public bool State { get; init; }
+}
+
+/// <summary>migrate's and migrate-incoming's arguments.</summary>
+internal sealed class QmpMigrationUri
+{
+    [JsonPropertyName("uri")] public required string Uri { get; init; }
+}
+
+/// <summary>query-migrate's MigrationInfo: status is absent before any migration.</summary>
+internal sealed class QmpMigrationInfo
+{
+    [JsonPropertyName("status")] public string? Status { get; init; }
+    [JsonPropertyName("error-desc")] public string? ErrorDesc { get; init; }
+}
+
 /// <summary>Source-generated (AOT-clean) serialization for every QMP type above.</summary>
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(QmpRequest))]
@@ -88,5 +113,8 @@ internal sealed class QmpShutdownData
 [JsonSerializable(typeof(QmpStatusInfo))]
 [JsonSerializable(typeof(QmpDeviceIdArguments))]
 [JsonSerializable(typeof(QmpShutdownData))]
+[JsonSerializable(typeof(QmpMigrationCapabilities))]
+[JsonSerializable(typeof(QmpMigrationUri))]
+[JsonSerializable(typeof(QmpMigrationInfo))]
 [JsonSerializable(typeof(Dictionary<string, JsonElement>))]
 internal sealed partial class QmpJsonContext : JsonSerializerContext;

@@ -13,6 +13,7 @@ public sealed class ShimConfiguration
     public HypervisorSection Hypervisor { get; set; } = new();
     public AgentSection Agent { get; set; } = new();
     public RuntimeSection Runtime { get; set; } = new();
+    public FactorySection Factory { get; set; } = new();
 }
 
 public sealed class HypervisorSection
@@ -80,6 +81,15 @@ public sealed class RuntimeSection
     public int ShutdownTimeoutSeconds { get; set; } = 5;
     /// <summary>What <c>start</c> prints: 2 = the plain address (every containerd), 3 = the JSON of containerd 2.x.</summary>
     public int BootstrapVersion { get; set; } = 2;
+}
+
+/// <summary>VM templates (docs/templates.md).</summary>
+public sealed class FactorySection
+{
+    /// <summary>Start pods by cloning a saved template VM instead of booting one; cold boot when that fails.</summary>
+    public bool Template { get; set; }
+    /// <summary>Where templates live: their RAM is a file here, so it must be tmpfs.</summary>
+    public string Directory { get; set; } = "/run/cc-templates";
 }
 
 [TomlSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]

@@ -30,31 +30,15 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
         var (memoryMiB, vcpus) = VmSizing.Compute(settings.MemoryMib, settings.Vcpus, spec.Resources);
         Log.Launching(_logger, request.SandboxId, spec.IsCriSandbox ? $"{spec.Pod?.Namespace}/{spec.Pod?.Name}" : "-",
             spec.Hostname, spec.NetworkNamespacePath ?? (spec.Network.HasNamespace ? "(fresh)" : "(none)"), memoryMiB, vcpus);
-        var vmConfig = new VmConfig
-        {
-            QemuPath = settings.Path,
-            Kernel = new KernelConfig
-            {
-                Path = settings.Kernel,
-                InitramfsPath = settings.Initrd,
-                AgentLogLevel = agentSettings.LogLevel,
-                ExtraParameters = settings.KernelParams.Split(' ', StringSplitOptions.RemoveEmptyEntries),
-            },
-            MemoryMiB = memoryMiB,
-            Vcpus = vcpus,
-            Machine = settings.Machine == "microvm" ? MachineType.Microvm : MachineType.Q35,
-            Accel = settings.Accel switch { "kvm" => Accelerator.Kvm, "tcg" => Accelerator.Tcg, _ => Accelerator.Auto },
-            // QEMU's own directory is created and removed by the driver; the sandbox directory keeps the console log.
-            RunDirectory = Path.Combine(request.RunDirectory, "vm"),
-            ConsoleLogPath = Path.Combine(request.RunDirectory, "console.log"),
-            Shared = new SharedDirectory { HostPath = request.SharedDirectory },
-        };
+        var vmConfig = GuestVmConfig.Build(configuration.Current.Configuration, memoryMiB, vcpus, request.RunDirectory,
+            request.SharedDirectory, forTemplate: false);
 
         var network = await AttachNetworkAsync(request).ConfigureAwait(false);
         IVirtualMachine vm;
+        AgentClient? clonedAgent;
         try
         {
-            vm = await hypervisor.StartAsync(vmConfig with { NetworkInterfaces = Nics(network) }, cancellationToken).ConfigureAwait(false);
+            (vm, clonedAgent) = await StartVmAsync(vmConfig, network, request, memoryMiB, vcpus, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -73,7 +57,7 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
             {
                 Cli.ShimState.RecordVmm(bundle, vm.Pid);
             }
-            var agent = await AgentConnector.ConnectAsync(vm.Agent.ToString(), TimeSpan.FromSeconds(settings.BootTimeoutSeconds),
+            var agent = clonedAgent ?? await AgentConnector.ConnectAsync(vm.Agent.ToString(), TimeSpan.FromSeconds(settings.BootTimeoutSeconds),
                 new TtrpcClientOptions { LoggerFactory = loggerFactory }, cancellationToken: cancellationToken).ConfigureAwait(false);
             var sandbox = new V1.CreateSandboxRequest
             {
@@ -81,6 +65,7 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
                 Hostname = spec.Hostname,
                 HostTime = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
                 Network = ToRequest(network, spec),
+                Entropy = Google.Protobuf.ByteString.CopyFrom(System.Security.Cryptography.RandomNumberGenerator.GetBytes(GuestEntropyBytes)),
             };
             foreach (var (name, value) in spec.Sysctls)
             {

@@ -1,0 +1,63 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Cc.Hypervisor.Qemu;
+
+namespace Cc.Hypervisor.Templates;
+
+/// <summary>
+/// The name of the template a VM can be cloned from: a hash of everything that must be equal between template and
+/// clone. That is the whole QEMU command line with the per-VM paths replaced by fixed ones (machine, accelerator,
+/// memory, vCPUs, firmware, kernel command line, every device and its order), plus the identity (size and modification
+/// time) of the files whose content the guest or the migration stream depends on: QEMU itself, the kernel, the
+/// initramfs and the firmware. A change to any of them names another template; the old one is simply never used again.
+/// </summary>
+public static class VmTemplateKey
+{
+    /// <summary>Stand-in for the per-VM directory in the hashed command line.</summary>
+    private const string NeutralDirectory = "/cc-template";
+
+    /// <summary>The key of <paramref name="config"/>, 16 hex digits. The config must have no network interfaces
+    /// (their taps are per VM and the template has none).</summary>
+    public static string For(VmConfig config, HostCapabilities host)
+    {
+        if (config.NetworkInterfaces.Count > 0)
+        {
+            throw new VmConfigException("a VM with network interfaces cannot be made from a template (the template has none)");
+        }
+        VmConfig neutral = Neutral(config);
+        var text = new StringBuilder();
+        foreach (string argument in QemuCommandLine.Build(neutral, RunLayout.For(neutral), host))
+        {
+            text.Append(argument).Append('\0');
+        }
+        foreach (string? file in new[] { config.QemuPath, config.Kernel.Path, config.Kernel.InitramfsPath, host.QbootPath })
+        {
+            text.Append(Stamp(file)).Append('\0');
+        }
+        byte[] hash = SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString()));
+        return Convert.ToHexStringLower(hash.AsSpan(0, 8));
+    }
+
+    /// <summary><paramref name="config"/> with every per-VM path replaced by a fixed one; what remains is the shape.</summary>
+    internal static VmConfig Neutral(VmConfig config) => config with
+    {
+        RunDirectory = NeutralDirectory,
+        ConsoleLogPath = NeutralDirectory + "/console.log",
+        Shared = config.Shared is { } shared ? shared with { HostPath = NeutralDirectory + "/share" } : null,
+        MemoryFile = new GuestMemoryFile(NeutralDirectory + "/" + VmTemplate.MemoryFileName, Shared: true),
+        IncomingMigration = false,
+    };
+
+    private static string Stamp(string? path)
+    {
+        if (path is null)
+        {
+            return "-";
+        }
+        var info = new FileInfo(path);
+        return info.Exists
+            ? string.Create(CultureInfo.InvariantCulture, $"{path}:{info.Length}:{info.LastWriteTimeUtc.Ticks}")
+            : path + ":missing";
+    }
+}

@@ -1,0 +1,45 @@
+using Cc.Hypervisor;
+using Cc.Shim.Configuration;
+
+namespace Cc.Shim.Sandbox;
+
+/// <summary>
+/// The pod VM's <see cref="VmConfig"/> from the configuration in force; one place, so that <c>factory init</c> and a
+/// pod's launch compute the same template key for the same shape.
+/// </summary>
+public static class GuestVmConfig
+{
+    /// <summary>What the kernel command line of a template (and so of its clones) adds: the agent mounts the 9p share
+    /// at CreateSandbox, not at boot, because QEMU refuses to save a VM with the share mounted.</summary>
+    public const string LateShareParameter = "cc.share=late";
+
+    public static VmConfig Build(ShimConfiguration configuration, int memoryMiB, int vcpus, string runDirectory,
+        string sharedDirectory, bool forTemplate)
+    {
+        var settings = configuration.Hypervisor;
+        IEnumerable<string> parameters = settings.KernelParams.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (forTemplate)
+        {
+            parameters = parameters.Append(LateShareParameter);
+        }
+        return new VmConfig
+        {
+            QemuPath = settings.Path,
+            Kernel = new KernelConfig
+            {
+                Path = settings.Kernel,
+                InitramfsPath = settings.Initrd,
+                AgentLogLevel = configuration.Agent.LogLevel,
+                ExtraParameters = [.. parameters],
+            },
+            MemoryMiB = memoryMiB,
+            Vcpus = vcpus,
+            Machine = settings.Machine == "microvm" ? MachineType.Microvm : MachineType.Q35,
+            Accel = settings.Accel switch { "kvm" => Accelerator.Kvm, "tcg" => Accelerator.Tcg, _ => Accelerator.Auto },
+            // QEMU's own directory is created and removed by the driver; the sandbox directory keeps the console log.
+            RunDirectory = Path.Combine(runDirectory, "vm"),
+            ConsoleLogPath = Path.Combine(runDirectory, "console.log"),
+            Shared = new SharedDirectory { HostPath = sharedDirectory },
+        };
+    }
+}

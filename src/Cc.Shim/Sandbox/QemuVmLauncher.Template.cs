@@ -1,0 +1,131 @@
+using Cc.Agent.Protocol;
+using Cc.Hypervisor;
+using Cc.Hypervisor.Qemu;
+using Cc.Hypervisor.Templates;
+using Cc.Shim.Network;
+using Cc.Ttrpc;
+using Microsoft.Extensions.Logging;
+
+namespace Cc.Shim.Sandbox;
+
+// VM templates (docs/templates.md): with [factory] template = true a pod's VM is a clone of a saved template VM of the
+// same shape, made on first use. Any failure on that path (making the template, loading its state, the clone's agent
+// not answering) is one log line naming why, and the pod boots cold as it would without templates.
+public sealed partial class QemuVmLauncher
+{
+    /// <summary>How many random bytes from the host every CreateSandbox carries into the guest's entropy pool.</summary>
+    internal const int GuestEntropyBytes = 64;
+
+    /// <summary>Bounds loading a template's state into a clone (device state only: a few hundred KB).</summary>
+    private static readonly TimeSpan CloneLoadTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>A clone's agent was ready when it was saved; one that does not answer within this is broken.</summary>
+    private static readonly TimeSpan CloneAgentTimeout = TimeSpan.FromSeconds(15);
+
+    /// <summary>The file in the sandbox's run directory that says how its VM started: "cold" or "template KEY".</summary>
+    public const string VmOriginFile = "vm-origin";
+
+    /// <summary>
+    /// Starts the pod's VM: a clone of the template when templates are on and the pod can use one (then the agent is
+    /// already connected), else a cold boot of <paramref name="cold"/> (then the agent is null: the caller connects).
+    /// </summary>
+    private async Task<(IVirtualMachine Vm, AgentClient? Agent)> StartVmAsync(VmConfig cold, PodNetwork? network,
+        VmLaunchRequest request, int memoryMiB, int vcpus, CancellationToken cancellationToken)
+    {
+        var current = configuration.Current.Configuration;
+        if (current.Factory.Template)
+        {
+            string? ineligible = network is { Interfaces.Count: > 0 } nics
+                ? $"the pod has {nics.Interfaces.Count} network interface(s) and templates have none yet"
+                : hypervisor is not QemuHypervisor ? "the hypervisor is not QEMU" : null;
+            if (ineligible is not null)
+            {
+                Log.TemplateNotUsed(_logger, request.SandboxId, ineligible);
+            }
+            else
+            {
+                var shape = GuestVmConfig.Build(current, memoryMiB, vcpus, request.RunDirectory, request.SharedDirectory,
+                    forTemplate: true);
+                try
+                {
+                    var (clone, agent, key) = await StartCloneAsync((QemuHypervisor)hypervisor, shape, request, cancellationToken)
+                        .ConfigureAwait(false);
+                    await RecordOriginAsync(request, $"template {key}").ConfigureAwait(false);
+                    return (clone, agent);
+                }
+                catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+                {
+                    Log.TemplateFallback(_logger, request.SandboxId, OneLine(e.Message));
+                }
+            }
+        }
+        var vm = await hypervisor.StartAsync(cold with { NetworkInterfaces = Nics(network) }, cancellationToken).ConfigureAwait(false);
+        await RecordOriginAsync(request, "cold").ConfigureAwait(false);
+        return (vm, null);
+    }
+
+    private async Task<(IVirtualMachine Vm, AgentClient Agent, string Key)> StartCloneAsync(QemuHypervisor qemu, VmConfig shape,
+        VmLaunchRequest request, CancellationToken cancellationToken)
+    {
+        var factory = new VmTemplateFactory(qemu, configuration.Current.Configuration.Factory.Directory, _logger);
+        var boot = TimeSpan.FromSeconds(configuration.Current.Configuration.Hypervisor.BootTimeoutSeconds);
+        var template = await factory.EnsureAsync(shape, (vm, token) => WaitForTemplateGuestAsync(vm, boot, loggerFactory, token),
+            cancellationToken).ConfigureAwait(false);
+        long started = TimeProvider.System.GetTimestamp();
+        var clone = await factory.StartCloneAsync(shape, template, CloneLoadTimeout, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var agent = await AgentConnector.ConnectAsync(clone.Agent.ToString(), CloneAgentTimeout,
+                new TtrpcClientOptions { LoggerFactory = loggerFactory }, cancellationToken: cancellationToken).ConfigureAwait(false);
+            Log.Restored(_logger, request.SandboxId, template.Key, TimeProvider.System.GetElapsedTime(started).TotalMilliseconds);
+            return (clone, agent, template.Key);
+        }
+        catch
+        {
+            await clone.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The template's guest is ready to be saved once its agent answers Check (modules loaded, nothing of the host
+    /// mounted: it booted with cc.share=late). The connection is closed again before the save, so the saved agent is
+    /// waiting for a host, which each clone's shim then is.
+    /// </summary>
+    public static async Task WaitForTemplateGuestAsync(QemuVirtualMachine vm, TimeSpan boot, ILoggerFactory loggerFactory,
+        CancellationToken cancellationToken)
+    {
+        var agent = await AgentConnector.ConnectAsync(vm.Agent.ToString(), boot,
+            new TtrpcClientOptions { LoggerFactory = loggerFactory }, cancellationToken: cancellationToken).ConfigureAwait(false);
+        await agent.Connection.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private static async Task RecordOriginAsync(VmLaunchRequest request, string origin)
+    {
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(request.RunDirectory, VmOriginFile), origin + "\n").ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Informational only; the log line says the same.
+        }
+    }
+
+    private static string OneLine(string message) => message.ReplaceLineEndings(" | ");
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 122, Level = LogLevel.Information,
+            Message = "Sandbox {SandboxId}: VM restored from template {Key} in {Milliseconds:0} ms (QEMU start to agent answer)")]
+        public static partial void Restored(ILogger logger, string sandboxId, string key, double milliseconds);
+
+        [LoggerMessage(EventId = 123, Level = LogLevel.Warning,
+            Message = "Sandbox {SandboxId}: VM template failed, booting cold: {Reason}")]
+        public static partial void TemplateFallback(ILogger logger, string sandboxId, string reason);
+
+        [LoggerMessage(EventId = 124, Level = LogLevel.Information,
+            Message = "Sandbox {SandboxId}: VM template not used, booting cold: {Reason}")]
+        public static partial void TemplateNotUsed(ILogger logger, string sandboxId, string reason);
+    }
+}

@@ -1,0 +1,39 @@
+using Cc.Shim.Cli;
+using Cc.Shim.Configuration;
+using Cc.Shim.Sandbox;
+
+namespace Cc.Shim.Tests.Templates;
+
+/// <summary>[factory] (docs/templates.md): off by default; the shape `factory init` makes is the one a pod computes.</summary>
+public sealed class FactoryConfigurationTests
+{
+    [Fact]
+    public void Templates_are_off_unless_the_configuration_turns_them_on()
+    {
+        ConfigurationLoader.Parse("[hypervisor]\nmemory_mib = 256\n", "test").Factory.Template.ShouldBeFalse();
+        var on = ConfigurationLoader.Parse("[factory]\ntemplate = true\ndirectory = \"/run/t\"\n", "test");
+        on.Factory.Template.ShouldBeTrue();
+        on.Factory.Directory.ShouldBe("/run/t");
+    }
+
+    [Fact]
+    public void The_default_shape_boots_with_the_share_mounted_late_and_the_configured_size()
+    {
+        var configuration = ConfigurationLoader.Parse("[hypervisor]\nmemory_mib = 384\nvcpus = 2\nkernel_params = \"a=b\"\n", "test");
+        var shape = FactoryCommand.DefaultShape(configuration);
+        shape.MemoryMiB.ShouldBe(384);
+        shape.Vcpus.ShouldBe(2);
+        shape.Kernel.ExtraParameters.ShouldBe(["a=b", GuestVmConfig.LateShareParameter]);
+        GuestVmConfig.Build(configuration, 384, 2, "/r", "/s", forTemplate: false).Kernel.ExtraParameters.ShouldBe(["a=b"]);
+    }
+
+    [Fact]
+    public async Task Factory_without_a_known_subcommand_prints_its_usage()
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        (await FactoryCommand.RunAsync(["frobnicate"], stdout, stderr)).ShouldBe(2);
+        (await FactoryCommand.RunAsync([], stdout, stderr)).ShouldBe(2);
+        stderr.ToString().ShouldContain(FactoryCommand.Usage);
+    }
+}
