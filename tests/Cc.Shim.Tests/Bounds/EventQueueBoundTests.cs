@@ -64,7 +64,8 @@ public sealed class EventQueueBoundTests
         sink.Sent.ShouldBe(["c0", "c1"]); // the retry of c0, then c1: order kept
     }
 
-    private static string Id(Any payload) => payload.Unpack<Cc.Containerd.Protocol.Events.TaskOOM>().ContainerId;
+    // The queue's payloads carry bare type URLs (docs/shim.md), which Any.Unpack refuses: parse the value directly.
+    private static string Id(Any payload) => Cc.Containerd.Protocol.Events.TaskOOM.Parser.ParseFrom(payload.Value).ContainerId;
 
     /// <summary>Accepts the first send and never completes it, as a wedged containerd.</summary>
     private sealed class StuckSink : IEventSink
