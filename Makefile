@@ -8,7 +8,7 @@ BIN := $(BUILD)/bin
 RID := linux-x64
 PUBLISH := $(DOTNET) publish -c Release -r $(RID) --nologo -v quiet -o $(BIN)
 
-.PHONY: all deps build guest install uninstall test test-unit test-integration bench fuzz demo clean
+.PHONY: all deps build guest install uninstall test test-unit test-integration bench stress fuzz demo clean
 
 all: build
 
@@ -51,6 +51,11 @@ test-integration:
 ## bench: our parts side by side with the references, reported as ratios.
 bench: deps build guest
 	@bash hack/bench.sh
+
+## stress: 100 create/exec/delete cycles and 8 at once through ctr and the CRI, shim RSS over many execs, leak check
+## (not part of `make test`; STRESS_CYCLES, STRESS_PODS, STRESS_EXECS for a shorter run).
+stress: deps build guest
+	@bash hack/stress.sh
 
 ## fuzz: the parsers of hostile input under AFL++ and a million mutations each (bounded; FUZZ_SECONDS per target).
 fuzz: deps

@@ -1,5 +1,6 @@
 using Cc.Bench;
 using Cc.Bench.Cri;
+using Cc.Bench.Stress;
 using Cc.Bench.Ttrpc;
 using Cc.Bench.Vm;
 
@@ -11,6 +12,7 @@ BenchCommand[] commands =
     TtrpcServerCommand.Command,
     VmBenchCommand.Command,
     CriPodBenchCommand.Command,
+    CriStressCommand.Command,
 ];
 
 return await BenchCli.RunAsync(commands, args).ConfigureAwait(false);

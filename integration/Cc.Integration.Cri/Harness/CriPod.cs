@@ -56,9 +56,19 @@ internal sealed class CriPod : IAsyncDisposable
             },
             DnsConfig = dns,
         };
-        var response = await containerd.Runtime.RunPodSandboxAsync(
-            new RunPodSandboxRequest { Config = config, RuntimeHandler = handler },
-            deadline: DateTime.UtcNow + s_runTimeout, cancellationToken: cancellationToken);
+        RunPodSandboxResponse response;
+        try
+        {
+            response = await containerd.Runtime.RunPodSandboxAsync(
+                new RunPodSandboxRequest { Config = config, RuntimeHandler = handler },
+                deadline: DateTime.UtcNow + s_runTimeout, cancellationToken: cancellationToken);
+        }
+        catch
+        {
+            // No pod, so no DisposeAsync: the log directory is ours to remove (make stress found them left).
+            Directory.Delete(logs, recursive: true);
+            throw;
+        }
         var status = await containerd.Runtime.PodSandboxStatusAsync(
             new PodSandboxStatusRequest { PodSandboxId = response.PodSandboxId, Verbose = true },
             deadline: DateTime.UtcNow + s_callTimeout, cancellationToken: cancellationToken);

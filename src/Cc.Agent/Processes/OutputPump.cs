@@ -28,6 +28,12 @@ internal sealed class OutputPump
 
     public Task EndOfInput => _endOfInput.Task;
 
+    // Chunks waiting for the host (at most BufferedChunks): what this stream holds besides the pipe and the chunk the
+    // pump thread has in hand. The guest's memory per stream is therefore bounded by (BufferedChunks + 1) × ChunkSize.
+    internal int Buffered => _chunks.Reader.Count;
+
+    internal const int MaxBufferedChunks = BufferedChunks;
+
     // A stream that is already at its end (stderr of a terminal process).
     public static OutputPump Empty()
     {

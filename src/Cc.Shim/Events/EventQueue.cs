@@ -8,17 +8,25 @@ namespace Cc.Shim.Events;
 /// another, so containerd sees them in the order the domain raised them. A failed send is retried on the same event
 /// (never reordered) up to <see cref="MaxAttempts"/> times with a growing pause, then handed to the fallback sink
 /// (the publish binary) if there is one, then dropped with an error log.
+/// <para>Bounded (docs/reliability.md, "Bounded resources"): at most <see cref="Capacity"/> events wait, and each send
+/// attempt is abandoned after <see cref="SendTimeout"/>, so a publisher that is stuck (containerd wedged, its socket
+/// gone silent) holds a fixed amount of memory and delays later events by a bounded time. An event published into a
+/// full queue is dropped (logged, counted in <see cref="Dropped"/>): the events already queued keep their order, and
+/// the domain, which publishes under its lock, never blocks on containerd.</para>
 /// </summary>
 public sealed partial class EventQueue : IEventPublisher, IAsyncDisposable
 {
     /// <summary>Matches the Go publisher: 5 attempts, 1 s × attempt between them.</summary>
     public const int MaxAttempts = 5;
 
-    /// <summary>Queue capacity, as the Go publisher's; past it a new event is dropped with an error log (order is kept).</summary>
-    public const int Capacity = 2048;
+    /// <summary>Default capacity, as the Go publisher's queue; past it a new event is dropped with an error log (order is kept).</summary>
+    public const int DefaultCapacity = 2048;
 
-    private readonly Channel<TaskEvent> _channel =
-        Channel.CreateBounded<TaskEvent>(new BoundedChannelOptions(Capacity) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
+    /// <summary>Bound of one send attempt, as the Go publisher's Forward (5 s).</summary>
+    public static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly Channel<TaskEvent> _channel;
+    private long _dropped;
     private readonly IEventSink _primary;
     private readonly IEventSink? _fallback;
     private readonly TimeProvider _time;
@@ -28,8 +36,15 @@ public sealed partial class EventQueue : IEventPublisher, IAsyncDisposable
     private readonly Task _loop;
 
     public EventQueue(IEventSink primary, IEventSink? fallback, TimeProvider time, ILogger<EventQueue> logger,
-        TimeSpan? retryUnit = null)
+        TimeSpan? retryUnit = null, int capacity = DefaultCapacity)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        Capacity = capacity;
+        _channel = Channel.CreateBounded<TaskEvent>(new BoundedChannelOptions(capacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait, // with TryWrite: a full queue refuses the new event, never an old one
+        });
         _primary = primary;
         _fallback = fallback;
         _time = time;
@@ -38,10 +53,21 @@ public sealed partial class EventQueue : IEventPublisher, IAsyncDisposable
         _loop = Task.Run(RunAsync);
     }
 
+    /// <summary>How many events may wait to be sent.</summary>
+    public int Capacity { get; }
+
+    /// <summary>Events waiting to be sent (the one being sent not included).</summary>
+    public int Queued => _channel.Reader.Count;
+
+    /// <summary>Events refused because the queue was full or closed.</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
+
+    /// <summary>Never blocks: the domain publishes under its lock.</summary>
     public void Publish(TaskEvent taskEvent)
     {
         if (!_channel.Writer.TryWrite(taskEvent))
         {
+            Interlocked.Increment(ref _dropped);
             Log.Dropped(_logger, taskEvent.GetType().Name, "queue full or closed");
         }
     }
@@ -116,9 +142,13 @@ public sealed partial class EventQueue : IEventPublisher, IAsyncDisposable
     private async Task<bool> TrySendOnceAsync(IEventSink sink, string topic, Google.Protobuf.WellKnownTypes.Any payload,
         TaskEvent taskEvent)
     {
+        using var timeout = new CancellationTokenSource(SendTimeout, _time);
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(_abort.Token, timeout.Token);
         try
         {
-            await sink.SendAsync(topic, payload, taskEvent.Timestamp, _abort.Token).ConfigureAwait(false);
+            // WaitAsync too: a sink that ignores its token is abandoned at the bound all the same.
+            await sink.SendAsync(topic, payload, taskEvent.Timestamp, attempt.Token)
+                .WaitAsync(SendTimeout, _time, _abort.Token).ConfigureAwait(false);
             Log.Sent(_logger, topic);
             return true;
         }

@@ -44,7 +44,7 @@ public sealed partial class OrphanReaper : IDisposable
         _logger = logger;
         // Not cancelled: the runtime still runs its own SIGCHLD handling (reaping its Process children) after this.
         // (Linux only, like the whole shim; the guard is for the platform analyzer.)
-        _sigchld = OperatingSystem.IsLinux() ? PosixSignalRegistration.Create(PosixSignal.SIGCHLD, _ => _wake.Set()) : null;
+        _sigchld = OperatingSystem.IsLinux() ? PosixSignalRegistration.Create(PosixSignal.SIGCHLD, _ => Wake()) : null;
         _thread = new Thread(Run) { IsBackground = true, Name = "orphan reaper" };
         _thread.Start();
     }
@@ -71,6 +71,21 @@ public sealed partial class OrphanReaper : IDisposable
         _wake.Set();
         _thread.Join();
         _wake.Dispose();
+    }
+
+    /// <summary>
+    /// The runtime dispatches a signal on the thread pool, so a SIGCHLD that arrived just before <see cref="Dispose"/>
+    /// unregistered the handler can still run after it disposed the event: nothing is left to wake then.
+    /// </summary>
+    private void Wake()
+    {
+        try
+        {
+            _wake.Set();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
     }
 
     private void Run()

@@ -17,7 +17,9 @@ public sealed record DaemonEngines(IVmLauncher Launcher, IRootfsProvider Rootfs,
 /// <summary>
 /// The long-running daemon (protocol.md §2.5): serves the Task service on the socket <c>start</c> handed over, until a
 /// Shutdown with no containers left or SIGTERM/SIGINT; then stops the VM, lets in-flight calls answer, flushes events,
-/// removes the socket file and returns the exit code. Every step of the exit is bounded.
+/// removes the socket file and returns the exit code. The exit is registered, not hand-ordered: a
+/// <see cref="CleanupStack"/> runs each resource's release in reverse order of acquisition, each step bounded by
+/// runtime.shutdown_timeout_seconds.
 /// </summary>
 public static partial class ShimDaemon
 {
@@ -32,55 +34,79 @@ public static partial class ShimDaemon
         var shutdownTimeout = TimeSpan.FromSeconds(Math.Max(1, runtimeConfiguration.Runtime.ShutdownTimeoutSeconds));
         using var external = cancellationToken.Register(() => lifetime.RequestStop("cancelled by the host"));
 
-        var events = new EventQueue(engines.Events, engines.FallbackEvents, TimeProvider.System,
-            loggerFactory.CreateLogger<EventQueue>());
-        var runDirectory = SandboxRunDirectory(args, bundle, runtimeConfiguration);
-        var options = new SandboxOptions(args.Namespace, args.Id, runDirectory)
-        {
-            // The pod's configuration (its first Create's ConfigPath), read when the VM boots.
-            VmHealth = () => configuration.Current.Configuration.Agent.Health(),
-        };
-        var sandbox = new PodSandbox(options, engines.Launcher, engines.Rootfs,
-            events, TimeProvider.System, loggerFactory.CreateLogger<PodSandbox>());
-        var service = new TaskService(sandbox, configuration, lifetime, loggerFactory.CreateLogger<TaskService>());
-
-        var server = new TtrpcServer(new TtrpcServerOptions { RequireSameUser = true, LoggerFactory = loggerFactory });
-        TaskServiceBinding.RegisterAll(server, service);
-        Log.Serving(logger, args.Id, args.Namespace, Environment.ProcessId);
-        var serving = server.ServeAsync(listener, lifetime.Stopping);
-
+        // Each resource registers its release as it is acquired; the exit runs them newest first, each bounded:
+        // the sandbox (VM, rootfs, stdio), its run directory, the server (in-flight calls answer: the Shutdown that got
+        // us here still owes containerd its empty answer), the event queue's flush, and last the socket file, so the
+        // address stops accepting only once nothing of the pod is left for `shim delete` to find.
+        var cleanup = new CleanupStack("shim daemon", logger, shutdownTimeout);
         try
         {
-            await Task.Delay(Timeout.Infinite, lifetime.Stopping).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        Log.Stopping(logger, lifetime.Reason ?? "unknown");
+            cleanup.Register("remove socket", () => RemoveSocket(socketPath));
+            var events = new EventQueue(engines.Events, engines.FallbackEvents, TimeProvider.System,
+                loggerFactory.CreateLogger<EventQueue>());
+            cleanup.Register("flush events", async token =>
+            {
+                try
+                {
+                    await events.FlushAsync(token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    await events.DisposeAsync().ConfigureAwait(false);
+                }
+            });
+            var server = new TtrpcServer(new TtrpcServerOptions { RequireSameUser = true, LoggerFactory = loggerFactory });
+            var serving = Task.CompletedTask;
+            cleanup.Register("stop serving", async token =>
+            {
+                try
+                {
+                    await server.ShutdownAsync(token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    await server.DisposeAsync().ConfigureAwait(false);
+                    await serving.WaitAsync(TimeSpan.FromSeconds(1), CancellationToken.None).ConfigureAwait(false);
+                }
+            });
+            var runDirectory = SandboxRunDirectory(args, bundle, runtimeConfiguration);
+            // The VM is stopped and every rootfs released before this runs (registered before the sandbox): nothing of
+            // the pod is left to serve, so its run directory goes now (containerd after a restart, or a SIGTERM, may
+            // never run the `shim delete` that would otherwise remove it).
+            cleanup.Register("remove run directory", () =>
+            {
+                if (RunDirectoryCleanup.TryRemove(runDirectory) is { } kept)
+                {
+                    Log.RunDirectoryKept(logger, runDirectory, kept);
+                }
+            });
+            var options = new SandboxOptions(args.Namespace, args.Id, runDirectory)
+            {
+                // The pod's configuration (its first Create's ConfigPath), read when the VM boots.
+                VmHealth = () => configuration.Current.Configuration.Agent.Health(),
+            };
+            var sandbox = new PodSandbox(options, engines.Launcher, engines.Rootfs,
+                events, TimeProvider.System, loggerFactory.CreateLogger<PodSandbox>());
+            cleanup.Register("stop sandbox", token => sandbox.DisposeAsync().AsTask().WaitAsync(token));
+            var service = new TaskService(sandbox, configuration, lifetime, loggerFactory.CreateLogger<TaskService>());
 
-        using (var bound = new CancellationTokenSource(shutdownTimeout))
-        {
-            await Step(logger, "stop sandbox", () => sandbox.DisposeAsync().AsTask().WaitAsync(bound.Token)).ConfigureAwait(false);
+            TaskServiceBinding.RegisterAll(server, service);
+            Log.Serving(logger, args.Id, args.Namespace, Environment.ProcessId);
+            serving = server.ServeAsync(listener, lifetime.Stopping);
+
+            try
+            {
+                await Task.Delay(Timeout.Infinite, lifetime.Stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            Log.Stopping(logger, lifetime.Reason ?? "unknown");
         }
-        // The VM is stopped and every rootfs released: nothing of the pod is left to serve, so its run directory goes now
-        // (containerd after a restart, or a SIGTERM, may never run the `shim delete` that would otherwise remove it).
-        if (RunDirectoryCleanup.TryRemove(runDirectory) is { } kept)
+        finally
         {
-            Log.RunDirectoryKept(logger, runDirectory, kept);
+            await cleanup.RunAsync().ConfigureAwait(false);
         }
-        using (var bound = new CancellationTokenSource(shutdownTimeout))
-        {
-            // Graceful: the Shutdown call that got us here still owes containerd its (empty) answer.
-            await Step(logger, "stop serving", () => server.ShutdownAsync(bound.Token)).ConfigureAwait(false);
-        }
-        await server.DisposeAsync().ConfigureAwait(false);
-        await Step(logger, "serve loop", () => serving.WaitAsync(TimeSpan.FromSeconds(1))).ConfigureAwait(false);
-        using (var bound = new CancellationTokenSource(shutdownTimeout))
-        {
-            await Step(logger, "flush events", () => events.FlushAsync(bound.Token)).ConfigureAwait(false);
-        }
-        await events.DisposeAsync().ConfigureAwait(false);
-        RemoveSocket(socketPath, logger);
         Log.Exited(logger);
         return 0;
     }
@@ -128,30 +154,11 @@ public static partial class ShimDaemon
             ? SocketAddress.PathOf(address)
             : null;
 
-    private static void RemoveSocket(string? socketPath, ILogger logger)
+    private static void RemoveSocket(string? socketPath)
     {
-        try
+        if (!string.IsNullOrEmpty(socketPath) && socketPath[0] == '/')
         {
-            if (!string.IsNullOrEmpty(socketPath) && socketPath[0] == '/')
-            {
-                File.Delete(socketPath);
-            }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            Log.StepFailed(logger, e, "remove socket");
-        }
-    }
-
-    private static async Task Step(ILogger logger, string what, Func<Task> step)
-    {
-        try
-        {
-            await step().ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            Log.StepFailed(logger, e, what);
+            File.Delete(socketPath);
         }
     }
 
@@ -173,9 +180,6 @@ public static partial class ShimDaemon
 
         [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Shim daemon stopping: {Reason}")]
         public static partial void Stopping(ILogger logger, string reason);
-
-        [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Shutdown step '{Step}' did not complete cleanly")]
-        public static partial void StepFailed(ILogger logger, Exception e, string step);
 
         [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Shim daemon exited")]
         public static partial void Exited(ILogger logger);

@@ -36,6 +36,9 @@ public static class GuestVmConfig
             Vcpus = vcpus,
             Machine = settings.Machine == "microvm" ? MachineType.Microvm : MachineType.Q35,
             Accel = settings.Accel switch { "kvm" => Accelerator.Kvm, "tcg" => Accelerator.Tcg, _ => Accelerator.Auto },
+            // QEMU's monitor appearing is part of the boot: bounded by the boot's bound, not a fixed 10 s that several
+            // TCG guests starting at once on a loaded host exceed (docs/reliability.md, "Stress").
+            StartTimeout = TimeSpan.FromSeconds(settings.BootTimeoutSeconds),
             // QEMU's own directory is created and removed by the driver; the sandbox directory keeps the console log.
             RunDirectory = Path.Combine(runDirectory, "vm"),
             ConsoleLogPath = Path.Combine(runDirectory, "console.log"),

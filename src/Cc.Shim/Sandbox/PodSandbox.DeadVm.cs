@@ -44,13 +44,12 @@ public sealed partial class PodSandbox
         {
             foreach (var process in container.Execs.Values.Append(container.Init))
             {
-                if (process.Io is { } io)
-                {
-                    await BestEffortAsync(() => io.DisposeAsync().AsTask(), "close stdio").ConfigureAwait(false);
-                }
+                await CloseStdioAsync(process).ConfigureAwait(false);
             }
-            await BestEffortAsync(() => _rootfs.ReleaseAsync(container.Id, _options.SharedDirectory, CancellationToken.None),
-                "release rootfs").ConfigureAwait(false);
+            if (container.RootfsRelease is { } rootfs)
+            {
+                await rootfs.DisposeAsync().ConfigureAwait(false);
+            }
         }
         await BestEffortAsync(() => vm.StopAsync(CancellationToken.None), "stop dead VM").ConfigureAwait(false);
     }

@@ -83,8 +83,7 @@ public sealed partial class PodSandbox
             var vm = RequireVm();
             await vm.Agent.ExecAsync(request, cancellationToken).ConfigureAwait(false);
             var process = new ShimProcess(key, container.Bundle, request.Stdio, (uint)vm.Pid);
-            process.Io = await Io.ProcessIo.StartAsync(key, request.Stdio, vm.Stdio, _options.Namespace, _logger,
-                cancellationToken, _options.LoggerTimeouts).ConfigureAwait(false);
+            await OpenStdioAsync(process, vm, cancellationToken).ConfigureAwait(false);
             lock (_lock)
             {
                 container.Execs.Add(request.ExecId, process);
@@ -148,10 +147,7 @@ public sealed partial class PodSandbox
                     process.MoveTo(ProcessState.Deleted);
                     container.Execs.Remove(key.ExecId);
                 }
-                if (process.Io is { } execIo)
-                {
-                    await execIo.DisposeAsync().ConfigureAwait(false);
-                }
+                await CloseStdioAsync(process).ConfigureAwait(false);
                 return (process.Pid, process.Exit ?? new ExitStatus(0, _time.GetUtcNow()));
             }
 
@@ -162,13 +158,12 @@ public sealed partial class PodSandbox
             }
             foreach (var p in container.Execs.Values.Append(process))
             {
-                if (p.Io is { } io)
-                {
-                    await io.DisposeAsync().ConfigureAwait(false);
-                }
+                await CloseStdioAsync(p).ConfigureAwait(false);
             }
-            await BestEffortAsync(() => _rootfs.ReleaseAsync(key.ContainerId, _options.SharedDirectory, cancellationToken),
-                "release rootfs").ConfigureAwait(false);
+            if (container.RootfsRelease is { } rootfs)
+            {
+                await rootfs.DisposeAsync().ConfigureAwait(false);
+            }
 
             var exit = process.Exit ?? new ExitStatus(0, _time.GetUtcNow());
             bool last;

@@ -1,4 +1,5 @@
 using Cc.Shim.Events;
+using Cc.Shim.Lifetime;
 using Microsoft.Extensions.Logging;
 
 namespace Cc.Shim.Sandbox;
@@ -31,6 +32,9 @@ public sealed record SandboxOptions(string Namespace, string SandboxId, string R
 /// All process state lives behind <see cref="_lock"/>; guest calls are made outside it, with a state check before and
 /// a checked transition after, so a transition the table forbids is always the one "invalid state transition" error.
 /// Events are published under the lock at the moment of the transition: queue order is state order.
+/// Every host resource the pod acquires (the VM, each container's rootfs and shares, each process's stdio) registers
+/// its release on <see cref="_cleanup"/> where it is acquired; Delete and a dead VM release theirs early, and
+/// <see cref="DisposeAsync"/> runs whatever is left, newest first.
 /// </summary>
 public sealed partial class PodSandbox : IAsyncDisposable
 {
@@ -45,8 +49,10 @@ public sealed partial class PodSandbox : IAsyncDisposable
     private readonly HashSet<string> _creating = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _vmGate = new(1, 1);
     private readonly CancellationTokenSource _disposed = new();
-    // The current boot of the VM; replaced only under _vmGate, and only once the old one is Stopped.
+    private readonly CleanupStack _cleanup;
+    // The current boot of the VM and its registered stop; replaced only under _vmGate, and only once the old one is Stopped.
     private SandboxVm? _vm;
+    private CleanupRegistration? _vmRelease;
 
     public PodSandbox(SandboxOptions options, IVmLauncher launcher, IRootfsProvider rootfs, IEventPublisher events,
         TimeProvider time, ILogger<PodSandbox> logger)
@@ -57,6 +63,7 @@ public sealed partial class PodSandbox : IAsyncDisposable
         _events = events;
         _time = time;
         _logger = logger;
+        _cleanup = new CleanupStack($"sandbox {options.SandboxId}", logger);
     }
 
     public SandboxOptions Options => _options;
@@ -92,7 +99,7 @@ public sealed partial class PodSandbox : IAsyncDisposable
                 throw new AlreadyExistsException($"container {request.Id}: already exists");
             }
         }
-        var sharingStarted = false;
+        CleanupRegistration? rootfsRelease = null;
         ISandboxVm? vm = null;
         try
         {
@@ -103,7 +110,8 @@ public sealed partial class PodSandbox : IAsyncDisposable
                 Log.SecurityLabelIgnored(_logger, request.Id, label.Field, label.Value);
             }
             vm = await EnsureVmAsync(sandboxSpec, cancellationToken).ConfigureAwait(false);
-            sharingStarted = true; // set before: a failure half-way leaves mounts that the release below removes
+            // Registered before: a failure half-way leaves mounts that the release below removes.
+            rootfsRelease = RegisterRootfs(request.Id);
             var shared = await _rootfs.PrepareAsync(request.Id, request.Bundle, request.Rootfs, spec,
                 _options.SharedDirectory, cancellationToken).ConfigureAwait(false);
             await vm.Agent.CreateContainerAsync(request.Id, shared.Spec, shared.GuestRootfs, request.Stdio, membership,
@@ -111,12 +119,11 @@ public sealed partial class PodSandbox : IAsyncDisposable
 
             var key = new ProcessKey(request.Id, "");
             var init = new ShimProcess(key, request.Bundle, request.Stdio, (uint)vm.Pid);
-            init.Io = await Io.ProcessIo.StartAsync(key, request.Stdio, vm.Stdio, _options.Namespace, _logger,
-                cancellationToken, _options.LoggerTimeouts).ConfigureAwait(false);
+            await OpenStdioAsync(init, vm, cancellationToken).ConfigureAwait(false);
             lock (_lock)
             {
                 _creating.Remove(request.Id);
-                _containers.Add(request.Id, new ShimContainer(request.Id, request.Bundle, init));
+                _containers.Add(request.Id, new ShimContainer(request.Id, request.Bundle, init) { RootfsRelease = rootfsRelease });
                 _events.Publish(new TaskCreated(_time.GetUtcNow(), request.Id, request.Bundle, request.Rootfs, request.Stdio,
                     init.Pid));
             }
@@ -133,38 +140,27 @@ public sealed partial class PodSandbox : IAsyncDisposable
             {
                 await BestEffortAsync(() => vm.Agent.RemoveContainerAsync(request.Id, CancellationToken.None), "remove").ConfigureAwait(false);
             }
-            if (sharingStarted)
+            if (rootfsRelease is not null)
             {
-                await BestEffortAsync(() => _rootfs.ReleaseAsync(request.Id, _options.SharedDirectory, CancellationToken.None),
-                    "release rootfs").ConfigureAwait(false);
+                await rootfsRelease.DisposeAsync().ConfigureAwait(false);
             }
             throw;
         }
     }
 
-    /// <summary>Stops the VM (if any) and forgets every container; used when the daemon exits.</summary>
+    /// <summary>
+    /// Forgets every container and runs the clean-up stack: each process's stdio, each container's rootfs, then the
+    /// VM (newest first, each step bounded); used when the daemon exits. Idempotent. A VM or rootfs acquired by a
+    /// Create still in flight registers after this began and is released at once (<see cref="CleanupStack"/>).
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         await _disposed.CancelAsync().ConfigureAwait(false);
-        List<ShimContainer> containers;
         lock (_lock)
         {
-            containers = [.. _containers.Values];
             _containers.Clear();
         }
-        foreach (var container in containers)
-        {
-            foreach (var process in container.Execs.Values.Append(container.Init))
-            {
-                if (process.Io is { } io)
-                {
-                    await io.DisposeAsync().ConfigureAwait(false);
-                }
-            }
-            await BestEffortAsync(() => _rootfs.ReleaseAsync(container.Id, _options.SharedDirectory, CancellationToken.None),
-                "release rootfs").ConfigureAwait(false);
-        }
-        await StopVmAsync(CancellationToken.None).ConfigureAwait(false);
+        await _cleanup.RunAsync().ConfigureAwait(false);
     }
 
     /// <summary>
@@ -186,6 +182,10 @@ public sealed partial class PodSandbox : IAsyncDisposable
                 }
                 // Failed: the failure handler is stopping it; its stop is bounded by the VM's own stop and dispose.
                 await current.StopAsync(cancellationToken).ConfigureAwait(false);
+                if (Interlocked.Exchange(ref _vmRelease, null) is { } stopped)
+                {
+                    await stopped.DisposeAsync().ConfigureAwait(false); // off the stack; awaits the same, finished stop
+                }
                 lock (_lock)
                 {
                     if (_containers.Count > 0)
@@ -203,6 +203,7 @@ public sealed partial class PodSandbox : IAsyncDisposable
             await vm.BootAsync(_launcher,
                 new VmLaunchRequest(_options.Namespace, _options.SandboxId, _options.RunDirectory, _options.SharedDirectory, spec),
                 PublishOom, cancellationToken).ConfigureAwait(false);
+            Volatile.Write(ref _vmRelease, RegisterVm(vm));
             Log.VmStarted(_logger, _options.SandboxId, vm.Pid);
             CallerDeadline.Detach(); // the dead-VM handler outlives this Create
             _ = EndTasksOfDeadVmAsync(vm);
@@ -225,7 +226,14 @@ public sealed partial class PodSandbox : IAsyncDisposable
             {
                 return;
             }
-            await BestEffortAsync(() => vm.StopAsync(cancellationToken), "stop VM").ConfigureAwait(false);
+            if (Interlocked.Exchange(ref _vmRelease, null) is { } release)
+            {
+                await release.DisposeAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                await BestEffortAsync(() => vm.StopAsync(cancellationToken), "stop VM").ConfigureAwait(false);
+            }
             Log.VmStopped(_logger, _options.SandboxId);
         }
         finally

@@ -1,6 +1,7 @@
 using Cc.Agent.Protocol;
 using Cc.Hypervisor;
 using Cc.Shim.Configuration;
+using Cc.Shim.Lifetime;
 using Cc.Shim.Network;
 using Cc.Ttrpc;
 using Google.Protobuf.WellKnownTypes;
@@ -12,7 +13,10 @@ namespace Cc.Shim.Sandbox;
 /// <summary>
 /// Boots the pod's VM with Cc.Hypervisor from the configuration in force at the first Create, connects the agent
 /// (bounded by hypervisor.boot_timeout_seconds) and announces the sandbox to it. Records the VMM pid in
-/// <c>vmm.pid</c> so a <c>delete</c> after a daemon crash can find the VM.
+/// <c>vmm.pid</c> so a <c>delete</c> after a daemon crash can find the VM. Each resource of the session (the taps
+/// and their redirects, QEMU and its pid file, the agent connection, the clock sync) registers its release on the
+/// session's <see cref="CleanupStack"/> as it is acquired: a launch that fails half-way and the session's end run the
+/// same stack, in reverse.
 /// </summary>
 public sealed partial class QemuVmLauncher(IHypervisor hypervisor, ConfigurationHolder configuration, ILoggerFactory loggerFactory)
     : IVmLauncher
@@ -34,6 +38,9 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
             request.SharedDirectory, forTemplate: false);
 
         var network = await AttachNetworkAsync(request).ConfigureAwait(false);
+        var session = new CleanupStack($"sandbox {request.SandboxId} VM session", _logger);
+        // After QEMU is gone, so its taps are too; the veth's redirects go then.
+        session.Register("detach network", _ => DetachNetworkAsync(network));
         IVirtualMachine vm;
         AgentClient? clonedAgent;
         try
@@ -42,11 +49,16 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
         }
         catch (Exception e)
         {
-            await DetachNetworkAsync(network).ConfigureAwait(false);
+            await session.RunAsync().ConfigureAwait(false);
             throw e is VmConfigException or VmStartException
                 ? new SandboxUnavailableException($"sandbox {request.SandboxId}: the VM did not start: {e.Message}", e)
                 : e;
         }
+        session.Register("stop QEMU", async _ =>
+        {
+            await vm.DisposeAsync().ConfigureAwait(false);
+            ForgetVmmPid(request.RunDirectory);
+        });
         // QEMU holds its own copies now: each tap lives as long as QEMU does, whoever ends it.
         network?.ReleaseTaps();
         try
@@ -59,6 +71,7 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
             }
             var agent = clonedAgent ?? await AgentConnector.ConnectAsync(vm.Agent.ToString(), TimeSpan.FromSeconds(settings.BootTimeoutSeconds),
                 new TtrpcClientOptions { LoggerFactory = loggerFactory }, cancellationToken: cancellationToken).ConfigureAwait(false);
+            session.Register("close the agent connection", _ => agent.Connection.DisposeAsync().AsTask());
             var sandbox = new V1.CreateSandboxRequest
             {
                 SandboxId = request.SandboxId,
@@ -77,19 +90,32 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
                 (now, token) => agent.SetTimeAsync(new V1.SetTimeRequest { HostTime = Timestamp.FromDateTimeOffset(now) },
                     new CallOptions(GuestClockSync.CallTimeout, CancellationToken: token)),
                 TimeProvider.System, _logger, request.SandboxId);
+            session.Register("stop the clock sync", _ => clock.DisposeAsync().AsTask());
             return new QemuSandboxVm(vm, new AgentGuest(agent, agentSettings.Deadlines()), agent,
-                TimeSpan.FromSeconds(settings.StopGraceSeconds), network, request.RunDirectory, clock);
+                TimeSpan.FromSeconds(settings.StopGraceSeconds), session, clock);
         }
         catch
         {
-            await vm.DisposeAsync().ConfigureAwait(false);
-            await DetachNetworkAsync(network).ConfigureAwait(false);
+            await session.RunAsync().ConfigureAwait(false);
             throw;
         }
     }
 
+    /// <summary>The pid names nobody now (and may soon name someone else): a later `shim delete` must not find it.</summary>
+    private static void ForgetVmmPid(string runDirectory)
+    {
+        try
+        {
+            File.Delete(Path.Combine(runDirectory, Cli.DeleteCommand.VmmPidFile));
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // The run directory is already gone, and the pid file with it.
+        }
+    }
+
     private sealed class QemuSandboxVm(IVirtualMachine vm, AgentGuest guest, AgentClient agent, TimeSpan stopGrace,
-        PodNetwork? network, string runDirectory, GuestClockSync clock) : ISandboxVm
+        CleanupStack session, GuestClockSync clock) : ISandboxVm
     {
         private readonly AgentGuest _guest = guest;
 
@@ -113,23 +139,8 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
             await vm.StopAsync(stopGrace, cancellationToken).ConfigureAwait(false);
         }
 
-        public async ValueTask DisposeAsync()
-        {
-            await clock.DisposeAsync().ConfigureAwait(false);
-            await agent.Connection.DisposeAsync().ConfigureAwait(false);
-            await vm.DisposeAsync().ConfigureAwait(false);
-            // After QEMU is gone, so its taps are too; the veth's redirects go now.
-            await DetachNetworkAsync(network).ConfigureAwait(false);
-            // The pid names nobody now (and may soon name someone else): a later `shim delete` must not find it.
-            try
-            {
-                File.Delete(Path.Combine(runDirectory, Cli.DeleteCommand.VmmPidFile));
-            }
-            catch (DirectoryNotFoundException)
-            {
-                // The run directory is already gone, and the pid file with it.
-            }
-        }
+        /// <summary>Clock sync, agent connection, QEMU and its pid file, then the network: the session's stack.</summary>
+        public ValueTask DisposeAsync() => new(session.RunAsync());
     }
 
     private static partial class Log

@@ -1,3 +1,4 @@
+using Cc.Shim.Lifetime;
 using Cc.Ttrpc;
 using Microsoft.Extensions.Logging;
 
@@ -18,7 +19,10 @@ public sealed record SandboxVmHealth(TimeSpan Interval, TimeSpan Timeout, TimeSp
 /// One boot of the pod's VM and everything that lives exactly as long as it: the agent session (<see cref="ISandboxVm"/>),
 /// the VM-exit watch, the agent health probe, the OOM long-poll, and the per-process exit watches the sandbox starts
 /// through <see cref="Watch"/>. Every watcher gets a token that fires when the VM leaves <see cref="SandboxVmState.Ready"/>,
-/// and <see cref="StopAsync"/> awaits them (bounded): watchers end with the state that owns them.
+/// and <see cref="StopAsync"/> awaits them (bounded): watchers end with the state that owns them. What the boot
+/// acquires registers its release on <see cref="_cleanup"/> (the watcher set at construction, the session once launched,
+/// the guest's orderly stop once Ready), and the stop runs it in reverse: guest stop, session (QEMU, taps, pid file),
+/// watchers.
 /// State moves follow <see cref="SandboxVmStateMachine"/>; <see cref="_lock"/> guards <see cref="_state"/>,
 /// <see cref="_vm"/>, <see cref="_failure"/>, <see cref="_stop"/> and <see cref="_watchers"/>.
 /// </summary>
@@ -26,6 +30,15 @@ public sealed partial class SandboxVm
 {
     /// <summary>How long a stop waits for the watchers after their token fired; they only await cancellable calls.</summary>
     private static readonly TimeSpan WatcherExitBound = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Bound of the guest's orderly stop (DestroySandbox, then QEMU's own stop within hypervisor.stop_grace_seconds);
+    /// past it the session's release kills QEMU anyway.
+    /// </summary>
+    private static readonly TimeSpan GuestStopBound = TimeSpan.FromSeconds(30);
+
+    /// <summary>Bound of the session's release: QEMU's kill and reap, the agent connection, the taps' redirects.</summary>
+    private static readonly TimeSpan SessionReleaseBound = TimeSpan.FromSeconds(20);
 
     /// <summary>How long the OOM watch waits before asking again after a failed long-poll.</summary>
     private static readonly TimeSpan OomRetryPause = TimeSpan.FromSeconds(1);
@@ -38,6 +51,7 @@ public sealed partial class SandboxVm
     private readonly CancellationTokenSource _readyScope = new();
     private readonly TaskCompletionSource<string?> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<Task> _watchers = [];
+    private readonly CleanupStack _cleanup;
     private SandboxVmState _state = SandboxVmState.Empty;
     private ISandboxVm? _vm;
     private string? _failure;
@@ -49,6 +63,8 @@ public sealed partial class SandboxVm
         _health = health;
         _time = time;
         _logger = logger;
+        _cleanup = new CleanupStack(_subject, logger, time: time);
+        _cleanup.Register("end watchers", EndWatchersAsync, WatcherExitBound);
     }
 
     /// <summary>The health-check settings this VM was booted with.</summary>
@@ -104,6 +120,9 @@ public sealed partial class SandboxVm
             _ended.TrySetResult(null);
             throw;
         }
+        _cleanup.Register("release the VM session", _ => vm.DisposeAsync().AsTask(), SessionReleaseBound);
+        // A failed VM is already dead (or unresponsive): asking its agent would only wait out a deadline.
+        _cleanup.Register("stop the guest", token => HasFailed ? Task.CompletedTask : vm.StopAsync(token), GuestStopBound);
         lock (_lock)
         {
             _vm = vm;
@@ -113,6 +132,17 @@ public sealed partial class SandboxVm
         Watch(token => WatchVmExitAsync(vm, token));
         Watch(token => ProbeAgentAsync(vm, token));
         Watch(token => WatchOomAsync(vm, onOom, token));
+    }
+
+    private bool HasFailed
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _failure is not null;
+            }
+        }
     }
 
     /// <summary>The VM for a guest call; anything but Ready fails fast with FailedPrecondition, naming why.</summary>
@@ -213,46 +243,33 @@ public sealed partial class SandboxVm
                 }
                 else
                 {
-                    var wasReady = _state == SandboxVmState.Ready;
                     MoveLocked(SandboxVmState.Stopping);
-                    _stop = Task.Run(() => StopCoreAsync(_vm!, wasReady), CancellationToken.None);
+                    _stop = Task.Run(StopCoreAsync, CancellationToken.None);
                 }
             }
             return _stop.WaitAsync(cancellationToken);
         }
     }
 
-    private async Task StopCoreAsync(ISandboxVm vm, bool wasReady)
+    private async Task StopCoreAsync()
     {
         await _readyScope.CancelAsync().ConfigureAwait(false);
         _ended.TrySetResult(null);
-        if (wasReady)
-        {
-            // A failed VM is already dead (or unresponsive): asking its agent would only wait out a deadline.
-            await Safely(() => vm.StopAsync(CancellationToken.None), "stop").ConfigureAwait(false);
-        }
-        await Safely(() => vm.DisposeAsync().AsTask(), "dispose").ConfigureAwait(false);
+        await _cleanup.RunAsync().ConfigureAwait(false);
+        Move(SandboxVmState.Stopped);
+        Log.Stopped(_logger, _subject);
+    }
+
+    /// <summary>The watchers' token has fired (the VM left Ready); they only await cancellable calls.</summary>
+    private Task EndWatchersAsync(CancellationToken token)
+    {
         Task[] watchers;
         lock (_lock)
         {
             watchers = [.. _watchers];
             _watchers.Clear();
         }
-        await Safely(() => Task.WhenAll(watchers).WaitAsync(WatcherExitBound, _time), "end watchers").ConfigureAwait(false);
-        Move(SandboxVmState.Stopped);
-        Log.Stopped(_logger, _subject);
-    }
-
-    private async Task Safely(Func<Task> step, string what)
-    {
-        try
-        {
-            await step().ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            Log.StepFailed(_logger, e, _subject, what);
-        }
+        return Task.WhenAll(watchers).WaitAsync(token);
     }
 
     private void Move(SandboxVmState to)
@@ -372,9 +389,6 @@ public sealed partial class SandboxVm
 
         [LoggerMessage(EventId = 132, Level = LogLevel.Information, Message = "{Subject}: stopped")]
         public static partial void Stopped(ILogger logger, string subject);
-
-        [LoggerMessage(EventId = 133, Level = LogLevel.Warning, Message = "{Subject}: step '{Step}' of the stop failed")]
-        public static partial void StepFailed(ILogger logger, Exception e, string subject, string step);
 
         [LoggerMessage(EventId = 110, Level = LogLevel.Warning, Message = "Waiting for OOM events from the guest failed; asking again")]
         public static partial void OomWatchFailed(ILogger logger, Exception e);

@@ -32,6 +32,9 @@ internal sealed class ShimProcess
     /// <summary>The host side of the process's stdio, once opened.</summary>
     public ProcessIo? Io { get; set; }
 
+    /// <summary>The closing of <see cref="Io"/> as registered on the sandbox's clean-up stack.</summary>
+    public Lifetime.CleanupRegistration? IoRelease { get; set; }
+
     /// <summary>Completes with the exit status once the exit is recorded (and published).</summary>
     public Task<ExitStatus> Exited => _exited.Task;
 
@@ -66,6 +69,9 @@ internal sealed class ShimContainer
     public string Id { get; }
     public string Bundle { get; }
     public ShimProcess Init { get; }
+
+    /// <summary>The release of the container's rootfs and shares, registered before the first mount was made.</summary>
+    public Lifetime.CleanupRegistration? RootfsRelease { get; set; }
     public Dictionary<string, ShimProcess> Execs { get; } = new(StringComparer.Ordinal);
 
     /// <summary>Serialises lifecycle calls on this container (Start, Exec, Delete, Pause, Resume), which await the guest.</summary>
