@@ -135,10 +135,20 @@ public sealed class FakeVm : ISandboxVm, IGuestAgent, IGuestStdio
     /// <summary>Set when the first exit watch reaches the "guest".</summary>
     public TaskCompletionSource WaitArrived { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public Task RemoveContainerAsync(string containerId, CancellationToken cancellationToken)
+    /// <summary>Set when a RemoveContainer reaches the "guest".</summary>
+    public TaskCompletionSource RemoveArrived { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>When set, RemoveContainer answers only once this completes (to hold a Delete half-way).</summary>
+    public TaskCompletionSource? RemoveGate { get; set; }
+
+    public async Task RemoveContainerAsync(string containerId, CancellationToken cancellationToken)
     {
         _engine.Calls.Enqueue($"remove {containerId}");
-        return Task.CompletedTask;
+        RemoveArrived.TrySetResult();
+        if (RemoveGate is { } gate)
+        {
+            await gate.Task.WaitAsync(cancellationToken);
+        }
     }
 
     public Task PauseAsync(string containerId, CancellationToken cancellationToken)
