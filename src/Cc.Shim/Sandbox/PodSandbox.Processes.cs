@@ -80,6 +80,7 @@ public sealed partial class PodSandbox
                     throw new PreconditionFailedException($"container {request.ContainerId}: init process is not running");
                 }
             }
+            Io.ProcessIo.CheckClientFifosExist(request.Stdio);
             var vm = RequireVm();
             await vm.Agent.ExecAsync(request, cancellationToken).ConfigureAwait(false);
             var process = new ShimProcess(key, container.Bundle, request.Stdio, (uint)vm.Pid);

@@ -97,7 +97,8 @@ public sealed partial class PodSandbox : IAsyncDisposable
         try
         {
             var spec = await ReadSpecAsync(request.Bundle, cancellationToken).ConfigureAwait(false);
-            var (sandboxSpec, membership) = SandboxSpecParser.Parse(spec.Span, request.Id);
+            var (sandboxSpec, membership) = ParseSpec(request.Bundle, spec, request.Id);
+            Io.ProcessIo.CheckClientFifosExist(request.Stdio);
             vm = await EnsureVmAsync(sandboxSpec, cancellationToken).ConfigureAwait(false);
             sharingStarted = true; // set before: a failure half-way leaves mounts that the release below removes
             var shared = await _rootfs.PrepareAsync(request.Id, request.Bundle, request.Rootfs, spec,
@@ -236,6 +237,7 @@ public sealed partial class PodSandbox : IAsyncDisposable
             ? vm.Require()
             : throw new PreconditionFailedException($"sandbox {_options.SandboxId}: the VM is not running");
 
+    /// <summary>The bundle's config.json; a missing or unreadable one is InvalidArgument naming the file and why.</summary>
     private static async Task<ReadOnlyMemory<byte>> ReadSpecAsync(string bundle, CancellationToken cancellationToken)
     {
         var path = Path.Combine(bundle, "config.json");
@@ -246,6 +248,26 @@ public sealed partial class PodSandbox : IAsyncDisposable
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             throw new InvalidRequestException($"bundle {bundle} has no config.json", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidRequestException($"{path} cannot be read: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// Parses the spec before anything is made for the container (no VM, no mount), so a broken config.json costs
+    /// nothing; the error names the file, since containerd's message shows only ours.
+    /// </summary>
+    private static (SandboxSpec Sandbox, PodMembership Membership) ParseSpec(string bundle, ReadOnlyMemory<byte> spec, string id)
+    {
+        try
+        {
+            return SandboxSpecParser.Parse(spec.Span, id);
+        }
+        catch (InvalidRequestException e)
+        {
+            throw new InvalidRequestException($"{Path.Combine(bundle, "config.json")}: {e.Message}", e);
         }
     }
 

@@ -87,14 +87,24 @@ public sealed class FakeVm : ISandboxVm, IGuestAgent, IGuestStdio
         return ValueTask.CompletedTask;
     }
 
-    public Task CreateContainerAsync(string containerId, ReadOnlyMemory<byte> ociSpecJson, string guestRootfs, StdioSpec stdio,
+    /// <summary>When set, completed as a CreateContainer reaches the "guest".</summary>
+    public TaskCompletionSource? CreateArrived { get; set; }
+
+    /// <summary>When set, CreateContainer answers only once this completes (to change the world half-way through a Create).</summary>
+    public TaskCompletionSource? CreateGate { get; set; }
+
+    public async Task CreateContainerAsync(string containerId, ReadOnlyMemory<byte> ociSpecJson, string guestRootfs, StdioSpec stdio,
         PodMembership membership, CancellationToken cancellationToken)
     {
         _engine.Calls.Enqueue(membership.Role == PodRole.None
             ? $"create {containerId} {guestRootfs}"
             : $"create {containerId} {guestRootfs} role={membership.Role} sandbox={membership.SandboxContainerId}");
         ExitOf(new ProcessKey(containerId, ""));
-        return Task.CompletedTask;
+        CreateArrived?.TrySetResult();
+        if (CreateGate is { } gate)
+        {
+            await gate.Task.WaitAsync(cancellationToken);
+        }
     }
 
     public Task ExecAsync(ExecRequest request, CancellationToken cancellationToken)
