@@ -195,6 +195,7 @@ public sealed partial class PodSandbox : IAsyncDisposable
             }
             SandboxSpecParser.CheckLaunchable(spec);
             Directory.CreateDirectory(_options.SharedDirectory);
+            RunDirectorySpace.Require(_options.RunDirectory);
             var vm = new SandboxVm(_options.SandboxId, _options.VmHealth(), _time, _logger);
             Volatile.Write(ref _vm, vm);
             await vm.BootAsync(_launcher,
