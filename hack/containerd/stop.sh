@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Stops a private containerd started by start.sh and removes everything it left:
 #   hack/containerd/stop.sh DIR [--keep]
-# 1. kill and delete every task and container in every namespace (bounded, via ctr);
+# 1. kill and delete every task and container in every namespace (via ctr; 20 s per call, 120 s in all);
 # 2. stop containerd (TERM, then KILL after 10 s);
 # 3. kill shims that are still alive (found by `-address <our socket>` in their argv) together with
-#    their descendants (QEMU, runc's container processes);
+#    their descendants (QEMU, runc's container processes), then run each one's `shim delete` in its bundle,
+#    as containerd does for a shim that died (30 s each): a shim killed without it leaves what lives outside
+#    DIR (our runtime's run directory under run_dir and the mounts in it, runc's state). Bundles left by shims
+#    that died earlier get the same delete;
 # 4. remove our shim sockets from /run/containerd/s, unmount everything under DIR, delete DIR
 #    (--keep leaves DIR, e.g. to read containerd.log);
 # 5. for a --cri instance: the pods' network namespaces (read from the containers' specs in step 1), the
@@ -18,12 +21,18 @@ dir=$1 keep=${2:-}
 cc_load "$dir" || exit 1
 ctr() { TMPDIR=$CC_FIFO_DIR timeout 20 "$CTR" --address "$CONTAINERD_ADDRESS" "$@"; }
 sockets=() namespaces=() netns=()
+# Step 1 is bounded as a whole, not only per call: many tasks of a hung runtime must not hold stop.sh for hours.
+orderly_deadline=$((SECONDS + 120))
 
 # 1. Orderly: what containerd knows about.
 if kill -0 "$CC_CONTAINERD_PID" 2>/dev/null; then
   for ns in $(ctr namespaces ls -q 2>/dev/null); do
     namespaces+=("$ns")
     for id in $(ctr -n "$ns" containers ls -q 2>/dev/null); do
+      if [ "$SECONDS" -ge "$orderly_deadline" ]; then
+        echo "containerd: orderly clean-up took 120 s; the rest is killed and deleted below" >&2
+        break 2
+      fi
       # A pod's network namespace (made by the CRI, named in its sandbox container's spec) outlives the tasks.
       if [ "${CC_CRI:-0}" = 1 ]; then
         netns+=($(ctr -n "$ns" containers info "$id" 2>/dev/null | grep -oE '"path": *"/var/run/netns/[^"]+"' | sed -E 's/.*"(\/var[^"]+)"/\1/'))
@@ -52,6 +61,8 @@ descendants() {
   for p in $(ps -o pid= --ppid "$1" 2>/dev/null); do echo "$p"; descendants "$p"; done
 }
 victims=()
+# "<binary>\t<namespace>\t<id>\t<bundle>" of every shim killed below, for its `delete` afterwards.
+deletes=()
 for proc in /proc/[0-9]*; do
   args=$( { tr '\0' ' ' <"$proc/cmdline"; } 2>/dev/null) || continue
   if [ "${proc#/proc/}" != $$ ] && { tr '\0' '\n' <"$proc/environ"; } 2>/dev/null | grep -qxF "TTRPC_ADDRESS=$CONTAINERD_ADDRESS.ttrpc"; then
@@ -64,6 +75,11 @@ for proc in /proc/[0-9]*; do
       id=$(sed -nE 's/.*-id ([^ ]+).*/\1/p' <<<"$args")
       [ -n "$ns" ] && namespaces+=("$ns")
       [ -n "$ns" ] && [ -n "$id" ] && sockets+=("$(cc_socket_of "$CONTAINERD_ADDRESS" "$ns" "$id")")
+      # A shim daemon runs in its bundle (containerd starts it there); read before the kill, while /proc has it.
+      exe=$(readlink "$proc/exe" 2>/dev/null) bundle=$(readlink "$proc/cwd" 2>/dev/null)
+      if [ -n "$ns" ] && [ -n "$id" ] && [ -n "$exe" ] && [ -f "$bundle/config.json" ]; then
+        deletes+=("$exe"$'\t'"$ns"$'\t'"$id"$'\t'"$bundle")
+      fi
       victims+=("$pid" $(descendants "$pid"))
       ;;
   esac
@@ -73,6 +89,26 @@ if [ ${#victims[@]} -gt 0 ]; then
   kill -KILL "${victims[@]}" 2>/dev/null
   sleep 0.5
 fi
+# Bundles whose shim is gone already (killed earlier, containerd gone before it could clean up): ours are known by
+# the state file our `start` writes; another runtime's bundle is left to the umount and rm below.
+for bundle in "$dir"/state/io.containerd.runtime.v2.task/*/*; do
+  [ -f "$bundle/cc-state.json" ] || continue
+  printf '%s\n' "${deletes[@]}" | grep -qF $'\t'"$bundle" && continue
+  ns=$(basename "$(dirname "$bundle")") id=$(basename "$bundle")
+  deletes+=("$cc_repo/build/bin/containerd-shim-cc-v2"$'\t'"$ns"$'\t'"$id"$'\t'"$bundle")
+done
+# What containerd runs for a shim that died: `<shim> … -id <id> -bundle <bundle> delete`, in the bundle. The killed
+# daemon cannot clean up its VM's run directory, mounts and network; `delete` can (for ours, from cc-state.json).
+for entry in "${deletes[@]}"; do
+  IFS=$'\t' read -r exe ns id bundle <<<"$entry"
+  [ -x "$exe" ] && [ -d "$bundle" ] || continue
+  if ! (cd "$bundle" && TTRPC_ADDRESS="$CONTAINERD_ADDRESS.ttrpc" NAMESPACE="$ns" timeout 30 "$exe" \
+      -namespace "$ns" -address "$CONTAINERD_ADDRESS" -publish-binary /bin/true -id "$id" -bundle "$bundle" delete \
+      >/dev/null 2>"$dir/shim-delete.err"); then
+    echo "containerd: \`shim delete\` of $ns/$id failed: $(tail -c 400 "$dir/shim-delete.err" 2>/dev/null)" >&2
+  fi
+  rm -f "$dir/shim-delete.err"
+done
 
 # 4. Files. Sockets of shims found above; mounts (rootfs overlays, shm) deepest first.
 for s in "${sockets[@]}"; do rm -f "$s"; done

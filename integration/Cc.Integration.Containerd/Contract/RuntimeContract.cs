@@ -15,8 +15,11 @@ public abstract partial class RuntimeContract(ContainerdFixture fixture)
 
     private protected abstract RuntimeUnderTest Runtime { get; }
 
-    /// <summary>Fails (never skips) when the runtime cannot be tried at all, naming what is missing.</summary>
-    private protected async Task<ContainerdSession> BeginAsync(string version)
+    /// <summary>
+    /// Fails (never skips) when the runtime cannot be tried at all, naming what is missing. <paramref name="runtime"/>
+    /// replaces the class's runtime for this test (the same runtime with a configuration of the test's own).
+    /// </summary>
+    private protected async Task<ContainerdSession> BeginAsync(string version, RuntimeUnderTest? runtime = null)
     {
         var missing = Runtime.MissingPrerequisite();
         if (missing is not null)
@@ -33,7 +36,7 @@ public abstract partial class RuntimeContract(ContainerdFixture fixture)
         using var start = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         var containerd = await fixture.GetAsync(version, start.Token);
         return new ContainerdSession(
-            containerd, Runtime, fixture.Images.BusyboxImage, s_testBudget, what => fixture.RecordHang(Runtime.Name, version, what));
+            containerd, runtime ?? Runtime, fixture.Images.BusyboxImage, s_testBudget, what => fixture.RecordHang(Runtime.Name, version, what));
     }
 
     /// <summary>

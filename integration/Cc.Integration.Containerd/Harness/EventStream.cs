@@ -15,6 +15,8 @@ internal sealed partial class EventStream : IAsyncDisposable
 {
     private readonly RunningProcess _ctr;
     private readonly ConcurrentDictionary<(string Topic, string Id), TaskCompletionSource<TimeSpan>> _seen = new();
+    // The first line of each (topic, id), written before its slot completes: a caller that awaited the slot sees it.
+    private readonly ConcurrentDictionary<(string Topic, string Id), string> _lines = new();
     private readonly Stopwatch _clock;
     private readonly PrivateContainerd _containerd;
 
@@ -46,6 +48,9 @@ internal sealed partial class EventStream : IAsyncDisposable
     /// /tasks/exit only the init's exit counts, not an exec's.
     /// </summary>
     public Task<TimeSpan> ArrivalAsync(string topic, string id) => Slot(topic, id).Task;
+
+    /// <summary>The line of <paramref name="topic"/> for <paramref name="id"/> (its JSON carries e.g. exit_status), once arrived.</summary>
+    public string? Line(string topic, string id) => _lines.GetValueOrDefault((topic, id));
 
     private async Task SubscribedAsync(CancellationToken cancellationToken)
     {
@@ -92,6 +97,7 @@ internal sealed partial class EventStream : IAsyncDisposable
             }
             if (id.Length > 0)
             {
+                _lines.TryAdd((name, id), line);
                 Slot(name, id).TrySetResult(now);
             }
         }

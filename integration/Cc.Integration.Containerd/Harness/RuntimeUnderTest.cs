@@ -34,6 +34,10 @@ internal sealed record RuntimeUnderTest(
         () => File.ReadAllText(RepoPaths.GuestKernelVersion).Trim(),
         MissingCcPrerequisite);
 
+    /// <summary>This runtime with <paramref name="configurationPath"/> as the shim's ConfigPath (a test's own configuration).</summary>
+    public RuntimeUnderTest WithConfiguration(string configurationPath) =>
+        this with { RunOptions = ["--runtime", Name, "--runtime-config-path", configurationPath] };
+
     /// <summary>One line for failure messages: which binary, how old, with which options.</summary>
     public string Describe()
     {

@@ -115,11 +115,27 @@ internal static partial class VmConfigValidation
     [System.Text.RegularExpressions.GeneratedRegex("^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")]
     private static partial System.Text.RegularExpressions.Regex MacAddress();
 
+    /// <summary>
+    /// The file must exist, be a file and open for reading: QEMU would otherwise fail later with a message that names
+    /// neither the key nor the path (a directory, or a file root cannot read, e.g. on a FUSE or NFS mount).
+    /// </summary>
     private static void RequireFile(string path, string field)
     {
+        if (Directory.Exists(path))
+        {
+            throw new VmConfigException($"{field} {path} is a directory, not a file");
+        }
         if (!File.Exists(path))
         {
             throw new VmConfigException($"{field} {path} does not exist");
+        }
+        try
+        {
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new VmConfigException($"{field} {path} cannot be read: {e.Message}");
         }
     }
 }

@@ -45,6 +45,29 @@ public sealed partial class ProcessIo : IAsyncDisposable
     /// stderr is left alone even when a FIFO is named. A <c>binary://</c> stdout starts its logger and returns only
     /// once the logger is ready (protocol.md §3.7.2).
     /// </summary>
+    /// <summary>
+    /// Refuses a FIFO the client named but that is not there (removed, or its directory gone) before anything is made
+    /// for the process: runc's shim fails Create/Exec the same way when it opens them. A FIFO that vanishes after this
+    /// check fails the open in <see cref="StartAsync"/>, and the caller undoes what it made.
+    /// </summary>
+    public static void CheckClientFifosExist(StdioSpec spec)
+    {
+        Check("stdin", spec.Stdin);
+        Check("stdout", spec.Stdout);
+        if (!spec.Terminal)
+        {
+            Check("stderr", spec.Stderr);
+        }
+
+        static void Check(string stream, string value)
+        {
+            if (StdioTarget.Parse(value) is StdioTarget.Fifo fifo && !Path.Exists(fifo.Path))
+            {
+                throw new InvalidRequestException($"{stream} FIFO {fifo.Path} does not exist: the client's end of the stdio is gone");
+            }
+        }
+    }
+
     public static async Task<ProcessIo> StartAsync(ProcessKey process, StdioSpec spec, IGuestStdio guest, string ns,
         ILogger logger, CancellationToken cancellationToken, BinaryLoggerTimeouts? loggerTimeouts = null)
     {

@@ -80,6 +80,7 @@ public sealed partial class PodSandbox
                     throw new PreconditionFailedException($"container {request.ContainerId}: init process is not running");
                 }
             }
+            Io.ProcessIo.CheckClientFifosExist(request.Stdio);
             var vm = RequireVm();
             await vm.Agent.ExecAsync(request, cancellationToken).ConfigureAwait(false);
             var process = new ShimProcess(key, container.Bundle, request.Stdio, (uint)vm.Pid);
@@ -353,13 +354,20 @@ public sealed partial class PodSandbox
         }
     }
 
+    /// <summary>
+    /// The process named by <paramref name="key"/>. A deleted one is NotFound, as an unknown one is: a call that waited on
+    /// the container's gate behind the Delete that removed it (a second Delete, a Start) must get the code a later call
+    /// gets (runc shim: "container not created: not found"), not the invalid-transition error of a state it cannot see.
+    /// </summary>
     private static ShimProcess FindProcess(ShimContainer container, ProcessKey key)
     {
         if (key.IsInit)
         {
-            return container.Init;
+            return container.Init.State != ProcessState.Deleted
+                ? container.Init
+                : throw new NotFoundException($"container {key.ContainerId}: container not created: not found");
         }
-        return container.Execs.TryGetValue(key.ExecId, out var process)
+        return container.Execs.TryGetValue(key.ExecId, out var process) && process.State != ProcessState.Deleted
             ? process
             : throw new NotFoundException($"process {key.ExecId}: process does not exist {key.ExecId}: not found");
     }

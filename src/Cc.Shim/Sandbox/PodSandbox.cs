@@ -104,11 +104,12 @@ public sealed partial class PodSandbox : IAsyncDisposable
         try
         {
             var spec = await ReadSpecAsync(request.Bundle, cancellationToken).ConfigureAwait(false);
-            var (sandboxSpec, membership) = SandboxSpecParser.Parse(spec.Span, request.Id);
+            var (sandboxSpec, membership) = ParseSpec(request.Bundle, spec, request.Id);
             foreach (var label in SpecSecurityLabels.Find(spec.Span))
             {
                 Log.SecurityLabelIgnored(_logger, request.Id, label.Field, label.Value);
             }
+            Io.ProcessIo.CheckClientFifosExist(request.Stdio);
             vm = await EnsureVmAsync(sandboxSpec, cancellationToken).ConfigureAwait(false);
             // Registered before: a failure half-way leaves mounts that the release below removes.
             rootfsRelease = RegisterRootfs(request.Id);
@@ -198,6 +199,7 @@ public sealed partial class PodSandbox : IAsyncDisposable
             }
             SandboxSpecParser.CheckLaunchable(spec);
             Directory.CreateDirectory(_options.SharedDirectory);
+            RunDirectorySpace.Require(_options.RunDirectory);
             var vm = new SandboxVm(_options.SandboxId, _options.VmHealth(), _time, _logger);
             Volatile.Write(ref _vm, vm);
             await vm.BootAsync(_launcher,
@@ -248,6 +250,7 @@ public sealed partial class PodSandbox : IAsyncDisposable
             ? vm.Require()
             : throw new PreconditionFailedException($"sandbox {_options.SandboxId}: the VM is not running");
 
+    /// <summary>The bundle's config.json; a missing or unreadable one is InvalidArgument naming the file and why.</summary>
     private static async Task<ReadOnlyMemory<byte>> ReadSpecAsync(string bundle, CancellationToken cancellationToken)
     {
         var path = Path.Combine(bundle, "config.json");
@@ -258,6 +261,26 @@ public sealed partial class PodSandbox : IAsyncDisposable
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             throw new InvalidRequestException($"bundle {bundle} has no config.json", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidRequestException($"{path} cannot be read: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// Parses the spec before anything is made for the container (no VM, no mount), so a broken config.json costs
+    /// nothing; the error names the file, since containerd's message shows only ours.
+    /// </summary>
+    private static (SandboxSpec Sandbox, PodMembership Membership) ParseSpec(string bundle, ReadOnlyMemory<byte> spec, string id)
+    {
+        try
+        {
+            return SandboxSpecParser.Parse(spec.Span, id);
+        }
+        catch (InvalidRequestException e)
+        {
+            throw new InvalidRequestException($"{Path.Combine(bundle, "config.json")}: {e.Message}", e);
         }
     }
 

@@ -71,6 +71,25 @@ public sealed class QemuHypervisorTests : IDisposable
     }
 
     [Fact]
+    public async Task A_kernel_path_that_names_a_directory_is_a_config_error_naming_key_and_path_before_anything_starts()
+    {
+        var directory = Directory.CreateTempSubdirectory("cc-kernel-dir-").FullName;
+        try
+        {
+            VmConfig config = Config("exit 0") with { Kernel = new KernelConfig { Path = directory, InitramfsPath = directory } };
+
+            var error = await Should.ThrowAsync<VmConfigException>(() => new QemuHypervisor(host: Host).StartAsync(config, CancellationToken.None).WithTimeout());
+
+            error.Message.ShouldBe($"Kernel.Path {directory} is a directory, not a file");
+            Directory.Exists(Run).ShouldBeFalse();
+        }
+        finally
+        {
+            Directory.Delete(directory);
+        }
+    }
+
+    [Fact]
     public async Task A_run_directory_that_holds_files_is_refused_and_left_untouched()
     {
         VmConfig config = Config("exit 0");

@@ -87,14 +87,24 @@ public sealed class FakeVm : ISandboxVm, IGuestAgent, IGuestStdio
         return ValueTask.CompletedTask;
     }
 
-    public Task CreateContainerAsync(string containerId, ReadOnlyMemory<byte> ociSpecJson, string guestRootfs, StdioSpec stdio,
+    /// <summary>When set, completed as a CreateContainer reaches the "guest".</summary>
+    public TaskCompletionSource? CreateArrived { get; set; }
+
+    /// <summary>When set, CreateContainer answers only once this completes (to change the world half-way through a Create).</summary>
+    public TaskCompletionSource? CreateGate { get; set; }
+
+    public async Task CreateContainerAsync(string containerId, ReadOnlyMemory<byte> ociSpecJson, string guestRootfs, StdioSpec stdio,
         PodMembership membership, CancellationToken cancellationToken)
     {
         _engine.Calls.Enqueue(membership.Role == PodRole.None
             ? $"create {containerId} {guestRootfs}"
             : $"create {containerId} {guestRootfs} role={membership.Role} sandbox={membership.SandboxContainerId}");
         ExitOf(new ProcessKey(containerId, ""));
-        return Task.CompletedTask;
+        CreateArrived?.TrySetResult();
+        if (CreateGate is { } gate)
+        {
+            await gate.Task.WaitAsync(cancellationToken);
+        }
     }
 
     public Task ExecAsync(ExecRequest request, CancellationToken cancellationToken)
@@ -135,10 +145,20 @@ public sealed class FakeVm : ISandboxVm, IGuestAgent, IGuestStdio
     /// <summary>Set when the first exit watch reaches the "guest".</summary>
     public TaskCompletionSource WaitArrived { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public Task RemoveContainerAsync(string containerId, CancellationToken cancellationToken)
+    /// <summary>Set when a RemoveContainer reaches the "guest".</summary>
+    public TaskCompletionSource RemoveArrived { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>When set, RemoveContainer answers only once this completes (to hold a Delete half-way).</summary>
+    public TaskCompletionSource? RemoveGate { get; set; }
+
+    public async Task RemoveContainerAsync(string containerId, CancellationToken cancellationToken)
     {
         _engine.Calls.Enqueue($"remove {containerId}");
-        return Task.CompletedTask;
+        RemoveArrived.TrySetResult();
+        if (RemoveGate is { } gate)
+        {
+            await gate.Task.WaitAsync(cancellationToken);
+        }
     }
 
     public Task PauseAsync(string containerId, CancellationToken cancellationToken)
