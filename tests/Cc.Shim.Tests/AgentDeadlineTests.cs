@@ -12,7 +12,9 @@ namespace Cc.Shim.Tests;
 /// answers. Each request-scoped call must fail with DeadlineExceeded in bounded time, having sent its deadline on the
 /// wire (the agent sees it and its handler is cancelled).
 /// </summary>
-public sealed class AgentDeadlineTests : IAsyncDisposable
+// IAsyncLifetime, not IAsyncDisposable: xunit 2 never calls a test class's DisposeAsync(), so the temporary
+// directory, the server and the client would outlive every test.
+public sealed class AgentDeadlineTests : IAsyncLifetime
 {
     private static readonly TimeSpan Short = TimeSpan.FromMilliseconds(300);
     private static readonly AgentDeadlines ShortDeadlines = new() { Create = Short, Start = Short, Kill = Short, Delete = Short, Other = Short };
@@ -141,7 +143,9 @@ public sealed class AgentDeadlineTests : IAsyncDisposable
         await guest.StartAsync(new ProcessKey("c1", "e1"), CancellationToken.None);
     }
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
     {
         if (_client is not null)
         {

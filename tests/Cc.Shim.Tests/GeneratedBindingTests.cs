@@ -11,7 +11,9 @@ namespace Cc.Shim.Tests;
 /// The bindings Cc.Ttrpc.Generator writes from api/ (the generator's own tests are in Cc.Ttrpc.Generator.Tests): the
 /// wire names containerd and our agent dial, and the generated base over a real connection.
 /// </summary>
-public sealed class GeneratedBindingTests : IAsyncDisposable
+// IAsyncLifetime, not IAsyncDisposable: xunit 2 never calls a test class's DisposeAsync(), so the temporary
+// directory, the server and the client would outlive every test.
+public sealed class GeneratedBindingTests : IAsyncLifetime
 {
     private readonly string _root = Directory.CreateTempSubdirectory("cc-binding-").FullName;
     private readonly TtrpcServer _server = new();
@@ -43,7 +45,9 @@ public sealed class GeneratedBindingTests : IAsyncDisposable
         error.Message.ShouldBe("/cc.agent.v1.Agent/GetGuestDetails is not implemented");
     }
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
     {
         await _server.DisposeAsync();
         if (_serving is not null)
