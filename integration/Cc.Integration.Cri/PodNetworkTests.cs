@@ -177,7 +177,7 @@ public sealed class PodNetworkTests(CriFixture fixture, ITestOutputHelper output
     /// An HTTP GET from inside the container until the server answers (httpd may not listen yet), bounded; the body.
     /// busybox nc, not wget: Debian 12's busybox-static wget dies with SIGSEGV once it is connected (on the host too).
     /// </summary>
-    private static Task<string> FetchInPodAsync(CriPod pod, string id, string url, CancellationToken ct)
+    internal static Task<string> FetchInPodAsync(CriPod pod, string id, string url, CancellationToken ct)
     {
         var uri = new Uri(url);
         var get = $"printf 'GET {uri.PathAndQuery} HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {uri.Host} {uri.Port}";
@@ -192,7 +192,7 @@ public sealed class PodNetworkTests(CriFixture fixture, ITestOutputHelper output
         }, ct);
     }
 
-    private static Task<string> FetchFromHostAsync(string url, CancellationToken ct) =>
+    internal static Task<string> FetchFromHostAsync(string url, CancellationToken ct) =>
         Wait.ForAsync($"{url} from the host", s_serveTimeout, async () =>
         {
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(3) };

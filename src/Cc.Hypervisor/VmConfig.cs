@@ -60,6 +60,15 @@ public sealed record VmConfig
     /// <see cref="Qemu.QemuVirtualMachine.LoadStateAsync"/> loaded a saved state into it.</summary>
     public bool IncomingMigration { get; init; }
 
+    /// <summary>Empty PCIe root ports (q35 only) that devices can be hot-plugged into after start: a template VM's, so
+    /// that its clones can get the pod's NICs (docs/templates.md).</summary>
+    public int HotplugPorts { get; init; }
+
+    /// <summary>The <see cref="NetworkInterfaces"/>' descriptors are inherited as usual, but their netdevs and devices are
+    /// not on the command line: <see cref="Qemu.QemuVirtualMachine.PlugNetworkInterfacesAsync"/> adds them into the
+    /// <see cref="HotplugPorts"/> once the guest runs (a template's clone, whose saved device set has no NIC).</summary>
+    public bool NetworkHotplug { get; init; }
+
     /// <summary>How long StartAsync waits for QEMU's monitor to answer.</summary>
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(10);
 }

@@ -47,10 +47,15 @@ internal sealed class CriContainerd : IAsyncDisposable
 
     public ImageService.ImageServiceClient Images { get; }
 
-    public static async Task<CriContainerd> StartAsync(string version, CancellationToken cancellationToken)
+    /// <summary>Starts an instance; <paramref name="configure"/> is start.sh's <c>--configure</c> (bash run on the rendered
+    /// config.toml, named by CC_CONTAINERD_CONFIG), e.g. to add a runtime handler of the test's own.</summary>
+    public static async Task<CriContainerd> StartAsync(string version, CancellationToken cancellationToken, string? configure = null)
     {
+        string[] arguments = configure is null
+            ? ["--cri", "--version", version]
+            : ["--cri", "--version", version, "--configure", configure];
         var result = await ProcessRunner.RunAsync(
-            RepoPaths.Hack("containerd/start.sh"), ["--cri", "--version", version], s_startTimeout, cancellationToken);
+            RepoPaths.Hack("containerd/start.sh"), arguments, s_startTimeout, cancellationToken);
         if (result.ExitCode != 0)
         {
             throw new InvalidOperationException($"containerd {version} with CRI did not start:\n{result.Describe()}");

@@ -46,14 +46,13 @@ public static class QemuCommandLine
                 _ => throw new VmConfigException($"unknown shared filesystem kind {shared.Kind}"),
             });
         }
-        // Numbered exactly as InheritedFds numbers them.
-        int nextFd = FirstInheritedFd;
-        for (int i = 0; i < config.NetworkInterfaces.Count; i++)
+        if (!config.NetworkHotplug)
         {
-            NetworkInterfaceConfig nic = config.NetworkInterfaces[i];
-            int tap = nextFd++;
-            int? vhost = nic.VhostNet is null ? null : nextFd++;
-            devices.Add(new NetworkDevice(bus, i, tap, nic.MacAddress, nic.Mtu, vhost));
+            devices.AddRange(NetworkDevices(config, bus));
+        }
+        if (config.HotplugPorts > 0)
+        {
+            devices.Add(new HotplugPortsDevice(config.HotplugPorts));
         }
         if (config.Rng)
         {
@@ -68,6 +67,24 @@ public static class QemuCommandLine
             devices.Add(new RawArguments(config.ExtraArguments));
         }
         return devices;
+    }
+
+    /// <summary>
+    /// The NICs of <paramref name="config"/>, their descriptors numbered exactly as <see cref="InheritedFds"/> numbers
+    /// them: on the command line, or added after start when <see cref="VmConfig.NetworkHotplug"/> is set.
+    /// </summary>
+    public static IReadOnlyList<NetworkDevice> NetworkDevices(VmConfig config, VirtioBus bus)
+    {
+        List<NetworkDevice> nics = [];
+        int nextFd = FirstInheritedFd;
+        for (int i = 0; i < config.NetworkInterfaces.Count; i++)
+        {
+            NetworkInterfaceConfig nic = config.NetworkInterfaces[i];
+            int tap = nextFd++;
+            int? vhost = nic.VhostNet is null ? null : nextFd++;
+            nics.Add(new NetworkDevice(bus, i, tap, nic.MacAddress, nic.Mtu, vhost));
+        }
+        return nics;
     }
 
     /// <summary>QEMU's first inherited descriptor after stdin, stdout and stderr.</summary>

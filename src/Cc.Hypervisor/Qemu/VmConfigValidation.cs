@@ -53,6 +53,7 @@ internal static partial class VmConfigValidation
             }
         }
         ValidateNetworkInterfaces(config);
+        ValidateHotplug(config);
         if (config.MemoryFile is { } memory)
         {
             if (!Path.IsPathFullyQualified(memory.Path))
@@ -83,6 +84,23 @@ internal static partial class VmConfigValidation
         for (int i = 0; i < config.NetworkInterfaces.Count; i++)
         {
             ValidateNetworkInterface(config.NetworkInterfaces[i], i);
+        }
+    }
+
+    internal static void ValidateHotplug(VmConfig config)
+    {
+        if (config.HotplugPorts < 0)
+        {
+            throw new VmConfigException($"HotplugPorts {config.HotplugPorts} is negative");
+        }
+        if (config.HotplugPorts > 0 && config.Machine != MachineType.Q35)
+        {
+            throw new VmConfigException("HotplugPorts needs q35 (PCIe root ports); microvm's virtio-mmio has no hot-plug");
+        }
+        if (config.NetworkHotplug && config.NetworkInterfaces.Count > config.HotplugPorts)
+        {
+            throw new VmConfigException(
+                $"{config.NetworkInterfaces.Count} network interface(s) to hot-plug but only {config.HotplugPorts} hot-plug port(s)");
         }
     }
 

@@ -74,6 +74,8 @@ public sealed partial class VmTemplateFactory(QemuHypervisor hypervisor, string 
             Shared = config.Shared is { } shared ? shared with { HostPath = share } : null,
             MemoryFile = new GuestMemoryFile(made.MemoryPath, Shared: true),
             IncomingMigration = false,
+            NetworkInterfaces = [],
+            NetworkHotplug = false,
             StartTimeout = config.StartTimeout > TemplateStartTimeout ? config.StartTimeout : TemplateStartTimeout,
         };
         Log.Creating(logger, key, Directory);
@@ -101,19 +103,27 @@ public sealed partial class VmTemplateFactory(QemuHypervisor hypervisor, string 
 
     /// <summary>
     /// Starts a clone of <paramref name="template"/> with <paramref name="config"/> (whose key must be the template's):
-    /// returns once the saved state is loaded and the guest runs on. On failure nothing is left behind.
+    /// returns once the saved state is loaded, the guest runs on and <paramref name="config"/>'s network interfaces are
+    /// hot-plugged into the template's <see cref="VmConfig.HotplugPorts"/> (their taps reach QEMU through the spawner's
+    /// fd map; the saved device set has no NIC). On failure nothing is left behind.
     /// </summary>
     public async Task<QemuVirtualMachine> StartCloneAsync(VmConfig config, VmTemplate template, TimeSpan loadTimeout,
         CancellationToken cancellationToken)
     {
-        QemuVirtualMachine vm = await hypervisor.StartAsync(config with
+        VmConfig clone = config with
         {
             MemoryFile = new GuestMemoryFile(template.MemoryPath, Shared: false),
             IncomingMigration = true,
-        }, cancellationToken).ConfigureAwait(false);
+            NetworkHotplug = true,
+        };
+        QemuVirtualMachine vm = await hypervisor.StartAsync(clone, cancellationToken).ConfigureAwait(false);
         try
         {
             await vm.LoadStateAsync(template.StatePath, loadTimeout, cancellationToken).ConfigureAwait(false);
+            if (clone.NetworkInterfaces.Count > 0)
+            {
+                await vm.PlugNetworkInterfacesAsync(clone, cancellationToken).ConfigureAwait(false);
+            }
             return vm;
         }
         catch

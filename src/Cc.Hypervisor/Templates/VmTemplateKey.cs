@@ -17,14 +17,10 @@ public static class VmTemplateKey
     /// <summary>Stand-in for the per-VM directory in the hashed command line.</summary>
     private const string NeutralDirectory = "/cc-template";
 
-    /// <summary>The key of <paramref name="config"/>, 16 hex digits. The config must have no network interfaces
-    /// (their taps are per VM and the template has none).</summary>
+    /// <summary>The key of <paramref name="config"/>, 16 hex digits. Network interfaces are not part of the shape: the
+    /// template has none, and a clone gets its own by hot-plug (<see cref="VmConfig.HotplugPorts"/> are).</summary>
     public static string For(VmConfig config, HostCapabilities host)
     {
-        if (config.NetworkInterfaces.Count > 0)
-        {
-            throw new VmConfigException("a VM with network interfaces cannot be made from a template (the template has none)");
-        }
         VmConfig neutral = Neutral(config);
         var text = new StringBuilder();
         foreach (string argument in QemuCommandLine.Build(neutral, RunLayout.For(neutral), host))
@@ -47,6 +43,8 @@ public static class VmTemplateKey
         Shared = config.Shared is { } shared ? shared with { HostPath = NeutralDirectory + "/share" } : null,
         MemoryFile = new GuestMemoryFile(NeutralDirectory + "/" + VmTemplate.MemoryFileName, Shared: true),
         IncomingMigration = false,
+        NetworkInterfaces = [],
+        NetworkHotplug = false,
     };
 
     private static string Stamp(string? path)

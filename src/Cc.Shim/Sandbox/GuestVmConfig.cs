@@ -13,6 +13,10 @@ public static class GuestVmConfig
     /// at CreateSandbox, not at boot, because QEMU refuses to save a VM with the share mounted.</summary>
     public const string LateShareParameter = "cc.share=late";
 
+    /// <summary>How many NICs a clone can get: the empty PCIe root ports a q35 template carries for them (docs/templates.md,
+    /// "Network interfaces"). A CNI pod has one; a pod with more than this boots cold.</summary>
+    public const int TemplateNicPorts = 4;
+
     public static VmConfig Build(ShimConfiguration configuration, int memoryMiB, int vcpus, string runDirectory,
         string sharedDirectory, bool forTemplate)
     {
@@ -43,6 +47,7 @@ public static class GuestVmConfig
             RunDirectory = Path.Combine(runDirectory, "vm"),
             ConsoleLogPath = Path.Combine(runDirectory, "console.log"),
             Shared = new SharedDirectory { HostPath = sharedDirectory },
+            HotplugPorts = forTemplate && settings.Machine != "microvm" ? TemplateNicPorts : 0,
         };
     }
 }

@@ -35,17 +35,14 @@ public sealed partial class QemuVmLauncher
         var current = configuration.Current.Configuration;
         if (current.Factory.Template)
         {
-            string? ineligible = network is { Interfaces.Count: > 0 } nics
-                ? $"the pod has {nics.Interfaces.Count} network interface(s) and templates have none yet"
-                : hypervisor is not QemuHypervisor ? "the hypervisor is not QEMU" : null;
-            if (ineligible is not null)
+            var shape = GuestVmConfig.Build(current, memoryMiB, vcpus, request.RunDirectory, request.SharedDirectory,
+                forTemplate: true) with { NetworkInterfaces = Nics(network) };
+            if (Ineligible(shape) is { } ineligible)
             {
                 Log.TemplateNotUsed(_logger, request.SandboxId, ineligible);
             }
             else
             {
-                var shape = GuestVmConfig.Build(current, memoryMiB, vcpus, request.RunDirectory, request.SharedDirectory,
-                    forTemplate: true);
                 try
                 {
                     var (clone, agent, key) = await StartCloneAsync((QemuHypervisor)hypervisor, shape, request, cancellationToken)
@@ -63,6 +60,16 @@ public sealed partial class QemuVmLauncher
         await RecordOriginAsync(request, "cold").ConfigureAwait(false);
         return (vm, null);
     }
+
+    /// <summary>Why a pod of <paramref name="shape"/> cannot start from a template, or null. Its NICs are hot-plugged into
+    /// the template's empty PCIe ports, so it needs q35 and no more NICs than ports.</summary>
+    private string? Ineligible(VmConfig shape) =>
+        hypervisor is not QemuHypervisor ? "the hypervisor is not QEMU"
+        : shape.NetworkInterfaces.Count == 0 ? null
+        : shape.Machine != MachineType.Q35 ? "the pod has network interfaces and microvm has no PCI hot-plug to give a clone its NICs"
+        : shape.NetworkInterfaces.Count > shape.HotplugPorts
+            ? $"the pod has {shape.NetworkInterfaces.Count} network interfaces and a template has {shape.HotplugPorts} hot-plug ports"
+            : null;
 
     private async Task<(IVirtualMachine Vm, AgentClient Agent, string Key)> StartCloneAsync(QemuHypervisor qemu, VmConfig shape,
         VmLaunchRequest request, CancellationToken cancellationToken)
