@@ -203,6 +203,29 @@ public sealed class MetricsEndpointTests : IAsyncLifetime
         stderr.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Length.ShouldBe(1);
     }
 
+    [Fact]
+    public async Task With_listen_the_command_serves_the_merge_per_request_until_stopped_and_removes_its_socket()
+    {
+        var runDir = Path.Combine(_dir, "run");
+        Serve("run/k8s.io/podA/monitor.sock", Text("cc_x{namespace=\"k8s.io\",sandbox=\"podA\"} 1\n"));
+        var node = Path.Combine(_dir, "node.sock");
+        using var stop = new CancellationTokenSource();
+        var stdout = new StringWriter();
+
+        var serving = MetricsCommand.RunAsync(["--run-dir", runDir, "--listen", "unix:" + node], stdout, new StringWriter(), stop.Token);
+        await Bounded.UntilAsync(() => File.Exists(node), "the command listens");
+        var first = await MetricsScraper.GetAsync(new UnixDomainSocketEndPoint(node), CancellationToken.None).WithTimeout();
+        // A pod that starts later is in the next answer: every request scrapes afresh.
+        Serve("run/default/podB/monitor.sock", Text("cc_x{namespace=\"default\",sandbox=\"podB\"} 2\n"));
+        var second = await MetricsScraper.GetAsync(new UnixDomainSocketEndPoint(node), CancellationToken.None).WithTimeout();
+        await stop.CancelAsync();
+
+        (await serving.WithTimeout(TimeSpan.FromSeconds(15))).ShouldBe(MetricsCommand.ExitOk);
+        first.ShouldBe("cc_x{namespace=\"k8s.io\",sandbox=\"podA\"} 1\n");
+        second.ShouldBe("cc_x{namespace=\"default\",sandbox=\"podB\"} 2\ncc_x{namespace=\"k8s.io\",sandbox=\"podA\"} 1\n");
+        File.Exists(node).ShouldBeFalse();
+    }
+
     [Theory]
     [InlineData("127.0.0.1:9100", true)]
     [InlineData("[::1]:9100", true)]
