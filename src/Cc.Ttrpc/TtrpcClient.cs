@@ -16,7 +16,17 @@ public sealed record TtrpcClientOptions
 
     /// <summary>Added to every call before the call's own metadata (e.g. the containerd namespace).</summary>
     public Metadata? DefaultMetadata { get; init; }
+
+    /// <summary>
+    /// Told of every unary call once it has ended: its service, method, status (<see cref="StatusCode.Ok"/> when it
+    /// answered) and how long it took from its start to its end. Called on the caller's path: it must be cheap and
+    /// must not throw (metrics, not logic).
+    /// </summary>
+    public UnaryCallObserver? CallObserver { get; init; }
 }
+
+/// <summary>See <see cref="TtrpcClientOptions.CallObserver"/>.</summary>
+public delegate void UnaryCallObserver(string service, string method, StatusCode code, TimeSpan elapsed);
 
 /// <summary>
 /// A ttrpc client: many concurrent calls multiplexed on one connection. Stream ids are odd, start at 1
@@ -75,10 +85,30 @@ public sealed partial class TtrpcClient : IFrameHandler, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(parser);
-        var call = new UnaryCall<TResponse>(this, parser);
-        await WaitForRoomAsync(options.CancellationToken).ConfigureAwait(false);
-        Start(call, service, method, request, FrameFlags.None, options);
-        return await call.Result.ConfigureAwait(false);
+        if (_options.CallObserver is not { } observer)
+        {
+            return await CallAsync().ConfigureAwait(false);
+        }
+        var started = _options.TimeProvider.GetTimestamp();
+        try
+        {
+            var response = await CallAsync().ConfigureAwait(false);
+            observer(service, method, StatusCode.Ok, _options.TimeProvider.GetElapsedTime(started));
+            return response;
+        }
+        catch (TtrpcException e)
+        {
+            observer(service, method, e.Code, _options.TimeProvider.GetElapsedTime(started));
+            throw;
+        }
+
+        async Task<TResponse> CallAsync()
+        {
+            var call = new UnaryCall<TResponse>(this, parser);
+            await WaitForRoomAsync(options.CancellationToken).ConfigureAwait(false);
+            Start(call, service, method, request, FrameFlags.None, options);
+            return await call.Result.ConfigureAwait(false);
+        }
     }
 
     /// <summary>Ends the connection; every pending call fails with Unavailable "ttrpc: closed".</summary>

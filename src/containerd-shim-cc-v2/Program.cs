@@ -14,6 +14,12 @@ if (Cc.Shim.Operate.OperatorCommands.Recognizes(args))
     return Cc.Shim.Operate.OperatorCommands.Run(args, Console.Out, Console.Error);
 }
 
+// `metrics ...`: every sandbox's metrics of this node, merged (docs/metrics.md), as kata-monitor serves them.
+if (args is ["metrics", ..])
+{
+    return await Cc.Shim.Operate.MetricsCommand.RunAsync(args[1..], Console.Out, Console.Error);
+}
+
 // `factory ...` (VM templates, docs/templates.md) is an operator's command, not one of containerd's.
 if (args is ["factory", ..])
 {

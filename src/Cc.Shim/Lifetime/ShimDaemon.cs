@@ -4,6 +4,7 @@ using Cc.Containerd.Protocol.Tasks;
 using Cc.Shim.Cli;
 using Cc.Shim.Configuration;
 using Cc.Shim.Events;
+using Cc.Shim.Monitoring;
 using Cc.Shim.Sandbox;
 using Cc.Shim.Tasks;
 using Cc.Ttrpc;
@@ -11,8 +12,12 @@ using Microsoft.Extensions.Logging;
 
 namespace Cc.Shim.Lifetime;
 
-/// <summary>The engines the daemon runs on; production wires QEMU and the agent, tests wire fakes.</summary>
-public sealed record DaemonEngines(IVmLauncher Launcher, IRootfsProvider Rootfs, IEventSink Events, IEventSink? FallbackEvents);
+/// <summary>
+/// The engines the daemon runs on; production wires QEMU and the agent, tests wire fakes. <paramref name="Metrics"/> is
+/// the instruments the launcher records into (agent calls, boot); null = the daemon makes its own.
+/// </summary>
+public sealed record DaemonEngines(IVmLauncher Launcher, IRootfsProvider Rootfs, IEventSink Events, IEventSink? FallbackEvents,
+    SandboxMetrics? Metrics = null);
 
 /// <summary>
 /// The long-running daemon (protocol.md §2.5): serves the Task service on the socket <c>start</c> handed over, until a
@@ -88,6 +93,8 @@ public static partial class ShimDaemon
             var sandbox = new PodSandbox(options, engines.Launcher, engines.Rootfs,
                 events, TimeProvider.System, loggerFactory.CreateLogger<PodSandbox>());
             cleanup.Register("stop sandbox", token => sandbox.DisposeAsync().AsTask().WaitAsync(token));
+            ServeMetrics(cleanup, engines.Metrics ?? new SandboxMetrics(args.Namespace, args.Id), sandbox, runDirectory,
+                loggerFactory.CreateLogger("Cc.Shim.Monitoring"));
             var service = new TaskService(sandbox, configuration, lifetime, loggerFactory.CreateLogger<TaskService>());
 
             TaskServiceBinding.RegisterAll(server, service);
@@ -109,6 +116,48 @@ public static partial class ShimDaemon
         }
         Log.Exited(logger);
         return 0;
+    }
+
+    /// <summary>
+    /// The management socket (<c>&lt;run dir&gt;/monitor.sock</c>, docs/metrics.md): <c>GET /metrics</c> for this
+    /// sandbox. Registered after the sandbox, so it stops (and its socket goes) before the VM does and a scrape never
+    /// meets a half-stopped pod. A socket that cannot be made (a path over the unix limit, a read-only run_dir) costs
+    /// the metrics, not the pod: logged, and the pod runs on.
+    /// </summary>
+    private static void ServeMetrics(CleanupStack cleanup, SandboxMetrics metrics, PodSandbox sandbox, string runDirectory,
+        ILogger logger)
+    {
+        cleanup.Register("dispose metrics", metrics.Dispose);
+        var exporter = new MetricsExporter(metrics, sandbox);
+        cleanup.Register("stop the metrics exporter", exporter.Dispose);
+        var path = Path.Combine(runDirectory, MetricsScraper.SocketName);
+        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            Directory.CreateDirectory(runDirectory);
+            File.Delete(path);
+            listener.Bind(new UnixDomainSocketEndPoint(path));
+            listener.Listen(8);
+        }
+        catch (Exception e) when (e is SocketException or IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            listener.Dispose();
+            Log.MetricsUnavailable(logger, path, e.Message);
+            return;
+        }
+        var server = new MetricsHttpServer(listener, exporter.ExportAsync, logger);
+        cleanup.Register("stop serving metrics", async _ =>
+        {
+            try
+            {
+                await server.DisposeAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                File.Delete(path);
+            }
+        });
+        server.Start();
     }
 
     /// <summary>
@@ -186,5 +235,8 @@ public static partial class ShimDaemon
 
         [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Run directory {RunDirectory} kept: {Reason}")]
         public static partial void RunDirectoryKept(ILogger logger, string runDirectory, string reason);
+
+        [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "No metrics for this sandbox: cannot listen on {Path}: {Reason}")]
+        public static partial void MetricsUnavailable(ILogger logger, string path, string reason);
     }
 }

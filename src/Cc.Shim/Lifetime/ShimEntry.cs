@@ -146,10 +146,12 @@ public static class ProductionEngines
         IEventSink? fallback = args.PublishBinary.Length > 0 && args.Address.Length > 0
             ? new PublishBinarySink(args.PublishBinary, args.Address, args.Namespace)
             : null;
+        var metrics = new Monitoring.SandboxMetrics(args.Namespace, args.Id);
         var launcher = new QemuVmLauncher(new Cc.Hypervisor.Qemu.QemuHypervisor(loggerFactory), configuration, loggerFactory)
         {
             StateBundle = bundle,
+            Metrics = metrics,
         };
-        return new DaemonEngines(launcher, new HostRootfs(), events, fallback);
+        return new DaemonEngines(launcher, new HostRootfs(), events, fallback, metrics);
     }
 }

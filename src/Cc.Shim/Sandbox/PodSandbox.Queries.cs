@@ -1,6 +1,6 @@
 namespace Cc.Shim.Sandbox;
 
-public sealed partial class PodSandbox
+public sealed partial class PodSandbox : Monitoring.ISandboxMetricsSource
 {
     /// <summary>State from the cache only: containerd gives it 2 s and it must never wait for the guest.</summary>
     public ProcessSnapshot State(ProcessKey key)
@@ -60,5 +60,37 @@ public sealed partial class PodSandbox
     {
         FindContainer(containerId);
         return RequireVm().Agent.StatsAsync(containerId, cancellationToken);
+    }
+
+    /// <summary>
+    /// The guest's numbers of every container whose init process is running, for the metrics endpoint: the same
+    /// agent call as Task Stats. A container whose stats fail (it exited meanwhile) is left out, not an error; no VM
+    /// ready = no containers.
+    /// </summary>
+    public async Task<IReadOnlyList<(string ContainerId, ContainerStats Stats)>> RunningContainerStatsAsync(
+        CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _vm) is not { } life || !life.TryGetReady(out var vm))
+        {
+            return [];
+        }
+        List<string> running;
+        lock (_lock)
+        {
+            running = _containers.Values.Where(c => c.Init.State is ProcessState.Running or ProcessState.Paused).Select(c => c.Id).ToList();
+        }
+        var stats = new List<(string, ContainerStats)>(running.Count);
+        foreach (var id in running)
+        {
+            try
+            {
+                stats.Add((id, await vm.Agent.StatsAsync(id, cancellationToken).ConfigureAwait(false)));
+            }
+            catch (Exception e) when (e is NotFoundException or SandboxUnavailableException or Cc.Ttrpc.TtrpcException)
+            {
+                // Exited or removed since the list was taken, or the VM is going: nothing to report for it.
+            }
+        }
+        return stats;
     }
 }

@@ -83,7 +83,7 @@ public sealed partial class QemuVmLauncher
         try
         {
             var agent = await AgentConnector.ConnectAsync(clone.Agent.ToString(), CloneAgentTimeout,
-                new TtrpcClientOptions { LoggerFactory = loggerFactory }, cancellationToken: cancellationToken).ConfigureAwait(false);
+                AgentOptions(), cancellationToken: cancellationToken).ConfigureAwait(false);
             Log.Restored(_logger, request.SandboxId, template.Key, TimeProvider.System.GetElapsedTime(started).TotalMilliseconds);
             return (clone, agent, template.Key);
         }

@@ -26,8 +26,15 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
     /// <summary>The bundle whose <see cref="Cli.ShimState"/> records the VMM (the daemon's own); null records nothing there.</summary>
     public string? StateBundle { get; init; }
 
+    /// <summary>Where the agent's calls and the boot time are recorded (docs/metrics.md); null records nothing.</summary>
+    public Monitoring.SandboxMetrics? Metrics { get; init; }
+
+    /// <summary>Options of every agent connection of the pod: calls are observed for the metrics.</summary>
+    private TtrpcClientOptions AgentOptions() => new() { LoggerFactory = loggerFactory, CallObserver = Metrics is { } m ? m.ObserveAgentCall : null };
+
     public async Task<ISandboxVm> LaunchAsync(VmLaunchRequest request, CancellationToken cancellationToken)
     {
+        var launchStarted = TimeProvider.System.GetTimestamp();
         var settings = configuration.Current.Configuration.Hypervisor;
         var agentSettings = configuration.Current.Configuration.Agent;
         var spec = request.Spec;
@@ -70,7 +77,7 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
                 Cli.ShimState.RecordVmm(bundle, vm.Pid);
             }
             var agent = clonedAgent ?? await AgentConnector.ConnectAsync(vm.Agent.ToString(), TimeSpan.FromSeconds(settings.BootTimeoutSeconds),
-                new TtrpcClientOptions { LoggerFactory = loggerFactory }, cancellationToken: cancellationToken).ConfigureAwait(false);
+                AgentOptions(), cancellationToken: cancellationToken).ConfigureAwait(false);
             session.Register("close the agent connection", _ => agent.Connection.DisposeAsync().AsTask());
             var sandbox = new V1.CreateSandboxRequest
             {
@@ -86,6 +93,7 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
             }
             await agent.CreateSandboxAsync(sandbox, new CallOptions(TimeSpan.FromSeconds(10), CancellationToken: cancellationToken))
                 .ConfigureAwait(false);
+            Metrics?.RecordBoot(TimeProvider.System.GetElapsedTime(launchStarted), clonedAgent is null ? "cold" : "template");
             var clock = new GuestClockSync(
                 (now, token) => agent.SetTimeAsync(new V1.SetTimeRequest { HostTime = Timestamp.FromDateTimeOffset(now) },
                     new CallOptions(GuestClockSync.CallTimeout, CancellationToken: token)),
