@@ -247,7 +247,7 @@ public sealed class DaemonSpawnerTests
             lines[5].ShouldBe(ours, "fd 4 is the mount namespace start ran in (the host's)");
             lines[6].ShouldStartWith("mnt:[");
             lines[6].ShouldNotBe(ours, "the daemon's mounts are made in a mount namespace of its own");
-            lines[7].ShouldNotStartWith("shared:", "the daemon's root receives the host's mounts at most (a slave), never sends its own");
+            lines[7].ShouldNotStartWith("shared:", customMessage: "the daemon's root receives the host's mounts at most (a slave), never sends its own");
         }
         finally
         {
