@@ -7,9 +7,9 @@ namespace Cc.Integration.Cri;
 
 /// <summary>
 /// Edges cri-tools' critest found, the same for runc and <c>cc</c>: a read-only volume is read-only on its own files
-/// but a filesystem mounted below its host source stays writable ("non-recursive readonly mounts"), a Linux bridge can
-/// be made with CAP_NET_ADMIN ("adding capability"), and a container in a shared pid namespace ends with its init
-/// ("PodPID", "HostPID").
+/// but a filesystem mounted below its host source stays writable, and the host can unmount it and remove the source
+/// while the pod runs ("non-recursive readonly mounts"); a Linux bridge can be made with CAP_NET_ADMIN ("adding
+/// capability"); and a container in a shared pid namespace ends with its init ("PodPID", "HostPID").
 /// </summary>
 [Collection(CriCollection.Name)]
 [Trait("Category", "Cri")]
@@ -19,19 +19,25 @@ public sealed class VolumeAndCapabilityTests(CriFixture fixture, ITestOutputHelp
 
     [Theory]
     [MemberData(nameof(Runtimes))]
-    public async Task A_read_only_volume_spares_its_submounts_and_NET_ADMIN_makes_a_bridge(string version, string handler)
+    public async Task A_read_only_volume_spares_its_submounts_which_the_host_can_remove_while_the_pod_runs_and_NET_ADMIN_makes_a_bridge(
+        string version, string handler)
     {
+        // critest's "non-recursive readonly mounts", step by step: the tmpfs below the volume's source is mounted after
+        // the pod started (this host's root mount is private, so it never propagates into a namespace made earlier),
+        // and the spec's clean-up unmounts it and removes the source while the pod still runs. That removal failed
+        // with EBUSY while the shim's copy of the submount sat on the host's directory in the host's mount namespace.
         var ct = CancellationToken.None;
         var containerd = await fixture.ContainerdAsync(version);
         var logStart = containerd.LogLength();
         var source = Directory.CreateTempSubdirectory("cc-cri-ro-").FullName;
         var submount = Path.Combine(source, "tmpfs");
         Directory.CreateDirectory(submount);
-        var mounted = await ProcessRunner.RunAsync("mount", ["-t", "tmpfs", "cc-cri-ro", submount], TimeSpan.FromSeconds(20), ct);
-        mounted.ExitCode.ShouldBe(0, mounted.Describe());
+        var removed = false;
         try
         {
             await using var pod = await CriPod.RunAsync(containerd, handler, $"ro-{handler}", ct);
+            var mounted = await ProcessRunner.RunAsync("mount", ["-t", "tmpfs", "cc-cri-ro", submount], TimeSpan.FromSeconds(20), ct);
+            mounted.ExitCode.ShouldBe(0, mounted.Describe());
             var id = await pod.CreateContainerAsync("vol", 0, "echo vol-up; while :; do sleep 1; done", ct, configure: c =>
             {
                 c.Mounts.Add(new Mount { HostPath = source, ContainerPath = "/mnt", Readonly = true });
@@ -53,6 +59,13 @@ public sealed class VolumeAndCapabilityTests(CriFixture fixture, ITestOutputHelp
             var bridge = await pod.ExecSyncAsync(id, ct, "brctl", "addbr", "cc-test0");
             output.WriteLine($"brctl addbr: exit {bridge.ExitCode} {bridge.Stderr.ToStringUtf8()}");
             bridge.ExitCode.ShouldBe(0, bridge.Stderr.ToStringUtf8());
+
+            // critest's clean-up, with the pod running: no mount of the pod's holds the host's directories.
+            var unmounted = await ProcessRunner.RunAsync("umount", ["-l", submount], TimeSpan.FromSeconds(20), ct);
+            unmounted.ExitCode.ShouldBe(0, unmounted.Describe());
+            Should.NotThrow(() => Directory.Delete(source, recursive: true), "removing the volume's source while the pod runs");
+            removed = true;
+            (await pod.StatusAsync(id, ct)).State.ShouldBe(ContainerState.ContainerRunning);
             await pod.RemoveAsync(ct);
         }
         catch
@@ -62,8 +75,11 @@ public sealed class VolumeAndCapabilityTests(CriFixture fixture, ITestOutputHelp
         }
         finally
         {
-            await ProcessRunner.RunAsync("umount", ["-l", submount], TimeSpan.FromSeconds(20), CancellationToken.None);
-            Directory.Delete(source, recursive: true);
+            if (!removed)
+            {
+                await ProcessRunner.RunAsync("umount", ["-l", submount], TimeSpan.FromSeconds(20), CancellationToken.None);
+                Directory.Delete(source, recursive: true);
+            }
         }
     }
 

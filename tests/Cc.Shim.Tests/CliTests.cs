@@ -215,7 +215,7 @@ public sealed class StartCommandTests : IDisposable
 public sealed class DaemonSpawnerTests
 {
     [Fact]
-    public async Task The_daemon_gets_dev_null_stdio_the_listener_as_fd_3_and_its_own_process_group()
+    public async Task The_daemon_gets_dev_null_stdio_the_listener_as_fd_3_the_host_mount_namespace_as_fd_4_a_mount_namespace_and_a_process_group_of_its_own()
     {
         var root = Directory.CreateTempSubdirectory("cc-spawn-").FullName;
         try
@@ -228,7 +228,8 @@ public sealed class DaemonSpawnerTests
             // The shell reports on its own fds ($$) from command substitutions, which leave the shell's fds alone
             // (dash applies a command's redirections in the shell itself, so a plain redirect would show up here).
             var script = "r=\"$(readlink /proc/$$/fd/0)\n$(readlink /proc/$$/fd/1)\n$(readlink /proc/$$/fd/2)\n" +
-                         "$(readlink /proc/$$/fd/3)\n$(ps -o pgid= -p $$)\"; " +
+                         "$(readlink /proc/$$/fd/3)\n$(ps -o pgid= -p $$)\n$(readlink /proc/$$/fd/4)\n$(readlink /proc/$$/ns/mnt)\n" +
+                         "$(awk '$5 == \"/\" { print $7 }' /proc/$$/mountinfo)\"; " +
                          $"printf '%b\\n' \"$r\" > {report}.tmp; mv {report}.tmp {report}";
 
             var pid = DaemonSpawner.Spawn("/bin/sh", ["-c", script], listener);
@@ -242,6 +243,11 @@ public sealed class DaemonSpawnerTests
             lines[2].ShouldBe("/dev/null", all);
             lines[3].ShouldStartWith("socket:[");
             int.Parse(lines[4].Trim()).ShouldBe(pid, "the daemon leads a new process group");
+            var ours = new FileInfo("/proc/self/ns/mnt").LinkTarget;
+            lines[5].ShouldBe(ours, "fd 4 is the mount namespace start ran in (the host's)");
+            lines[6].ShouldStartWith("mnt:[");
+            lines[6].ShouldNotBe(ours, "the daemon's mounts are made in a mount namespace of its own");
+            lines[7].ShouldNotStartWith("shared:", customMessage: "the daemon's root receives the host's mounts at most (a slave), never sends its own");
         }
         finally
         {
@@ -250,7 +256,7 @@ public sealed class DaemonSpawnerTests
     }
 
     [Fact]
-    public async Task The_daemon_holds_exactly_stdio_and_the_listener()
+    public async Task The_daemon_holds_exactly_stdio_the_listener_and_the_host_mount_namespace()
     {
         var root = Directory.CreateTempSubdirectory("cc-spawn-").FullName;
         try
@@ -263,7 +269,7 @@ public sealed class DaemonSpawnerTests
             try
             {
                 await Procfs.UntilSleepingAsync(pid);
-                Procfs.Fds(pid).ShouldBe([0, 1, 2, 3]);
+                Procfs.Fds(pid).ShouldBe([0, 1, 2, 3, 4]);
             }
             finally
             {

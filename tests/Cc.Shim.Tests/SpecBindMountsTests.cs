@@ -102,4 +102,17 @@ public sealed class SpecBindMountsTests
 
         shares.ShouldBe([new BindShare("/srv/shm", "/s/containers/c1/mounts/0", ReadOnly: false, Recursive: true)]);
     }
+
+    [Theory]
+    [InlineData("rprivate", true)]
+    [InlineData("private", true)]
+    [InlineData("rslave", false)]
+    [InlineData("rshared", false)]
+    public void A_private_propagation_keeps_later_host_mounts_out_of_the_share(string propagation, bool isPrivate)
+    {
+        var (_, shares) = SpecBindMounts.Plan(Encoding.UTF8.GetBytes(
+            $$"""{"mounts":[{"destination":"/v","type":"bind","source":"/srv/v","options":["rbind","{{propagation}}"]}]}"""), "c1", "/s");
+
+        shares.ShouldBe([new BindShare("/srv/v", "/s/containers/c1/mounts/0", ReadOnly: false, Recursive: true, Private: isPrivate)]);
+    }
 }

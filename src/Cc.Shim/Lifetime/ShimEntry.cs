@@ -114,6 +114,7 @@ public static class ShimEntry
         // take a dead daemon for alive).
         LibC.SetCloseOnExec(DaemonSpawner.ListenerFd);
         var listener = new Socket(new SafeSocketHandle(DaemonSpawner.ListenerFd, ownsHandle: true));
+        HostMountNamespace.Adopt();
         LogFifo.BecomeSubreaper();
         using var orphans = new OrphanReaper(loggerFactory.CreateLogger<OrphanReaper>());
         using var lifetime = new ShimLifetime();

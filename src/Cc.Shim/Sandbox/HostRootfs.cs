@@ -21,7 +21,9 @@ public sealed class HostRootfs : IRootfsProvider
         ReadOnlyMemory<byte> spec, string sharedDirectory, CancellationToken cancellationToken)
     {
         // Planned first: a spec the guest could not use fails before anything is mounted.
-        var (guestSpec, shares) = SpecBindMounts.Plan(spec.Span, containerId, sharedDirectory, MountTable.HasSubmounts);
+        // Submounts are the host's to tell: this daemon's own namespace misses what the host mounted after it started.
+        var (guestSpec, shares) = SpecBindMounts.Plan(spec.Span, containerId, sharedDirectory,
+            source => HostMountNamespace.Run(() => MountTable.HasSubmounts(source)));
         var target = HostPath(sharedDirectory, containerId);
         System.IO.Directory.CreateDirectory(target);
         switch (mounts.Count)
@@ -50,7 +52,7 @@ public sealed class HostRootfs : IRootfsProvider
         {
             throw new InvalidRequestException($"root.path {root} is not a directory");
         }
-        Mount(root, target, null, LibC.MS_BIND | LibC.MS_REC, null);
+        HostMountNamespace.Bind(root, target, recursive: true);
     }
 
     /// <summary>
@@ -75,7 +77,7 @@ public sealed class HostRootfs : IRootfsProvider
                 throw new UnsupportedException(
                     $"bind mount source {share.HostSource} is not a directory or a regular file; only those can be shared with the VM");
         }
-        Mount(share.HostSource, share.HostTarget, null, LibC.MS_BIND | (share.Recursive ? LibC.MS_REC : 0), null);
+        HostMountNamespace.Bind(share.HostSource, share.HostTarget, share.Recursive, receiveHostMounts: !share.Private);
         if (share.ReadOnly)
         {
             Mount("", share.HostTarget, null, LibC.MS_BIND | LibC.MS_REMOUNT | LibC.MS_RDONLY, null);
@@ -147,7 +149,7 @@ public sealed class HostRootfs : IRootfsProvider
         }
         if (bind)
         {
-            Mount(mount.Source, target, null, LibC.MS_BIND | (recursive ? LibC.MS_REC : 0), null);
+            HostMountNamespace.Bind(mount.Source, target, recursive);
             if ((flags & LibC.MS_RDONLY) != 0)
             {
                 // A bind mount ignores MS_RDONLY on creation; read-only takes a remount.
@@ -168,7 +170,8 @@ public sealed class HostRootfs : IRootfsProvider
     }
 }
 
-/// <summary>Reads /proc/self/mountinfo.</summary>
+/// <summary>Reads the calling thread's mount table (/proc/thread-self/mountinfo: a thread in the host's namespace,
+/// <see cref="HostMountNamespace.Run{T}"/>, sees the host's; every other thread of the daemon sees the daemon's).</summary>
 public static class MountTable
 {
     public static bool IsMountPoint(string path) => MountPoints().Contains(Path.GetFullPath(path).TrimEnd('/'));
@@ -191,7 +194,7 @@ public static class MountTable
     private static HashSet<string> MountPoints()
     {
         var result = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var line in File.ReadLines("/proc/self/mountinfo"))
+        foreach (var line in File.ReadLines("/proc/thread-self/mountinfo"))
         {
             // Field 5 is the mount point, with space, tab, newline and backslash escaped as \ooo.
             var fields = line.Split(' ');

@@ -9,7 +9,10 @@ namespace Cc.Shim.Sandbox;
 /// <param name="ReadOnly">The spec asks for <c>ro</c>: the host bind is read-only too, so a guest cannot write
 /// through the share what its container may not write.</param>
 /// <param name="Recursive"><c>rbind</c>: submounts of the source are shared as well.</param>
-public sealed record BindShare(string HostSource, string HostTarget, bool ReadOnly, bool Recursive);
+/// <param name="Private">The spec asks for <c>private</c> or <c>rprivate</c> propagation (CRI's default): a mount the host
+/// makes below the source later does not reach the container. Otherwise it does when the host's mount is shared
+/// (<c>rslave</c>, <c>rshared</c>: host to container only, docs/kubernetes.md).</param>
+public sealed record BindShare(string HostSource, string HostTarget, bool ReadOnly, bool Recursive, bool Private = false);
 
 /// <summary>
 /// The bind mounts of an OCI spec (<c>ctr run --mount type=bind,…</c>, CRI volumes, <c>/etc/hosts</c> and friends) name
@@ -80,7 +83,7 @@ public static class SpecBindMounts
                 }
                 var name = shares.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 var share = new BindShare(source, $"{Directory(sharedDirectory, containerId)}/{name}",
-                    options.Contains("ro"), options.Contains("rbind"));
+                    options.Contains("ro"), options.Contains("rbind"), options.Contains("rprivate") || options.Contains("private"));
                 shares.Add(share);
                 mount["source"] = $"{Directory(HostRootfs.GuestSharedRoot, containerId)}/{name}";
                 if (share.ReadOnly && share.Recursive && hasSubmounts?.Invoke(source) == true)
