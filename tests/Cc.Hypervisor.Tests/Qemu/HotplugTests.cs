@@ -38,7 +38,7 @@ public sealed class HotplugTests
         argv.ShouldContain("256M,maxmem=1280M");
         argv.ShouldContain("memory-backend-ram,id=cc-hotmem,size=1024M");
         argv.ShouldContain("virtio-mem-pci,id=cc-vmem,memdev=cc-hotmem,requested-size=0");
-        argv[argv.IndexOf("-append") + 1].ShouldContain("memhp_default_state=online memory_hotplug.online_policy=auto-movable");
+        argv[argv.ToList().IndexOf("-append") + 1].ShouldContain("memhp_default_state=online memory_hotplug.online_policy=auto-movable");
     }
 
     [Fact]
@@ -48,7 +48,7 @@ public sealed class HotplugTests
         argv.ShouldContain("2");
         argv.ShouldContain("512M");
         argv.ShouldNotContain(a => a.Contains("virtio-mem", StringComparison.Ordinal) || a.Contains("maxmem", StringComparison.Ordinal));
-        argv[argv.IndexOf("-append") + 1].ShouldNotContain("memhp_default_state");
+        argv[argv.ToList().IndexOf("-append") + 1].ShouldNotContain("memhp_default_state");
     }
 
     [Fact]
