@@ -71,7 +71,7 @@ public sealed partial class PodSandbox
         return new VmSize(memoryMiB, vcpus);
     }
 
-    /// <summary>Only down: a component the grow step raised stays (the shrink target is at most the current size).</summary>
+    /// <summary>After the grow step the VM is at least <paramref name="target"/> in both dimensions, so this only lowers.</summary>
     private async Task ShrinkAsync(SandboxVm life, VmSize target, CancellationToken cancellationToken)
     {
         try
