@@ -31,6 +31,9 @@ public interface IVirtualMachine : IAsyncDisposable
     /// hypervisor has exited this throws (<see cref="Qmp.QmpDisconnectedException"/> for QEMU); use <see cref="Exited"/>.</summary>
     Task<string> QueryStatusAsync(CancellationToken cancellationToken);
 
+    /// <summary>Live resizing within the headroom the VM was started with, or null when it has none (docs/hotplug.md).</summary>
+    IVmHotplug? Hotplug => null;
+
     /// <summary>
     /// Ends the VM: asks the hypervisor to quit, and kills it if it has not exited within
     /// <paramref name="grace"/>. Idempotent; every call waits for the same stop. Cancelling abandons

@@ -16,6 +16,17 @@ public sealed record VmConfig
 
     public int Vcpus { get; init; } = 1;
 
+    /// <summary>
+    /// Headroom for memory hot-plug (docs/hotplug.md): the most guest RAM the VM may grow to, or null for none. Above
+    /// <see cref="MemoryMiB"/> it adds a virtio-mem device whose region spans the difference (nothing plugged at boot);
+    /// q35 only (microvm has no PCI for virtio-mem-pci).
+    /// </summary>
+    public int? MaxMemoryMiB { get; init; }
+
+    /// <summary>Headroom for vCPU hot-plug: <c>-smp Vcpus,maxcpus=MaxVcpus</c>, or null for none. q35 only (ACPI CPU
+    /// hot-plug).</summary>
+    public int? MaxVcpus { get; init; }
+
     public MachineType Machine { get; init; } = MachineType.Q35;
 
     /// <summary>Auto picks KVM when it is usable on this host (<see cref="HostCapabilities"/>), else TCG.</summary>

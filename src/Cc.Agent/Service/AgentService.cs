@@ -183,6 +183,14 @@ public sealed partial class AgentService(ContainerManager containers, GuestSyste
             return new UpdateContainerResponse();
         });
 
+    public ValueTask<OnlineCpusResponse> OnlineCpusAsync(OnlineCpusRequest request, ServerCallContext context) =>
+        Guard(nameof(OnlineCpusAsync), async () => new OnlineCpusResponse
+        {
+            Online = (uint)await GuestCpus.OnlineAsync((int)request.Count, TimeSpan.FromMilliseconds(request.TimeoutMs),
+                context.CancellationToken),
+            MemTotalKib = GuestCpus.MemTotalKib(),
+        });
+
     public ValueTask<GetOomEventResponse> GetOomEventAsync(GetOomEventRequest request, ServerCallContext context) =>
         Guard(nameof(GetOomEventAsync), async () =>
             new GetOomEventResponse { ContainerId = await containers.NextOomAsync(context.CancellationToken) });

@@ -32,6 +32,13 @@ public static class KernelCommandLine
         {
             parameters.Add(string.Create(CultureInfo.InvariantCulture, $"tsc_early_khz={khz}"));
         }
+        if (QemuCommandLine.HotplugMemoryMiB(config) > 0)
+        {
+            // Hot-plugged memory is onlined by the kernel as virtio-mem plugs it (no udev in the guest); auto-movable
+            // puts as much of it in ZONE_MOVABLE as the kernel's own memory allows, so that a shrink can unplug it.
+            parameters.Add("memhp_default_state=online");
+            parameters.Add("memory_hotplug.online_policy=auto-movable");
+        }
         parameters.Add("cc.log=" + config.Kernel.AgentLogLevel);
         switch (config.Agent)
         {

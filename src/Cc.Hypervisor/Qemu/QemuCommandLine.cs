@@ -18,8 +18,12 @@ public static class QemuCommandLine
             new ProcessDefaults("cc-" + Path.GetFileName(Path.TrimEndingDirectorySeparator(layout.Directory))),
             new PidFileDevice(layout.PidFile),
             new MachineDevice(config.Machine, ResolveAccel(config.Accel, host), config.TcgTranslationCacheMiB),
-            new CpuMemoryDevice(config.Vcpus, config.MemoryMiB),
+            new CpuMemoryDevice(config.Vcpus, config.MemoryMiB, config.MaxVcpus, config.MaxMemoryMiB),
         ];
+        if (HotplugMemoryMiB(config) is > 0 and var hotplugMiB)
+        {
+            devices.Add(new VirtioMemDevice(hotplugMiB, config.Shared?.Kind == SharedFsKind.VirtioFs));
+        }
         if (config.MemoryFile is { } memory)
         {
             devices.Add(new MemoryFileDevice(memory.Path, memory.Shared, config.MemoryMiB));
@@ -85,6 +89,17 @@ public static class QemuCommandLine
             nics.Add(new NetworkDevice(bus, i, tap, nic.MacAddress, nic.Mtu, vhost));
         }
         return nics;
+    }
+
+    /// <summary>
+    /// The virtio-mem region: the headroom above boot RAM, rounded down to whole virtio-mem blocks (the backend's size
+    /// must be a multiple of the block). 0 = no memory hot-plug.
+    /// </summary>
+    public static int HotplugMemoryMiB(VmConfig config)
+    {
+        int blockMiB = (int)(VirtioMemDevice.BlockBytes >> 20);
+        int headroom = (config.MaxMemoryMiB ?? config.MemoryMiB) - config.MemoryMiB;
+        return headroom <= 0 ? 0 : headroom / blockMiB * blockMiB;
     }
 
     /// <summary>QEMU's first inherited descriptor after stdin, stdout and stderr.</summary>

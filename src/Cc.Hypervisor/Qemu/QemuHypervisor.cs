@@ -62,6 +62,7 @@ public sealed class QemuHypervisor(ILoggerFactory? loggerFactory = null, TimePro
             };
             vm = new QemuVirtualMachine(layout, qemu, virtiofsd, console, agent, _logger, _time);
             await vm.ConnectAsync(config.StartTimeout, cancellationToken).ConfigureAwait(false);
+            vm.EnableHotplug(config);
             return vm;
         }
         catch

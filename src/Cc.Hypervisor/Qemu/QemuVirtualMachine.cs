@@ -1,4 +1,5 @@
 using Cc.Hypervisor.Processes;
+using Cc.Hypervisor.Qemu.Hotplug;
 using Cc.Hypervisor.Qmp;
 using Microsoft.Extensions.Logging;
 
@@ -63,6 +64,18 @@ public sealed partial class QemuVirtualMachine : IVirtualMachine
 
     /// <summary>The QMP connection, for hotplug, pause/resume and events. Valid once StartAsync returned.</summary>
     public QmpClient Qmp => _qmp ?? throw new InvalidOperationException("the VM's QMP connection is not established yet");
+
+    /// <summary>Set once connected when the VM was started with hot-plug headroom.</summary>
+    public IVmHotplug? Hotplug { get; private set; }
+
+    /// <summary>Gives the VM its hot-plug interface over the (connected) QMP connection when <paramref name="config"/> has headroom.</summary>
+    internal void EnableHotplug(VmConfig config)
+    {
+        if (QemuVmHotplug.HasHeadroom(config))
+        {
+            Hotplug = new QemuVmHotplug(Qmp, config, _time, QemuVmHotplug.DefaultBound);
+        }
+    }
 
     public async Task<string> QueryStatusAsync(CancellationToken cancellationToken) =>
         (await Qmp.QueryStatusAsync(cancellationToken).ConfigureAwait(false)).Status;

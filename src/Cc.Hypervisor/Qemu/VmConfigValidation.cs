@@ -8,6 +8,23 @@ internal static partial class VmConfigValidation
 {
     private static readonly string[] LogLevels = ["trace", "debug", "info", "warn", "error"];
 
+    /// <summary>The hot-plug headroom: maxima at least the boot sizes, and none on microvm.</summary>
+    public static void CheckHotplug(VmConfig config)
+    {
+        if (config.MaxMemoryMiB is { } maxMemory && maxMemory < config.MemoryMiB)
+        {
+            throw new VmConfigException($"MaxMemoryMiB {maxMemory} is below MemoryMiB {config.MemoryMiB}");
+        }
+        if (config.MaxVcpus is { } maxVcpus && maxVcpus < config.Vcpus)
+        {
+            throw new VmConfigException($"MaxVcpus {maxVcpus} is below Vcpus {config.Vcpus}");
+        }
+        if (config.Machine == MachineType.Microvm && (config.MaxMemoryMiB > config.MemoryMiB || config.MaxVcpus > config.Vcpus))
+        {
+            throw new VmConfigException("microvm has no memory or vCPU hot-plug (no PCI for virtio-mem, no ACPI CPU hot-plug); leave MaxMemoryMiB and MaxVcpus unset");
+        }
+    }
+
     public static void Validate(VmConfig config, HostCapabilities host)
     {
         RequireFile(config.QemuPath, nameof(VmConfig.QemuPath));
@@ -21,6 +38,7 @@ internal static partial class VmConfigValidation
         {
             throw new VmConfigException($"Vcpus {config.Vcpus} must be at least 1");
         }
+        CheckHotplug(config);
         if (config.TcgTranslationCacheMiB < 1)
         {
             throw new VmConfigException($"TcgTranslationCacheMiB {config.TcgTranslationCacheMiB} must be at least 1");

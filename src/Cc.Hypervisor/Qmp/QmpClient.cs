@@ -12,7 +12,7 @@ namespace Cc.Hypervisor.Qmp;
 /// (<see cref="Close"/>): the first reason wins, every pending command fails with it, later commands
 /// fail with it at once, and every event subscription completes.
 /// </summary>
-public sealed partial class QmpClient : IAsyncDisposable
+public sealed partial class QmpClient : IAsyncDisposable, IQmpExecutor
 {
     private readonly Socket _socket;
     private readonly NetworkStream _stream;

@@ -117,4 +117,5 @@ internal sealed class QmpMigrationInfo
 [JsonSerializable(typeof(QmpMigrationUri))]
 [JsonSerializable(typeof(QmpMigrationInfo))]
 [JsonSerializable(typeof(Dictionary<string, JsonElement>))]
+[JsonSerializable(typeof(long))]
 internal sealed partial class QmpJsonContext : JsonSerializerContext;

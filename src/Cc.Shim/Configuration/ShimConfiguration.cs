@@ -24,6 +24,11 @@ public sealed class HypervisorSection
     public string KernelParams { get; set; } = "";
     public int MemoryMib { get; set; } = 512;
     public int Vcpus { get; set; } = 1;
+    /// <summary>The most guest RAM a running VM may grow to by memory hot-plug (docs/hotplug.md); at or below the boot
+    /// size the VM cannot grow. Reserves guest address space only: unplugged memory costs the host nothing.</summary>
+    public int MaxMemoryMib { get; set; } = 4096;
+    /// <summary>The most vCPUs a running VM may grow to by CPU hot-plug; 0 = the host's CPU count.</summary>
+    public int MaxVcpus { get; set; }
     /// <summary><c>q35</c> or <c>microvm</c>.</summary>
     public string Machine { get; set; } = "q35";
     /// <summary><c>auto</c> (kvm when /dev/kvm is usable, else tcg), <c>kvm</c> or <c>tcg</c>.</summary>

@@ -24,6 +24,8 @@ public static class ConfigurationKeys
         new("hypervisor", "kernel_params", c => Text(c.Hypervisor.KernelParams)),
         new("hypervisor", "memory_mib", c => Number(c.Hypervisor.MemoryMib)),
         new("hypervisor", "vcpus", c => Number(c.Hypervisor.Vcpus)),
+        new("hypervisor", "max_memory_mib", c => Number(c.Hypervisor.MaxMemoryMib)),
+        new("hypervisor", "max_vcpus", c => Number(c.Hypervisor.MaxVcpus)),
         new("hypervisor", "machine", c => Text(c.Hypervisor.Machine)),
         new("hypervisor", "accel", c => Text(c.Hypervisor.Accel)),
         new("hypervisor", "boot_timeout_seconds", c => Number(c.Hypervisor.BootTimeoutSeconds)),

@@ -21,6 +21,7 @@ public static class GuestVmConfig
         string sharedDirectory, bool forTemplate)
     {
         var settings = configuration.Hypervisor;
+        var microvm = settings.Machine == "microvm";
         IEnumerable<string> parameters = settings.KernelParams.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         if (forTemplate)
         {
@@ -38,7 +39,10 @@ public static class GuestVmConfig
             },
             MemoryMiB = memoryMiB,
             Vcpus = vcpus,
-            Machine = settings.Machine == "microvm" ? MachineType.Microvm : MachineType.Q35,
+            // Hot-plug headroom (docs/hotplug.md): q35 only; a boot size at or above the maximum leaves none.
+            MaxMemoryMiB = microvm ? null : Math.Max(memoryMiB, settings.MaxMemoryMib),
+            MaxVcpus = microvm ? null : Math.Max(vcpus, settings.MaxVcpus > 0 ? settings.MaxVcpus : Environment.ProcessorCount),
+            Machine = microvm ? MachineType.Microvm : MachineType.Q35,
             Accel = settings.Accel switch { "kvm" => Accelerator.Kvm, "tcg" => Accelerator.Tcg, _ => Accelerator.Auto },
             // QEMU's monitor appearing is part of the boot: bounded by the boot's bound, not a fixed 10 s that several
             // TCG guests starting at once on a loaded host exceed (docs/reliability.md, "Stress").

@@ -6,11 +6,16 @@ namespace Cc.Shim.Sandbox;
 public sealed partial class PodSandbox
 {
     /// <summary>
-    /// Update: new limits for the container's cgroup in the guest, while its init is created, running or paused. The VM
-    /// is not resized: limits beyond the VM's own CPUs and memory have no effect beyond them.
+    /// Update: new limits for the container's cgroup in the guest, while its init is created, running or paused, and the
+    /// VM resized to the pod's limits (docs/hotplug.md): the sum of its containers' memory limits plus the guest's
+    /// overhead, the sum of their CPU limits, never below the boot size (boot RAM and boot vCPUs cannot be unplugged)
+    /// nor above the VM's headroom. A VM that must grow grows first, so the new cgroup limit finds the memory and CPUs
+    /// it allows; a VM that may shrink shrinks after the cgroup was lowered, so nothing the container is still allowed to
+    /// use is taken from under it. A failed grow fails the Update with the cgroup unchanged; a shrink is best-effort.
     /// </summary>
     public async Task UpdateResourcesAsync(string containerId, ReadOnlyMemory<byte> resourcesJson, CancellationToken cancellationToken)
     {
+        var limits = ResourceLimits.FromUpdate(resourcesJson.Span);
         var container = FindContainer(containerId);
         await container.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -23,11 +28,59 @@ public sealed partial class PodSandbox
                         $"container {containerId}: cannot update resources: the container is {container.Init.State.ToString().ToLowerInvariant()}");
                 }
             }
-            await RequireVm().Agent.UpdateResourcesAsync(containerId, resourcesJson, cancellationToken).ConfigureAwait(false);
+            var agent = RequireVm().Agent;
+            var life = Volatile.Read(ref _vm);
+            var target = life is null ? null : PodTarget(life, containerId, limits);
+            if (target is not null && life!.Size is { } current)
+            {
+                var grown = new VmSize(Math.Max(current.MemoryMiB, target.MemoryMiB), Math.Max(current.Vcpus, target.Vcpus));
+                if (grown != current)
+                {
+                    await life.ResizeAsync(grown, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            await agent.UpdateResourcesAsync(containerId, resourcesJson, cancellationToken).ConfigureAwait(false);
+            lock (_lock)
+            {
+                container.Limits = limits;
+            }
+            if (target is not null && life!.Size is { } afterGrow && afterGrow != target)
+            {
+                await ShrinkAsync(life, target, cancellationToken).ConfigureAwait(false);
+            }
         }
         finally
         {
             container.Gate.Release();
+        }
+    }
+
+    /// <summary>The VM size the pod's limits ask for with <paramref name="containerId"/> at <paramref name="limits"/>; null for a fixed-size VM.</summary>
+    private VmSize? PodTarget(SandboxVm life, string containerId, PodResources limits)
+    {
+        if (!life.TryGetReady(out var vm) || vm.Resize is not { } resize)
+        {
+            return null;
+        }
+        List<PodResources> all;
+        lock (_lock)
+        {
+            all = [.. _containers.Values.Select(c => c.Id == containerId ? limits : c.Limits)];
+        }
+        var (memoryMiB, vcpus) = VmSizing.ForContainers(resize.Boot.MemoryMiB, resize.Boot.Vcpus, all);
+        return new VmSize(memoryMiB, vcpus);
+    }
+
+    /// <summary>After the grow step the VM is at least <paramref name="target"/> in both dimensions, so this only lowers.</summary>
+    private async Task ShrinkAsync(SandboxVm life, VmSize target, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await life.ResizeAsync(target, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Log.ShrinkFailed(_logger, _options.SandboxId, target.ToString(), e.Message);
         }
     }
 
@@ -52,6 +105,9 @@ public sealed partial class PodSandbox
     {
         [LoggerMessage(EventId = 109, Level = LogLevel.Warning, Message = "Container {ContainerId}: OOM kill in its memory cgroup")]
         public static partial void OomKill(ILogger logger, string containerId);
+
+        [LoggerMessage(EventId = 139, Level = LogLevel.Warning, Message = "Sandbox {SandboxId}: shrinking the VM to {Target} failed, it keeps its size: {Reason}")]
+        public static partial void ShrinkFailed(ILogger logger, string sandboxId, string target, string reason);
 
     }
 }

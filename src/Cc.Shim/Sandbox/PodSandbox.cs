@@ -105,6 +105,7 @@ public sealed partial class PodSandbox : IAsyncDisposable
         {
             var spec = await ReadSpecAsync(request.Bundle, cancellationToken).ConfigureAwait(false);
             var (sandboxSpec, membership) = ParseSpec(request.Bundle, spec, request.Id);
+            var limits = SandboxSpecParser.ContainerLimits(spec.Span);
             foreach (var label in SpecSecurityLabels.Find(spec.Span))
             {
                 Log.SecurityLabelIgnored(_logger, request.Id, label.Field, label.Value);
@@ -124,7 +125,7 @@ public sealed partial class PodSandbox : IAsyncDisposable
             lock (_lock)
             {
                 _creating.Remove(request.Id);
-                _containers.Add(request.Id, new ShimContainer(request.Id, request.Bundle, init) { RootfsRelease = rootfsRelease });
+                _containers.Add(request.Id, new ShimContainer(request.Id, request.Bundle, init) { RootfsRelease = rootfsRelease, Limits = limits });
                 _events.Publish(new TaskCreated(_time.GetUtcNow(), request.Id, request.Bundle, request.Rootfs, request.Stdio,
                     init.Pid));
             }

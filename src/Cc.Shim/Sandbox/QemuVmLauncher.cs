@@ -99,14 +99,28 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
                     new CallOptions(GuestClockSync.CallTimeout, CancellationToken: token)),
                 TimeProvider.System, _logger, request.SandboxId);
             session.Register("stop the clock sync", _ => clock.DisposeAsync().AsTask());
+            var resize = vm.Hotplug is { } hotplug
+                ? new QemuVmResize(hotplug, (count, token) => OnlineCpusAsync(agent, count, token), _logger, request.SandboxId)
+                : null;
             return new QemuSandboxVm(vm, new AgentGuest(agent, agentSettings.Deadlines()), agent,
-                TimeSpan.FromSeconds(settings.StopGraceSeconds), session, clock);
+                TimeSpan.FromSeconds(settings.StopGraceSeconds), session, clock) { Resize = resize };
         }
         catch
         {
             await session.RunAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>How long the agent waits for hot-plugged CPUs to appear in the guest and come online.</summary>
+    private static readonly TimeSpan OnlineCpusTimeout = TimeSpan.FromSeconds(30);
+
+    private static async Task<GuestCpuReport> OnlineCpusAsync(AgentClient agent, int count, CancellationToken cancellationToken)
+    {
+        var report = await agent.OnlineCpusAsync(
+            new V1.OnlineCpusRequest { Count = (uint)count, TimeoutMs = (uint)OnlineCpusTimeout.TotalMilliseconds },
+            new CallOptions(OnlineCpusTimeout + TimeSpan.FromSeconds(5), CancellationToken: cancellationToken)).ConfigureAwait(false);
+        return new GuestCpuReport((int)report.Online, report.MemTotalKib);
     }
 
     /// <summary>The pid names nobody now (and may soon name someone else): a later `shim delete` must not find it.</summary>
@@ -131,6 +145,7 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
         public Task Exited => vm.Exited;
         public IGuestAgent Agent => _guest;
         public IGuestStdio Stdio => _guest;
+        public IVmResize? Resize { get; init; }
 
         public async Task StopAsync(CancellationToken cancellationToken)
         {

@@ -33,11 +33,7 @@ public static class SandboxSpecParser
             Network: Network(linux),
             Sysctls: Sysctls(linux),
             ResolvConfPath: ResolvConf(root),
-            Resources: new PodResources(
-                Number<ulong>(annotations, CriAnnotations.SandboxCpuPeriod),
-                Number<long>(annotations, CriAnnotations.SandboxCpuQuota),
-                Number<ulong>(annotations, CriAnnotations.SandboxCpuShares),
-                Number<long>(annotations, CriAnnotations.SandboxMemory)));
+            Resources: PodSizing(annotations, linux, isSandbox));
         return (spec, membership);
     }
 
@@ -134,6 +130,24 @@ public static class SandboxSpecParser
         }
         return null;
     }
+
+    /// <summary>
+    /// The CRI sandbox annotations (kubelet's sums of the pod's limits); a plain container (<c>docker run -m --cpus</c>,
+    /// <c>ctr run --memory-limit</c>) announces none, so its own <c>linux.resources</c> size its VM.
+    /// </summary>
+    private static PodResources PodSizing(JsonObject? annotations, JsonObject? linux, bool isSandbox)
+    {
+        var announced = new PodResources(
+            Number<ulong>(annotations, CriAnnotations.SandboxCpuPeriod),
+            Number<long>(annotations, CriAnnotations.SandboxCpuQuota),
+            Number<ulong>(annotations, CriAnnotations.SandboxCpuShares),
+            Number<long>(annotations, CriAnnotations.SandboxMemory));
+        return isSandbox || announced != PodResources.None ? announced : ResourceLimits.FromLinux(linux);
+    }
+
+    /// <summary>The container's own limits (its <c>linux.resources</c>), which the VM's live size follows.</summary>
+    public static PodResources ContainerLimits(ReadOnlySpan<byte> configJson) =>
+        ResourceLimits.FromLinux(ParseObject(configJson)["linux"] as JsonObject);
 
     private static T? Number<T>(JsonObject? annotations, string key) where T : struct, IBinaryInteger<T>
     {

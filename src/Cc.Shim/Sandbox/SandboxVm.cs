@@ -52,6 +52,7 @@ public sealed partial class SandboxVm
     private readonly TaskCompletionSource<string?> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<Task> _watchers = [];
     private readonly CleanupStack _cleanup;
+    private readonly SemaphoreSlim _resizeGate = new(1, 1);
     private SandboxVmState _state = SandboxVmState.Empty;
     private ISandboxVm? _vm;
     private string? _failure;
@@ -157,6 +158,41 @@ public sealed partial class SandboxVm
             throw new PreconditionFailedException(DescribeLocked());
         }
     }
+
+    /// <summary>
+    /// Resizes the Ready VM towards <paramref name="target"/> (clamped to its headroom), one resize at a time; null when
+    /// the VM's size is fixed. Not Ready is FailedPrecondition, as for any guest call. The resize is an operation of the
+    /// Ready state, not a state of its own: the VM serves every other call meanwhile.
+    /// </summary>
+    public async Task<VmSize?> ResizeAsync(VmSize target, CancellationToken cancellationToken)
+    {
+        if (Require().Resize is not { } resize)
+        {
+            return null;
+        }
+        await _resizeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var clamped = new VmSize(Math.Clamp(target.MemoryMiB, resize.Boot.MemoryMiB, resize.Max.MemoryMiB),
+                Math.Clamp(target.Vcpus, resize.Boot.Vcpus, resize.Max.Vcpus));
+            if (clamped == resize.Current)
+            {
+                return resize.Current;
+            }
+            Require();
+            var before = resize.Current;
+            var reached = await resize.ResizeAsync(clamped, cancellationToken).ConfigureAwait(false);
+            Log.Resized(_logger, _subject, before.ToString(), reached.ToString(), target.ToString());
+            return reached;
+        }
+        finally
+        {
+            _resizeGate.Release();
+        }
+    }
+
+    /// <summary>The VM's size now, or null when it cannot change (or the VM is not Ready).</summary>
+    public VmSize? Size => TryGetReady(out var vm) ? vm.Resize?.Current : null;
 
     /// <summary>The VM if it is Ready; never throws.</summary>
     public bool TryGetReady(out ISandboxVm vm)
@@ -389,6 +425,9 @@ public sealed partial class SandboxVm
 
         [LoggerMessage(EventId = 132, Level = LogLevel.Information, Message = "{Subject}: stopped")]
         public static partial void Stopped(ILogger logger, string subject);
+
+        [LoggerMessage(EventId = 133, Level = LogLevel.Information, Message = "{Subject}: resized from {Before} to {After} (asked for {Target})")]
+        public static partial void Resized(ILogger logger, string subject, string before, string after, string target);
 
         [LoggerMessage(EventId = 110, Level = LogLevel.Warning, Message = "Waiting for OOM events from the guest failed; asking again")]
         public static partial void OomWatchFailed(ILogger logger, Exception e);

@@ -31,6 +31,29 @@ public interface ISandboxVm : IAsyncDisposable
 
     /// <summary>Stops the guest and the VMM; idempotent, bounded by the token.</summary>
     Task StopAsync(CancellationToken cancellationToken);
+
+    /// <summary>Live resizing (docs/hotplug.md), or null when the VM's size is fixed (no headroom, microvm).</summary>
+    IVmResize? Resize => null;
+}
+
+/// <summary>A VM's size: guest RAM (boot plus plugged) and vCPUs.</summary>
+public sealed record VmSize(int MemoryMiB, int Vcpus)
+{
+    public override string ToString() => $"{MemoryMiB} MiB, {Vcpus} vCPUs";
+}
+
+/// <summary>
+/// Grows or shrinks a running VM within <see cref="Boot"/>..<see cref="Max"/> and waits until the guest has taken (or
+/// released) what changed: hot-plugged vCPUs online, plugged memory in the guest. Returns the size reached, which a
+/// shrink the guest could not finish leaves above the target. Not reentrant: <see cref="SandboxVm"/> serialises calls.
+/// </summary>
+public interface IVmResize
+{
+    VmSize Boot { get; }
+    VmSize Max { get; }
+    VmSize Current { get; }
+
+    Task<VmSize> ResizeAsync(VmSize target, CancellationToken cancellationToken);
 }
 
 /// <summary>Container and process lifecycle inside the guest.</summary>

@@ -74,6 +74,9 @@ internal sealed class ShimContainer
     public Lifetime.CleanupRegistration? RootfsRelease { get; set; }
     public Dictionary<string, ShimProcess> Execs { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>The container's memory and CPU limits as last set (Create, then each Update): what the VM's size follows.</summary>
+    public PodResources Limits { get; set; } = PodResources.None;
+
     /// <summary>Serialises lifecycle calls on this container (Start, Exec, Delete, Pause, Resume), which await the guest.</summary>
     public SemaphoreSlim Gate { get; } = new(1, 1);
 }

@@ -3,7 +3,8 @@ namespace Cc.Shim.Sandbox;
 /// <summary>
 /// How big the pod's VM is (docs/kubernetes.md, "VM size"): the configured size is the floor; a pod whose limits need
 /// more gets more. memory = max(memory_mib, pod memory limit + <see cref="GuestOverheadMiB"/>), vCPUs = max(vcpus,
-/// ceil(cpu quota / period)). No configuration key caps either today, so a pod's announced limits are taken as given.
+/// ceil(cpu quota / period)). <c>hypervisor.max_memory_mib</c> and <c>max_vcpus</c> cap only what a running VM can grow
+/// to (docs/hotplug.md); a pod's limits announced at boot are taken as given.
 /// </summary>
 public static class VmSizing
 {
@@ -26,6 +27,35 @@ public static class VmSizing
         {
             vcpus = Math.Max(vcpus, cpus);
         }
+        return (memory, vcpus);
+    }
+
+    /// <summary>
+    /// The size a running pod's VM should have for its containers' current limits (docs/hotplug.md): the sum of the
+    /// memory limits plus the guest's overhead, and the sum of the CPU limits rounded up, each at least the configured
+    /// size. A container without a limit adds nothing: it may use what the VM has.
+    /// </summary>
+    public static (int MemoryMiB, int Vcpus) ForContainers(int configuredMemoryMiB, int configuredVcpus,
+        IEnumerable<PodResources> containers)
+    {
+        long memoryMiB = 0;
+        decimal cpus = 0;
+        bool anyMemory = false, anyCpu = false;
+        foreach (var limits in containers)
+        {
+            if (limits.MemoryLimitMiB is { } mib)
+            {
+                memoryMiB += mib;
+                anyMemory = true;
+            }
+            if (limits.CpuQuota is > 0 && limits.CpuPeriod is > 0)
+            {
+                cpus += (decimal)limits.CpuQuota.Value / limits.CpuPeriod.Value;
+                anyCpu = true;
+            }
+        }
+        var memory = anyMemory ? (int)Math.Min(int.MaxValue, Math.Max(configuredMemoryMiB, memoryMiB + GuestOverheadMiB)) : configuredMemoryMiB;
+        var vcpus = anyCpu ? Math.Max(configuredVcpus, (int)Math.Min(int.MaxValue, Math.Ceiling(cpus))) : configuredVcpus;
         return (memory, vcpus);
     }
 }

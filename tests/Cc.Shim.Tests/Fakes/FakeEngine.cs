@@ -59,6 +59,12 @@ public sealed class FakeVm : ISandboxVm, IGuestAgent, IGuestStdio
     public Task Exited => _exited.Task;
     public IGuestAgent Agent => this;
     public IGuestStdio Stdio => this;
+
+    /// <summary>The VM's resize seam; null (the default) is a fixed-size VM.</summary>
+    public IVmResize? Resize { get; set; }
+
+    /// <summary>Guest cgroup updates and VM resizes in the order they happened ("cgroup c1", "resize 1152 MiB, 2 vCPUs").</summary>
+    public ConcurrentQueue<string> Steps { get; } = new();
     public bool Stopped { get; private set; }
     public ConcurrentDictionary<ProcessKey, string> StdinReceived { get; } = new();
     public ConcurrentDictionary<string, int> Signals { get; } = new();
@@ -188,6 +194,7 @@ public sealed class FakeVm : ISandboxVm, IGuestAgent, IGuestStdio
     public Task UpdateResourcesAsync(string containerId, ReadOnlyMemory<byte> resourcesJson, CancellationToken cancellationToken)
     {
         Updates.Enqueue((containerId, System.Text.Encoding.UTF8.GetString(resourcesJson.Span)));
+        Steps.Enqueue("cgroup " + containerId);
         return Task.CompletedTask;
     }
 
@@ -279,4 +286,26 @@ public sealed class FakeVm : ISandboxVm, IGuestAgent, IGuestStdio
 
     private TaskCompletionSource<ExitStatus> ExitOf(ProcessKey key) =>
         _exits.GetOrAdd(key, _ => new TaskCompletionSource<ExitStatus>(TaskCreationOptions.RunContinuationsAsynchronously));
+}
+
+/// <summary>A VM that resizes to whatever it is asked (within its headroom, as SandboxVm clamps), or fails when told to.</summary>
+public sealed class FakeResize(ConcurrentQueue<string> steps, VmSize boot, VmSize max) : IVmResize
+{
+    public VmSize Boot { get; } = boot;
+    public VmSize Max { get; } = max;
+    public VmSize Current { get; private set; } = boot;
+
+    /// <summary>Set to make the next resizes fail the way a QMP error does.</summary>
+    public Exception? Failure { get; set; }
+
+    public Task<VmSize> ResizeAsync(VmSize target, CancellationToken cancellationToken)
+    {
+        if (Failure is { } failure)
+        {
+            return Task.FromException<VmSize>(failure);
+        }
+        steps.Enqueue("resize " + target);
+        Current = target;
+        return Task.FromResult(target);
+    }
 }
