@@ -22,8 +22,8 @@ public sealed class VolumeAndCapabilityTests(CriFixture fixture, ITestOutputHelp
     public async Task A_read_only_volume_spares_its_submounts_and_NET_ADMIN_makes_a_bridge(string version, string handler)
     {
         var ct = CancellationToken.None;
-        var containerd = await fixture.ContainerdAsync(version);
-        var logStart = containerd.LogLength();
+        var run = await CriRun.BeginAsync(fixture, version, output);
+        var containerd = run.Containerd;
         var source = Directory.CreateTempSubdirectory("cc-cri-ro-").FullName;
         var submount = Path.Combine(source, "tmpfs");
         Directory.CreateDirectory(submount);
@@ -57,7 +57,7 @@ public sealed class VolumeAndCapabilityTests(CriFixture fixture, ITestOutputHelp
         }
         catch
         {
-            output.WriteLine($"--- containerd {version} log (tail) ---\n{containerd.LogSince(logStart)}");
+            run.WriteLogTail();
             throw;
         }
         finally
@@ -76,8 +76,8 @@ public sealed class VolumeAndCapabilityTests(CriFixture fixture, ITestOutputHelp
         // init is not its pid namespace's init, so its death alone does not end its children. runc's shim kills the rest of the container's cgroup; without that the child kept the output open
         // and the container's exit never came (critest "PodPID", "HostPID": StopPodSandbox hung).
         var ct = CancellationToken.None;
-        var containerd = await fixture.ContainerdAsync(version);
-        var logStart = containerd.LogLength();
+        var run = await CriRun.BeginAsync(fixture, version, output);
+        var containerd = run.Containerd;
         try
         {
             await using var pod = await CriPod.RunAsync(containerd, handler, $"pidns-{handler}", ct);
@@ -95,7 +95,7 @@ public sealed class VolumeAndCapabilityTests(CriFixture fixture, ITestOutputHelp
         }
         catch
         {
-            output.WriteLine($"--- containerd {version} log (tail) ---\n{containerd.LogSince(logStart)}");
+            run.WriteLogTail();
             throw;
         }
     }
