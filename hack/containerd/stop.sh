@@ -4,7 +4,8 @@
 # 1. kill and delete every task and container in every namespace (via ctr; 20 s per call, 120 s in all), when
 #    containerd is alive (not a zombie) and answers `ctr version` within 20 s;
 # 2. stop containerd (TERM, then KILL after 10 s);
-# 3. kill shims that are still alive (found by `-address <our socket>` in their argv) together with
+# 3. kill shims that are still alive (found by `-address <our socket>` in their argv, or the TTRPC_ADDRESS
+#    containerd gave them, in two greps over /proc) together with
 #    their descendants (QEMU, runc's container processes), then run each one's `shim delete` in its bundle,
 #    as containerd does for a shim that died (30 s each): a shim killed without it leaves what lives outside
 #    DIR (our runtime's run directory under run_dir and the mounts in it, runc's state). Bundles left by shims
@@ -77,11 +78,14 @@ descendants() {
 victims=()
 # "<binary>\t<namespace>\t<id>\t<bundle>" of every shim killed below, for its `delete` afterwards.
 deletes=()
-for proc in /proc/[0-9]*; do
+# Candidates come from two greps over all of /proc, not a fork per process (which takes minutes on a loaded host).
+for file in $(grep -lzxF "TTRPC_ADDRESS=$CONTAINERD_ADDRESS.ttrpc" /proc/[0-9]*/environ 2>/dev/null); do
+  pid=${file#/proc/} pid=${pid%/environ}
+  [ "$pid" != $$ ] && victims+=("$pid")
+done
+for file in $(grep -lF -- "$CONTAINERD_ADDRESS" /proc/[0-9]*/cmdline 2>/dev/null); do
+  proc=${file%/cmdline}
   args=$( { tr '\0' ' ' <"$proc/cmdline"; } 2>/dev/null) || continue
-  if [ "${proc#/proc/}" != $$ ] && { tr '\0' '\n' <"$proc/environ"; } 2>/dev/null | grep -qxF "TTRPC_ADDRESS=$CONTAINERD_ADDRESS.ttrpc"; then
-    victims+=("${proc#/proc/}")
-  fi
   case "$args" in
     *"-address $CONTAINERD_ADDRESS "*)
       pid=${proc#/proc/}
