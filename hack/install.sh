@@ -198,26 +198,10 @@ if [ -z "$qemu" ]; then
   fi
 fi
 config=$(mktemp)
-cat >"$config" <<TOML
-# Installed by containerd-shim-cc-v2's hack/install.sh: the defaults the shim reads when containerd names no
-# ConfigPath, and the file containerd's CRI handler "$HANDLER" names. Keys: docs/configuration.md. Copy it to
-# /etc/cc/configuration.toml to change it (that file wins over this one, and an upgrade never touches it).
-[hypervisor]
-path = "$qemu"
-kernel = "$guest/vmlinux"
-initrd = "$guest/initramfs.cpio"
-memory_mib = 512
-vcpus = 1
-machine = "q35"
-accel = "auto"
-
-[agent]
-log_level = "info"
-
-[runtime]
-run_dir = "${CC_RUN_DIR:-/run/cc}"
-bootstrap_version = 2
-TOML
+bash "$repo/hack/print-configuration.sh" "$qemu" "$guest" \
+  "Installed by containerd-shim-cc-v2's hack/install.sh: the defaults the shim reads when containerd names no
+ConfigPath, and the file containerd's CRI handler \"$HANDLER\" names. Keys: docs/configuration.md. Copy it to
+/etc/cc/configuration.toml to change it (that file wins over this one, and an upgrade never touches it)." >"$config"
 put "$config" "$defaults" 0644
 rm -f "$config"
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Stops a private containerd started by start.sh and removes everything it left:
 #   hack/containerd/stop.sh DIR [--keep]
-# 1. kill and delete every task and container in every namespace (via ctr; 20 s per call, 120 s in all);
+# 1. kill and delete every task and container in every namespace (via ctr; 20 s per call, 120 s in all), when
+#    containerd is alive (not a zombie) and answers `ctr version` within 20 s;
 # 2. stop containerd (TERM, then KILL after 10 s);
-# 3. kill shims that are still alive (found by `-address <our socket>` in their argv) together with
+# 3. kill shims that are still alive (found by `-address <our socket>` in their argv, or the TTRPC_ADDRESS
+#    containerd gave them, in two greps over /proc) together with
 #    their descendants (QEMU, runc's container processes), then run each one's `shim delete` in its bundle,
 #    as containerd does for a shim that died (30 s each): a shim killed without it leaves what lives outside
 #    DIR (our runtime's run directory under run_dir and the mounts in it, runc's state). Bundles left by shims
@@ -20,12 +22,25 @@ dir=$1 keep=${2:-}
 [ -d "$dir" ] || exit 0
 cc_load "$dir" || exit 1
 ctr() { TMPDIR=$CC_FIFO_DIR timeout 20 "$CTR" --address "$CONTAINERD_ADDRESS" "$@"; }
+# Whether pid $1 is a live process. `kill -0` succeeds on a zombie too (a containerd that died but that the process
+# which started it has not reaped yet, e.g. a test harness): its sockets are closed, so every ctr call below would
+# only wait out its timeout.
+alive() {
+  local state
+  state=$(sed -E 's/.*\) ([A-Za-z]).*/\1/' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
 sockets=() namespaces=() netns=()
 # Step 1 is bounded as a whole, not only per call: many tasks of a hung runtime must not hold stop.sh for hours.
 orderly_deadline=$((SECONDS + 120))
 
-# 1. Orderly: what containerd knows about.
-if kill -0 "$CC_CONTAINERD_PID" 2>/dev/null; then
+# 1. Orderly: what containerd knows about, if it is alive and answers (one bounded probe, not a timeout per call).
+if ! alive "$CC_CONTAINERD_PID"; then
+  [ -e "/proc/$CC_CONTAINERD_PID" ] &&
+    echo "containerd: pid $CC_CONTAINERD_PID is a zombie; no orderly clean-up, its shims are killed and deleted below" >&2
+elif ! ctr version >/dev/null 2>&1; then
+  echo "containerd: pid $CC_CONTAINERD_PID does not answer within 20 s; no orderly clean-up, its shims are killed and deleted below" >&2
+else
   for ns in $(ctr namespaces ls -q 2>/dev/null); do
     namespaces+=("$ns")
     for id in $(ctr -n "$ns" containers ls -q 2>/dev/null); do
@@ -45,10 +60,10 @@ if kill -0 "$CC_CONTAINERD_PID" 2>/dev/null; then
   done
 fi
 
-# 2. containerd itself.
-if kill -0 "$CC_CONTAINERD_PID" 2>/dev/null; then
+# 2. containerd itself (a zombie is dead already: reaping it is its parent's business).
+if alive "$CC_CONTAINERD_PID"; then
   kill -TERM "$CC_CONTAINERD_PID"
-  for _ in $(seq 1 50); do kill -0 "$CC_CONTAINERD_PID" 2>/dev/null || break; sleep 0.2; done
+  for _ in $(seq 1 50); do alive "$CC_CONTAINERD_PID" || break; sleep 0.2; done
   kill -KILL "$CC_CONTAINERD_PID" 2>/dev/null
 fi
 
@@ -63,11 +78,14 @@ descendants() {
 victims=()
 # "<binary>\t<namespace>\t<id>\t<bundle>" of every shim killed below, for its `delete` afterwards.
 deletes=()
-for proc in /proc/[0-9]*; do
+# Candidates come from two greps over all of /proc, not a fork per process (which takes minutes on a loaded host).
+for file in $(grep -lzxF "TTRPC_ADDRESS=$CONTAINERD_ADDRESS.ttrpc" /proc/[0-9]*/environ 2>/dev/null); do
+  pid=${file#/proc/} pid=${pid%/environ}
+  [ "$pid" != $$ ] && victims+=("$pid")
+done
+for file in $(grep -lF -- "$CONTAINERD_ADDRESS" /proc/[0-9]*/cmdline 2>/dev/null); do
+  proc=${file%/cmdline}
   args=$( { tr '\0' ' ' <"$proc/cmdline"; } 2>/dev/null) || continue
-  if [ "${proc#/proc/}" != $$ ] && { tr '\0' '\n' <"$proc/environ"; } 2>/dev/null | grep -qxF "TTRPC_ADDRESS=$CONTAINERD_ADDRESS.ttrpc"; then
-    victims+=("${proc#/proc/}")
-  fi
   case "$args" in
     *"-address $CONTAINERD_ADDRESS "*)
       pid=${proc#/proc/}

@@ -33,9 +33,8 @@ public sealed class PodNetworkTests(CriFixture fixture, ITestOutputHelper output
         string version, string handler)
     {
         var ct = CancellationToken.None;
-        var containerd = await fixture.ContainerdAsync(version);
-        var logStart = containerd.LogLength();
-        var qemuBefore = PodLeftovers.QemuPids();
+        var run = await CriRun.BeginAsync(fixture, version, output);
+        var (containerd, qemuBefore) = (run.Containerd, run.QemuBefore);
         try
         {
             // Both pods start together: for cc, two VMs boot side by side.
@@ -111,7 +110,7 @@ public sealed class PodNetworkTests(CriFixture fixture, ITestOutputHelper output
         }
         catch
         {
-            output.WriteLine($"--- containerd {version} log (tail) ---\n{containerd.LogSince(logStart)}");
+            run.WriteLogTail();
             throw;
         }
     }
@@ -131,9 +130,8 @@ public sealed class PodNetworkTests(CriFixture fixture, ITestOutputHelper output
     public async Task The_guest_of_a_cc_pod_has_the_pods_dns_as_its_own_resolv_conf(string version)
     {
         var ct = CancellationToken.None;
-        var containerd = await fixture.ContainerdAsync(version);
-        var logStart = containerd.LogLength();
-        var qemuBefore = PodLeftovers.QemuPids();
+        var run = await CriRun.BeginAsync(fixture, version, output);
+        var (containerd, qemuBefore) = (run.Containerd, run.QemuBefore);
         try
         {
             await using var pod = await CriPod.RunAsync(containerd, "cc", "dns-cc", ct, s_dns, hostPid: true);
@@ -153,7 +151,7 @@ public sealed class PodNetworkTests(CriFixture fixture, ITestOutputHelper output
             {
                 live.ShouldContain(trace, customMessage: live);
             }
-            PodLeftovers.RunDirectories().ShouldContain(r => (live + "\n").Contains($"directory left: {r}/k8s.io/{pod.Id}\n"), live);
+            PodLeftovers.RunDirectories().ShouldContain(r => live.Contains($"directory left: {r}/k8s.io/{pod.Id} [", StringComparison.Ordinal), live);
 
             await pod.StopAsync(ct);
             await pod.RemoveAsync(ct);
@@ -161,7 +159,7 @@ public sealed class PodNetworkTests(CriFixture fixture, ITestOutputHelper output
         }
         catch
         {
-            output.WriteLine($"--- containerd {version} log (tail) ---\n{containerd.LogSince(logStart)}");
+            run.WriteLogTail();
             throw;
         }
     }

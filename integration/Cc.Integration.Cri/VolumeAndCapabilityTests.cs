@@ -27,8 +27,8 @@ public sealed class VolumeAndCapabilityTests(CriFixture fixture, ITestOutputHelp
         // and the spec's clean-up unmounts it and removes the source while the pod still runs. That removal failed
         // with EBUSY while the shim's copy of the submount sat on the host's directory in the host's mount namespace.
         var ct = CancellationToken.None;
-        var containerd = await fixture.ContainerdAsync(version);
-        var logStart = containerd.LogLength();
+        var run = await CriRun.BeginAsync(fixture, version, output);
+        var containerd = run.Containerd;
         var source = Directory.CreateTempSubdirectory("cc-cri-ro-").FullName;
         var submount = Path.Combine(source, "tmpfs");
         Directory.CreateDirectory(submount);
@@ -70,7 +70,7 @@ public sealed class VolumeAndCapabilityTests(CriFixture fixture, ITestOutputHelp
         }
         catch
         {
-            output.WriteLine($"--- containerd {version} log (tail) ---\n{containerd.LogSince(logStart)}");
+            run.WriteLogTail();
             throw;
         }
         finally
@@ -92,8 +92,8 @@ public sealed class VolumeAndCapabilityTests(CriFixture fixture, ITestOutputHelp
         // init is not its pid namespace's init, so its death alone does not end its children. runc's shim kills the rest of the container's cgroup; without that the child kept the output open
         // and the container's exit never came (critest "PodPID", "HostPID": StopPodSandbox hung).
         var ct = CancellationToken.None;
-        var containerd = await fixture.ContainerdAsync(version);
-        var logStart = containerd.LogLength();
+        var run = await CriRun.BeginAsync(fixture, version, output);
+        var containerd = run.Containerd;
         try
         {
             await using var pod = await CriPod.RunAsync(containerd, handler, $"pidns-{handler}", ct);
@@ -111,7 +111,7 @@ public sealed class VolumeAndCapabilityTests(CriFixture fixture, ITestOutputHelp
         }
         catch
         {
-            output.WriteLine($"--- containerd {version} log (tail) ---\n{containerd.LogSince(logStart)}");
+            run.WriteLogTail();
             throw;
         }
     }

@@ -137,6 +137,20 @@ public sealed class AgentDeadlineTests : IAsyncLifetime
         _ => throw new ArgumentOutOfRangeException(nameof(call)),
     };
 
+    [Fact]
+    public async Task A_forgotten_exec_is_no_longer_stored_and_its_start_is_NotFound_without_a_guest_call()
+    {
+        var guest = await ConnectAsync(ShortDeadlines);
+        var key = new ProcessKey("c1", "e1");
+        await guest.ExecAsync(new ExecRequest("c1", "e1", StdioSpec.None, "{}"u8.ToArray()), CancellationToken.None);
+
+        guest.ForgetExec(key);
+        guest.ForgetExec(key); // idempotent
+
+        var error = await Should.ThrowAsync<NotFoundException>(guest.StartAsync(key, CancellationToken.None).WithTimeout());
+        error.Message.ShouldContain("not registered");
+    }
+
     private static async Task ExecAsync(AgentGuest guest)
     {
         await guest.ExecAsync(new ExecRequest("c1", "e1", StdioSpec.None, "{}"u8.ToArray()), CancellationToken.None);

@@ -19,8 +19,7 @@ public sealed class DeadVmTests
     public async Task When_the_VM_dies_every_started_process_exits_137_execs_first_and_a_created_one_publishes_nothing()
     {
         await using var shim = await ShimHarness.StartAsync();
-        await shim.CreateAsync("c1");
-        await shim.Tasks.StartAsync(new StartRequest { Id = "c1" }).WithTimeout();
+        await shim.CreateStartedAsync("c1");
         await shim.Tasks.ExecAsync(new ExecProcessRequest
         {
             Id = "c1", ExecId = "e1", Spec = TypeUrls.PackRaw(TypeUrls.OciProcess, SleepSpec),
@@ -49,8 +48,7 @@ public sealed class DeadVmTests
     public async Task After_the_VM_died_calls_fail_fast_with_FailedPrecondition_or_NotFound_and_never_reach_the_guest()
     {
         await using var shim = await ShimHarness.StartAsync();
-        await shim.CreateAsync("c1");
-        await shim.Tasks.StartAsync(new StartRequest { Id = "c1" }).WithTimeout();
+        await shim.CreateStartedAsync("c1");
         await shim.CreateAsync("c2");
         shim.Vm.Die();
         await shim.Tasks.WaitAsync(new WaitRequest { Id = "c1" }).WithTimeout();
@@ -81,8 +79,7 @@ public sealed class DeadVmTests
     public async Task The_tasks_of_a_dead_VM_delete_with_status_137_and_the_same_id_then_runs_in_a_new_VM()
     {
         await using var shim = await ShimHarness.StartAsync();
-        await shim.CreateAsync("c1");
-        await shim.Tasks.StartAsync(new StartRequest { Id = "c1" }).WithTimeout();
+        await shim.CreateStartedAsync("c1");
         shim.Vm.Die();
         await shim.Tasks.WaitAsync(new WaitRequest { Id = "c1" }).WithTimeout();
 

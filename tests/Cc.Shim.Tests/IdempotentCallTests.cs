@@ -6,7 +6,6 @@ using Cc.Shim.Tests.Fakes;
 using Cc.TestKit;
 using Cc.Ttrpc;
 using Google.Protobuf;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Cc.Shim.Tests;
 
@@ -23,8 +22,7 @@ public sealed class IdempotentCallTests
     public async Task Create_with_an_existing_id_is_AlreadyExists_and_leaves_the_running_task_untouched()
     {
         await using var shim = await ShimHarness.StartAsync();
-        await shim.CreateAsync("c1");
-        await shim.Tasks.StartAsync(new StartRequest { Id = "c1" }).WithTimeout();
+        await shim.CreateStartedAsync("c1");
 
         var error = await Should.ThrowAsync<TtrpcException>(shim.CreateAsync("c1"));
 
@@ -42,10 +40,8 @@ public sealed class IdempotentCallTests
     public async Task Start_twice_is_FailedPrecondition_for_the_init_and_an_exec_and_both_keep_running()
     {
         await using var shim = await ShimHarness.StartAsync();
-        await shim.CreateAsync("c1");
-        await shim.Tasks.StartAsync(new StartRequest { Id = "c1" }).WithTimeout();
-        await shim.Tasks.ExecAsync(new ExecProcessRequest { Id = "c1", ExecId = "e1", Spec = SleepSpec() }).WithTimeout();
-        await shim.Tasks.StartAsync(new StartRequest { Id = "c1", ExecId = "e1" }).WithTimeout();
+        await shim.CreateStartedAsync("c1");
+        await shim.ExecStartedAsync("c1", "e1", SleepSpec());
 
         var init = await Should.ThrowAsync<TtrpcException>(shim.Tasks.StartAsync(new StartRequest { Id = "c1" }).WithTimeout());
         var exec = await Should.ThrowAsync<TtrpcException>(
@@ -67,15 +63,13 @@ public sealed class IdempotentCallTests
     public async Task Exec_with_an_existing_exec_id_is_AlreadyExists_even_after_that_exec_exited_and_the_first_stays_usable()
     {
         await using var shim = await ShimHarness.StartAsync();
-        await shim.CreateAsync("c1");
-        await shim.Tasks.StartAsync(new StartRequest { Id = "c1" }).WithTimeout();
+        await shim.CreateStartedAsync("c1");
         await shim.Tasks.ExecAsync(new ExecProcessRequest { Id = "c1", ExecId = "e1", Spec = SleepSpec() }).WithTimeout();
 
         var created = await Should.ThrowAsync<TtrpcException>(
             shim.Tasks.ExecAsync(new ExecProcessRequest { Id = "c1", ExecId = "e1", Spec = SleepSpec() }).WithTimeout());
         await shim.Tasks.StartAsync(new StartRequest { Id = "c1", ExecId = "e1" }).WithTimeout();
-        shim.Vm.Exit(E1, 0);
-        await shim.Tasks.WaitAsync(new WaitRequest { Id = "c1", ExecId = "e1" }).WithTimeout();
+        await shim.ExitedAsync(E1, 0);
         var exited = await Should.ThrowAsync<TtrpcException>(
             shim.Tasks.ExecAsync(new ExecProcessRequest { Id = "c1", ExecId = "e1", Spec = SleepSpec() }).WithTimeout());
 
@@ -85,26 +79,21 @@ public sealed class IdempotentCallTests
         shim.Fake.Calls.Count(c => c.StartsWith("exec c1/e1", StringComparison.Ordinal)).ShouldBe(1, "the guest saw one exec");
         // Once deleted, the id is free again.
         await shim.Tasks.DeleteAsync(new DeleteRequest { Id = "c1", ExecId = "e1" }).WithTimeout();
-        await shim.Tasks.ExecAsync(new ExecProcessRequest { Id = "c1", ExecId = "e1", Spec = SleepSpec() }).WithTimeout();
-        await shim.Tasks.StartAsync(new StartRequest { Id = "c1", ExecId = "e1" }).WithTimeout();
+        await shim.ExecStartedAsync("c1", "e1", SleepSpec());
     }
 
     [Fact]
     public async Task Kill_after_exit_and_after_delete_is_NotFound_for_the_init_and_an_exec()
     {
         await using var shim = await ShimHarness.StartAsync();
-        await shim.CreateAsync("c1");
-        await shim.Tasks.StartAsync(new StartRequest { Id = "c1" }).WithTimeout();
-        await shim.Tasks.ExecAsync(new ExecProcessRequest { Id = "c1", ExecId = "e1", Spec = SleepSpec() }).WithTimeout();
-        await shim.Tasks.StartAsync(new StartRequest { Id = "c1", ExecId = "e1" }).WithTimeout();
-        shim.Vm.Exit(E1, 0);
-        await shim.Tasks.WaitAsync(new WaitRequest { Id = "c1", ExecId = "e1" }).WithTimeout();
+        await shim.CreateStartedAsync("c1");
+        await shim.ExecStartedAsync("c1", "e1", SleepSpec());
+        await shim.ExitedAsync(E1, 0);
 
         var execExited = await KillErrorAsync(shim, "e1");
         await shim.Tasks.DeleteAsync(new DeleteRequest { Id = "c1", ExecId = "e1" }).WithTimeout();
         var execDeleted = await KillErrorAsync(shim, "e1");
-        shim.Vm.Exit(C1, 0);
-        await shim.Tasks.WaitAsync(new WaitRequest { Id = "c1" }).WithTimeout();
+        await shim.ExitedAsync(C1, 0);
         var initExited = await KillErrorAsync(shim, "");
         await shim.Tasks.DeleteAsync(new DeleteRequest { Id = "c1" }).WithTimeout();
         var initDeleted = await KillErrorAsync(shim, "");
@@ -123,23 +112,18 @@ public sealed class IdempotentCallTests
     public async Task Delete_twice_is_NotFound_for_an_exec_and_the_init_and_the_container_keeps_working_between()
     {
         await using var shim = await ShimHarness.StartAsync();
-        await shim.CreateAsync("c1");
-        await shim.Tasks.StartAsync(new StartRequest { Id = "c1" }).WithTimeout();
-        await shim.Tasks.ExecAsync(new ExecProcessRequest { Id = "c1", ExecId = "e1", Spec = SleepSpec() }).WithTimeout();
-        await shim.Tasks.StartAsync(new StartRequest { Id = "c1", ExecId = "e1" }).WithTimeout();
-        shim.Vm.Exit(E1, 0);
-        await shim.Tasks.WaitAsync(new WaitRequest { Id = "c1", ExecId = "e1" }).WithTimeout();
+        await shim.CreateStartedAsync("c1");
+        await shim.ExecStartedAsync("c1", "e1", SleepSpec());
+        await shim.ExitedAsync(E1, 0);
 
         await shim.Tasks.DeleteAsync(new DeleteRequest { Id = "c1", ExecId = "e1" }).WithTimeout();
         var exec = await Should.ThrowAsync<TtrpcException>(
             shim.Tasks.DeleteAsync(new DeleteRequest { Id = "c1", ExecId = "e1" }).WithTimeout());
         // The container is undamaged: a new exec runs and exits.
-        await shim.Tasks.ExecAsync(new ExecProcessRequest { Id = "c1", ExecId = "e2", Spec = SleepSpec() }).WithTimeout();
-        await shim.Tasks.StartAsync(new StartRequest { Id = "c1", ExecId = "e2" }).WithTimeout();
+        await shim.ExecStartedAsync("c1", "e2", SleepSpec());
         shim.Vm.Exit(new ProcessKey("c1", "e2"), 5);
         (await shim.Tasks.WaitAsync(new WaitRequest { Id = "c1", ExecId = "e2" }).WithTimeout()).ExitStatus.ShouldBe(5u);
-        shim.Vm.Exit(C1, 0);
-        await shim.Tasks.WaitAsync(new WaitRequest { Id = "c1" }).WithTimeout();
+        await shim.ExitedAsync(C1, 0);
         await shim.Tasks.DeleteAsync(new DeleteRequest { Id = "c1" }).WithTimeout();
         var init = await Should.ThrowAsync<TtrpcException>(shim.Tasks.DeleteAsync(new DeleteRequest { Id = "c1" }).WithTimeout());
 
@@ -154,41 +138,28 @@ public sealed class IdempotentCallTests
     {
         // At the domain seam: calling DeleteAsync runs synchronously up to its first incomplete await, so once the
         // second call has returned its task it is certainly waiting on the container's gate behind the first.
-        var root = Directory.CreateTempSubdirectory("cc-idempotent-").FullName;
-        try
-        {
-            var engine = new FakeEngine();
-            var events = new RecordingPublisher();
-            await using var sandbox = new PodSandbox(new SandboxOptions("k8s.io", "sandbox1", Path.Combine(root, "run")),
-                engine, engine, events, TimeProvider.System, NullLogger<PodSandbox>.Instance);
-            await sandbox.CreateAsync(new CreateContainerRequest("c1", ShimHarness.NewBundle(root, "c1"), [], StdioSpec.None),
-                CancellationToken.None).WithTimeout();
-            engine.Vm!.RemoveGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var pod = FakeSandbox.Start();
+        await pod.CreateAsync("c1");
+        pod.Engine.Vm!.RemoveGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
-            var first = sandbox.DeleteAsync(C1, CancellationToken.None);
-            await engine.Vm.RemoveArrived.Task.WithTimeout();
-            var second = sandbox.DeleteAsync(C1, CancellationToken.None);
-            second.IsCompleted.ShouldBeFalse("the second Delete waits on the container's gate");
-            engine.Vm.RemoveGate.SetResult();
+        var first = pod.Sandbox.DeleteAsync(C1, CancellationToken.None);
+        await pod.Engine.Vm.RemoveArrived.Task.WithTimeout();
+        var second = pod.Sandbox.DeleteAsync(C1, CancellationToken.None);
+        second.IsCompleted.ShouldBeFalse("the second Delete waits on the container's gate");
+        pod.Engine.Vm.RemoveGate.SetResult();
 
-            await first.WithTimeout();
-            var error = await Should.ThrowAsync<NotFoundException>(second.WithTimeout());
-            error.Message.ShouldContain("container not created", customMessage: "not the invalid-transition error of a process it never saw");
-            events.Published.OfType<Cc.Shim.Events.TaskDeleted>().Count().ShouldBe(1);
-            engine.Calls.Count(c => c == "remove c1").ShouldBe(1);
-        }
-        finally
-        {
-            Directory.Delete(root, recursive: true);
-        }
+        await first.WithTimeout();
+        var error = await Should.ThrowAsync<NotFoundException>(second.WithTimeout());
+        error.Message.ShouldContain("container not created", customMessage: "not the invalid-transition error of a process it never saw");
+        pod.Events.Published.OfType<Cc.Shim.Events.TaskDeleted>().Count().ShouldBe(1);
+        pod.Engine.Calls.Count(c => c == "remove c1").ShouldBe(1);
     }
 
     [Fact]
     public async Task Shutdown_repeated_while_a_container_lives_is_harmless_and_repeated_after_the_last_delete_ends_the_daemon_once()
     {
         await using var shim = await ShimHarness.StartAsync();
-        await shim.CreateAsync("c1");
-        await shim.Tasks.StartAsync(new StartRequest { Id = "c1" }).WithTimeout();
+        await shim.CreateStartedAsync("c1");
 
         for (var i = 0; i < 3; i++)
         {
@@ -196,10 +167,8 @@ public sealed class IdempotentCallTests
         }
 
         shim.Lifetime.Stopping.IsCancellationRequested.ShouldBeFalse("the daemon serves a live container");
-        await shim.Tasks.ExecAsync(new ExecProcessRequest { Id = "c1", ExecId = "e1", Spec = SleepSpec() }).WithTimeout();
-        await shim.Tasks.StartAsync(new StartRequest { Id = "c1", ExecId = "e1" }).WithTimeout();
-        shim.Vm.Exit(C1, 0);
-        await shim.Tasks.WaitAsync(new WaitRequest { Id = "c1" }).WithTimeout();
+        await shim.ExecStartedAsync("c1", "e1", SleepSpec());
+        await shim.ExitedAsync(C1, 0);
         await shim.Tasks.DeleteAsync(new DeleteRequest { Id = "c1" }).WithTimeout();
         Directory.Delete(Path.Combine(shim.Root, "bundles", "sandbox1"), recursive: true);
         var shutdowns = new[]
@@ -219,13 +188,6 @@ public sealed class IdempotentCallTests
             }
         }
         (await shim.Daemon.WithTimeout(TimeSpan.FromSeconds(20))).ShouldBe(0);
-    }
-
-    private sealed class RecordingPublisher : Cc.Shim.Events.IEventPublisher
-    {
-        public System.Collections.Concurrent.ConcurrentQueue<Cc.Shim.Events.TaskEvent> Published { get; } = new();
-
-        public void Publish(Cc.Shim.Events.TaskEvent taskEvent) => Published.Enqueue(taskEvent);
     }
 
     private static Task<TtrpcException> KillErrorAsync(ShimHarness shim, string execId) =>

@@ -47,8 +47,7 @@ public sealed class TaskServiceTests
     public async Task Wait_blocks_until_the_exit_and_answers_every_waiter_with_exited_at()
     {
         await using var shim = await ShimHarness.StartAsync();
-        await shim.CreateAsync("c1");
-        await shim.Tasks.StartAsync(new StartRequest { Id = "c1" }).WithTimeout();
+        await shim.CreateStartedAsync("c1");
 
         var first = shim.Tasks.WaitAsync(new WaitRequest { Id = "c1" });
         var second = shim.Tasks.WaitAsync(new WaitRequest { Id = "c1" });
@@ -68,8 +67,7 @@ public sealed class TaskServiceTests
     public async Task Kill_of_a_running_process_reaches_the_guest_and_Kill_after_exit_is_NotFound()
     {
         await using var shim = await ShimHarness.StartAsync();
-        await shim.CreateAsync("c1");
-        await shim.Tasks.StartAsync(new StartRequest { Id = "c1" }).WithTimeout();
+        await shim.CreateStartedAsync("c1");
 
         await shim.Tasks.KillAsync(new KillRequest { Id = "c1", Signal = 9, All = true }).WithTimeout();
         (await shim.Tasks.WaitAsync(new WaitRequest { Id = "c1" }).WithTimeout()).ExitStatus.ShouldBe(137u);
@@ -95,8 +93,7 @@ public sealed class TaskServiceTests
         await shim.Tasks.StartAsync(new StartRequest { Id = "c1" }).WithTimeout();
         (await shim.Tasks.StateAsync(new StateRequest { Id = "c1" }).WithTimeout()).Status.ShouldBe(Status.Running);
 
-        shim.Vm.Exit(C1, 2);
-        await shim.Tasks.WaitAsync(new WaitRequest { Id = "c1" }).WithTimeout();
+        await shim.ExitedAsync(C1, 2);
         var stopped = await shim.Tasks.StateAsync(new StateRequest { Id = "c1" }).WithTimeout();
         stopped.Status.ShouldBe(Status.Stopped);
         stopped.ExitStatus.ShouldBe(2u);
@@ -107,8 +104,7 @@ public sealed class TaskServiceTests
     public async Task Deleting_a_running_container_is_the_invalid_state_transition_error()
     {
         await using var shim = await ShimHarness.StartAsync();
-        await shim.CreateAsync("c1");
-        await shim.Tasks.StartAsync(new StartRequest { Id = "c1" }).WithTimeout();
+        await shim.CreateStartedAsync("c1");
 
         var error = await Should.ThrowAsync<TtrpcException>(shim.Tasks.DeleteAsync(new DeleteRequest { Id = "c1" }).WithTimeout());
         error.Code.ShouldBe(StatusCode.FailedPrecondition);
@@ -119,8 +115,7 @@ public sealed class TaskServiceTests
     public async Task Starting_twice_is_the_invalid_state_transition_error()
     {
         await using var shim = await ShimHarness.StartAsync();
-        await shim.CreateAsync("c1");
-        await shim.Tasks.StartAsync(new StartRequest { Id = "c1" }).WithTimeout();
+        await shim.CreateStartedAsync("c1");
 
         var error = await Should.ThrowAsync<TtrpcException>(shim.Tasks.StartAsync(new StartRequest { Id = "c1" }).WithTimeout());
         error.Code.ShouldBe(StatusCode.FailedPrecondition);
@@ -159,8 +154,7 @@ public sealed class TaskServiceTests
     public async Task Exec_publishes_added_and_started_and_its_exit_precedes_the_init_exit()
     {
         await using var shim = await ShimHarness.StartAsync();
-        await shim.CreateAsync("c1");
-        await shim.Tasks.StartAsync(new StartRequest { Id = "c1" }).WithTimeout();
+        await shim.CreateStartedAsync("c1");
         var spec = TypeUrls.PackRaw(TypeUrls.OciProcess, ByteString.CopyFromUtf8("""{"args":["sleep","9"]}"""));
         await shim.Tasks.ExecAsync(new ExecProcessRequest { Id = "c1", ExecId = "e1", Spec = spec }).WithTimeout();
         (await Should.ThrowAsync<TtrpcException>(
@@ -169,8 +163,7 @@ public sealed class TaskServiceTests
         await shim.Tasks.StartAsync(new StartRequest { Id = "c1", ExecId = "e1" }).WithTimeout();
 
         // The init dies while the exec runs: the shim kills the exec and publishes its exit first.
-        shim.Vm.Exit(C1, 0);
-        await shim.Tasks.WaitAsync(new WaitRequest { Id = "c1" }).WithTimeout();
+        await shim.ExitedAsync(C1, 0);
         await shim.EventsArrivedAsync(6);
 
         shim.Containerd.Topics.ShouldBe(["/tasks/create", "/tasks/start", "/tasks/exec-added", "/tasks/exec-started",
@@ -186,8 +179,7 @@ public sealed class TaskServiceTests
     public async Task Exec_with_a_spec_that_is_not_OCI_process_JSON_is_InvalidArgument()
     {
         await using var shim = await ShimHarness.StartAsync();
-        await shim.CreateAsync("c1");
-        await shim.Tasks.StartAsync(new StartRequest { Id = "c1" }).WithTimeout();
+        await shim.CreateStartedAsync("c1");
 
         var error = await Should.ThrowAsync<TtrpcException>(shim.Tasks.ExecAsync(new ExecProcessRequest
         {
@@ -278,10 +270,8 @@ public sealed class TaskServiceTests
     public async Task Update_of_a_stopped_container_is_FailedPrecondition()
     {
         await using var shim = await ShimHarness.StartAsync();
-        await shim.CreateAsync("c1");
-        await shim.Tasks.StartAsync(new StartRequest { Id = "c1" }).WithTimeout();
-        shim.Vm.Exit(C1, 137);
-        await shim.Tasks.WaitAsync(new WaitRequest { Id = "c1" }).WithTimeout();
+        await shim.CreateStartedAsync("c1");
+        await shim.ExitedAsync(C1, 137);
 
         var error = await Should.ThrowAsync<TtrpcException>(shim.Tasks.UpdateAsync(new UpdateTaskRequest
         {
@@ -298,8 +288,7 @@ public sealed class TaskServiceTests
     public async Task An_oom_kill_in_the_guest_publishes_tasks_oom_for_a_known_container_only()
     {
         await using var shim = await ShimHarness.StartAsync();
-        await shim.CreateAsync("c1");
-        await shim.Tasks.StartAsync(new StartRequest { Id = "c1" }).WithTimeout();
+        await shim.CreateStartedAsync("c1");
         await shim.EventsArrivedAsync(2);
 
         await shim.Vm.OomKills.Writer.WriteAsync("gone-already");
@@ -314,8 +303,7 @@ public sealed class TaskServiceTests
     public async Task Pause_and_resume_move_the_state_and_publish_paused_and_resumed()
     {
         await using var shim = await ShimHarness.StartAsync();
-        await shim.CreateAsync("c1");
-        await shim.Tasks.StartAsync(new StartRequest { Id = "c1" }).WithTimeout();
+        await shim.CreateStartedAsync("c1");
 
         await shim.Tasks.PauseAsync(new PauseRequest { Id = "c1" }).WithTimeout();
         (await shim.Tasks.StateAsync(new StateRequest { Id = "c1" }).WithTimeout()).Status.ShouldBe(Status.Paused);
@@ -402,8 +390,7 @@ public sealed class TaskServiceTests
         var reader = await opening.WithTimeout();
         shim.Vm.QueueOutput(C1, StdioStream.Stdout, output);
         await shim.Tasks.StartAsync(new StartRequest { Id = "c1" }).WithTimeout();
-        shim.Vm.Exit(C1, 0);
-        await shim.Tasks.WaitAsync(new WaitRequest { Id = "c1" }).WithTimeout();
+        await shim.ExitedAsync(C1, 0);
         return reader;
     }
 }

@@ -17,10 +17,7 @@ public sealed partial class CcShimTests
     public async Task QEMU_holds_no_socket_or_pipe_of_the_daemon_except_its_captured_output(string containerd)
     {
         await using var s = await BeginAsync(containerd);
-        var id = s.NewId("fds");
-        await s.RunDetachedAsync(id, "sleep", "1000");
-        var shim = Leftovers.ShimPids(s.Containerd, id).ShouldHaveSingleItem("one shim serves the task");
-        var qemu = Leftovers.QemuChildren(shim).ShouldHaveSingleItem("the shim daemon started one QEMU");
+        var (id, shim, qemu) = await s.RunSleepingTaskAsync("fds");
 
         var daemon = Targets(shim);
         var inQemu = Targets(qemu);
@@ -48,25 +45,15 @@ public sealed partial class CcShimTests
     public async Task After_kill_9_of_the_shim_the_task_and_container_go_nothing_is_left_and_the_id_runs_again(string containerd)
     {
         await using var s = await BeginAsync(containerd);
-        var id = s.NewId("kill9");
-        await s.RunDetachedAsync(id, "sleep", "1000");
-        var shim = Leftovers.ShimPids(s.Containerd, id).ShouldHaveSingleItem("one shim serves the task");
-        var qemu = Leftovers.QemuChildren(shim).ShouldHaveSingleItem("the shim daemon started one QEMU");
+        var (id, shim, qemu) = await s.RunSleepingTaskAsync("kill9");
 
         Kill(shim);
 
         // containerd sees the connection drop and runs `shim delete` itself; the task then ends (137) or is gone.
         await WaitUntilAsync(async () => TaskGoneOrStopped(await s.CtrAsync("task", "ls"), id), TimeSpan.FromSeconds(60),
             $"task {id} stopped or gone after its shim was killed");
-        var rm = await s.CtrAsync("task", "rm", "-f", id);
-        (rm.ExitCode == 0 || rm.Stderr.Contains("not found", StringComparison.Ordinal)).ShouldBeTrue(s.Because(rm));
-        s.ShouldSucceed(await s.CtrAsync("container", "rm", id));
-        // ctr's own stdio FIFOs of a detached run stay when the task ended without ctr (the runc shim leaves them the
-        // same way, docs/shim.md): they are the client's files, not the shim's, so they are removed here, not judged.
-        foreach (var fifo in Directory.EnumerateFiles(s.Containerd.FifoDirectory, $"{id}-*", SearchOption.AllDirectories))
-        {
-            File.Delete(fifo);
-        }
+        await s.ForceRemoveAsync(id);
+        s.DiscardClientFifos(id);
         await s.ShouldLeaveNothingAsync(id);
         // Killed by `shim delete`; with its parent gone, reaping it is up to whoever inherited it (a zombie is dead).
         IsGoneOrZombie(qemu).ShouldBeTrue($"QEMU {qemu} of the killed shim is gone");
@@ -84,10 +71,7 @@ public sealed partial class CcShimTests
     public async Task After_kill_9_of_QEMU_the_task_exits_137_deletes_cleanly_nothing_is_left_and_the_id_runs_again(string containerd)
     {
         await using var s = await BeginAsync(containerd);
-        var id = s.NewId("vmdies");
-        await s.RunDetachedAsync(id, "sleep", "1000");
-        var shim = Leftovers.ShimPids(s.Containerd, id).ShouldHaveSingleItem("one shim serves the task");
-        var qemu = Leftovers.QemuChildren(shim).ShouldHaveSingleItem("the shim daemon started one QEMU");
+        var (id, shim, qemu) = await s.RunSleepingTaskAsync("vmdies");
 
         Kill(qemu);
 

@@ -57,10 +57,7 @@ public sealed partial class CcShimTests
     public async Task After_SIGTERM_to_the_shim_daemon_the_task_stops_and_its_clean_up_leaves_nothing(string containerd)
     {
         await using var s = await BeginAsync(containerd);
-        var id = s.NewId("sigterm");
-        await s.RunDetachedAsync(id, "sleep", "1000");
-        var shim = Leftovers.ShimPids(s.Containerd, id).ShouldHaveSingleItem("one shim serves the task");
-        var qemu = Leftovers.QemuChildren(shim).ShouldHaveSingleItem("the shim daemon started one QEMU");
+        var (id, shim, qemu) = await s.RunSleepingTaskAsync("sigterm");
 
         using (var daemon = Process.GetProcessById(shim))
         {
@@ -71,14 +68,8 @@ public sealed partial class CcShimTests
 
         await WaitUntilAsync(async () => TaskGoneOrStopped(await s.CtrAsync("task", "ls"), id), TimeSpan.FromSeconds(60),
             $"task {id} stopped or gone after its shim ended on SIGTERM");
-        var rm = await s.CtrAsync("task", "rm", "-f", id);
-        (rm.ExitCode == 0 || rm.Stderr.Contains("not found", StringComparison.Ordinal)).ShouldBeTrue(s.Because(rm));
-        s.ShouldSucceed(await s.CtrAsync("container", "rm", id));
-        // ctr's FIFOs of a detached run are the client's files (see the kill -9 test), not the shim's.
-        foreach (var fifo in Directory.EnumerateFiles(s.Containerd.FifoDirectory, $"{id}-*", SearchOption.AllDirectories))
-        {
-            File.Delete(fifo);
-        }
+        await s.ForceRemoveAsync(id);
+        s.DiscardClientFifos(id);
         await s.ShouldLeaveNothingAsync(id);
         IsGoneOrZombie(qemu).ShouldBeTrue($"QEMU {qemu} of the stopped shim is gone");
     }

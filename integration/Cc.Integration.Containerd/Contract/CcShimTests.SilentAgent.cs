@@ -34,10 +34,7 @@ public sealed partial class CcShimTests
         await using var s = await BeginAsync(containerd, RuntimeUnderTest.Cc.WithConfiguration(configuration.Path));
         var clock = Stopwatch.StartNew();
         await using var events = await EventStream.SubscribeAsync(s.Containerd, clock, s.CancellationToken);
-        var id = s.NewId("silent");
-        await s.RunDetachedAsync(id, "sleep", "1000");
-        var shim = Leftovers.ShimPids(s.Containerd, id).ShouldHaveSingleItem("one shim serves the task");
-        var qemu = Leftovers.QemuChildren(shim).ShouldHaveSingleItem("the shim daemon started one QEMU");
+        var (id, shim, qemu) = await s.RunSleepingTaskAsync("silent");
         try
         {
             Signal(qemu, "STOP");

@@ -1,8 +1,5 @@
-using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
-using System.Text.RegularExpressions;
 using Cc.Integration.Containerd.Harness;
+using Cc.TestKit.Leftovers;
 
 namespace Cc.Integration.Cri.Harness;
 
@@ -19,8 +16,7 @@ internal static partial class PodLeftovers
     };
 
     /// <summary>The pids of every running QEMU; taken before a pod starts, compared after its removal.</summary>
-    public static IReadOnlySet<int> QemuPids() =>
-        Processes().Where(p => p.Comm.StartsWith("qemu-system", StringComparison.Ordinal)).Select(p => p.Pid).ToHashSet();
+    public static IReadOnlySet<int> QemuPids() => HostProcess.QemuPids();
 
     /// <summary>
     /// Everything of pod <paramref name="pod"/> still present: its shim, a QEMU started since <paramref name="qemuBefore"/>
@@ -32,30 +28,11 @@ internal static partial class PodLeftovers
     public static async Task<IReadOnlyList<string>> FindAsync(CriContainerd containerd, string pod,
         IReadOnlyCollection<string> containers, string? netns, IReadOnlySet<int> qemuBefore)
     {
-        var found = new List<string>();
         var ids = containers.Append(pod).ToList();
-        foreach (var p in Processes())
-        {
-            if (p.Args.Contains($"-address {containerd.Address} ", StringComparison.Ordinal)
-                && ids.Any(id => p.Args.Contains($"-id {id} ", StringComparison.Ordinal)))
-            {
-                found.Add($"shim process {p.Pid} still running: {p.Args}");
-            }
-            else if (p.Comm.StartsWith("qemu-system", StringComparison.Ordinal) && !qemuBefore.Contains(p.Pid)
-                && (p.Args.Contains(pod, StringComparison.Ordinal) || Environ(p.Pid).Contains($"TTRPC_ADDRESS={containerd.Address}.ttrpc")))
-            {
-                found.Add($"QEMU process {p.Pid} still running: {p.Args}");
-            }
-        }
+        var found = HostLeftovers.Processes(containerd.Address, ids, qemuBefore, [pod, containerd.Directory]).ToList();
 
-        foreach (var line in File.ReadLines("/proc/self/mountinfo"))
-        {
-            var mountPoint = line.Split(' ')[4];
-            if (ids.Any(id => mountPoint.Contains(id, StringComparison.Ordinal)))
-            {
-                found.Add($"mount left: {mountPoint}");
-            }
-        }
+        found.AddRange(HostLeftovers.MountPoints().Where(m => ids.Any(id => m.Contains(id, StringComparison.Ordinal)))
+            .Select(m => $"mount left: {m}"));
 
         if (netns is not null && File.Exists(netns))
         {
@@ -68,14 +45,7 @@ internal static partial class PodLeftovers
         }
         found.AddRange(await NetworkLeftoversAsync(netns));
 
-        foreach (var id in ids)
-        {
-            var socket = ShimSocketPath(containerd.Address, CriContainerd.Namespace, id);
-            if (File.Exists(socket))
-            {
-                found.Add($"shim socket left: {socket}");
-            }
-        }
+        found.AddRange(HostLeftovers.ShimSockets(containerd.Address, CriContainerd.Namespace, ids));
 
         var runDirectories = RunDirectories().Select(r => Path.Combine(r, CriContainerd.Namespace, pod)).ToList();
         foreach (var record in runDirectories.Select(r => Path.Combine(r, NetworkRecordFile)).Where(File.Exists))
@@ -93,7 +63,7 @@ internal static partial class PodLeftovers
                 dirs.Add(Path.Combine(containerd.Directory, root, "io.containerd.runtime.v2.task", CriContainerd.Namespace, container));
             }
         }
-        found.AddRange(dirs.Where(Directory.Exists).Select(d => $"directory left: {d}"));
+        found.AddRange(HostLeftovers.Directories(dirs));
 
         // Our run directories of the pod's containers too: a plain container's shim would have made one per id.
         var roots = RunDirectories().SelectMany(r => ids.Select(id => Path.Combine(r, CriContainerd.Namespace, id)))
@@ -137,65 +107,6 @@ internal static partial class PodLeftovers
         }
     }
 
-    /// <summary>
-    /// Every run_dir the shim may have used: the daemon reads <c>runtime.run_dir</c> only from /etc/cc or the defaults
-    /// file, else /run/cc (docs/configuration.md: <c>delete</c> gets no runtime options and must find the same
-    /// directory), never from the ConfigPath containerd sends; build/configuration.toml's (CC_RUN_DIR) is checked too.
-    /// The paths checked under each name the pod's ids, so another checkout's pods are never counted.
-    /// </summary>
-    public static IReadOnlyList<string> RunDirectories()
-    {
-        var dirs = new List<string> { "/run/cc" };
-        foreach (var file in new[] { "/etc/cc/configuration.toml", "/usr/share/defaults/cc/configuration.toml", RepoPaths.ShimConfiguration })
-        {
-            if (File.Exists(file) && RunDirLine().Match(File.ReadAllText(file)) is { Success: true } match
-                && !dirs.Contains(match.Groups[1].Value))
-            {
-                dirs.Add(match.Groups[1].Value);
-            }
-        }
-        return dirs;
-    }
-
-    /// <summary>/run/containerd/s/ + hex(sha256("&lt;address&gt;/&lt;ns&gt;/&lt;id&gt;")) (protocol.md §2.4.1).</summary>
-    public static string ShimSocketPath(string address, string ns, string id) =>
-        "/run/containerd/s/" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{address}/{ns}/{id}")));
-
-    [GeneratedRegex("""^run_dir\s*=\s*"([^"]+)"\s*$""", RegexOptions.Multiline)]
-    private static partial Regex RunDirLine();
-
-    private static string[] Environ(int pid)
-    {
-        try
-        {
-            return File.ReadAllText($"/proc/{pid}/environ").Split('\0');
-        }
-        catch (IOException)
-        {
-            return [];
-        }
-    }
-
-    private static IEnumerable<(int Pid, string Comm, string Args)> Processes()
-    {
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
-            {
-                continue;
-            }
-            string comm, args;
-            try
-            {
-                comm = File.ReadAllText(Path.Combine(dir, "comm")).Trim();
-                // argv is NUL-separated; a trailing space lets "-id <id> " match the last argument too.
-                args = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                continue; // exited while we looked
-            }
-            yield return (pid, comm, args);
-        }
-    }
+    /// <summary>Every run_dir the shim may have used (<see cref="HostLeftovers.RunDirectories"/> for this checkout's configuration).</summary>
+    public static IReadOnlyList<string> RunDirectories() => HostLeftovers.RunDirectories(RepoPaths.ShimConfiguration);
 }

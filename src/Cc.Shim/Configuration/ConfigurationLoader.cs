@@ -46,8 +46,11 @@ public static class ConfigurationLoader
     {
         try
         {
-            return TomlSerializer.Deserialize(toml, ShimConfigurationContext.Default.ShimConfiguration)
+            var configuration = TomlSerializer.Deserialize(toml, ShimConfigurationContext.Default.ShimConfiguration)
                 ?? new ShimConfiguration();
+            // Values the TOML types cannot check: refused here, naming the file, before any VM or mount.
+            Sandbox.PidsSources.Parse(configuration.Runtime.Pids);
+            return configuration;
         }
         catch (Exception e) when (e is not ConfigurationException)
         {

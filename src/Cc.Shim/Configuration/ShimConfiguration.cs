@@ -86,6 +86,8 @@ public sealed class RuntimeSection
     public int ShutdownTimeoutSeconds { get; set; } = 5;
     /// <summary>What <c>start</c> prints: 2 = the plain address (every containerd), 3 = the JSON of containerd 2.x.</summary>
     public int BootstrapVersion { get; set; } = 2;
+    /// <summary>What Task Pids answers: <c>auto</c>, <c>guest</c> or <c>vmm</c> (<see cref="Sandbox.PidsSource"/>).</summary>
+    public string Pids { get; set; } = "auto";
 }
 
 /// <summary>VM templates (docs/templates.md).</summary>

@@ -42,6 +42,7 @@ public static class ConfigurationKeys
         new("runtime", "debug", c => c.Runtime.Debug ? "true" : "false"),
         new("runtime", "shutdown_timeout_seconds", c => Number(c.Runtime.ShutdownTimeoutSeconds)),
         new("runtime", "bootstrap_version", c => Number(c.Runtime.BootstrapVersion)),
+        new("runtime", "pids", c => Text(c.Runtime.Pids)),
     ];
 
     /// <summary>

@@ -56,6 +56,12 @@ public sealed class AgentGuest : IGuestAgent, IGuestStdio
         return Task.CompletedTask;
     }
 
+    public void ForgetExec(ProcessKey process)
+    {
+        _pendingExecs.TryRemove(process, out _);
+        _started.TryRemove(process, out _);
+    }
+
     public async Task<uint> StartAsync(ProcessKey process, CancellationToken cancellationToken)
     {
         if (process.IsInit)

@@ -1,4 +1,5 @@
 using Cc.Shim.Events;
+using Cc.Shim.Lifetime;
 using Microsoft.Extensions.Logging;
 
 namespace Cc.Shim.Sandbox;
@@ -18,7 +19,7 @@ public sealed partial class PodSandbox
     /// their host stdio is closed, their rootfs and bind mounts are released, and the VM is stopped (agent session,
     /// VMM run directory, taps and pid file). The containers stay registered until Delete, which then only forgets them.
     /// </summary>
-    private async Task EndTasksOfDeadVmAsync(SandboxVm vm)
+    private async Task EndTasksOfDeadVmAsync(SandboxVm vm, CleanupRegistration release)
     {
         var reason = await vm.Ended.ConfigureAwait(false);
         if (reason is null)
@@ -51,7 +52,9 @@ public sealed partial class PodSandbox
                 await rootfs.DisposeAsync().ConfigureAwait(false);
             }
         }
-        await BestEffortAsync(() => vm.StopAsync(CancellationToken.None), "stop dead VM").ConfigureAwait(false);
+        // The VM's registered release (bounded, logged, once): it leaves the stack, so the daemon's exit does not stop
+        // this VM again; the next Create or the last Delete awaits the same, finished run.
+        await release.DisposeAsync().ConfigureAwait(false);
     }
 
     /// <summary>Call under <see cref="_lock"/>. A started process gets its TaskExit; a created one never had a TaskStart.</summary>

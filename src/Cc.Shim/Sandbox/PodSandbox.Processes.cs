@@ -84,7 +84,16 @@ public sealed partial class PodSandbox
             var vm = RequireVm();
             await vm.Agent.ExecAsync(request, cancellationToken).ConfigureAwait(false);
             var process = new ShimProcess(key, container.Bundle, request.Stdio, (uint)vm.Pid);
-            await OpenStdioAsync(process, vm, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await OpenStdioAsync(process, vm, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                // The guest holds the exec now, but no client will start or delete one that was never added.
+                vm.Agent.ForgetExec(key);
+                throw;
+            }
             lock (_lock)
             {
                 container.Execs.Add(request.ExecId, process);
@@ -149,6 +158,12 @@ public sealed partial class PodSandbox
                     container.Execs.Remove(key.ExecId);
                 }
                 await CloseStdioAsync(process).ConfigureAwait(false);
+                // An exec deleted before its start is still registered in the guest; a started one is known there
+                // until now (its start signal): either is taken back.
+                if (Volatile.Read(ref _vm) is { } execLife && execLife.TryGetReady(out var execVm))
+                {
+                    execVm.Agent.ForgetExec(key);
+                }
                 return (process.Pid, process.Exit ?? new ExitStatus(0, _time.GetUtcNow()));
             }
 

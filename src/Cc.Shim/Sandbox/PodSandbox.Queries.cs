@@ -21,23 +21,17 @@ public sealed partial class PodSandbox : Monitoring.ISandboxMetricsSource
     }
 
     /// <summary>
-    /// dockerd's containerd namespace (its <c>--containerd-namespace</c> default). dockerd is the one client that reads
-    /// Pids as host pids: `docker top` runs the host's <c>ps</c> and keeps the rows of those pids, so guest pids would
-    /// show whatever host process has the same number (a kernel thread, for the small pids of a guest).
-    /// </summary>
-    public const string DockerNamespace = "moby";
-
-    /// <summary>
-    /// Pids of a live container: the guest's processes when the agent answers within <paramref name="guestTimeout"/>,
-    /// otherwise the VMM pid — never empty, or containerd 1.7+ deletes the task as leaked after a restart. In dockerd's
-    /// namespace, the VMM pid, as Kata answers everywhere: `docker top` then shows the QEMU that runs the container, a
+    /// Pids of a live container. When <paramref name="source"/> lists the guest in this pod's namespace
+    /// (<see cref="PidsSources.ListsGuest"/>): the guest's processes when the agent answers within
+    /// <paramref name="guestTimeout"/>, otherwise the VMM pid — never empty, or containerd 1.7+ deletes the task as
+    /// leaked after a restart. Otherwise the VMM pid alone: `docker top` then shows the QEMU that runs the container, a
     /// true host process, and never an unrelated one (docs/compatibility.md).
     /// </summary>
-    public async Task<IReadOnlyList<GuestProcess>> PidsAsync(string containerId, TimeSpan guestTimeout,
+    public async Task<IReadOnlyList<GuestProcess>> PidsAsync(string containerId, PidsSource source, TimeSpan guestTimeout,
         CancellationToken cancellationToken)
     {
         FindContainer(containerId);
-        if (_options.Namespace != DockerNamespace && Volatile.Read(ref _vm) is { } life && life.TryGetReady(out var vm))
+        if (source.ListsGuest(_options.Namespace) && Volatile.Read(ref _vm) is { } life && life.TryGetReady(out var vm))
         {
             try
             {

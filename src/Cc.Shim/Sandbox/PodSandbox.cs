@@ -206,10 +206,15 @@ public sealed partial class PodSandbox : IAsyncDisposable
             await vm.BootAsync(_launcher,
                 new VmLaunchRequest(_options.Namespace, _options.SandboxId, _options.RunDirectory, _options.SharedDirectory, spec),
                 PublishOom, cancellationToken).ConfigureAwait(false);
-            Volatile.Write(ref _vmRelease, RegisterVm(vm));
+            // The VM's one release: every stop of a booted VM (the last Delete, the dead-VM handler, the next Create
+            // after a failure, the daemon's exit) runs it, bounded and logged, once. Registered once Ready, not before
+            // the boot: a stop cannot move a Booting VM, and a registration that comes after the pod's stack ran (a
+            // Create racing the daemon's exit) runs at once, stopping the VM it just booted.
+            var release = RegisterVm(vm);
+            Volatile.Write(ref _vmRelease, release);
             Log.VmStarted(_logger, _options.SandboxId, vm.Pid);
             CallerDeadline.Detach(); // the dead-VM handler outlives this Create
-            _ = EndTasksOfDeadVmAsync(vm);
+            _ = EndTasksOfDeadVmAsync(vm, release);
             return vm.Require();
         }
         finally
@@ -235,6 +240,7 @@ public sealed partial class PodSandbox : IAsyncDisposable
             }
             else
             {
+                // A VM whose boot failed: never registered, already Stopped (its stop is a no-op).
                 await BestEffortAsync(() => vm.StopAsync(cancellationToken), "stop VM").ConfigureAwait(false);
             }
             Log.VmStopped(_logger, _options.SandboxId);
@@ -285,6 +291,11 @@ public sealed partial class PodSandbox : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A one-off guest call on a request path whose failure must not fail the request (remove a container the guest
+    /// may have lost with its VM, kill an exec on the way out). Not a resource's release: those are registered on
+    /// <see cref="_cleanup"/> where the resource is acquired (the VM's stop included).
+    /// </summary>
     private async Task BestEffortAsync(Func<Task> action, string what)
     {
         try

@@ -69,6 +69,12 @@ public interface IGuestAgent
     /// <summary>Registers an extra process without starting it.</summary>
     Task ExecAsync(ExecRequest request, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Takes back an exec that <see cref="ExecAsync"/> registered: its Exec failed after the registration (a stdio FIFO
+    /// vanished) or it is deleted. Nothing of it stays stored; a no-op for an unknown key.
+    /// </summary>
+    void ForgetExec(ProcessKey process);
+
     /// <summary>Starts a created process; returns its guest pid.</summary>
     Task<uint> StartAsync(ProcessKey process, CancellationToken cancellationToken);
 

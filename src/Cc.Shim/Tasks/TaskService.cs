@@ -66,7 +66,9 @@ public sealed partial class TaskService : ITaskService
 
     public ValueTask<PidsResponse> PidsAsync(PidsRequest request, ServerCallContext context) => ErrorMapping.Guard(context, async () =>
     {
-        var processes = await _sandbox.PidsAsync(request.Id, PidsGuestTimeout, context.CancellationToken).ConfigureAwait(false);
+        // [runtime] pids of the pod's configuration (its first Create's), checked when that was loaded.
+        var source = PidsSources.Parse(_configuration.Current.Configuration.Runtime.Pids);
+        var processes = await _sandbox.PidsAsync(request.Id, source, PidsGuestTimeout, context.CancellationToken).ConfigureAwait(false);
         // As runc's shim: an exec carries its id in a ProcessDetails, which ctr prints in `task ps`'s INFO column.
         return new PidsResponse
         {

@@ -116,8 +116,23 @@ public sealed class FakeVm : ISandboxVm, IGuestAgent, IGuestStdio
     public Task ExecAsync(ExecRequest request, CancellationToken cancellationToken)
     {
         _engine.Calls.Enqueue($"exec {request.ContainerId}/{request.ExecId} {System.Text.Encoding.UTF8.GetString(request.ProcessJson.Span)}");
-        ExitOf(new ProcessKey(request.ContainerId, request.ExecId));
+        var key = new ProcessKey(request.ContainerId, request.ExecId);
+        ExitOf(key);
+        RegisteredExecs[key] = request;
+        ExecRegistered?.Invoke(request);
         return Task.CompletedTask;
+    }
+
+    /// <summary>The execs registered and neither started nor taken back: what the real guest proxy keeps stored.</summary>
+    public ConcurrentDictionary<ProcessKey, ExecRequest> RegisteredExecs { get; } = new();
+
+    /// <summary>Runs right after an exec is registered, before the shim opens its stdio (a test makes a FIFO vanish there).</summary>
+    public Action<ExecRequest>? ExecRegistered { get; set; }
+
+    public void ForgetExec(ProcessKey process)
+    {
+        _engine.Calls.Enqueue($"forget {process}");
+        RegisteredExecs.TryRemove(process, out _);
     }
 
     /// <summary>The <see cref="CallerDeadline"/> each kind of guest call saw, by call name ("start", "wait").</summary>
@@ -127,6 +142,7 @@ public sealed class FakeVm : ISandboxVm, IGuestAgent, IGuestStdio
     {
         CallerDeadlines["start"] = CallerDeadline.Current;
         _engine.Calls.Enqueue($"start {process}");
+        RegisteredExecs.TryRemove(process, out _);
         return Task.FromResult(7u);
     }
 
