@@ -14,7 +14,7 @@ public static class GuestVmConfig
     public const string LateShareParameter = "cc.share=late";
 
     public static VmConfig Build(ShimConfiguration configuration, int memoryMiB, int vcpus, string runDirectory,
-        string sharedDirectory, bool forTemplate)
+        string sharedDirectory, bool forTemplate, bool shimDebug = false)
     {
         var settings = configuration.Hypervisor;
         IEnumerable<string> parameters = settings.KernelParams.Split(' ', StringSplitOptions.RemoveEmptyEntries);
@@ -29,7 +29,7 @@ public static class GuestVmConfig
             {
                 Path = settings.Kernel,
                 InitramfsPath = settings.Initrd,
-                AgentLogLevel = configuration.Agent.LogLevel,
+                AgentLogLevel = AgentLogLevel(configuration.Agent.LogLevel, shimDebug),
                 ExtraParameters = [.. parameters],
             },
             MemoryMiB = memoryMiB,
@@ -45,4 +45,12 @@ public static class GuestVmConfig
             Shared = new SharedDirectory { HostPath = sharedDirectory },
         };
     }
+
+    /// <summary>
+    /// The agent's level follows the shim's: a shim logging Debug (containerd's <c>-debug</c>, or <c>runtime.debug</c>)
+    /// raises <c>agent.log_level</c> to at least <c>debug</c>; <c>trace</c> stays trace. The level is on the kernel
+    /// command line, so it is part of a template's key: a debug daemon makes (and uses) its own template.
+    /// </summary>
+    public static string AgentLogLevel(string configured, bool shimDebug) =>
+        shimDebug && configured is not ("trace" or "debug") ? "debug" : configured;
 }

@@ -45,7 +45,7 @@ public sealed partial class QemuVmLauncher
             else
             {
                 var shape = GuestVmConfig.Build(current, memoryMiB, vcpus, request.RunDirectory, request.SharedDirectory,
-                    forTemplate: true);
+                    forTemplate: true, shimDebug: _logger.IsEnabled(LogLevel.Debug));
                 try
                 {
                     var (clone, agent, key) = await StartCloneAsync((QemuHypervisor)hypervisor, shape, request, cancellationToken)
