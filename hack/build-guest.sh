@@ -43,6 +43,9 @@ wanted_modules=(
 
 die() { echo "build-guest: $*" >&2; exit 1; }
 log() { echo "build-guest: $*"; }
+# The build is long the first time (a ~100 MB kernel package to fetch and unpack): each step says itself.
+steps=6
+step() { echo "build-guest: [$1/$steps] $2"; }
 
 [ -x "$agent" ] || die "$agent is missing: run 'make build' first (the agent is the initramfs's /init)"
 [ -n "$crun" ] || die "crun is not installed (hack/install-deps.sh installs it)"
@@ -61,6 +64,7 @@ if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
 fi
 export SOURCE_DATE_EPOCH
 
+step 1 "resolving the kernel package of linux-image-amd64"
 # --- 1. The kernel package: linux-image-amd64 depends on exactly one linux-image-<release>-amd64.
 resolve_kernel() {
   local pkg ver
@@ -82,6 +86,7 @@ else
 fi
 kcache=$cache/${kpkg}_${kver//:/%}
 
+step 2 "kernel package (fetched and unpacked once per version, then cached)"
 # --- 2. Download, extract, depmod, extract vmlinux: once per package version.
 if [ ! -f "$kcache/complete" ]; then
   log "fetching $kpkg $kver"
@@ -112,6 +117,7 @@ if [ ! -f "$kcache/complete" ]; then
 fi
 release=$(cat "$kcache/release")
 
+step 3 "module closure of the guest's modules"
 # --- 3. The module closure in load order, from modules.dep (each line: "path: dep dep ...", where the
 # dependency list is already transitive). A depth-first walk puts every dependency before its user.
 declare -A dep_path dep_list placed
@@ -141,6 +147,7 @@ for name in "${wanted_modules[@]}"; do
   fi
 done
 
+step 4 "decompressing the chosen modules (once per module list)"
 # --- 4. The chosen modules, decompressed: the agent loads them with finit_module, which wants a
 # plain ELF unless the kernel decompresses modules itself. Cached per module list, taken from the .deb.
 modset=$kcache/modules-$(printf '%s\n' "${load_order[@]}" | sha256sum | cut -c1-12)
@@ -169,6 +176,7 @@ if [ ! -f "$modset/complete" ]; then
   touch "$modset/complete"
 fi
 
+step 5 "comparing inputs with the last build"
 # --- 5. Inputs stamp: skip the rest when nothing changed.
 inputs=$(
   {
@@ -237,6 +245,7 @@ library_entries() {
   echo "file init $helpers/floor-init.sh 0755"
 } > "$stage/floor.list"
 
+step 6 "writing initramfs.cpio and floor.cpio into $out"
 python3 "$helpers/mkcpio.py" "$stage/initramfs.cpio" < "$stage/initramfs.list"
 python3 "$helpers/mkcpio.py" "$stage/floor.cpio" < "$stage/floor.list"
 

@@ -1,10 +1,7 @@
 // containerd-shim-cc-v2: parse, configure logging (the daemon only), dispatch. Everything else is in Cc.Shim.
 using Cc.Shim.Cli;
 using Cc.Shim.Lifetime;
-using Cc.ShimHost;
-using Serilog;
-using Serilog.Events;
-using Serilog.Extensions.Logging;
+using Cc.Shim.Logging;
 
 [assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
 
@@ -50,17 +47,8 @@ switch (parsed.Action)
         return ShimEntry.Delete(parsed, Console.OpenStandardOutput(), Console.Error);
 }
 
-// The daemon: its log is the bundle's FIFO, which containerd copies into its own log.
+// The daemon: its log is the bundle's FIFO, which containerd copies into its own log (Cc.Shim.Logging.DaemonLogging).
 var logStream = LogFifo.Open(Directory.GetCurrentDirectory());
-var level = parsed.Debug || ShimEntry.RuntimeConfiguration().Runtime.Debug ? LogEventLevel.Debug : LogEventLevel.Information;
-var configuration = new LoggerConfiguration().MinimumLevel.Is(level)
-    .Enrich.WithProperty("runtime", ShimVersion.RuntimeName)
-    .Enrich.WithProperty("id", parsed.Id)
-    .Enrich.WithProperty("namespace", parsed.Namespace);
-if (logStream is not null)
-{
-    configuration = configuration.WriteTo.Sink(new StreamSink(logStream));
-}
-await using var serilog = configuration.CreateLogger();
-using var loggerFactory = new SerilogLoggerFactory(serilog);
-return await ShimEntry.DaemonAsync(parsed, loggerFactory);
+using var logging = DaemonLogging.Create(logStream is null ? null : new StreamSink(logStream),
+    debug: parsed.Debug || ShimEntry.RuntimeConfiguration().Runtime.Debug, parsed.Id, parsed.Namespace);
+return await ShimEntry.DaemonAsync(parsed, logging.Factory);

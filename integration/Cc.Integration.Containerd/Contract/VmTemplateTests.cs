@@ -124,6 +124,9 @@ public sealed class VmTemplateTests(ContainerdFixture fixture) : IAsyncLifetime
         var init = await FactoryAsync("init");
         init.ExitCode.ShouldBe(0, init.Describe());
         var key = (await FactoryAsync("key")).Stdout.Trim();
+        // Making a template is long (a cold boot and a save): init says each step as it begins, then the result.
+        init.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')[0])
+            .ShouldBe(["[1/4]", "[2/4]", "[3/4]", "[4/4]", "template"], init.Describe());
         var state = Path.Combine(TemplateDirectory, key, "state");
         File.Exists(state).ShouldBeTrue();
         File.WriteAllBytes(state, [.. Enumerable.Range(0, 4096).Select(i => (byte)(i * 7))]);

@@ -40,8 +40,12 @@ public sealed partial class VmTemplateFactory(QemuHypervisor hypervisor, string 
     /// The template for <paramref name="config"/>'s shape, made now if there is none: <paramref name="waitForGuest"/>
     /// returns once the booted template's guest is ready to be saved.
     /// </summary>
+    /// <remarks>
+    /// Making a template takes a cold boot and a save (tens of seconds under TCG): <paramref name="progress"/>, when
+    /// given, hears of each of the <see cref="CreateSteps"/> steps as it begins (<c>factory init</c> prints them).
+    /// </remarks>
     public async Task<VmTemplate> EnsureAsync(VmConfig config, Func<QemuVirtualMachine, CancellationToken, Task> waitForGuest,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, Action<string>? progress = null)
     {
         string key = KeyFor(config);
         if (Find(key) is { } found)
@@ -54,11 +58,14 @@ public sealed partial class VmTemplateFactory(QemuHypervisor hypervisor, string 
         {
             return madeMeanwhile;
         }
-        return await CreateAsync(config, key, waitForGuest, cancellationToken).ConfigureAwait(false);
+        return await CreateAsync(config, key, waitForGuest, progress ?? (_ => { }), cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>How many steps making a template reports (boot, wait for the guest, save, stop).</summary>
+    public const int CreateSteps = 4;
+
     private async Task<VmTemplate> CreateAsync(VmConfig config, string key, Func<QemuVirtualMachine, CancellationToken, Task> waitForGuest,
-        CancellationToken cancellationToken)
+        Action<string> progress, CancellationToken cancellationToken)
     {
         long started = TimeProvider.System.GetTimestamp();
         string partial = Path.Combine(Directory, $"{key}.partial-{Environment.ProcessId}");
@@ -81,10 +88,14 @@ public sealed partial class VmTemplateFactory(QemuHypervisor hypervisor, string 
         Log.Creating(logger, key, Directory);
         try
         {
+            progress($"booting the template VM ({config.MemoryMiB} MiB, {config.Vcpus} vCPU) in {partial}");
             await using (QemuVirtualMachine vm = await hypervisor.StartAsync(templateConfig, cancellationToken).ConfigureAwait(false))
             {
+                progress($"waiting for its guest agent (QEMU pid {vm.Pid}; console {templateConfig.ConsoleLogPath})");
                 await waitForGuest(vm, cancellationToken).ConfigureAwait(false);
+                progress($"saving its state ({config.MemoryMiB} MiB of RAM stay in {made.MemoryPath})");
                 await vm.SaveStateAsync(made.StatePath, SaveTimeout, cancellationToken).ConfigureAwait(false);
+                progress("stopping the template VM");
                 await vm.StopAsync(QemuVirtualMachine.DisposeGrace, cancellationToken).ConfigureAwait(false);
             }
             System.IO.Directory.Delete(share);

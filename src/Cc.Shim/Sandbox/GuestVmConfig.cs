@@ -18,7 +18,7 @@ public static class GuestVmConfig
     public const int TemplateNicPorts = 4;
 
     public static VmConfig Build(ShimConfiguration configuration, int memoryMiB, int vcpus, string runDirectory,
-        string sharedDirectory, bool forTemplate)
+        string sharedDirectory, bool forTemplate, bool shimDebug = false)
     {
         var settings = configuration.Hypervisor;
         var microvm = settings.Machine == "microvm";
@@ -34,7 +34,7 @@ public static class GuestVmConfig
             {
                 Path = settings.Kernel,
                 InitramfsPath = settings.Initrd,
-                AgentLogLevel = configuration.Agent.LogLevel,
+                AgentLogLevel = AgentLogLevel(configuration.Agent.LogLevel, shimDebug),
                 ExtraParameters = [.. parameters],
             },
             MemoryMiB = memoryMiB,
@@ -54,4 +54,12 @@ public static class GuestVmConfig
             HotplugPorts = forTemplate && settings.Machine != "microvm" ? TemplateNicPorts : 0,
         };
     }
+
+    /// <summary>
+    /// The agent's level follows the shim's: a shim logging Debug (containerd's <c>-debug</c>, or <c>runtime.debug</c>)
+    /// raises <c>agent.log_level</c> to at least <c>debug</c>; <c>trace</c> stays trace. The level is on the kernel
+    /// command line, so it is part of a template's key: a debug daemon makes (and uses) its own template.
+    /// </summary>
+    public static string AgentLogLevel(string configured, bool shimDebug) =>
+        shimDebug && configured is not ("trace" or "debug") ? "debug" : configured;
 }

@@ -36,7 +36,7 @@ public sealed partial class QemuVmLauncher
         if (current.Factory.Template)
         {
             var shape = GuestVmConfig.Build(current, memoryMiB, vcpus, request.RunDirectory, request.SharedDirectory,
-                forTemplate: true) with { NetworkInterfaces = Nics(network) };
+                forTemplate: true, shimDebug: _logger.IsEnabled(LogLevel.Debug)) with { NetworkInterfaces = Nics(network) };
             if (Ineligible(shape) is { } ineligible)
             {
                 Log.TemplateNotUsed(_logger, request.SandboxId, ineligible);

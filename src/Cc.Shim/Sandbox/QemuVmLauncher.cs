@@ -2,6 +2,7 @@ using Cc.Agent.Protocol;
 using Cc.Hypervisor;
 using Cc.Shim.Configuration;
 using Cc.Shim.Lifetime;
+using Cc.Shim.Logging;
 using Cc.Shim.Network;
 using Cc.Ttrpc;
 using Google.Protobuf.WellKnownTypes;
@@ -42,24 +43,32 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
         Log.Launching(_logger, request.SandboxId, spec.IsCriSandbox ? $"{spec.Pod?.Namespace}/{spec.Pod?.Name}" : "-",
             spec.Hostname, spec.NetworkNamespacePath ?? (spec.Network.HasNamespace ? "(fresh)" : "(none)"), memoryMiB, vcpus);
         var vmConfig = GuestVmConfig.Build(configuration.Current.Configuration, memoryMiB, vcpus, request.RunDirectory,
-            request.SharedDirectory, forTemplate: false);
+            request.SharedDirectory, forTemplate: false, shimDebug: _logger.IsEnabled(LogLevel.Debug));
+        var consoleLog = vmConfig.ConsoleLogPath ?? Path.Combine(request.RunDirectory, "console.log");
 
         var network = await AttachNetworkAsync(request).ConfigureAwait(false);
         var session = new CleanupStack($"sandbox {request.SandboxId} VM session", _logger);
         // After QEMU is gone, so its taps are too; the veth's redirects go then.
         session.Register("detach network", _ => DetachNetworkAsync(network));
+        // Stopped after QEMU (the stack runs in reverse), so the guest's last lines are logged before the shim says why
+        // the VM ended.
+        var console = GuestConsoleForwarder.Start(consoleLog, loggerFactory.CreateLogger(GuestLogCategory), TimeProvider.System);
+        session.Register("stop forwarding the guest console", _ => console.DisposeAsync().AsTask());
         IVirtualMachine vm;
         AgentClient? clonedAgent;
         try
         {
             (vm, clonedAgent) = await StartVmAsync(vmConfig, network, request, memoryMiB, vcpus, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e)
+        catch (Exception e) when (e is VmConfigException or VmStartException && !cancellationToken.IsCancellationRequested)
         {
             await session.RunAsync().ConfigureAwait(false);
-            throw e is VmConfigException or VmStartException
-                ? new SandboxUnavailableException($"sandbox {request.SandboxId}: the VM did not start: {e.Message}", e)
-                : e;
+            throw Failed(request.SandboxId, e, settings.BootTimeoutSeconds, qemuExit: null, consoleLog);
+        }
+        catch
+        {
+            await session.RunAsync().ConfigureAwait(false);
+            throw;
         }
         session.Register("stop QEMU", async _ =>
         {
@@ -76,8 +85,8 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
             {
                 Cli.ShimState.RecordVmm(bundle, vm.Pid);
             }
-            var agent = clonedAgent ?? await AgentConnector.ConnectAsync(vm.Agent.ToString(), TimeSpan.FromSeconds(settings.BootTimeoutSeconds),
-                AgentOptions(), cancellationToken: cancellationToken).ConfigureAwait(false);
+            var agent = clonedAgent ?? await ConnectAgentAsync(vm, TimeSpan.FromSeconds(settings.BootTimeoutSeconds), cancellationToken)
+                .ConfigureAwait(false);
             session.Register("close the agent connection", _ => agent.Connection.DisposeAsync().AsTask());
             var sandbox = new V1.CreateSandboxRequest
             {
@@ -105,6 +114,14 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
             return new QemuSandboxVm(vm, new AgentGuest(agent, agentSettings.Deadlines()), agent,
                 TimeSpan.FromSeconds(settings.StopGraceSeconds), session, clock) { Resize = resize };
         }
+        // The boot's failures, not the guest's answers: a CreateSandbox the agent refuses keeps its own status code.
+        catch (Exception e) when ((e is TimeoutException or SandboxUnavailableException || (e is TtrpcException && vm.Exited.IsCompleted))
+                                  && !cancellationToken.IsCancellationRequested)
+        {
+            int? qemuExit = vm.Exited.IsCompleted ? vm.Exited.Result.ExitCode : null;
+            await session.RunAsync().ConfigureAwait(false);
+            throw Failed(request.SandboxId, e, settings.BootTimeoutSeconds, qemuExit, consoleLog);
+        }
         catch
         {
             await session.RunAsync().ConfigureAwait(false);
@@ -121,6 +138,60 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
             new V1.OnlineCpusRequest { Count = (uint)count, TimeoutMs = (uint)OnlineCpusTimeout.TotalMilliseconds },
             new CallOptions(OnlineCpusTimeout + TimeSpan.FromSeconds(5), CancellationToken: cancellationToken)).ConfigureAwait(false);
         return new GuestCpuReport((int)report.Online, report.MemTotalKib);
+    }
+
+    /// <summary>The category of the guest's lines (console and agent) in the shim's log.</summary>
+    public const string GuestLogCategory = "Cc.Shim.Guest";
+
+    /// <summary>
+    /// Connects the booting guest's agent, bounded by the boot timeout, and gives up as soon as QEMU exits: a guest
+    /// whose VMM is gone will not answer, and waiting out the whole bound would only hide why.
+    /// </summary>
+    private async Task<AgentClient> ConnectAgentAsync(IVirtualMachine vm, TimeSpan deadline, CancellationToken cancellationToken)
+    {
+        using var vmGone = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var connect = AgentConnector.ConnectAsync(vm.Agent.ToString(), deadline, AgentOptions(),
+            cancellationToken: vmGone.Token);
+        if (await Task.WhenAny(connect, vm.Exited).ConfigureAwait(false) == connect)
+        {
+            return await connect.ConfigureAwait(false);
+        }
+        await vmGone.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            var late = await connect.ConfigureAwait(false);
+            await late.Connection.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or TimeoutException or TtrpcException)
+        {
+            // Expected: the connect was cancelled because QEMU is gone.
+        }
+        var exit = await vm.Exited.ConfigureAwait(false);
+        throw new SandboxUnavailableException($"QEMU exited with code {exit.ExitCode} while the guest booted ({exit.Reason})");
+    }
+
+    /// <summary>The launch failed: log the one line naming cause and fix, and return the error carrying the same text.</summary>
+    private SandboxUnavailableException Failed(string sandboxId, Exception failure, int bootTimeoutSeconds, int? qemuExit, string consoleLog)
+    {
+        var line = StartFailure.Classify(failure, bootTimeoutSeconds, qemuExit, ConsoleTail(consoleLog)).Line(sandboxId);
+        Log.StartFailed(_logger, line);
+        return new SandboxUnavailableException(line, failure);
+    }
+
+    /// <summary>The guest's last console lines (the shim's own "qemu: " lines left out), for the failure line.</summary>
+    private static IReadOnlyList<string> ConsoleTail(string path)
+    {
+        try
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            file.Seek(Math.Max(0, file.Length - 8192), SeekOrigin.Begin);
+            return new StreamReader(file).ReadToEnd().Split('\n').Select(l => l.TrimEnd('\r'))
+                .Where(l => l.Trim().Length > 0 && !l.StartsWith("qemu: ", StringComparison.Ordinal)).TakeLast(20).ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
     }
 
     /// <summary>The pid names nobody now (and may soon name someone else): a later `shim delete` must not find it.</summary>
@@ -168,6 +239,9 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
 
     private static partial class Log
     {
+        [LoggerMessage(EventId = 125, Level = LogLevel.Error, Message = "{Line}")]
+        public static partial void StartFailed(ILogger logger, string line);
+
         [LoggerMessage(EventId = 120, Level = LogLevel.Information,
             Message = "Sandbox {SandboxId}: launching the VM for pod {Pod}, hostname {Hostname}, network namespace {NetworkNamespace}, {MemoryMiB} MiB, {Vcpus} vCPUs")]
         public static partial void Launching(ILogger logger, string sandboxId, string pod, string hostname,

@@ -4,6 +4,7 @@ using Cc.Containerd.Protocol.Tasks;
 using Cc.Containerd.Protocol.Types;
 using Cc.Shim.Configuration;
 using Cc.Shim.Lifetime;
+using Cc.Shim.Logging;
 using Cc.Shim.Sandbox;
 using Cc.Ttrpc;
 using Google.Protobuf.WellKnownTypes;
@@ -37,7 +38,7 @@ public sealed partial class TaskService : ITaskService
         _logger = logger;
     }
 
-    public ValueTask<CreateTaskResponse> CreateAsync(CreateTaskRequest request, ServerCallContext context) => ErrorMapping.Guard(context, async () =>
+    public ValueTask<CreateTaskResponse> CreateAsync(CreateTaskRequest request, ServerCallContext context) => Guard(context, request.Id, "", async () =>
     {
         if (request.Checkpoint.Length > 0)
         {
@@ -55,16 +56,16 @@ public sealed partial class TaskService : ITaskService
         return new CreateTaskResponse { Pid = pid };
     });
 
-    public ValueTask<StartResponse> StartAsync(StartRequest request, ServerCallContext context) => ErrorMapping.Guard(context, async () =>
+    public ValueTask<StartResponse> StartAsync(StartRequest request, ServerCallContext context) => Guard(context, request.Id, request.ExecId, async () =>
         new StartResponse { Pid = await _sandbox.StartAsync(Key(request.Id, request.ExecId), context.CancellationToken).ConfigureAwait(false) });
 
-    public ValueTask<DeleteResponse> DeleteAsync(DeleteRequest request, ServerCallContext context) => ErrorMapping.Guard(context, async () =>
+    public ValueTask<DeleteResponse> DeleteAsync(DeleteRequest request, ServerCallContext context) => Guard(context, request.Id, request.ExecId, async () =>
     {
         var (pid, exit) = await _sandbox.DeleteAsync(Key(request.Id, request.ExecId), context.CancellationToken).ConfigureAwait(false);
         return new DeleteResponse { Pid = pid, ExitStatus = exit.Code, ExitedAt = Timestamp.FromDateTimeOffset(exit.ExitedAt) };
     });
 
-    public ValueTask<PidsResponse> PidsAsync(PidsRequest request, ServerCallContext context) => ErrorMapping.Guard(context, async () =>
+    public ValueTask<PidsResponse> PidsAsync(PidsRequest request, ServerCallContext context) => Guard(context, request.Id, "", async () =>
     {
         // [runtime] pids of the pod's configuration (its first Create's), checked when that was loaded.
         var source = PidsSources.Parse(_configuration.Current.Configuration.Runtime.Pids);
@@ -83,13 +84,13 @@ public sealed partial class TaskService : ITaskService
         };
     });
 
-    public ValueTask<Empty> PauseAsync(PauseRequest request, ServerCallContext context) => ErrorMapping.Guard(context, async () =>
+    public ValueTask<Empty> PauseAsync(PauseRequest request, ServerCallContext context) => Guard(context, request.Id, "", async () =>
     {
         await _sandbox.SetPausedAsync(request.Id, paused: true, context.CancellationToken).ConfigureAwait(false);
         return new Empty();
     });
 
-    public ValueTask<Empty> ResumeAsync(ResumeRequest request, ServerCallContext context) => ErrorMapping.Guard(context, async () =>
+    public ValueTask<Empty> ResumeAsync(ResumeRequest request, ServerCallContext context) => Guard(context, request.Id, "", async () =>
     {
         await _sandbox.SetPausedAsync(request.Id, paused: false, context.CancellationToken).ConfigureAwait(false);
         return new Empty();
@@ -99,14 +100,14 @@ public sealed partial class TaskService : ITaskService
         ErrorMapping.GuardSync<Empty>(() => throw new UnsupportedException(
             "checkpoint is not supported: the container runs inside a VM, where the host's CRIU cannot reach it"));
 
-    public ValueTask<Empty> KillAsync(KillRequest request, ServerCallContext context) => ErrorMapping.Guard(context, async () =>
+    public ValueTask<Empty> KillAsync(KillRequest request, ServerCallContext context) => Guard(context, request.Id, request.ExecId, async () =>
     {
         await _sandbox.KillAsync(Key(request.Id, request.ExecId), checked((int)request.Signal), request.All, context.CancellationToken)
             .ConfigureAwait(false);
         return new Empty();
     });
 
-    public ValueTask<Empty> ExecAsync(ExecProcessRequest request, ServerCallContext context) => ErrorMapping.Guard(context, async () =>
+    public ValueTask<Empty> ExecAsync(ExecProcessRequest request, ServerCallContext context) => Guard(context, request.Id, request.ExecId, async () =>
     {
         if (request.Spec is null || TypeUrls.NameOf(request.Spec.TypeUrl) != TypeUrls.OciProcess)
         {
@@ -119,14 +120,14 @@ public sealed partial class TaskService : ITaskService
         return new Empty();
     });
 
-    public ValueTask<Empty> ResizePtyAsync(ResizePtyRequest request, ServerCallContext context) => ErrorMapping.Guard(context, async () =>
+    public ValueTask<Empty> ResizePtyAsync(ResizePtyRequest request, ServerCallContext context) => Guard(context, request.Id, request.ExecId, async () =>
     {
         await _sandbox.ResizePtyAsync(Key(request.Id, request.ExecId), request.Width, request.Height, context.CancellationToken)
             .ConfigureAwait(false);
         return new Empty();
     });
 
-    public ValueTask<Empty> CloseIOAsync(CloseIORequest request, ServerCallContext context) => ErrorMapping.Guard(context, async () =>
+    public ValueTask<Empty> CloseIOAsync(CloseIORequest request, ServerCallContext context) => Guard(context, request.Id, request.ExecId, async () =>
     {
         if (request.Stdin)
         {
@@ -139,7 +140,7 @@ public sealed partial class TaskService : ITaskService
     /// Update: the OCI LinuxResources JSON goes to the container's cgroup in the guest as it came. Annotations are not
     /// used; the VM's own size is fixed at boot (docs/shim.md).
     /// </summary>
-    public ValueTask<Empty> UpdateAsync(UpdateTaskRequest request, ServerCallContext context) => ErrorMapping.Guard(context, async () =>
+    public ValueTask<Empty> UpdateAsync(UpdateTaskRequest request, ServerCallContext context) => Guard(context, request.Id, "", async () =>
     {
         if (request.Resources is not { } resources || resources.Value.IsEmpty)
         {
@@ -154,13 +155,13 @@ public sealed partial class TaskService : ITaskService
         return new Empty();
     });
 
-    public ValueTask<WaitResponse> WaitAsync(WaitRequest request, ServerCallContext context) => ErrorMapping.Guard(context, async () =>
+    public ValueTask<WaitResponse> WaitAsync(WaitRequest request, ServerCallContext context) => Guard(context, request.Id, request.ExecId, async () =>
     {
         var exit = await _sandbox.WaitAsync(Key(request.Id, request.ExecId), context.CancellationToken).ConfigureAwait(false);
         return new WaitResponse { ExitStatus = exit.Code, ExitedAt = Timestamp.FromDateTimeOffset(exit.ExitedAt) };
     });
 
-    public ValueTask<StatsResponse> StatsAsync(StatsRequest request, ServerCallContext context) => ErrorMapping.Guard(context, async () =>
+    public ValueTask<StatsResponse> StatsAsync(StatsRequest request, ServerCallContext context) => Guard(context, request.Id, "", async () =>
     {
         var stats = await _sandbox.StatsAsync(request.Id, context.CancellationToken).ConfigureAwait(false);
         return new StatsResponse { Stats = TypeUrls.Pack(ToMetrics(stats)) };
@@ -201,6 +202,17 @@ public sealed partial class TaskService : ITaskService
             ExitedAt = GoTime.From(snapshot.Exit?.ExitedAt),
         };
     });
+
+    /// <summary>
+    /// <see cref="ErrorMapping.Guard{T}"/> with the request's task (and exec) as the logging scope: every line logged
+    /// while serving it, by whatever class, carries <c>container=</c> (and <c>exec=</c>) in containerd's log.
+    /// </summary>
+    private ValueTask<T> Guard<T>(ServerCallContext context, string id, string execId, Func<Task<T>> body) =>
+        ErrorMapping.Guard(context, async () =>
+        {
+            using var scope = LogFields.BeginTask(id, execId);
+            return await body().ConfigureAwait(false);
+        });
 
     private static ProcessKey Key(string id, string execId) => new(id, execId);
 

@@ -1,20 +1,17 @@
 using System.Text;
 using Serilog.Core;
 using Serilog.Events;
-using Serilog.Formatting.Display;
+using Serilog.Formatting;
 
-namespace Cc.ShimHost;
+namespace Cc.Shim.Logging;
 
 /// <summary>
-/// Writes log events as one logfmt-like line each to a stream (the bundle's log FIFO). Serialised by a lock: Serilog
-/// sinks may be called concurrently.
+/// Writes each log event as one line (<see cref="LogfmtFormatter"/>) to a stream: the bundle's log FIFO. Serialised by
+/// a lock: Serilog sinks may be called concurrently, and a line must reach the FIFO in one write.
 /// </summary>
-internal sealed class StreamSink(Stream stream) : ILogEventSink, IDisposable
+public sealed class StreamSink(Stream stream, ITextFormatter? formatter = null) : ILogEventSink, IDisposable
 {
-    private const string Template =
-        "time=\"{Timestamp:yyyy-MM-ddTHH:mm:ss.fffffffzzz}\" level={Level:l} msg=\"{Message:lj}\" id={id} namespace={namespace} runtime={runtime}{NewLine}{Exception}";
-
-    private readonly MessageTemplateTextFormatter _formatter = new(Template);
+    private readonly ITextFormatter _formatter = formatter ?? new LogfmtFormatter();
     private readonly Lock _lock = new();
 
     public void Emit(LogEvent logEvent)
