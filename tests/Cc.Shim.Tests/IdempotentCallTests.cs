@@ -130,6 +130,8 @@ public sealed class IdempotentCallTests
         exec.Code.ShouldBe(StatusCode.NotFound);
         init.Code.ShouldBe(StatusCode.NotFound);
         init.Message.ShouldContain("container not created");
+        // Events reach containerd through the queue after Delete answers: wait for the TaskDelete, then count it once.
+        await Bounded.UntilAsync(() => shim.Containerd.Topics.Contains("/tasks/delete"), "TaskDelete reached containerd");
         shim.Containerd.Topics.Count(t => t == "/tasks/delete").ShouldBe(1);
     }
 
