@@ -44,6 +44,10 @@ internal static partial class Log
     [LoggerMessage(207, LogLevel.Debug, "ttrpc server ignored data on stream {StreamId}, which does not accept data")]
     public static partial void DataIgnored(ILogger logger, uint streamId);
 
+    [LoggerMessage(208, LogLevel.Information,
+        "ttrpc server on {Connection}: a new client session began (stream id 1 on an idle connection whose last id was {LastStreamId})")]
+    public static partial void SessionRestarted(ILogger logger, string connection, uint lastStreamId);
+
     [LoggerMessage(300, LogLevel.Information, "ttrpc client received a {Type} frame on inactive stream {StreamId} (the call gave up or never existed); dropped")]
     public static partial void InactiveStream(ILogger logger, Framing.MessageType type, uint streamId);
 }

@@ -139,11 +139,22 @@ public sealed class TtrpcServer : IAsyncDisposable
     }
 
     /// <summary>Serves one connection over any duplex stream; returns when it ends. Cancelling closes it abortively.</summary>
-    public async Task ServeConnectionAsync(Stream stream, CancellationToken cancellationToken = default)
+    public Task ServeConnectionAsync(Stream stream, CancellationToken cancellationToken = default) =>
+        ServeConnectionAsync(stream, sessionsRestart: false, cancellationToken);
+
+    /// <summary>
+    /// Serves one connection over any duplex stream; returns when it ends. Cancelling closes it abortively.
+    /// <paramref name="sessionsRestart"/> is for a stream without a connection boundary both ends always see (a
+    /// virtio-serial port: a host that hangs up and reconnects quickly, or a VM restored from a snapshot taken before
+    /// the guest noticed the hang-up, looks to the guest like one long connection): a Request on stream id 1 while no
+    /// call is in flight then starts a new client session instead of being refused as a reused id. Every client
+    /// starts at 1, and with no call in flight no answer of the old session can be mistaken for one of the new.
+    /// </summary>
+    public async Task ServeConnectionAsync(Stream stream, bool sessionsRestart, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(stream);
         Freeze();
-        var connection = new ServerConnection(this, stream, peer: null, _logger);
+        var connection = new ServerConnection(this, stream, peer: null, _logger, sessionsRestart);
         if (!TryAdd(connection))
         {
             await stream.DisposeAsync().ConfigureAwait(false);

@@ -196,4 +196,46 @@ public sealed class MalformedInputTests : IAsyncLifetime
             await server.DisposeAsync().WithTimeout();
         }
     }
+
+    [Fact]
+    public async Task A_stream_that_restarts_sessions_takes_stream_id_1_on_an_idle_connection_as_a_new_client()
+    {
+        await using var server = new TtrpcServer();
+        server.Register(Harness.EchoService());
+        var (serverEnd, peerEnd) = DuplexPipe.Create(pauseWriterThreshold: 16 << 20);
+        var serving = server.ServeConnectionAsync(serverEnd, sessionsRestart: true);
+        var peer = new RawPeer(peerEnd);
+        try
+        {
+            foreach (uint id in new uint[] { 1, 3, 5, 1, 3 })
+            {
+                await peer.SendAsync(id, MessageType.Request, FrameFlags.None, EchoRequest("session"));
+                var (header, response) = await peer.ReadResponseAsync();
+                header.StreamId.ShouldBe(id);
+                response.Status.ShouldBeNull($"stream {id}");
+            }
+            // Only id 1 starts a session: any other lower id is still a reused one.
+            await peer.SendAsync(3, MessageType.Request, FrameFlags.None, EchoRequest("reused"));
+            var (reusedHeader, reused) = await peer.ReadResponseAsync();
+            reusedHeader.StreamId.ShouldBe(3u);
+            reused.Status.Code.ShouldBe((int)StatusCode.InvalidArgument);
+            // With a call in flight an answer of the old session could pass for one of the new: id 1 is refused.
+            await peer.SendAsync(7, MessageType.Request, FrameFlags.None, new Wire.Request
+            {
+                Service = Harness.Service,
+                Method = "Sleep",
+                Payload = Duration.FromTimeSpan(TimeSpan.FromSeconds(2)).ToByteString(),
+            }.ToByteArray());
+            await peer.SendAsync(1, MessageType.Request, FrameFlags.None, EchoRequest("busy"));
+            var (busyHeader, busy) = await peer.ReadResponseAsync();
+            busyHeader.StreamId.ShouldBe(1u);
+            busy.Status.Code.ShouldBe((int)StatusCode.InvalidArgument);
+        }
+        finally
+        {
+            await peer.DisposeAsync();
+            await server.DisposeAsync().WithTimeout();
+            await serving.WithTimeout();
+        }
+    }
 }

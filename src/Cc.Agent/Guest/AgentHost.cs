@@ -79,7 +79,10 @@ public static class AgentHost
             try
             {
                 await using var stream = VirtioPort.Open(device);
-                await server.ServeConnectionAsync(stream, cancellationToken).ConfigureAwait(false);
+                // The port has no connection boundary the guest always sees: a host that hangs up and comes back
+                // before this read notices (or a clone restored from a template saved in that window) keeps this
+                // connection, and its new client starts again at stream id 1.
+                await server.ServeConnectionAsync(stream, sessionsRestart: true, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or TtrpcException)
             {

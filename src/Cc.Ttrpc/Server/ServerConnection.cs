@@ -20,11 +20,13 @@ internal sealed class ServerConnection : IFrameHandler
     private readonly Dictionary<uint, ServerCall> _calls = [];   // guarded by _lock: every call whose final frame is not sent
     private uint _lastStreamId;                                 // receive loop only: ids must strictly increase
     private bool _closeWhenIdle;                                // guarded by _lock
+    private readonly bool _sessionsRestart;                     // stream id 1 on an idle connection = a new client session
 
-    public ServerConnection(TtrpcServer server, Stream stream, PeerCredentials? peer, ILogger logger)
+    public ServerConnection(TtrpcServer server, Stream stream, PeerCredentials? peer, ILogger logger, bool sessionsRestart = false)
     {
         _server = server;
         _logger = logger;
+        _sessionsRestart = sessionsRestart;
         Peer = peer;
         _connection = new Connection(stream, logger);
     }
@@ -38,6 +40,14 @@ internal sealed class ServerConnection : IFrameHandler
     public void Start() => _connection.Start(this);
 
     public void Abort() => _connection.Abort(null);
+
+    private bool IsIdle()
+    {
+        lock (_lock)
+        {
+            return _calls.Count == 0;
+        }
+    }
 
     /// <summary>Graceful shutdown: close now if no call is in flight, else as soon as the last one finishes.</summary>
     public void CloseWhenIdle()
@@ -96,8 +106,12 @@ internal sealed class ServerConnection : IFrameHandler
     {
         if (id <= _lastStreamId)
         {
-            Reject(id, StatusCode.InvalidArgument, "StreamID cannot be re-used and must increment");
-            return;
+            if (!(_sessionsRestart && id == 1 && IsIdle()))
+            {
+                Reject(id, StatusCode.InvalidArgument, "StreamID cannot be re-used and must increment");
+                return;
+            }
+            Log.SessionRestarted(_logger, _connection.Name, _lastStreamId);
         }
 
         _lastStreamId = id;
