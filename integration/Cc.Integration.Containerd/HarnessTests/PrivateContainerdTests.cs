@@ -63,16 +63,6 @@ public sealed class PrivateContainerdTests(ContainerdFixture fixture)
         return int.Parse(line["CC_CONTAINERD_PID=".Length..], System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    private static bool ProcessExists(int pid)
-    {
-        try
-        {
-            using var process = Process.GetProcessById(pid);
-            return !process.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
-    }
+    /// <summary>A zombie containerd (stopped, not yet reaped by whoever started it) does not run: stop.sh's rule.</summary>
+    private static bool ProcessExists(int pid) => Cc.TestKit.Leftovers.HostProcess.IsRunning(pid);
 }

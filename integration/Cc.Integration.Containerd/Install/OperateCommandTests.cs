@@ -106,7 +106,12 @@ public sealed class OperateCommandTests : IDisposable
         {
             lines.ShouldContain(l => l.StartsWith("runtime.debug = false ", StringComparison.Ordinal) && l.EndsWith("# default", StringComparison.Ordinal));
         }
-        lines.Count(l => l.Contains(" = ", StringComparison.Ordinal) && !l.StartsWith('#')).ShouldBe(22);
+        // Every key of the configuration reference, each once (the list grows with the configuration, not this test).
+        lines.Count(l => l.Contains(" = ", StringComparison.Ordinal) && !l.StartsWith('#')).ShouldBe(Cc.Shim.Operate.ConfigurationKeys.All.Count);
+        foreach (var key in Cc.Shim.Operate.ConfigurationKeys.All)
+        {
+            lines.Count(l => l.StartsWith(key.FullName + " = ", StringComparison.Ordinal)).ShouldBe(1, key.FullName);
+        }
         lines.ShouldContain(l => l.StartsWith("# environment:", StringComparison.Ordinal));
     }
 }

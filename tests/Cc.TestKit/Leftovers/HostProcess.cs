@@ -72,6 +72,24 @@ public sealed record HostProcess(int Pid, string Comm, string Args)
         return false;
     }
 
+    /// <summary>
+    /// Whether <paramref name="pid"/> still runs: false once it is gone and also while it is a zombie (dead, waiting for
+    /// its parent to reap it, which is the parent's business, not a leftover of ours: hack/containerd/stop.sh's rule).
+    /// </summary>
+    public static bool IsRunning(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var state = stat[stat.LastIndexOf(')') + 2];
+            return state is not ('Z' or 'X');
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Field 4 of /proc/&lt;pid&gt;/stat, after the parenthesised command name (which may contain spaces); 0 once it is gone.</summary>
     public static int ParentOf(int pid)
     {
