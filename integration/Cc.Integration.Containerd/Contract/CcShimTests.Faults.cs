@@ -32,11 +32,7 @@ public sealed partial class CcShimTests
         daemon[3].ShouldStartWith("socket:[", customMessage: "fd 3 of the daemon is its listening ttrpc socket");
         inQemu.Values.ShouldNotContain(daemon[3]);
 
-        s.ShouldSucceed(await s.CtrAsync("task", "kill", "-s", "SIGKILL", id));
-        await s.WaitForStatusAsync(id, "STOPPED", TimeSpan.FromSeconds(60));
-        s.ShouldSucceed(await s.CtrAsync("task", "rm", id));
-        s.ShouldSucceed(await s.CtrAsync("container", "rm", id));
-        await s.ShouldLeaveNothingAsync(id);
+        await s.KillRemoveAndLeaveNothingAsync(id);
     }
 
     [Theory]

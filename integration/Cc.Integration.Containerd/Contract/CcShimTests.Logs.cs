@@ -36,11 +36,7 @@ public sealed partial class CcShimTests
         exec.ShouldEndWith($" sandbox={id} container={id} exec=e1 {ShimLineSuffix}");
         ShimLines(s).ShouldAllBe(l => l.Contains($" sandbox={id} ", StringComparison.Ordinal), "every line of this pod's shim names its sandbox");
 
-        s.ShouldSucceed(await s.CtrAsync("task", "kill", "-s", "SIGKILL", id));
-        await s.WaitForStatusAsync(id, "STOPPED", TimeSpan.FromSeconds(60));
-        s.ShouldSucceed(await s.CtrAsync("task", "rm", id));
-        s.ShouldSucceed(await s.CtrAsync("container", "rm", id));
-        await s.ShouldLeaveNothingAsync(id);
+        await s.KillRemoveAndLeaveNothingAsync(id);
     }
 
     [Theory]

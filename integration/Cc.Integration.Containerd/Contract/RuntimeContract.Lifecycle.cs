@@ -26,11 +26,6 @@ public abstract partial class RuntimeContract
         var id = s.NewId("rm");
         await s.RunDetachedAsync(id, "sleep", "1000");
 
-        s.ShouldSucceed(await s.CtrAsync("task", "kill", "-s", "SIGKILL", id));
-        await s.WaitForStatusAsync(id, "STOPPED", TimeSpan.FromSeconds(60));
-        s.ShouldSucceed(await s.CtrAsync("task", "rm", id));
-        s.ShouldSucceed(await s.CtrAsync("container", "rm", id));
-
-        await s.ShouldLeaveNothingAsync(id);
+        await s.KillRemoveAndLeaveNothingAsync(id);
     }
 }

@@ -74,11 +74,7 @@ public abstract partial class RuntimeContract
             // A zombie keeps its /proc entry: gone means reaped, by the shim, while it still runs the task.
             await Bounded.UntilAsync(() => !ProcessExists(orphan), $"the orphan (pid {orphan}) was reaped", TimeSpan.FromSeconds(20));
 
-            s.ShouldSucceed(await s.CtrAsync("task", "kill", "-s", "SIGKILL", id));
-            await s.WaitForStatusAsync(id, "STOPPED", TimeSpan.FromSeconds(60));
-            s.ShouldSucceed(await s.CtrAsync("task", "rm", id));
-            s.ShouldSucceed(await s.CtrAsync("container", "rm", id));
-            await s.ShouldLeaveNothingAsync(id);
+            await s.KillRemoveAndLeaveNothingAsync(id);
         }
         finally
         {

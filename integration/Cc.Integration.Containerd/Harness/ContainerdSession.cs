@@ -151,6 +151,19 @@ internal sealed class ContainerdSession : IAsyncDisposable
             .Select(cols => cols[2])
             .FirstOrDefault();
 
+    /// <summary>
+    /// The orderly end of a running task: SIGKILL, STOPPED within a minute, <c>task rm</c>, <c>container rm</c>, each of
+    /// which must work, then nothing of it may be left.
+    /// </summary>
+    public async Task KillRemoveAndLeaveNothingAsync(string id)
+    {
+        ShouldSucceed(await CtrAsync("task", "kill", "-s", "SIGKILL", id));
+        await WaitForStatusAsync(id, "STOPPED", TimeSpan.FromSeconds(60));
+        ShouldSucceed(await CtrAsync("task", "rm", id));
+        ShouldSucceed(await CtrAsync("container", "rm", id));
+        await ShouldLeaveNothingAsync(id);
+    }
+
     /// <summary>Asserts that nothing of task <paramref name="id"/> is left, allowing the shim a few seconds to exit.</summary>
     public async Task ShouldLeaveNothingAsync(string id)
     {
