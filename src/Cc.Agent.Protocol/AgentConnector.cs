@@ -76,15 +76,19 @@ public static class AgentConnector
         }
     }
 
-    // True once Check answers ready; false when the connection ends first.
+    // True once Check answers ready; false when the connection ends first. A probe that times out is followed by one
+    // with twice its timeout, up to DefaultProbeTimeout: short first probes matter for a restored clone, whose agent
+    // is already up but whose first Check QEMU may hold back until the host writes again (docs/templates.md).
     private static async Task<bool> ProbeAsync(AgentClient agent, TimeSpan probe, CancellationToken cancellationToken)
     {
         while (!agent.Connection.Completion.IsCompleted)
         {
+            var timeout = probe;
+            probe = TimeSpan.FromTicks(Math.Min(probe.Ticks * 2, Math.Max(timeout.Ticks, DefaultProbeTimeout.Ticks)));
             try
             {
                 var response = await agent.CheckAsync(new CheckRequest(),
-                    new CallOptions(Timeout: probe, CancellationToken: cancellationToken)).ConfigureAwait(false);
+                    new CallOptions(Timeout: timeout, CancellationToken: cancellationToken)).ConfigureAwait(false);
                 if (response.Ready)
                 {
                     return true;

@@ -62,6 +62,64 @@ public sealed class AgentConnectorTests : IDisposable
     }
 
     [Fact]
+    public async Task Probes_that_time_out_double_their_timeout_so_a_short_first_probe_does_not_flood_the_guest()
+    {
+        var path = Path.Combine(_world.Root, "silent.sock");
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(path));
+        listener.Listen(1);
+        using var stop = new CancellationTokenSource();
+
+        var connecting = AgentConnector.ConnectAsync("unix://" + path, s_timeout,
+            probeTimeout: TimeSpan.FromMilliseconds(50), cancellationToken: stop.Token);
+        using var accepted = await listener.AcceptAsync().WaitAsync(s_timeout);
+        // A guest that never answers: count the Check requests arriving within 1.6 s. A fixed 50 ms probe would send
+        // ~32; doubling (50, 100, 200, 400, 800 ms) sends at 0, 50, 150, 350, 750 and 1,550 ms.
+        var requests = await CountRequestFramesAsync(accepted, TimeSpan.FromMilliseconds(1600));
+        await stop.CancelAsync();
+        // Cancelled mid-probe: the client reports it as a ttrpc Cancelled status, between probes as an OCE.
+        (await Should.ThrowAsync<Exception>(() => connecting.WaitAsync(s_timeout)))
+            .ShouldSatisfyAllConditions(e => (e is OperationCanceledException or TtrpcException).ShouldBeTrue(e.ToString()));
+
+        requests.ShouldBeInRange(2, 8);
+    }
+
+    // ttrpc frame header: length u32 BE, stream id u32 BE, type u8 (1 = request), flags u8; then length bytes.
+    private static async Task<int> CountRequestFramesAsync(Socket socket, TimeSpan window)
+    {
+        using var deadline = new CancellationTokenSource(window);
+        var buffered = new List<byte>();
+        var chunk = new byte[4096];
+        int requests = 0;
+        try
+        {
+            while (true)
+            {
+                int read = await socket.ReceiveAsync(chunk, SocketFlags.None, deadline.Token);
+                if (read == 0)
+                {
+                    break;
+                }
+                buffered.AddRange(chunk.AsSpan(0, read).ToArray());
+                while (buffered.Count >= 10)
+                {
+                    int length = (buffered[0] << 24) | (buffered[1] << 16) | (buffered[2] << 8) | buffered[3];
+                    if (buffered.Count < 10 + length)
+                    {
+                        break;
+                    }
+                    requests += buffered[8] == 1 ? 1 : 0;
+                    buffered.RemoveRange(0, 10 + length);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+        }
+        return requests;
+    }
+
+    [Fact]
     public async Task Nothing_listening_ends_in_a_TimeoutException_at_the_deadline()
     {
         var watch = Stopwatch.StartNew();
