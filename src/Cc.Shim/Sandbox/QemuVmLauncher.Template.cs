@@ -19,6 +19,12 @@ public sealed partial class QemuVmLauncher
     /// <summary>Bounds loading a template's state into a clone (device state only: a few hundred KB).</summary>
     private static readonly TimeSpan CloneLoadTimeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long a clone's guest may take to bind the NICs hot-plugged after the restore (as long as the agent would wait
+    /// for them). One it has not taken by then is given up before CreateSandbox, and the pod boots cold with the same taps.
+    /// </summary>
+    private static readonly TimeSpan CloneNicTimeout = Cc.Hypervisor.Qemu.Hotplug.GuestNicBindingWait.DefaultBound;
+
     /// <summary>A clone's agent was ready when it was saved; one that does not answer within this is broken.</summary>
     private static readonly TimeSpan CloneAgentTimeout = TimeSpan.FromSeconds(15);
 
@@ -79,11 +85,12 @@ public sealed partial class QemuVmLauncher
         var template = await factory.EnsureAsync(shape, (vm, token) => WaitForTemplateGuestAsync(vm, boot, loggerFactory, token),
             cancellationToken).ConfigureAwait(false);
         long started = TimeProvider.System.GetTimestamp();
-        var clone = await factory.StartCloneAsync(shape, template, CloneLoadTimeout, cancellationToken).ConfigureAwait(false);
+        var clone = await factory.StartCloneAsync(shape, template, CloneLoadTimeout, CloneNicTimeout, cancellationToken).ConfigureAwait(false);
         try
         {
-            var agent = await AgentConnector.ConnectAsync(clone.Agent.ToString(), CloneAgentTimeout,
-                AgentOptions(), cancellationToken: cancellationToken).ConfigureAwait(false);
+            // As for a cold boot: a clone whose QEMU exits (a state it could not run on) falls back at once rather than
+            // after the whole bound.
+            var agent = await ConnectAgentAsync(clone, CloneAgentTimeout, cancellationToken).ConfigureAwait(false);
             Log.Restored(_logger, request.SandboxId, template.Key, TimeProvider.System.GetElapsedTime(started).TotalMilliseconds);
             return (clone, agent, template.Key);
         }
