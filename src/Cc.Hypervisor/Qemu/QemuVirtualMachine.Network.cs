@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Cc.Hypervisor.Qemu.Devices;
+using Cc.Hypervisor.Qemu.Hotplug;
 using Cc.Hypervisor.Qmp;
 
 namespace Cc.Hypervisor.Qemu;
@@ -36,6 +37,35 @@ public sealed partial class QemuVirtualMachine
                 throw new VmStartException($"hot-plugging network interface {nic.Index} ({nic.MacAddress}) failed: {e.Message}",
                     _process.Tail(), e);
             }
+        }
+    }
+
+    /// <summary>
+    /// Waits until the guest's virtio-net driver has taken every NIC <see cref="PlugNetworkInterfacesAsync"/> added
+    /// (<see cref="GuestNicBindingWait"/>), at most <paramref name="bound"/>. A NIC it has not taken by then, or QEMU gone
+    /// meanwhile, is a <see cref="VmStartException"/> naming the interface: the guest would never find it by its MAC, and
+    /// the caller disposes the VM (a clone: it boots the pod cold instead, docs/templates.md).
+    /// </summary>
+    public async Task WaitForGuestNicsAsync(VmConfig config, TimeSpan bound, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<NetworkDevice> nics = QemuCommandLine.NetworkDevices(config, VirtioBus.Pci);
+        NicNotTaken? missing;
+        try
+        {
+            missing = await new GuestNicBindingWait(Qmp, _time, bound, GuestNicBindingWait.DefaultPollInterval)
+                .WaitAsync([.. nics.Select(DeviceId)], cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is QmpErrorException or QmpDisconnectedException or QmpProtocolException)
+        {
+            throw new VmStartException($"asking QEMU whether the guest took its hot-plugged network interfaces failed: {e.Message}",
+                _process.Tail(), e);
+        }
+        if (missing is not null)
+        {
+            NetworkDevice nic = nics.Single(n => DeviceId(n) == missing.DeviceId);
+            throw new VmStartException(string.Create(CultureInfo.InvariantCulture,
+                    $"the guest did not take hot-plugged network interface {nic.Index} ({nic.MacAddress}) in {missing.Waited.TotalSeconds:0.#} s (its virtio status: {missing.Statuses})"),
+                _process.Tail());
         }
     }
 

@@ -116,10 +116,12 @@ public sealed partial class VmTemplateFactory(QemuHypervisor hypervisor, string 
     /// Starts a clone of <paramref name="template"/> with <paramref name="config"/> (whose key must be the template's):
     /// returns once the saved state is loaded, the guest runs on and <paramref name="config"/>'s network interfaces are
     /// hot-plugged into the template's <see cref="VmConfig.HotplugPorts"/> (their taps reach QEMU through the spawner's
-    /// fd map; the saved device set has no NIC). On failure nothing is left behind.
+    /// fd map; the saved device set has no NIC) and taken by the guest's driver within <paramref name="nicTimeout"/>.
+    /// On failure nothing is left behind: the clone's QEMU is stopped and its run directory removed, so the caller can boot
+    /// the same pod cold with the same taps.
     /// </summary>
     public async Task<QemuVirtualMachine> StartCloneAsync(VmConfig config, VmTemplate template, TimeSpan loadTimeout,
-        CancellationToken cancellationToken)
+        TimeSpan nicTimeout, CancellationToken cancellationToken)
     {
         VmConfig clone = config with
         {
@@ -134,6 +136,7 @@ public sealed partial class VmTemplateFactory(QemuHypervisor hypervisor, string 
             if (clone.NetworkInterfaces.Count > 0)
             {
                 await vm.PlugNetworkInterfacesAsync(clone, cancellationToken).ConfigureAwait(false);
+                await vm.WaitForGuestNicsAsync(clone, nicTimeout, cancellationToken).ConfigureAwait(false);
             }
             return vm;
         }

@@ -19,6 +19,12 @@ public sealed partial class QemuVmLauncher
     /// <summary>Bounds loading a template's state into a clone (device state only: a few hundred KB).</summary>
     private static readonly TimeSpan CloneLoadTimeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long a clone's guest may take to bind the NICs hot-plugged after the restore (as long as the agent would wait
+    /// for them). One it has not taken by then is given up before CreateSandbox, and the pod boots cold with the same taps.
+    /// </summary>
+    private static readonly TimeSpan CloneNicTimeout = Cc.Hypervisor.Qemu.Hotplug.GuestNicBindingWait.DefaultBound;
+
     /// <summary>A clone's agent was ready when it was saved; one that does not answer within this is broken.</summary>
     private static readonly TimeSpan CloneAgentTimeout = TimeSpan.FromSeconds(15);
 
@@ -84,12 +90,13 @@ public sealed partial class QemuVmLauncher
         var template = await factory.EnsureAsync(shape, (vm, token) => WaitForTemplateGuestAsync(vm, boot, loggerFactory, token),
             cancellationToken).ConfigureAwait(false);
         long started = TimeProvider.System.GetTimestamp();
-        var clone = await factory.StartCloneAsync(shape, template, CloneLoadTimeout, cancellationToken).ConfigureAwait(false);
+        var clone = await factory.StartCloneAsync(shape, template, CloneLoadTimeout, CloneNicTimeout, cancellationToken).ConfigureAwait(false);
         double loaded = TimeProvider.System.GetElapsedTime(started).TotalMilliseconds;
         try
         {
-            var agent = await AgentConnector.ConnectAsync(clone.Agent.ToString(), CloneAgentTimeout,
-                AgentOptions(), probeTimeout: CloneFirstProbe, cancellationToken: cancellationToken).ConfigureAwait(false);
+            // As for a cold boot: a clone whose QEMU exits (a state it could not run on) falls back at once rather than
+            // after the whole bound.
+            var agent = await ConnectAgentAsync(clone, CloneAgentTimeout, cancellationToken, CloneFirstProbe).ConfigureAwait(false);
             double total = TimeProvider.System.GetElapsedTime(started).TotalMilliseconds;
             Log.Restored(_logger, request.SandboxId, template.Key, total, loaded, total - loaded);
             return (clone, agent, template.Key);
@@ -131,7 +138,7 @@ public sealed partial class QemuVmLauncher
     private static partial class Log
     {
         [LoggerMessage(EventId = 122, Level = LogLevel.Information,
-            Message = "Sandbox {SandboxId}: VM restored from template {Key} in {Milliseconds:0} ms (QEMU start to agent answer: QEMU up and state loaded {LoadedMilliseconds:0} ms, then agent {AgentMilliseconds:0} ms)")]
+            Message = "Sandbox {SandboxId}: VM restored from template {Key} in {Milliseconds:0} ms (QEMU start to agent answer: QEMU up, state loaded and any NICs taken {LoadedMilliseconds:0} ms, then agent {AgentMilliseconds:0} ms)")]
         public static partial void Restored(ILogger logger, string sandboxId, string key, double milliseconds,
             double loadedMilliseconds, double agentMilliseconds);
 

@@ -147,10 +147,11 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
     /// Connects the booting guest's agent, bounded by the boot timeout, and gives up as soon as QEMU exits: a guest
     /// whose VMM is gone will not answer, and waiting out the whole bound would only hide why.
     /// </summary>
-    private async Task<AgentClient> ConnectAgentAsync(IVirtualMachine vm, TimeSpan deadline, CancellationToken cancellationToken)
+    private async Task<AgentClient> ConnectAgentAsync(IVirtualMachine vm, TimeSpan deadline, CancellationToken cancellationToken,
+        TimeSpan? firstProbe = null)
     {
         using var vmGone = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var connect = AgentConnector.ConnectAsync(vm.Agent.ToString(), deadline, AgentOptions(),
+        var connect = AgentConnector.ConnectAsync(vm.Agent.ToString(), deadline, AgentOptions(), firstProbe,
             cancellationToken: vmGone.Token);
         if (await Task.WhenAny(connect, vm.Exited).ConfigureAwait(false) == connect)
         {
