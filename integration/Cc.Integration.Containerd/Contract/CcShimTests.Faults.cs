@@ -41,18 +41,13 @@ public sealed partial class CcShimTests
     public async Task After_kill_9_of_the_shim_the_task_and_container_go_nothing_is_left_and_the_id_runs_again(string containerd)
     {
         await using var s = await BeginAsync(containerd);
-        var (id, shim, qemu) = await s.RunSleepingTaskAsync("kill9");
+        var task = await s.RunSleepingTaskAsync("kill9");
+        var id = task.Id;
 
-        Kill(shim);
+        Kill(task.Shim);
 
         // containerd sees the connection drop and runs `shim delete` itself; the task then ends (137) or is gone.
-        await WaitUntilAsync(async () => TaskGoneOrStopped(await s.CtrAsync("task", "ls"), id), TimeSpan.FromSeconds(60),
-            $"task {id} stopped or gone after its shim was killed");
-        await s.ForceRemoveAsync(id);
-        s.DiscardClientFifos(id);
-        await s.ShouldLeaveNothingAsync(id);
-        // Killed by `shim delete`; with its parent gone, reaping it is up to whoever inherited it (a zombie is dead).
-        IsGoneOrZombie(qemu).ShouldBeTrue($"QEMU {qemu} of the killed shim is gone");
+        await s.AfterItsShimEndedRemoveAndLeaveNothingAsync(task, "was killed");
 
         // The same id again: nothing of the first run is in the way.
         var again = await s.RunAsync(id, "echo", "second life");
@@ -86,19 +81,6 @@ public sealed partial class CcShimTests
         await s.ShouldLeaveNothingAsync(id);
     }
 
-    private static bool IsGoneOrZombie(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or IOException)
-        {
-            return true;
-        }
-    }
-
     /// <summary>fd number → readlink target, read from outside the process.</summary>
     private static Dictionary<int, string> Targets(int pid) =>
         Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd").ToDictionary(
@@ -109,21 +91,5 @@ public sealed partial class CcShimTests
     {
         using var process = System.Diagnostics.Process.GetProcessById(pid);
         process.Kill();
-    }
-
-    private static bool TaskGoneOrStopped(ProcessResult list, string id) =>
-        ContainerdSession.TaskStatus(list.Stdout, id) is null or "STOPPED";
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
-    {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (clock.Elapsed > timeout)
-            {
-                throw new TimeoutException($"timed out waiting until {what}");
-            }
-            await Task.Delay(200);
-        }
     }
 }

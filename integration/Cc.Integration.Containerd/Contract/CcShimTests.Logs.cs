@@ -35,6 +35,8 @@ public sealed partial class CcShimTests
         var exec = await WaitForLogLineAsync(s, l => l.Contains("exit watch armed", StringComparison.Ordinal) && l.Contains("exec=e1", StringComparison.Ordinal));
         exec.ShouldEndWith($" sandbox={id} container={id} exec=e1 {ShimLineSuffix}");
         ShimLines(s).ShouldAllBe(l => l.Contains($" sandbox={id} ", StringComparison.Ordinal), "every line of this pod's shim names its sandbox");
+        // containerd logs at info here, so neither the shim nor its agent logs debug (DebugLogTests: the debug side).
+        ShimLines(s).ShouldNotContain(l => l.Contains(" level=debug ", StringComparison.Ordinal), "no debug line at containerd's info level");
 
         await s.KillRemoveAndLeaveNothingAsync(id);
     }

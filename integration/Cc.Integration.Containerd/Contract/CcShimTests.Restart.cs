@@ -57,21 +57,16 @@ public sealed partial class CcShimTests
     public async Task After_SIGTERM_to_the_shim_daemon_the_task_stops_and_its_clean_up_leaves_nothing(string containerd)
     {
         await using var s = await BeginAsync(containerd);
-        var (id, shim, qemu) = await s.RunSleepingTaskAsync("sigterm");
+        var task = await s.RunSleepingTaskAsync("sigterm");
 
-        using (var daemon = Process.GetProcessById(shim))
+        using (var daemon = Process.GetProcessById(task.Shim))
         {
-            Signal(shim, "TERM");
+            Signal(task.Shim, "TERM");
             // The daemon's exit is bounded by its shutdown steps (shutdown_timeout_seconds each).
             await daemon.WaitForExitAsync(s.CancellationToken).WaitAsync(TimeSpan.FromSeconds(60), s.CancellationToken);
         }
 
-        await WaitUntilAsync(async () => TaskGoneOrStopped(await s.CtrAsync("task", "ls"), id), TimeSpan.FromSeconds(60),
-            $"task {id} stopped or gone after its shim ended on SIGTERM");
-        await s.ForceRemoveAsync(id);
-        s.DiscardClientFifos(id);
-        await s.ShouldLeaveNothingAsync(id);
-        IsGoneOrZombie(qemu).ShouldBeTrue($"QEMU {qemu} of the stopped shim is gone");
+        await s.AfterItsShimEndedRemoveAndLeaveNothingAsync(task, "ended on SIGTERM");
     }
 
     private static void Signal(int pid, string signal)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Cc.Integration.Containerd.Harness;
+using static Cc.Integration.Containerd.Harness.FaultSteps;
 
 namespace Cc.Integration.Containerd.Contract;
 

@@ -29,6 +29,9 @@ internal sealed class CriRun
     public static async Task<CriRun> BeginAsync(CriFixture fixture, string version, ITestOutputHelper output) =>
         new(await fixture.ContainerdAsync(version), version, output);
 
+    /// <summary>containerd's log (which carries the shims' lines) since the test began, up to its last <paramref name="lines"/>.</summary>
+    public string LogSinceStart(int lines) => Containerd.LogSince(_logStart, lines);
+
     /// <summary>containerd's log since the test began, to the test's output: called from the test's catch before it rethrows.</summary>
     public void WriteLogTail() => _output.WriteLine($"--- containerd {_version} log (tail) ---\n{Containerd.LogSince(_logStart)}");
 }

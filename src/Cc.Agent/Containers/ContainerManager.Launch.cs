@@ -1,5 +1,7 @@
+using Cc.Agent.Logging;
 using Cc.Agent.Native;
 using Cc.Agent.Processes;
+using Microsoft.Extensions.Logging;
 
 namespace Cc.Agent.Containers;
 
@@ -10,6 +12,10 @@ public sealed partial class ContainerManager
     private async Task<ContainerProcess> LaunchAsync(Container container, string execId, IReadOnlyList<string> command,
         string pidFile, bool terminal, bool stdin, CancellationToken cancellationToken)
     {
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            AgentLog.RuntimeLaunch(_logger, container.Id, execId.Length == 0 ? "init" : execId, string.Join(' ', command));
+        }
         // Taken before the runtime runs: the process we are about to create cannot have exited earlier.
         var mark = _reaper.Mark();
         ProcessIo io;

@@ -24,6 +24,11 @@ internal static partial class AgentLog
     [LoggerMessage(106, LogLevel.Warning, "container {ContainerId}: {Message}")]
     public static partial void ContainerWarning(ILogger logger, string containerId, string message);
 
+    // Debug: what the agent asks of the OCI runtime, shown when the shim runs with debug (containerd's -debug or
+    // runtime.debug), which raises the agent's level (docs/troubleshooting.md, "Reading the logs").
+    [LoggerMessage(107, LogLevel.Debug, "container {ContainerId} process {Process}: runtime {Arguments}")]
+    public static partial void RuntimeLaunch(ILogger logger, string containerId, string process, string arguments);
+
     [LoggerMessage(201, LogLevel.Information, "guest: {Step}")]
     public static partial void GuestStep(ILogger logger, string step);
 

@@ -18,19 +18,29 @@ public static class KernelCommandLine
     ];
 
     /// <summary>
-    /// The command line for <paramref name="config"/> on <paramref name="host"/>. Every machine type gets the host's TSC
-    /// rate as tsc_early_khz when it is known (docs/reliability.md, "Time in the guest"): under TCG the guest's TSC is the
+    /// The command line for <paramref name="config"/> on <paramref name="host"/>. Under TCG every machine type gets the
+    /// host's TSC rate as tsc_early_khz when it is known (docs/reliability.md, "Time in the guest"): the guest's TSC is the
     /// host's (QEMU answers RDTSC with the host's counter), so the host's rate is the right one, and the guest then
     /// skips its own calibration, which under TCG measures the TSC against emulated PIT/HPET/PM-timer reads whose cost
     /// varies with the host's load. tsc=reliable turns off the clocksource watchdog, so a calibration that went wrong
-    /// would never be corrected. Under KVM the guest's timekeeping uses kvm-clock, which QEMU offers with -cpu host.
+    /// would never be corrected; it is dropped under TCG when the host's TSC is not invariant (its rate, the guest's,
+    /// follows the host CPU's frequency), so that the guest's watchdog can catch the drift against the HPET and leave the
+    /// TSC. Under KVM the guest gets the TSC rate from KVM (kvm-clock, which QEMU offers with -cpu host) and a
+    /// tsc_early_khz would override it.
     /// </summary>
     public static string Build(VmConfig config, HostCapabilities host)
     {
         List<string> parameters = [.. Base];
-        if (host.TscKhz is { } khz)
+        if (QemuCommandLine.ResolveAccel(config.Accel, host) == Accelerator.Tcg)
         {
-            parameters.Add(string.Create(CultureInfo.InvariantCulture, $"tsc_early_khz={khz}"));
+            if (!host.TscInvariant)
+            {
+                parameters.Remove("tsc=reliable");
+            }
+            else if (host.TscKhz is { } khz)
+            {
+                parameters.Add(string.Create(CultureInfo.InvariantCulture, $"tsc_early_khz={khz}"));
+            }
         }
         if (QemuCommandLine.HotplugMemoryMiB(config) > 0)
         {

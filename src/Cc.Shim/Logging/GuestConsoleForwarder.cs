@@ -10,9 +10,18 @@ namespace Cc.Shim.Logging;
 /// read per poll, a backlog beyond <see cref="MaxBacklogBytes"/> is skipped, and lines beyond a
 /// <see cref="LineBudget"/> are counted instead of logged. The file itself keeps every line while the pod exists.
 /// <para>
-/// The loop runs outside the request that started it (no container or exec scope leaks into guest lines) and polls
-/// every <see cref="PollInterval"/>: a line reaches containerd's log at most that late. Dispose stops the loop after one
-/// last read, so the lines a dying guest printed are logged before the shim reports why it died.
+/// The loop runs outside the request that started it (no container or exec scope leaks into guest lines). It reads
+/// <see cref="PollInterval"/> after a read that found new bytes, so lines of a burst reach containerd's log at most that
+/// late; while the guest prints nothing the wait doubles up to <see cref="IdlePollInterval"/>, so an idle pod costs a
+/// wake-up every few seconds instead of five a second, and the first line after a quiet spell is at most that late.
+/// Dispose stops the loop after one last read, so the lines a dying guest printed are logged before the shim reports
+/// why it died.
+/// </para>
+/// <para>
+/// Not inotify: each shim would hold one inotify instance, and those are limited per user (fs.inotify.max_user_instances,
+/// 128 by default) and shared with every other root process of the node (kubelet, containerd, systemd), so a node full
+/// of pods would exhaust them. Not a pipe chardev: the guest's console output (printk included) would then wait on the
+/// shim's reads whenever the shim falls behind, and the device would change QEMU's command line and so every template key.
 /// </para>
 /// </summary>
 public sealed partial class GuestConsoleForwarder : IAsyncDisposable
@@ -23,6 +32,9 @@ public sealed partial class GuestConsoleForwarder : IAsyncDisposable
     public const int DefaultBurst = 200;
     public const double DefaultLinesPerSecond = 50;
     public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>The longest wait between two reads: idle reads back off to it, doubling from <see cref="PollInterval"/>.</summary>
+    public static readonly TimeSpan IdlePollInterval = TimeSpan.FromMilliseconds(3200);
 
     private readonly string _path;
     private readonly ILogger _logger;
@@ -54,12 +66,13 @@ public sealed partial class GuestConsoleForwarder : IAsyncDisposable
 
     private async Task RunAsync(TimeProvider time)
     {
-        using var timer = new PeriodicTimer(PollInterval, time);
+        var interval = PollInterval;
         try
         {
-            while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
+            while (true)
             {
-                Pump(final: false);
+                await Task.Delay(interval, time, _stop.Token).ConfigureAwait(false);
+                interval = NextInterval(interval, Pump(final: false));
             }
         }
         catch (OperationCanceledException)
@@ -69,12 +82,17 @@ public sealed partial class GuestConsoleForwarder : IAsyncDisposable
         Pump(final: true);
     }
 
+    /// <summary>The wait before the next read: <see cref="PollInterval"/> after one that found bytes, else twice the last, up to <see cref="IdlePollInterval"/>.</summary>
+    internal static TimeSpan NextInterval(TimeSpan current, bool readBytes) =>
+        readBytes ? PollInterval : TimeSpan.FromTicks(Math.Min(current.Ticks * 2, IdlePollInterval.Ticks));
+
     /// <summary>
     /// Reads what was appended since the last call and logs its complete lines (<paramref name="final"/>: the partial
-    /// last line too). Single-threaded: only the loop calls it, or a test.
+    /// last line too); true when it read any bytes. Single-threaded: only the loop calls it, or a test.
     /// </summary>
-    internal void Pump(bool final)
+    internal bool Pump(bool final)
     {
+        var read = false;
         try
         {
             if (_file is null && File.Exists(_path))
@@ -83,7 +101,7 @@ public sealed partial class GuestConsoleForwarder : IAsyncDisposable
             }
             if (_file is not null)
             {
-                ReadAppended(_file);
+                read = ReadAppended(_file) > 0;
             }
         }
         catch (IOException e)
@@ -95,9 +113,11 @@ public sealed partial class GuestConsoleForwarder : IAsyncDisposable
             Forward(TakePartial());
         }
         ReportDropped();
+        return read;
     }
 
-    private void ReadAppended(FileStream file)
+    /// <summary>Reads up to <see cref="MaxReadBytes"/> appended bytes and forwards their complete lines; the count read.</summary>
+    private int ReadAppended(FileStream file)
     {
         var length = file.Length;
         if (length < _position)
@@ -127,6 +147,7 @@ public sealed partial class GuestConsoleForwarder : IAsyncDisposable
                 _partial.Add(_buffer[i]);
             }
         }
+        return read;
     }
 
     private string TakePartial()

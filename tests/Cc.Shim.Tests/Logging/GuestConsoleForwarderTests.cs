@@ -109,4 +109,57 @@ public sealed class GuestConsoleForwarderTests : IDisposable
         line.ShouldContain("msg=booting source=guest-console sandbox=sb-1");
         line.ShouldNotContain("container=");
     }
+
+    [Fact]
+    public void Reads_back_off_while_the_guest_is_quiet_and_return_to_the_short_interval_after_bytes()
+    {
+        var interval = GuestConsoleForwarder.PollInterval;
+        var waits = new List<TimeSpan>();
+        for (var i = 0; i < 7; i++)
+        {
+            interval = GuestConsoleForwarder.NextInterval(interval, readBytes: false);
+            waits.Add(interval);
+        }
+
+        waits.Select(w => w.TotalMilliseconds).ShouldBe([400, 800, 1600, 3200, 3200, 3200, 3200]);
+        GuestConsoleForwarder.NextInterval(GuestConsoleForwarder.IdlePollInterval, readBytes: true).ShouldBe(GuestConsoleForwarder.PollInterval);
+    }
+
+    [Fact]
+    public async Task After_a_quiet_spell_the_loop_wakes_for_a_new_line_within_the_idle_interval_then_reads_closely_again()
+    {
+        var forwarder = GuestConsoleForwarder.Start(ConsolePath, _log.Logger(), _time);
+        try
+        {
+            // Quiet: no console.log yet, then an empty one. Each read finds nothing and doubles the wait: 200 ms … 3.2 s.
+            File.WriteAllText(ConsolePath, "");
+            foreach (var wait in new[] { 200, 400, 800, 1600, 3200 })
+            {
+                await ArmedAsync();
+                _time.Advance(TimeSpan.FromMilliseconds(wait));
+            }
+            await ArmedAsync();
+
+            Append("woken\n");
+            _time.Advance(TimeSpan.FromMilliseconds(200));
+            _log.Lines.ShouldBeEmpty("the loop sleeps out its idle interval; no read is due 200 ms into it");
+            _time.Advance(GuestConsoleForwarder.IdlePollInterval - TimeSpan.FromMilliseconds(200));
+            await Bounded.UntilAsync(() => _log.Lines.Count == 1, "the line is read when the idle wait ends");
+            _log.Lines[0].ShouldContain("msg=woken source=guest-console");
+
+            // Bytes were read, so the next read comes one short interval later.
+            await ArmedAsync();
+            Append("right after\n");
+            _time.Advance(GuestConsoleForwarder.PollInterval);
+            await Bounded.UntilAsync(() => _log.Lines.Count == 2, "a line right after another is read one short interval later");
+            _log.Lines[1].ShouldContain("msg=\"right after\" source=guest-console");
+        }
+        finally
+        {
+            await forwarder.DisposeAsync();
+        }
+    }
+
+    /// <summary>Until the loop has read and scheduled its next read (its one timer on the manual clock).</summary>
+    private Task ArmedAsync() => Bounded.UntilAsync(() => _time.ActiveTimers == 1, "the console loop waits for its next read");
 }
