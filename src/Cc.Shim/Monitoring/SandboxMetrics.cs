@@ -18,25 +18,15 @@ public interface ISandboxMetricsSource
 /// Agent calls and the boot are recorded as they happen; the VMM's CPU and memory (host /proc) and the containers'
 /// cgroup numbers (the agent's Stats, the call Task Stats makes) are sampled by <see cref="RefreshAsync"/> right before
 /// each scrape, and the observable instruments report that sample. Every name and its source: docs/metrics.md.
-/// Nothing listens to the instruments until the first scrape starts the exporter; the agent calls made before are kept
-/// here meanwhile (<see cref="PendingAgentCalls"/>) and handed over by <see cref="ListenerAttached"/>.
 /// </summary>
 public sealed class SandboxMetrics : IDisposable
 {
     /// <summary>The meter's name; the exporter prefixes every instrument with it (<c>cc_…</c>).</summary>
     public const string MeterName = "cc";
 
-    /// <summary>Upper bounds of the agent-call latency histogram: 1 ms to about 33 s, doubling (16 buckets and +Inf).</summary>
-    public static IReadOnlyList<double> AgentCallBuckets { get; } = Enumerable.Range(0, 16).Select(i => 0.001 * (1 << i)).ToArray();
-
     private readonly Meter _meter = new(MeterName);
     private readonly Counter<long> _agentCalls;
     private readonly Histogram<double> _agentCallSeconds;
-
-    // The agent calls made while no exporter listens (PendingAgentCalls says why); null from the hand-over on, after which
-    // calls go to the instruments directly. Guarded by _pendingLock; read without it only to skip the lock once null.
-    private readonly Lock _pendingLock = new();
-    private volatile PendingAgentCalls? _pending = new(AgentCallBuckets);
 
     // Written by RefreshAsync (one scrape at a time: the endpoint serves connections in turn) and read by the observable
     // callbacks that run inside the collection that follows it; replaced whole, never mutated.
@@ -90,40 +80,10 @@ public sealed class SandboxMetrics : IDisposable
     /// <summary>A <see cref="TtrpcClientOptions.CallObserver"/> for the agent's connection.</summary>
     public void ObserveAgentCall(string service, string method, StatusCode code, TimeSpan elapsed)
     {
-        if (_pending is not null)
-        {
-            lock (_pendingLock)
-            {
-                if (_pending is { } pending)
-                {
-                    pending.Add(method, code.ToString(), elapsed.TotalSeconds);
-                    return;
-                }
-            }
-        }
-        RecordAgentCalls(method, code.ToString(), 1);
-        RecordAgentCallSeconds(method, elapsed.TotalSeconds);
+        _agentCalls.Add(1, new KeyValuePair<string, object?>("method", method),
+            new KeyValuePair<string, object?>("code", code.ToString()));
+        _agentCallSeconds.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("method", method));
     }
-
-    /// <summary>
-    /// Called by the exporter once its listener is attached to <see cref="Meter"/>: hands over the calls kept until now
-    /// and records every later call on the instruments. Idempotent.
-    /// </summary>
-    public void ListenerAttached()
-    {
-        lock (_pendingLock)
-        {
-            var pending = _pending;
-            _pending = null;
-            pending?.Replay(RecordAgentCalls, RecordAgentCallSeconds);
-        }
-    }
-
-    private void RecordAgentCalls(string method, string code, long count) =>
-        _agentCalls.Add(count, new KeyValuePair<string, object?>("method", method), new KeyValuePair<string, object?>("code", code));
-
-    private void RecordAgentCallSeconds(string method, double seconds) =>
-        _agentCallSeconds.Record(seconds, new KeyValuePair<string, object?>("method", method));
 
     /// <summary>The VM answered CreateSandbox <paramref name="elapsed"/> after its launch began.</summary>
     public void RecordBoot(TimeSpan elapsed, string origin) => _boot = new Boot(elapsed, origin);

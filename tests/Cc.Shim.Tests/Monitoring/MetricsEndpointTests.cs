@@ -13,7 +13,7 @@ namespace Cc.Shim.Tests.Monitoring;
 /// node-wide scrape of the `metrics` command over such sockets, with a dead one among them. The real shim, QEMU and
 /// guest are in the Containerd integration tests (MetricsTests).
 /// </summary>
-public sealed partial class MetricsEndpointTests : IAsyncLifetime
+public sealed class MetricsEndpointTests : IAsyncLifetime
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("cc-metrics-").FullName;
     private readonly List<IAsyncDisposable> _servers = [];
