@@ -223,7 +223,7 @@ public sealed partial class PodSandbox
                 throw new PreconditionFailedException($"process {key.DisplayId} has no terminal");
             }
         }
-        return RequireVm().Stdio.ResizePtyAsync(key, columns, rows, cancellationToken);
+        return RequireVm().Agent.ResizePtyAsync(key, columns, rows, cancellationToken);
     }
 
     /// <summary>Pause/Resume of the whole container: Running ⇄ Paused, with TaskPaused / TaskResumed.</summary>
