@@ -24,6 +24,9 @@ internal static partial class AgentLog
     [LoggerMessage(106, LogLevel.Warning, "container {ContainerId}: {Message}")]
     public static partial void ContainerWarning(ILogger logger, string containerId, string message);
 
+    [LoggerMessage(107, LogLevel.Information, "container {ContainerId} exec {ExecId} deleted")]
+    public static partial void ExecDeleted(ILogger logger, string containerId, string execId);
+
     [LoggerMessage(201, LogLevel.Information, "guest: {Step}")]
     public static partial void GuestStep(ILogger logger, string step);
 
