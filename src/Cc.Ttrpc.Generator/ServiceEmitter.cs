@@ -11,8 +11,9 @@ internal sealed record ResolvedMethod(ProtoMethod Proto, string Request, string 
 /// Writes one service's C#: the handler interface <c>I{Name}Service</c> and a base <c>{Name}ServiceBase</c> that
 /// answers Unimplemented, the dispatch table <c>{Name}ServiceBinding</c>
 /// (the wire name and <c>Bind</c>, which registers every rpc with Cc.Ttrpc's ServiceDefinition builder: typed
-/// delegates, no reflection, so the trimmer and NativeAOT see every call) and the client <c>{Name}Client</c>. All four
-/// are partial, so a project can add members by hand (TaskServiceBinding adds the v3 name).
+/// delegates, no reflection, so the trimmer and NativeAOT see every call), the client interface <c>I{Name}Client</c>
+/// and the client <c>{Name}Client</c> that implements it. All five are partial, so a project can add members by hand
+/// (TaskServiceBinding adds the v3 name).
 /// </summary>
 internal static class ServiceEmitter
 {
@@ -112,11 +113,30 @@ internal static class ServiceEmitter
             }
 
             /// <summary>
+            /// The calls of <c>{{wireName}}</c> as its clients make them, one method per rpc: what a consumer depends on,
+            /// so that a new rpc reaches it with no hand-written seam. <see cref="{{stem}}Client"/> implements it over a
+            /// ttrpc connection. Failures arrive as <see cref="global::Cc.Ttrpc.TtrpcException"/> with the server's status code.
+            /// </summary>
+            {{GeneratedCode}}
+            public partial interface I{{stem}}Client
+            {
+
+            """);
+        foreach (var method in methods)
+        {
+            source.Append($"    /// <summary><c>/{wireName}/{method.Proto.Name}</c></summary>\n");
+            source.Append($"    {ClientSignature(method)};\n\n");
+        }
+
+        source.Append($$"""
+            }
+
+            /// <summary>
             /// A typed client of <c>{{wireName}}</c> over one ttrpc connection. Failures arrive as
             /// <see cref="global::Cc.Ttrpc.TtrpcException"/> with the server's status code.
             /// </summary>
             {{GeneratedCode}}
-            public sealed partial class {{stem}}Client
+            public sealed partial class {{stem}}Client : I{{stem}}Client
             {
                 public {{stem}}Client({{Ttrpc}}TtrpcClient client, string serviceName = {{stem}}ServiceBinding.ServiceName)
                 {
@@ -174,22 +194,30 @@ internal static class ServiceEmitter
     };
 
     // Unary calls are awaitable methods named like the handlers; streaming calls return the call object at once, as
-    // TtrpcClient's streaming starters do, and are named as the rpc.
-    private static string ClientMethod(ResolvedMethod m)
+    // TtrpcClient's streaming starters do, and are named as the rpc. The interface and the client share this signature.
+    private static string ClientSignature(ResolvedMethod m)
     {
         var name = m.Proto.Name;
         var options = $"{Ttrpc}CallOptions options = default";
-        var wire = $"ServiceName, \"{name}\"";
         return (m.Proto.ClientStreaming, m.Proto.ServerStreaming) switch
         {
-            (false, false) => $"public {Tasks}Task<{m.Response}> {name}Async({m.Request} request, {options}) =>\n" +
-                              $"        Connection.UnaryAsync({wire}, request, {m.Response}.Parser, options);",
-            (false, true) => $"public {Ttrpc}ServerStreamingCall<{m.Response}> {name}({m.Request} request, {options}) =>\n" +
-                             $"        Connection.ServerStreaming({wire}, request, {m.Response}.Parser, options);",
-            (true, false) => $"public {Ttrpc}ClientStreamingCall<{m.Request}, {m.Response}> {name}({options}) =>\n" +
-                             $"        Connection.ClientStreaming<{m.Request}, {m.Response}>({wire}, {m.Response}.Parser, options);",
-            (true, true) => $"public {Ttrpc}DuplexStreamingCall<{m.Request}, {m.Response}> {name}({options}) =>\n" +
-                            $"        Connection.DuplexStreaming<{m.Request}, {m.Response}>({wire}, {m.Response}.Parser, options);",
+            (false, false) => $"{Tasks}Task<{m.Response}> {name}Async({m.Request} request, {options})",
+            (false, true) => $"{Ttrpc}ServerStreamingCall<{m.Response}> {name}({m.Request} request, {options})",
+            (true, false) => $"{Ttrpc}ClientStreamingCall<{m.Request}, {m.Response}> {name}({options})",
+            (true, true) => $"{Ttrpc}DuplexStreamingCall<{m.Request}, {m.Response}> {name}({options})",
         };
+    }
+
+    private static string ClientMethod(ResolvedMethod m)
+    {
+        var wire = $"ServiceName, \"{m.Proto.Name}\"";
+        var body = (m.Proto.ClientStreaming, m.Proto.ServerStreaming) switch
+        {
+            (false, false) => $"Connection.UnaryAsync({wire}, request, {m.Response}.Parser, options);",
+            (false, true) => $"Connection.ServerStreaming({wire}, request, {m.Response}.Parser, options);",
+            (true, false) => $"Connection.ClientStreaming<{m.Request}, {m.Response}>({wire}, {m.Response}.Parser, options);",
+            (true, true) => $"Connection.DuplexStreaming<{m.Request}, {m.Response}>({wire}, {m.Response}.Parser, options);",
+        };
+        return $"public {ClientSignature(m)} =>\n        {body}";
     }
 }

@@ -69,6 +69,28 @@ public sealed class AgentServiceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task DeleteProcess_refuses_a_running_exec_and_frees_the_id_of_an_exited_one_for_a_new_exec()
+    {
+        await _agent.RunAsync("host", BusyboxBundle.Spec("sleep", "100"));
+        await _agent.ExecAsync("host", "e1", terminal: false, stdin: false, "sleep", "100");
+
+        (await Should.ThrowAsync<TtrpcException>(() => DeleteProcessAsync("host", "e1"))).Code.ShouldBe(StatusCode.FailedPrecondition);
+        (await Should.ThrowAsync<TtrpcException>(() => DeleteProcessAsync("host", ""))).Code.ShouldBe(StatusCode.InvalidArgument);
+        await _agent.SignalAsync("host", 9, "e1");
+        (await _agent.WaitAsync("host", "e1")).ExitStatus.ShouldBe(137u);
+        await DeleteProcessAsync("host", "e1");
+
+        (await Should.ThrowAsync<TtrpcException>(() => _agent.WaitAsync("host", "e1"))).Code.ShouldBe(StatusCode.NotFound);
+        (await Should.ThrowAsync<TtrpcException>(() => DeleteProcessAsync("host", "e1"))).Code.ShouldBe(StatusCode.NotFound);
+        await _agent.ExecAsync("host", "e1", terminal: false, stdin: false, "sh", "-c", "echo again; exit 4");
+        (await _agent.ReadTextToEndAsync("host", "e1")).ShouldBe("again\n", "the id runs a new exec once the old one is deleted");
+        (await _agent.WaitAsync("host", "e1")).ExitStatus.ShouldBe(4u);
+    }
+
+    private Task DeleteProcessAsync(string id, string execId) =>
+        _agent.Client.DeleteProcessAsync(new DeleteProcessRequest { ContainerId = id, ExecId = execId }).WaitAsync(AgentOverTtrpc.Timeout);
+
+    [Fact]
     public async Task Stdin_written_to_cat_is_read_back_and_closing_it_ends_the_process()
     {
         await _agent.RunAsync("cat", BusyboxBundle.Spec("cat"), stdin: true);

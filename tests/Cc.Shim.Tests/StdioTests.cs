@@ -91,12 +91,13 @@ public sealed class BinaryLoggerTests : IDisposable
     public async Task Guest_stdout_and_stderr_arrive_in_the_logger_which_gets_its_argv_and_environment_and_is_reaped()
     {
         var uri = $"binary://{CopyingLogger()}?out={_root}/out.txt&err={_root}/err.txt";
-        var vm = new FakeVm(new FakeEngine(), 1);
+        await using var vm = new FakeVm(new FakeEngine(), 1);
+        await vm.CreateContainerAsync("c1");
         vm.QueueOutput(C1, StdioStream.Stdout, "line one\n");
         vm.QueueOutput(C1, StdioStream.Stderr, "an error\n");
         vm.QueueOutput(C1, StdioStream.Stdout, "line two\n");
 
-        var io = await ProcessIo.StartAsync(C1, new StdioSpec("", uri, uri, false), vm, "k8s.io", NullLogger.Instance,
+        var io = await ProcessIo.StartAsync(C1, new StdioSpec("", uri, uri, false), vm.Agent, "k8s.io", NullLogger.Instance,
             CancellationToken.None, s_short).WithTimeout();
         vm.Exit(C1, 0);
         await io.OutputDrained.WithTimeout();
@@ -212,10 +213,10 @@ public sealed class BinaryLoggerTests : IDisposable
     [Fact]
     public async Task A_binary_stdout_with_a_different_stderr_is_refused_before_anything_starts()
     {
-        var vm = new FakeVm(new FakeEngine(), 1);
+        await using var vm = new FakeVm(new FakeEngine(), 1);
 
         var error = await Should.ThrowAsync<InvalidRequestException>(ProcessIo.StartAsync(C1,
-            new StdioSpec("", $"binary://{CopyingLogger()}", "/run/x/c1-stderr", false), vm, "k8s.io", NullLogger.Instance,
+            new StdioSpec("", $"binary://{CopyingLogger()}", "/run/x/c1-stderr", false), vm.Agent, "k8s.io", NullLogger.Instance,
             CancellationToken.None, s_short).WithTimeout());
 
         error.Message.ShouldContain("same binary logger");

@@ -31,6 +31,11 @@ internal sealed class GeneratorRun
     public IReadOnlyList<string> CompileErrors() =>
         Output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).Select(d => d.ToString()).ToList();
 
+    /// <summary>The compiler's errors over the generated code and a hand-written <paramref name="consumer"/> of it.</summary>
+    public IReadOnlyList<string> CompileErrors(string consumer) =>
+        Output.AddSyntaxTrees(CSharpSyntaxTree.ParseText(consumer, CSharpParseOptions.Default.WithLanguageVersion(LanguageVersion.Latest)))
+            .GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).Select(d => d.ToString()).ToList();
+
     /// <summary>Runs the generator over <paramref name="protos"/> (path, text, TtrpcNamespace metadata or null).</summary>
     public static GeneratorRun Of(params (string Path, string Text, string? Namespace)[] protos)
     {

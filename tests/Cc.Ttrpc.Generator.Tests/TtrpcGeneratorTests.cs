@@ -31,7 +31,8 @@ public sealed class TtrpcGeneratorTests
         source.ShouldContain("namespace Demo.Greeting");
         source.ShouldContain("public partial interface IGreeterService");
         source.ShouldContain("public static partial class GreeterServiceBinding");
-        source.ShouldContain("public sealed partial class GreeterClient");
+        source.ShouldContain("public partial interface IGreeterClient");
+        source.ShouldContain("public sealed partial class GreeterClient : IGreeterClient");
         source.ShouldContain("public abstract partial class GreeterServiceBase : IGreeterService");
         source.ShouldContain("public const string ServiceName = \"demo.v1.Greeter\";");
         source.ShouldContain(
@@ -170,5 +171,71 @@ public sealed class TtrpcGeneratorTests
         source.ShouldContain("class EchoServiceBinding");
         source.ShouldContain("public const string ServiceName = \"EchoService\";");
         run.CompileErrors().ShouldBeEmpty();
+    }
+    [Fact]
+    public void The_client_interface_has_every_rpc_in_every_shape_and_the_client_implements_it()
+    {
+        var run = GeneratorRun.Of(("/api/demo/v1/greeter.proto", Greeter, null));
+
+        run.CompileErrors().ShouldBeEmpty();
+        var contract = run.Output.GetTypeByMetadataName("Demo.Greeting.IGreeterClient").ShouldNotBeNull();
+        var client = run.Output.GetTypeByMetadataName("Demo.Greeting.GreeterClient").ShouldNotBeNull();
+        contract.GetMembers().OfType<Microsoft.CodeAnalysis.IMethodSymbol>().Select(m => m.Name)
+            .ShouldBe(["HelloAsync", "ForgetAsync", "Count", "Sum", "Shout"]);
+        client.AllInterfaces.Select(i => i.ToDisplayString()).ShouldContain("Demo.Greeting.IGreeterClient");
+        foreach (var member in contract.GetMembers())
+        {
+            client.FindImplementationForInterfaceMember(member).ShouldNotBeNull(member.Name);
+        }
+    }
+
+    // The house issue 9 asks for: a consumer that calls the client through I{Name}Client and a fake that derives from
+    // {Name}ServiceBase compile unchanged when the proto gains an rpc, and the new call is there for the consumer to make.
+    // Before the generated interface, the same rpc took seven hand edits (proto, service interface, binding, client,
+    // the shim's seam, its adapter, the fake); now it is the proto, the real server's handler and the call site.
+    [Fact]
+    public void A_new_rpc_is_one_proto_edit_for_a_consumer_of_the_client_interface_and_a_fake_of_the_service_base()
+    {
+        const string before = """
+            syntax = "proto3";
+            package demo.v1;
+            import "google/protobuf/wrappers.proto";
+            service Desk {
+              rpc Hello(google.protobuf.StringValue) returns (google.protobuf.StringValue);
+            }
+            """;
+        var after = before.Replace("returns (google.protobuf.StringValue);\n",
+            "returns (google.protobuf.StringValue);\n  rpc Bye(google.protobuf.StringValue) returns (google.protobuf.StringValue);\n");
+        const string consumer = """
+            using System.Threading.Tasks;
+            using Google.Protobuf.WellKnownTypes;
+            namespace Demo.V1;
+            public sealed class Front(IDeskClient desk)
+            {
+                public async Task<string> GreetAsync(string name) => (await desk.HelloAsync(new StringValue { Value = name })).Value;
+            }
+            public sealed class FakeDesk : DeskServiceBase
+            {
+                public override ValueTask<StringValue> HelloAsync(StringValue request, global::Cc.Ttrpc.ServerCallContext context) =>
+                    ValueTask.FromResult(new StringValue { Value = "hello " + request.Value });
+            }
+            """;
+        const string callSite = """
+            namespace Demo.V1;
+            public static class Leaving
+            {
+                public static System.Threading.Tasks.Task<Google.Protobuf.WellKnownTypes.StringValue> ByeAsync(IDeskClient desk) =>
+                    desk.ByeAsync(new Google.Protobuf.WellKnownTypes.StringValue());
+            }
+            """;
+
+        var first = GeneratorRun.Of(("/api/desk.proto", before, null));
+        var second = GeneratorRun.Of(("/api/desk.proto", after, null));
+
+        first.CompileErrors(consumer).ShouldBeEmpty();
+        second.CompileErrors(consumer).ShouldBeEmpty("neither the consumer nor the fake needs an edit for the new rpc");
+        second.CompileErrors(callSite).ShouldBeEmpty();
+        first.CompileErrors(callSite).ShouldNotBeEmpty("the call exists only once the proto has the rpc");
+        second.Source("demo.v1.Desk.ttrpc.g.cs").ShouldContain("(\"Bye\", global::Google.Protobuf.WellKnownTypes.StringValue.Parser, impl.ByeAsync)");
     }
 }

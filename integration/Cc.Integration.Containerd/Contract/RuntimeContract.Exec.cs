@@ -17,6 +17,26 @@ public abstract partial class RuntimeContract
         result.Stdout.ShouldBe("exec\n", s.Because(result));
     }
 
+    // ctr deletes its exec when it ends, which frees the id (runc); in the guest that Delete is the agent's
+    // DeleteProcess, without which the agent kept the exited exec and refused the id (AlreadyExists) at the next Start.
+    [Theory]
+    [InlineData("1.6")]
+    [InlineData("1.7")]
+    public async Task An_exec_id_runs_a_new_exec_once_the_exec_that_had_it_is_deleted(string containerd)
+    {
+        await using var s = await BeginAsync(containerd);
+        var id = s.NewId("execid");
+        await s.RunDetachedAsync(id, "sleep", "1000");
+
+        var first = await s.CtrAsync("task", "exec", "--exec-id", "again", id, "sh", "-c", Short("echo first; exit 2"));
+        var second = await s.CtrAsync("task", "exec", "--exec-id", "again", id, "sh", "-c", Short("echo second; exit 3"));
+
+        first.ExitCode.ShouldBe(2, s.Because(first));
+        first.Stdout.ShouldBe("first\n", s.Because(first));
+        second.ExitCode.ShouldBe(3, s.Because(second));
+        second.Stdout.ShouldBe("second\n", s.Because(second));
+    }
+
     [Theory]
     [InlineData("1.6")]
     [InlineData("1.7")]

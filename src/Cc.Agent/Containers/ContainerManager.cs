@@ -201,6 +201,30 @@ public sealed partial class ContainerManager
         }
     }
 
+    // Forgets an exited exec (the Task API's Delete of an exec): its record and its stdio buffers go, and its id may be
+    // used again, as runc frees it. A running exec is refused: its exit must still be waited for and its output read.
+    public void DeleteExec(string id, string execId)
+    {
+        Ids.Validate(execId, "exec id");
+        var container = Get(id);
+        ContainerProcess process;
+        lock (container.Lock)
+        {
+            // A reserved id (null entry) is an ExecProcess still launching: not an exec to delete yet.
+            process = container.FindExec(execId)
+                ?? throw AgentErrorException.NotFound($"process {execId} does not exist in container {id}");
+            if (!process.HasExited)
+            {
+                throw AgentErrorException.Precondition($"exec {execId} of container {id} is still running (pid {process.Pid})");
+            }
+
+            container.ReleaseExec(execId);
+        }
+
+        process.Io.Dispose();
+        AgentLog.ExecDeleted(_logger, id, execId);
+    }
+
     // Kills what is left (SIGKILL to every process), deletes the runtime state and the bundle.
     public async Task RemoveAsync(string id, CancellationToken cancellationToken)
     {

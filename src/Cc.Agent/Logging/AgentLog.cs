@@ -29,6 +29,9 @@ internal static partial class AgentLog
     [LoggerMessage(107, LogLevel.Debug, "container {ContainerId} process {Process}: runtime {Arguments}")]
     public static partial void RuntimeLaunch(ILogger logger, string containerId, string process, string arguments);
 
+    [LoggerMessage(108, LogLevel.Information, "container {ContainerId} exec {ExecId} deleted")]
+    public static partial void ExecDeleted(ILogger logger, string containerId, string execId);
+
     [LoggerMessage(201, LogLevel.Information, "guest: {Step}")]
     public static partial void GuestStep(ILogger logger, string step);
 

@@ -109,6 +109,13 @@ public sealed partial class AgentService(ContainerManager containers, GuestSyste
             return new ExecProcessResponse { Pid = pid };
         });
 
+    public ValueTask<DeleteProcessResponse> DeleteProcessAsync(DeleteProcessRequest request, ServerCallContext context) =>
+        Guard(nameof(DeleteProcessAsync), () =>
+        {
+            containers.DeleteExec(request.ContainerId, request.ExecId);
+            return Task.FromResult(new DeleteProcessResponse());
+        });
+
     public ValueTask<SignalProcessResponse> SignalProcessAsync(SignalProcessRequest request, ServerCallContext context) =>
         Guard(nameof(SignalProcessAsync), async () =>
         {

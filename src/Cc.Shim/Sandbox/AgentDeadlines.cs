@@ -18,13 +18,50 @@ public sealed record AgentDeadlines
     /// <summary>SignalProcess (Kill, and the shim's own kills of execs).</summary>
     public TimeSpan Kill { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>RemoveContainer (Delete).</summary>
+    /// <summary>RemoveContainer and DeleteProcess (Delete).</summary>
     public TimeSpan Delete { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Everything else a Task API call asks: Pause, Resume, Update, Stats, Pids, ResizePty, stdin writes and close.</summary>
     public TimeSpan Other { get; init; } = TimeSpan.FromSeconds(10);
 
     public static AgentDeadlines Default { get; } = new();
+
+    /// <summary>The deadline a call of <paramref name="kind"/> may take; null for a long-poll, which has none.</summary>
+    public TimeSpan? For(AgentCallKind kind) => kind switch
+    {
+        AgentCallKind.Create => Create,
+        AgentCallKind.Start => Start,
+        AgentCallKind.Kill => Kill,
+        AgentCallKind.Delete => Delete,
+        AgentCallKind.Other => Other,
+        AgentCallKind.LongPoll => null,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
+    };
+}
+
+/// <summary>
+/// What an agent call is, for its deadline (<see cref="AgentDeadlines"/>): a call names its kind at the call site, so a
+/// new rpc needs no entry anywhere else.
+/// </summary>
+public enum AgentCallKind
+{
+    /// <summary>CreateContainer.</summary>
+    Create,
+
+    /// <summary>StartContainer, ExecProcess.</summary>
+    Start,
+
+    /// <summary>SignalProcess.</summary>
+    Kill,
+
+    /// <summary>RemoveContainer, DeleteProcess.</summary>
+    Delete,
+
+    /// <summary>Anything else a Task API call waits for.</summary>
+    Other,
+
+    /// <summary>Waits for an event (WaitProcess, ReadStdout/ReadStderr, GetOomEvent): no deadline on the wire.</summary>
+    LongPoll,
 }
 
 /// <summary>

@@ -2,43 +2,71 @@ using System.Collections.Concurrent;
 using Cc.Agent.Protocol;
 using Cc.Ttrpc;
 using Google.Protobuf;
-using Google.Protobuf.WellKnownTypes;
 using V1 = Cc.Agent.Protocol.V1;
 
 namespace Cc.Shim.Sandbox;
 
 /// <summary>
-/// <see cref="IGuestAgent"/> and <see cref="IGuestStdio"/> over our agent's ttrpc API (api/agent/v1/agent.proto).
-/// One mismatch is bridged here: the agent's ExecProcess creates <em>and starts</em> a process, while containerd
-/// registers an exec (Exec) before starting it (Start). The exec's request is kept until Start, and reads of its
-/// output wait for that start.
-/// Every request-scoped call carries a deadline on the wire (<see cref="AgentDeadlines"/>, shortened to the Task API
-/// caller's <see cref="CallerDeadline"/>); long-polls carry none.
+/// The pod's guest agent as the sandbox uses it: the generated <see cref="IAgentClient"/> of api/agent/v1/agent.proto,
+/// plus what the wire does not do by itself.
+/// <list type="bullet">
+/// <item><see cref="CallAsync{TResponse}"/>, which every call goes through: a deadline on the wire (the call kind's
+/// <see cref="AgentDeadlines"/>, shortened to the Task API caller's <see cref="CallerDeadline"/>; long-polls carry
+/// none) and the one mapping of the agent's failures to the domain's (NotFound, a lost session, whose deadline).</item>
+/// <item>The exec bridge: the agent's ExecProcess creates <em>and starts</em> a process, while containerd registers an
+/// exec (Exec) before starting it (Start). The exec's request is kept here until Start or <see cref="ForgetExec"/>, and
+/// reads of a process's output wait for its start.</item>
+/// <item>Translations between domain types and agent messages that call sites share.</item>
+/// </list>
+/// A new rpc needs nothing here: its call site passes the generated client method to <see cref="CallAsync{TResponse}"/>
+/// (docs/agent-api.md, "Adding an agent call").
 /// </summary>
-public sealed class AgentGuest : IGuestAgent, IGuestStdio
+public sealed class AgentGuest : IGuestStdio
 {
-    private readonly AgentClient _agent;
+    private readonly IAgentClient _agent;
     private readonly AgentDeadlines _deadlines;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<ProcessKey, ExecRequest> _pendingExecs = new();
     private readonly ConcurrentDictionary<ProcessKey, TaskCompletionSource> _started = new();
 
-    public AgentGuest(AgentClient agent, AgentDeadlines? deadlines = null, TimeProvider? time = null)
+    public AgentGuest(IAgentClient agent, AgentDeadlines? deadlines = null, TimeProvider? time = null)
     {
         _agent = agent;
         _deadlines = deadlines ?? AgentDeadlines.Default;
         _time = time ?? TimeProvider.System;
     }
 
+    /// <summary>The execs registered and neither started nor taken back: all the shim keeps of an exec before its Start.</summary>
+    public IReadOnlyCollection<ProcessKey> RegisteredExecs => [.. _pendingExecs.Keys];
+
+    /// <summary>
+    /// One agent call of <paramref name="kind"/>: <paramref name="call"/> gets the client and the options to send (the
+    /// deadline, <paramref name="cancellationToken"/>). The agent's NotFound becomes <see cref="NotFoundException"/>, a
+    /// lost connection <see cref="SandboxUnavailableException"/>; other statuses stay <see cref="TtrpcException"/>s.
+    /// </summary>
+    public Task<TResponse> CallAsync<TResponse>(AgentCallKind kind, Func<IAgentClient, CallOptions, Task<TResponse>> call,
+        CancellationToken cancellationToken)
+    {
+        // The deadline is taken now, in the caller's flow: CallerDeadline is an AsyncLocal of the Task API call.
+        var options = _deadlines.For(kind) is { } deadline
+            ? new CallOptions(CallerDeadline.Effective(deadline, _time), CancellationToken: cancellationToken)
+            : new CallOptions(CancellationToken: cancellationToken);
+        return Mapped(call(_agent, options));
+    }
+
+    /// <summary>
+    /// Creates the container's init process without starting it. <paramref name="guestRootfs"/> is the guest path;
+    /// <paramref name="membership"/> tells the guest which pod namespaces the container gets or joins.
+    /// </summary>
     public async Task CreateContainerAsync(string containerId, ReadOnlyMemory<byte> ociSpecJson, string guestRootfs, StdioSpec stdio,
         PodMembership membership, CancellationToken cancellationToken)
     {
-        await Call(_agent.CreateContainerAsync(new V1.CreateContainerRequest
+        var request = new V1.CreateContainerRequest
         {
             ContainerId = containerId,
             OciSpecJson = ByteString.CopyFrom(ociSpecJson.Span),
             RootfsPath = guestRootfs,
-            Stdio = new V1.StdioOptions { Terminal = stdio.Terminal, Stdin = stdio.Stdin.Length > 0 },
+            Stdio = Stdio(stdio),
             PodRole = membership.Role switch
             {
                 PodRole.Sandbox => V1.PodRole.Sandbox,
@@ -46,75 +74,90 @@ public sealed class AgentGuest : IGuestAgent, IGuestStdio
                 _ => V1.PodRole.None,
             },
             SandboxContainerId = membership.SandboxContainerId,
-        }, Deadline(_deadlines.Create, cancellationToken))).ConfigureAwait(false);
+        };
+        await CallAsync(AgentCallKind.Create, (agent, options) => agent.CreateContainerAsync(request, options), cancellationToken)
+            .ConfigureAwait(false);
         Started(new ProcessKey(containerId, "")).TrySetResult();
     }
 
+    /// <summary>Registers an extra process without starting it: nothing reaches the guest before <see cref="StartAsync"/>.</summary>
     public Task ExecAsync(ExecRequest request, CancellationToken cancellationToken)
     {
         _pendingExecs[new ProcessKey(request.ContainerId, request.ExecId)] = request;
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// Takes back an exec that <see cref="ExecAsync"/> registered: its Exec failed after the registration (a stdio FIFO
+    /// vanished) or it is deleted. Nothing of it stays stored; a no-op for an unknown key.
+    /// </summary>
     public void ForgetExec(ProcessKey process)
     {
         _pendingExecs.TryRemove(process, out _);
         _started.TryRemove(process, out _);
     }
 
+    /// <summary>Starts a created init, or creates and starts a registered exec; returns its guest pid.</summary>
     public async Task<uint> StartAsync(ProcessKey process, CancellationToken cancellationToken)
     {
         if (process.IsInit)
         {
-            var started = await Call(_agent.StartContainerAsync(new V1.StartContainerRequest { ContainerId = process.ContainerId },
-                Deadline(_deadlines.Start, cancellationToken))).ConfigureAwait(false);
+            var request = new V1.StartContainerRequest { ContainerId = process.ContainerId };
+            var started = await CallAsync(AgentCallKind.Start, (agent, options) => agent.StartContainerAsync(request, options),
+                cancellationToken).ConfigureAwait(false);
             return (uint)started.Pid;
         }
         if (!_pendingExecs.TryRemove(process, out var exec))
         {
             throw new NotFoundException($"process {process.ExecId}: not registered");
         }
-        var response = await Call(_agent.ExecProcessAsync(new V1.ExecProcessRequest
+        var execRequest = new V1.ExecProcessRequest
         {
             ContainerId = exec.ContainerId,
             ExecId = exec.ExecId,
             OciProcessJson = ByteString.CopyFrom(exec.ProcessJson.Span),
-            Stdio = new V1.StdioOptions { Terminal = exec.Stdio.Terminal, Stdin = exec.Stdio.Stdin.Length > 0 },
-        }, Deadline(_deadlines.Start, cancellationToken))).ConfigureAwait(false);
+            Stdio = Stdio(exec.Stdio),
+        };
+        var response = await CallAsync(AgentCallKind.Start, (agent, options) => agent.ExecProcessAsync(execRequest, options),
+            cancellationToken).ConfigureAwait(false);
         Started(process).TrySetResult();
         return (uint)response.Pid;
     }
 
     public Task SignalAsync(ProcessKey process, int signal, bool all, CancellationToken cancellationToken) =>
-        Call(_agent.SignalProcessAsync(new V1.SignalProcessRequest
+        CallAsync(AgentCallKind.Kill, (agent, options) => agent.SignalProcessAsync(new V1.SignalProcessRequest
         {
             ContainerId = process.ContainerId, ExecId = process.ExecId, Signal = signal, All = all,
-        }, Deadline(_deadlines.Kill, cancellationToken)));
+        }, options), cancellationToken);
 
+    /// <summary>Completes when the process has exited and its output is drained in the guest.</summary>
     public async Task<ExitStatus> WaitAsync(ProcessKey process, CancellationToken cancellationToken)
     {
         await Started(process).Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-        var exit = await Call(_agent.WaitProcessAsync(new V1.WaitProcessRequest
+        var exit = await CallAsync(AgentCallKind.LongPoll, (agent, options) => agent.WaitProcessAsync(new V1.WaitProcessRequest
         {
             ContainerId = process.ContainerId, ExecId = process.ExecId,
-        }, LongPoll(cancellationToken))).ConfigureAwait(false);
+        }, options), cancellationToken).ConfigureAwait(false);
         return new ExitStatus(exit.ExitStatus, exit.ExitedAt?.ToDateTimeOffset() ?? DateTimeOffset.UtcNow);
     }
 
     public Task RemoveContainerAsync(string containerId, CancellationToken cancellationToken) =>
-        Call(_agent.RemoveContainerAsync(new V1.RemoveContainerRequest { ContainerId = containerId },
-            Deadline(_deadlines.Delete, cancellationToken)));
+        CallAsync(AgentCallKind.Delete, (agent, options) =>
+            agent.RemoveContainerAsync(new V1.RemoveContainerRequest { ContainerId = containerId }, options), cancellationToken);
 
     public Task PauseAsync(string containerId, CancellationToken cancellationToken) =>
-        Call(_agent.PauseContainerAsync(new V1.PauseContainerRequest { ContainerId = containerId }, Deadline(_deadlines.Other, cancellationToken)));
+        CallAsync(AgentCallKind.Other, (agent, options) =>
+            agent.PauseContainerAsync(new V1.PauseContainerRequest { ContainerId = containerId }, options), cancellationToken);
 
     public Task ResumeAsync(string containerId, CancellationToken cancellationToken) =>
-        Call(_agent.ResumeContainerAsync(new V1.ResumeContainerRequest { ContainerId = containerId }, Deadline(_deadlines.Other, cancellationToken)));
+        CallAsync(AgentCallKind.Other, (agent, options) =>
+            agent.ResumeContainerAsync(new V1.ResumeContainerRequest { ContainerId = containerId }, options), cancellationToken);
 
     public async Task<ContainerStats> StatsAsync(string containerId, CancellationToken cancellationToken)
     {
-        var s = await Call(_agent.StatsContainerAsync(new V1.StatsContainerRequest { ContainerId = containerId },
-            Deadline(_deadlines.Other, cancellationToken))).ConfigureAwait(false);
+        var s = await CallAsync(AgentCallKind.Other, (agent, options) =>
+            agent.StatsContainerAsync(new V1.StatsContainerRequest { ContainerId = containerId }, options), cancellationToken)
+            .ConfigureAwait(false);
         return new ContainerStats(s.CpuUsageUsec, s.CpuUserUsec, s.CpuSystemUsec, s.MemoryCurrent, s.MemoryMax, s.PidsCurrent, s.PidsMax)
         {
             SwapUsage = s.MemorySwapCurrent,
@@ -125,24 +168,32 @@ public sealed class AgentGuest : IGuestAgent, IGuestStdio
         };
     }
 
+    /// <summary>
+    /// Applies new limits (an OCI LinuxResources JSON document, as Task Update carries it) to the container's cgroup in
+    /// the guest. The VM's own size is the sandbox's to change (<see cref="IVmResize"/>).
+    /// </summary>
     public Task UpdateResourcesAsync(string containerId, ReadOnlyMemory<byte> resourcesJson, CancellationToken cancellationToken) =>
-        Call(_agent.UpdateContainerAsync(new V1.UpdateContainerRequest
+        CallAsync(AgentCallKind.Other, (agent, options) => agent.UpdateContainerAsync(new V1.UpdateContainerRequest
         {
             ContainerId = containerId, ResourcesJson = ByteString.CopyFrom(resourcesJson.Span),
-        }, Deadline(_deadlines.Other, cancellationToken)));
+        }, options), cancellationToken);
 
+    /// <summary>Waits for the next OOM kill in any container of the guest; returns that container's id.</summary>
     public async Task<string> WaitForOomAsync(CancellationToken cancellationToken) =>
-        (await Call(_agent.GetOomEventAsync(new V1.GetOomEventRequest(), LongPoll(cancellationToken))).ConfigureAwait(false)).ContainerId;
+        (await CallAsync(AgentCallKind.LongPoll, (agent, options) => agent.GetOomEventAsync(new V1.GetOomEventRequest(), options),
+            cancellationToken).ConfigureAwait(false)).ContainerId;
 
     public async Task<IReadOnlyList<GuestProcess>> ListProcessesAsync(string containerId, CancellationToken cancellationToken)
     {
-        var list = await Call(_agent.ListProcessesAsync(new V1.ListProcessesRequest { ContainerId = containerId },
-            Deadline(_deadlines.Other, cancellationToken))).ConfigureAwait(false);
+        var list = await CallAsync(AgentCallKind.Other, (agent, options) =>
+            agent.ListProcessesAsync(new V1.ListProcessesRequest { ContainerId = containerId }, options), cancellationToken)
+            .ConfigureAwait(false);
         return list.Processes.Select(p => new GuestProcess((uint)p.Pid, p.CommandLine, p.ExecId)).ToList();
     }
 
+    /// <summary>The agent's health check: completes when the agent answers, fails when it does not within <paramref name="timeout"/>.</summary>
     public Task PingAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
-        Call(_agent.CheckAsync(new V1.CheckRequest(), new CallOptions(timeout, CancellationToken: cancellationToken)));
+        Mapped(_agent.CheckAsync(new V1.CheckRequest(), new CallOptions(timeout, CancellationToken: cancellationToken)));
 
     public async Task<int> ReadAsync(ProcessKey process, StdioStream stream, Memory<byte> buffer, CancellationToken cancellationToken)
     {
@@ -151,9 +202,9 @@ public sealed class AgentGuest : IGuestAgent, IGuestStdio
         {
             ContainerId = process.ContainerId, ExecId = process.ExecId, MaxBytes = (uint)buffer.Length,
         };
-        var response = await Call(stream == StdioStream.Stdout
-            ? _agent.ReadStdoutAsync(request, LongPoll(cancellationToken))
-            : _agent.ReadStderrAsync(request, LongPoll(cancellationToken))).ConfigureAwait(false);
+        var response = await CallAsync(AgentCallKind.LongPoll, (agent, options) => stream == StdioStream.Stdout
+            ? agent.ReadStdoutAsync(request, options)
+            : agent.ReadStderrAsync(request, options), cancellationToken).ConfigureAwait(false);
         response.Data.Span.CopyTo(buffer.Span);
         return response.Data.Length;
     }
@@ -161,34 +212,31 @@ public sealed class AgentGuest : IGuestAgent, IGuestStdio
     public async Task WriteStdinAsync(ProcessKey process, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         await Started(process).Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-        await Call(_agent.WriteStdinAsync(new V1.WriteStdinRequest
+        await CallAsync(AgentCallKind.Other, (agent, options) => agent.WriteStdinAsync(new V1.WriteStdinRequest
         {
             ContainerId = process.ContainerId, ExecId = process.ExecId, Data = ByteString.CopyFrom(data.Span),
-        }, Deadline(_deadlines.Other, cancellationToken))).ConfigureAwait(false);
+        }, options), cancellationToken).ConfigureAwait(false);
     }
 
     public Task CloseStdinAsync(ProcessKey process, CancellationToken cancellationToken) =>
-        Call(_agent.CloseStdinAsync(new V1.CloseStdinRequest { ContainerId = process.ContainerId, ExecId = process.ExecId },
-            Deadline(_deadlines.Other, cancellationToken)));
+        CallAsync(AgentCallKind.Other, (agent, options) => agent.CloseStdinAsync(new V1.CloseStdinRequest
+        {
+            ContainerId = process.ContainerId, ExecId = process.ExecId,
+        }, options), cancellationToken);
 
     public Task ResizePtyAsync(ProcessKey process, uint columns, uint rows, CancellationToken cancellationToken) =>
-        Call(_agent.ResizePtyAsync(new V1.ResizePtyRequest
+        CallAsync(AgentCallKind.Other, (agent, options) => agent.ResizePtyAsync(new V1.ResizePtyRequest
         {
             ContainerId = process.ContainerId, ExecId = process.ExecId, Columns = columns, Rows = rows,
-        }, Deadline(_deadlines.Other, cancellationToken)));
+        }, options), cancellationToken);
+
+    private static V1.StdioOptions Stdio(StdioSpec stdio) => new() { Terminal = stdio.Terminal, Stdin = stdio.Stdin.Length > 0 };
 
     private TaskCompletionSource Started(ProcessKey process) =>
         _started.GetOrAdd(process, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
 
-    /// <summary>A call with a deadline on the wire: the kind's, or the Task API caller's if that is earlier.</summary>
-    private CallOptions Deadline(TimeSpan kind, CancellationToken cancellationToken) =>
-        new(CallerDeadline.Effective(kind, _time), CancellationToken: cancellationToken);
-
-    /// <summary>A long-poll: no deadline, it lasts until its event; the VM's health check bounds a silent agent.</summary>
-    private static CallOptions LongPoll(CancellationToken cancellationToken) => new(CancellationToken: cancellationToken);
-
     /// <summary>The agent's NotFound is the domain's NotFound; a lost connection means the VM is gone.</summary>
-    private static async Task<T> Call<T>(Task<T> call)
+    private static async Task<T> Mapped<T>(Task<T> call)
     {
         try
         {
@@ -210,5 +258,4 @@ public sealed class AgentGuest : IGuestAgent, IGuestStdio
                 : $"the guest agent did not answer within its configured deadline: {e.Message}", e);
         }
     }
-
 }

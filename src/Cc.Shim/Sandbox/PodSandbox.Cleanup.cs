@@ -17,7 +17,7 @@ public sealed partial class PodSandbox
     /// </summary>
     private async Task OpenStdioAsync(ShimProcess process, ISandboxVm vm, CancellationToken cancellationToken)
     {
-        var io = await Io.ProcessIo.StartAsync(process.Key, process.Stdio, vm.Stdio, _options.Namespace, _logger,
+        var io = await Io.ProcessIo.StartAsync(process.Key, process.Stdio, vm.Agent, _options.Namespace, _logger,
             cancellationToken, _options.LoggerTimeouts).ConfigureAwait(false);
         process.Io = io;
         process.IoRelease = _cleanup.Register($"close stdio of {process.Key}", _ => io.DisposeAsync().AsTask());

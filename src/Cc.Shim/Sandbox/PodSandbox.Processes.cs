@@ -1,4 +1,5 @@
 using Cc.Shim.Events;
+using V1 = Cc.Agent.Protocol.V1;
 
 namespace Cc.Shim.Sandbox;
 
@@ -152,17 +153,25 @@ public sealed partial class PodSandbox
             }
             if (!key.IsInit)
             {
+                bool ran;
                 lock (_lock)
                 {
+                    ran = process.State == ProcessState.Stopped;
                     process.MoveTo(ProcessState.Deleted);
                     container.Execs.Remove(key.ExecId);
                 }
                 await CloseStdioAsync(process).ConfigureAwait(false);
                 // An exec deleted before its start is still registered in the guest; a started one is known there
-                // until now (its start signal): either is taken back.
+                // until now (its start signal): either is taken back. One that ran is deleted in the agent too, so
+                // its record goes and its id can run a new exec, as with runc.
                 if (Volatile.Read(ref _vm) is { } execLife && execLife.TryGetReady(out var execVm))
                 {
                     execVm.Agent.ForgetExec(key);
+                    if (ran)
+                    {
+                        await BestEffortAsync(() => DeleteExecInGuestAsync(execVm.Agent, key, cancellationToken), "delete exec")
+                            .ConfigureAwait(false);
+                    }
                 }
                 return (process.Pid, process.Exit ?? new ExitStatus(0, _time.GetUtcNow()));
             }
@@ -203,6 +212,20 @@ public sealed partial class PodSandbox
         }
     }
 
+    /// <summary>An exec whose start failed never reached the agent's records: its NotFound is nothing to clean.</summary>
+    private static async Task DeleteExecInGuestAsync(AgentGuest agent, ProcessKey key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await agent.CallAsync(AgentCallKind.Delete, (client, options) => client.DeleteProcessAsync(
+                new V1.DeleteProcessRequest { ContainerId = key.ContainerId, ExecId = key.ExecId }, options), cancellationToken)
+                .ConfigureAwait(false);
+        }
+        catch (NotFoundException)
+        {
+        }
+    }
+
     public Task CloseStdinAsync(ProcessKey key, CancellationToken cancellationToken)
     {
         ShimProcess process;
@@ -223,7 +246,7 @@ public sealed partial class PodSandbox
                 throw new PreconditionFailedException($"process {key.DisplayId} has no terminal");
             }
         }
-        return RequireVm().Stdio.ResizePtyAsync(key, columns, rows, cancellationToken);
+        return RequireVm().Agent.ResizePtyAsync(key, columns, rows, cancellationToken);
     }
 
     /// <summary>Pause/Resume of the whole container: Running ⇄ Paused, with TaskPaused / TaskResumed.</summary>

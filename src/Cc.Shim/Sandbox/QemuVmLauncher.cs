@@ -211,12 +211,9 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
     private sealed class QemuSandboxVm(IVirtualMachine vm, AgentGuest guest, AgentClient agent, TimeSpan stopGrace,
         CleanupStack session, GuestClockSync clock) : ISandboxVm
     {
-        private readonly AgentGuest _guest = guest;
-
         public int Pid => vm.Pid;
         public Task Exited => vm.Exited;
-        public IGuestAgent Agent => _guest;
-        public IGuestStdio Stdio => _guest;
+        public AgentGuest Agent { get; } = guest;
         public IVmResize? Resize { get; init; }
 
         public async Task StopAsync(CancellationToken cancellationToken)

@@ -1,7 +1,8 @@
 namespace Cc.Shim.Sandbox;
 
-// The engine seams of the domain (style.md habit 7): small, role-named, each with a fake in the tests. The real
-// implementations (Cc.Hypervisor's QEMU driver, Cc.Agent.Protocol's client) are adapted to these in Sandbox/Real*.
+// The engine seams of the domain (style.md habit 7): small, role-named, each with a fake in the tests. The VM is
+// Cc.Hypervisor's QEMU driver behind QemuVmLauncher; the guest agent is no hand-written seam but the generated
+// IAgentClient, used through AgentGuest (its fake is a server: tests/Cc.Shim.Tests/Fakes/FakeAgent.cs).
 
 /// <summary>Boots the pod's VM. One call per sandbox.</summary>
 public interface IVmLauncher
@@ -25,9 +26,12 @@ public interface ISandboxVm : IAsyncDisposable
     /// <summary>Completes when the VM has ended, for whatever reason.</summary>
     Task Exited { get; }
 
-    IGuestAgent Agent { get; }
-
-    IGuestStdio Stdio { get; }
+    /// <summary>
+    /// The guest agent: the generated client of api/agent/v1/agent.proto with the deadlines, error mapping and exec
+    /// bridge the sandbox needs. Not an interface of its own, so that a new rpc costs no seam: tests serve a fake agent
+    /// (a subclass of the generated AgentServiceBase) to a real <see cref="AgentGuest"/>.
+    /// </summary>
+    AgentGuest Agent { get; }
 
     /// <summary>Stops the guest and the VMM; idempotent, bounded by the token.</summary>
     Task StopAsync(CancellationToken cancellationToken);
@@ -56,56 +60,6 @@ public interface IVmResize
     Task<VmSize> ResizeAsync(VmSize target, CancellationToken cancellationToken);
 }
 
-/// <summary>Container and process lifecycle inside the guest.</summary>
-public interface IGuestAgent
-{
-    /// <summary>
-    /// Creates the container's init process without starting it. <paramref name="guestRootfs"/> is the guest path;
-    /// <paramref name="membership"/> tells the guest which pod namespaces the container gets or joins.
-    /// </summary>
-    Task CreateContainerAsync(string containerId, ReadOnlyMemory<byte> ociSpecJson, string guestRootfs, StdioSpec stdio,
-        PodMembership membership, CancellationToken cancellationToken);
-
-    /// <summary>Registers an extra process without starting it.</summary>
-    Task ExecAsync(ExecRequest request, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// Takes back an exec that <see cref="ExecAsync"/> registered: its Exec failed after the registration (a stdio FIFO
-    /// vanished) or it is deleted. Nothing of it stays stored; a no-op for an unknown key.
-    /// </summary>
-    void ForgetExec(ProcessKey process);
-
-    /// <summary>Starts a created process; returns its guest pid.</summary>
-    Task<uint> StartAsync(ProcessKey process, CancellationToken cancellationToken);
-
-    Task SignalAsync(ProcessKey process, int signal, bool all, CancellationToken cancellationToken);
-
-    /// <summary>Completes when the process has exited and its output is drained in the guest.</summary>
-    Task<ExitStatus> WaitAsync(ProcessKey process, CancellationToken cancellationToken);
-
-    Task RemoveContainerAsync(string containerId, CancellationToken cancellationToken);
-
-    Task PauseAsync(string containerId, CancellationToken cancellationToken);
-
-    Task ResumeAsync(string containerId, CancellationToken cancellationToken);
-
-    Task<ContainerStats> StatsAsync(string containerId, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// Applies new limits (an OCI LinuxResources JSON document, as Task Update carries it) to the container's cgroup in
-    /// the guest. The VM itself keeps the CPUs and memory it booted with.
-    /// </summary>
-    Task UpdateResourcesAsync(string containerId, ReadOnlyMemory<byte> resourcesJson, CancellationToken cancellationToken);
-
-    /// <summary>Waits for the next OOM kill in any container of the guest; returns that container's id.</summary>
-    Task<string> WaitForOomAsync(CancellationToken cancellationToken);
-
-    Task<IReadOnlyList<GuestProcess>> ListProcessesAsync(string containerId, CancellationToken cancellationToken);
-
-    /// <summary>The agent's health check: completes when the agent answers, fails when it does not within <paramref name="timeout"/>.</summary>
-    Task PingAsync(TimeSpan timeout, CancellationToken cancellationToken);
-}
-
 /// <summary>The streams of a process inside the guest.</summary>
 public enum StdioStream
 {
@@ -114,8 +68,8 @@ public enum StdioStream
 }
 
 /// <summary>
-/// Stdio of guest processes. Reads are pulled by the host, which is the back-pressure: nothing is read in the guest
-/// faster than the host writes it out.
+/// Stdio of guest processes, as the host's pumps (Io/ProcessIo) use it; <see cref="AgentGuest"/> implements it. Reads are
+/// pulled by the host, which is the back-pressure: nothing is read in the guest faster than the host writes it out.
 /// </summary>
 public interface IGuestStdio
 {
