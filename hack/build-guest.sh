@@ -35,6 +35,7 @@ wanted_modules=(
   virtiofs                  # virtio-fs (fuse as a dependency), for kernels or hosts without 9p
   vmw_vsock_virtio_transport # AF_VSOCK on hosts with vhost-vsock
   virtio_net virtio_blk     # network and block devices
+  virtio_balloon            # free page reporting (docs/performance.md): freed guest pages go back to the host
   virtio_mem                # memory hot-plug (docs/hotplug.md): the VM grows and shrinks through virtio-mem-pci
   overlay                   # overlayfs for container root filesystems
   bridge                    # Linux bridges made inside a pod (privileged or CAP_NET_ADMIN: brctl, CNI-in-pod); the
