@@ -167,7 +167,7 @@ public sealed class AgentInVmTests(AgentVmFixture fixture) : IClassFixture<Agent
         [
             ["kernel: initramfs unpacked", "kernel: runs /init"],
             [
-                "init exec'd", "agent main entered", "modules loaded", "agent ready", "first ready Check answered",
+                "PID 1 created (kernel_init, before it runs /init)", "agent main entered", "modules loaded", "agent ready", "first ready Check answered",
                 "CreateContainer received", "crun create spawned", "crun create exited", "CreateContainer answered",
                 "StartContainer received", "crun start exited", "StartContainer answered",
             ],

@@ -8,14 +8,14 @@ namespace Cc.Agent.Guest;
 
 // Where a cold start goes, seen from inside the guest (docs/performance.md, "Where a cold start goes"): the first time
 // each named step happened, in seconds since the guest kernel started. The agent's own steps are read from
-// CLOCK_MONOTONIC (Stopwatch on Linux), which the kernel starts at 0 at boot; /init's exec from its start time in
+// CLOCK_MONOTONIC (Stopwatch on Linux), which the kernel starts at 0 at boot; PID 1's creation from its start time in
 // /proc/self/stat; the kernel's steps from the timestamps of a few of its log lines. Only the first occurrence of a
 // step counts, so the timeline tells the boot and the first container, and marking costs one dictionary probe after
 // that. Read by GetGuestDetails (Cc.Bench vm prints it as a table).
 public static class BootTimeline
 {
     // Step names: the bench's table uses them as they are.
-    public const string InitExec = "init exec'd";
+    public const string InitExec = "PID 1 created (kernel_init, before it runs /init)";
     public const string AgentMain = "agent main entered";
     public const string Mounted = "pseudo filesystems mounted";
     public const string ModulesLoaded = "modules loaded";
@@ -66,7 +66,8 @@ public static class BootTimeline
     }
 
     // Field 22 of /proc/self/stat: when this process started, in clock ticks since boot (USER_HZ = 100: 10 ms
-    // resolution). For PID 1 that is the kernel's exec of /init. Null when not PID 1 (tests, a host).
+    // resolution). For PID 1 that is the fork of the kernel_init thread early in the boot, not the exec of /init (the
+    // kernel's "Run /init" line times that). Null when not PID 1 (tests, a host).
     private static double? InitExecSeconds()
     {
         if (Environment.ProcessId != 1)
