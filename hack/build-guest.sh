@@ -35,6 +35,7 @@ wanted_modules=(
   virtiofs                  # virtio-fs (fuse as a dependency), for kernels or hosts without 9p
   vmw_vsock_virtio_transport # AF_VSOCK on hosts with vhost-vsock
   virtio_net virtio_blk     # network and block devices
+  virtio_balloon            # free page reporting (docs/performance.md): freed guest pages go back to the host
   virtio_mem                # memory hot-plug (docs/hotplug.md): the VM grows and shrinks through virtio-mem-pci
   overlay                   # overlayfs for container root filesystems
   bridge                    # Linux bridges made inside a pod (privileged or CAP_NET_ADMIN: brctl, CNI-in-pod); the
@@ -54,7 +55,7 @@ case "$([ -n "$busybox" ] && ldd "$busybox" 2>&1 || true)" in
   *"not a dynamic executable"*) ;;
   *) die "busybox-static is not installed (floor.cpio needs a static busybox)" ;;
 esac
-for tool in apt-get apt-cache dpkg depmod python3 sha256sum ldd; do
+for tool in apt-get apt-cache dpkg depmod python3 sha256sum ldd strip; do
   command -v "$tool" >/dev/null || die "'$tool' is required"
 done
 
@@ -150,7 +151,8 @@ done
 step 4 "decompressing the chosen modules (once per module list)"
 # --- 4. The chosen modules, decompressed: the agent loads them with finit_module, which wants a
 # plain ELF unless the kernel decompresses modules itself. Cached per module list, taken from the .deb.
-modset=$kcache/modules-$(printf '%s\n' "${load_order[@]}" | sha256sum | cut -c1-12)
+# The set's name hashes the load order and how the modules are prepared ("stripped": see below).
+modset=$kcache/modules-$(printf '%s\n' "${load_order[@]}" stripped | sha256sum | cut -c1-12)
 if [ ! -f "$modset/complete" ]; then
   rm -rf "$modset"
   work=$(mktemp -d "$cache/work.XXXXXX")
@@ -168,6 +170,12 @@ if [ ! -f "$modset/complete" ]; then
       *.ko.gz) gzip -dc "$src" > "$work/set/$name.ko" ;;
       *) die "unknown module file type: $src" ;;
     esac
+    # Stripped of what only costs boot time here (docs/guest-image.md, "Modules"): Debian signs every module, and the
+    # kernel hashes all of a signed module (sha256) before loading it, then parses its .BTF type section; under TCG both
+    # are slow and every module is loaded on the boot path. The guest needs neither (no MODULE_SIG_FORCE, no lockdown,
+    # no BPF tooling). strip rewrites the ELF, which drops the signature appended after it; the kernel then loads the
+    # module unverified and notes it once ("module verification failed ... tainting kernel").
+    strip --strip-debug -R .BTF "$work/set/$name.ko"
   done
   printf '%s\n' "${load_order[@]}" > "$work/set/modules.list"
   mv "$work/set" "$modset"

@@ -10,7 +10,7 @@ packages=(
   # build: NativeAOT links with clang; protoc comes with Grpc.Tools
   clang lld zlib1g-dev make git
   # the VM: QEMU (TCG here, KVM where /dev/kvm works), guest kernel tools, initramfs tools
-  qemu-system-x86 qemu-utils cpio zstd xz-utils kmod busybox-static python3
+  qemu-system-x86 qemu-utils cpio zstd xz-utils kmod busybox-static python3 binutils
   # deploy/ manifests are parsed in a test (DeployManifestTests)
   python3-yaml
   # containers: the real peers of the tests

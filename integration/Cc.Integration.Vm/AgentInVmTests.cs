@@ -151,6 +151,41 @@ public sealed class AgentInVmTests(AgentVmFixture fixture) : IClassFixture<Agent
             _vm.Client.StartContainerAsync(new StartContainerRequest { ContainerId = "absent" }).WithTimeout(AgentVm.CallTimeout));
         error.Code.ShouldBe(StatusCode.NotFound);
     }
+
+    [Fact]
+    public async Task The_boot_timeline_puts_the_kernel_the_agent_and_the_first_container_in_causal_order()
+    {
+        await _vm.RunAsync("timeline", ["true"]);
+        (await _vm.WaitAsync("timeline")).ShouldBe(0u);
+
+        var steps = (await _vm.Client.GetGuestDetailsAsync(new GetGuestDetailsRequest()).WithTimeout(AgentVm.CallTimeout))
+            .BootTimeline.ToDictionary(s => s.Name, s => s.Seconds);
+        // Each step happened after the one before it, whichever container of this VM was its first (docs/performance.md).
+        // Two groups: the kernel's log clock (sched_clock) and CLOCK_MONOTONIC both start near the kernel's start, but
+        // not at the same instant, so steps are compared only within their own clock.
+        string[][] groups =
+        [
+            ["kernel: initramfs unpacked", "kernel: runs /init"],
+            [
+                "PID 1 created (kernel_init, before it runs /init)", "agent main entered", "modules loaded", "agent ready", "first ready Check answered",
+                "CreateContainer received", "crun create spawned", "crun create exited", "CreateContainer answered",
+                "StartContainer received", "crun start exited", "StartContainer answered",
+            ],
+        ];
+        var all = string.Join(", ", steps.Select(p => $"{p.Key}={p.Value}"));
+        foreach (var order in groups)
+        {
+            foreach (var step in order)
+            {
+                steps.ShouldContainKey(step, all);
+            }
+            steps[order[0]].ShouldBeGreaterThan(0, all);
+            for (var i = 1; i < order.Length; i++)
+            {
+                steps[order[i]].ShouldBeGreaterThanOrEqualTo(steps[order[i - 1]], $"{order[i]} before {order[i - 1]}: {all}");
+            }
+        }
+    }
 }
 
 /// <summary>The host side going away and coming back, and the tear-down of a guest: each on its own VM.</summary>

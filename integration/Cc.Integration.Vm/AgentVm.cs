@@ -22,7 +22,8 @@ public sealed class AgentVm : IAsyncDisposable
     public const string GuestShared = "/run/cc/shared";
 
     private static readonly string[] s_applets =
-        ["sh", "echo", "cat", "stty", "sleep", "uname", "true", "tty", "seq", "head", "hostname", "readlink", "httpd", "wget"];
+        ["sh", "echo", "cat", "stty", "sleep", "uname", "true", "tty", "seq", "head", "hostname", "readlink", "httpd", "wget",
+         "dd", "rm", "ls"];
 
     private AgentVm(string scratch, IVirtualMachine vm, AgentClient client, string kernelVersion)
     {
@@ -40,7 +41,8 @@ public sealed class AgentVm : IAsyncDisposable
     public string RunDirectory => Path.Combine(Scratch, "run");
     public string SharedDirectory => Path.Combine(Scratch, "shared");
 
-    public static async Task<AgentVm> BootAsync()
+    /// <summary>Boots the guest; <paramref name="configure"/> may change the VM's config (a test of one device).</summary>
+    public static async Task<AgentVm> BootAsync(Func<VmConfig, VmConfig>? configure = null)
     {
         var root = RepoRoot();
         var guest = Path.Combine(root, "build", "guest");
@@ -63,6 +65,7 @@ public sealed class AgentVm : IAsyncDisposable
             Shared = new SharedDirectory { HostPath = Path.Combine(scratch, "shared") },
             MemoryMiB = 512,
         };
+        config = configure?.Invoke(config) ?? config;
 
         var vm = await new QemuHypervisor().StartAsync(config, CancellationToken.None).WithTimeout(BootTimeout);
         try

@@ -61,6 +61,10 @@ public sealed record VmConfig
     /// <summary>Add virtio-rng fed from /dev/urandom (the guest's entropy source).</summary>
     public bool Rng { get; init; }
 
+    /// <summary>Add virtio-balloon with free page reporting: the guest hands the pages it freed back to the host
+    /// (<see cref="Qemu.Devices.FreePageReportingDevice"/>). Not with a private <see cref="MemoryFile"/> (a clone).</summary>
+    public bool FreePageReporting { get; init; }
+
     /// <summary>Raw QEMU arguments appended after the devices we build, for devices we do not model yet.</summary>
     public IReadOnlyList<string> ExtraArguments { get; init; } = [];
 

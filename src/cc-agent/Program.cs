@@ -4,6 +4,8 @@ using Cc.Agent.Guest;
 using Cc.Agent.Logging;
 using Microsoft.Extensions.Logging;
 
+// The first thing main does: how long the runtime's own start took shows between /init's exec and this.
+BootTimeline.Mark(BootTimeline.AgentMain);
 var isPid1 = Environment.ProcessId == 1;
 // Blocking reads (the virtio-serial port, crun's output pipes, stdin writes) occupy pool threads;
 // a 1-vCPU guest starts with a minimum of one, and growing it on demand takes ~0.5 s per thread.

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text;
 using Cc.Agent.Protocol;
 using Cc.Agent.Protocol.V1;
@@ -10,8 +11,11 @@ using Google.Protobuf;
 namespace Cc.Bench.Vm;
 
 /// <summary>Times, in ms from just before <see cref="QemuHypervisor.StartAsync"/>: QMP answering (the driver's
-/// StartAsync returns), and the run's goal (the floor's marker, or the agent's Check).</summary>
-internal readonly record struct BootSample(double QmpMs, double ReadyMs, double? FirstOutputMs = null);
+/// StartAsync returns), and the run's goal (the floor's marker, or the agent's Check). <see cref="GuestSteps"/>: the
+/// guest's own clock (seconds since its kernel started) at each step: the agent's boot timeline (GetGuestDetails), or
+/// the floor's /init start and marker.</summary>
+internal readonly record struct BootSample(double QmpMs, double ReadyMs, double? FirstOutputMs = null,
+    IReadOnlyList<(string Step, double Seconds)>? GuestSteps = null);
 
 /// <summary>
 /// One boot each, through the QEMU driver with the same <see cref="VmConfig"/> but for the initramfs, so
@@ -33,7 +37,7 @@ internal sealed class GuestRuns(QemuHypervisor hypervisor, string guestDirectory
         await using var vm = await hypervisor.StartAsync(config, cancellationToken).ConfigureAwait(false);
         var qmp = Stopwatch.GetElapsedTime(start);
         using var bounded = Bound(cancellationToken);
-        await WaitForConsoleLineAsync(config.ConsoleLogPath!, FloorMarker, vm.Exited, bounded.Token).ConfigureAwait(false);
+        var marker = await WaitForConsoleLineAsync(config.ConsoleLogPath!, FloorMarker, vm.Exited, bounded.Token).ConfigureAwait(false);
         var ready = Stopwatch.GetElapsedTime(start);
         if (File.ReadAllText(config.ConsoleLogPath!).Contains("CC-FLOOR-MODULE-FAILED", StringComparison.Ordinal))
         {
@@ -42,7 +46,7 @@ internal sealed class GuestRuns(QemuHypervisor hypervisor, string guestDirectory
 
         // The floor powers off right after the marker; QEMU's exit is not on the clock.
         await vm.Exited.WaitAsync(bootTimeout, cancellationToken).ConfigureAwait(false);
-        return new BootSample(qmp.TotalMilliseconds, ready.TotalMilliseconds);
+        return new BootSample(qmp.TotalMilliseconds, ready.TotalMilliseconds, GuestSteps: FloorSteps(marker));
     }
 
     /// <summary>initramfs.cpio: QEMU start → first answered Check → first stdout byte of <c>echo hello</c>.</summary>
@@ -93,13 +97,39 @@ internal sealed class GuestRuns(QemuHypervisor hypervisor, string guestDirectory
                     $"echo hello wrote \"{output}\" and exited {exit.ExitStatus}; console: {scratch.ConsoleTail()}");
             }
 
+            // The guest's side of the same boot, read after the clock stopped (docs/performance.md, "Where a cold start goes").
+            var details = await agent.GetGuestDetailsAsync(new GetGuestDetailsRequest(), call).ConfigureAwait(false);
             await vm.StopAsync(s_stopGrace, cancellationToken).ConfigureAwait(false);
-            return new BootSample(qmp.TotalMilliseconds, ready.TotalMilliseconds, firstOutput.TotalMilliseconds);
+            return new BootSample(qmp.TotalMilliseconds, ready.TotalMilliseconds, firstOutput.TotalMilliseconds,
+                [.. details.BootTimeline.Select(step => (step.Name, step.Seconds))]);
         }
     }
 
+    /// <summary>The floor's marker "CC-FLOOR-READY &lt;release&gt; &lt;uptime&gt; init=&lt;uptime&gt;" (hack/guest/floor-init.sh) as
+    /// guest steps; an older floor.cpio without the init= word gives only the marker's.</summary>
+    internal static IReadOnlyList<(string Step, double Seconds)> FloorSteps(string marker)
+    {
+        List<(string, double)> steps = [];
+        var words = marker.Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (words.Length > 3 && words[3].StartsWith("init=", StringComparison.Ordinal)
+            && double.TryParse(words[3].AsSpan(5), NumberStyles.Float, CultureInfo.InvariantCulture, out var init))
+        {
+            steps.Add((FloorInitStep, init));
+        }
+        if (words.Length > 2 && double.TryParse(words[2], NumberStyles.Float, CultureInfo.InvariantCulture, out var up))
+        {
+            steps.Add((FloorReadyStep, up));
+        }
+        return steps;
+    }
+
+    public const string FloorInitStep = "busybox /init began";
+    public const string FloorReadyStep = "every module insmod'ed (CC-FLOOR-READY)";
+
     private VmConfig Config(Scratch scratch, string initramfs) => new()
     {
+        // As the shim boots a cold pod (hypervisor.free_page_reporting's default), for the floor and the agent alike.
+        FreePageReporting = true,
         Kernel = new KernelConfig { Path = Path.Combine(guestDirectory, "vmlinux"), InitramfsPath = Path.Combine(guestDirectory, initramfs) },
         Accel = accel,
         RunDirectory = scratch.Run,

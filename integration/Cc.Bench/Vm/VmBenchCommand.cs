@@ -59,7 +59,8 @@ public static class VmBenchCommand
             $"### VM boot: agent vs bare floor — {DateTime.UtcNow:yyyy-MM-dd}, {runs} runs each, {Describe(accel, hypervisor.Host)}, " +
             $"kernel {File.ReadAllText(Path.Combine(guest, "kernel-version")).Trim()}, {Environment.ProcessorCount} cores, " +
             $"load average {loadBefore} → {LoadAverage()} (a shared machine: TCG boot time is CPU time and follows the load)");
-        var table = heading + "\n\n" + report.Render();
+        var table = heading + "\n\n" + report.Render() + "\n" + "Where the time goes (medians; docs/performance.md, \"Where a cold start goes\"):\n\n"
+            + BootTimelineReport.Render(floor, agent);
         await Console.Out.WriteLineAsync(table).ConfigureAwait(false);
         if (args.Get("out") is { } outPath)
         {

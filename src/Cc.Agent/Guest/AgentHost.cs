@@ -81,6 +81,7 @@ public static class AgentHost
             try
             {
                 await using var stream = VirtioPort.Open(device);
+                BootTimeline.Mark(BootTimeline.PortOpened);
                 // The port has no connection boundary the guest always sees: a host that hangs up and comes back
                 // before this read notices (or a clone restored from a template saved in that window) keeps this
                 // connection, and its new client starts again at stream id 1.

@@ -62,10 +62,13 @@ public sealed class GuestSystem(ILogger logger)
         Mount("tmpfs", "/run", "tmpfs", LibC.MS_NOSUID | LibC.MS_NODEV, "mode=0755");
         Mount("cgroup2", "/sys/fs/cgroup", "cgroup2", hardened, "nsdelegate");
         EnableControllers("/sys/fs/cgroup/cgroup.subtree_control");
+        BootTimeline.Mark(BootTimeline.Mounted);
         LoadModules(modulesList, modulesDirectory);
+        BootTimeline.Mark(BootTimeline.ModulesLoaded);
         if (mountShare)
         {
             _sharedMounted = Mount(SharedTag, sharedDirectory, "9p", LibC.MS_NODEV, SharedOptions);
+            BootTimeline.Mark(BootTimeline.ShareMounted);
         }
         else
         {
@@ -74,6 +77,7 @@ public sealed class GuestSystem(ILogger logger)
         }
         Mount("shm", podShmDirectory, "tmpfs", hardened, PodShmOptions);
         _ready = true;
+        BootTimeline.Mark(BootTimeline.Ready);
         AgentLog.GuestStep(logger, "ready");
     }
 

@@ -87,6 +87,12 @@ internal static unsafe partial class LibC
     [LibraryImport("libc", SetLastError = true)]
     public static partial long syscall(long number, int fd, byte* parameters, int flags);
 
+    // klogctl(SYSLOG_ACTION_READ_ALL): the kernel's log buffer as text, without consuming it.
+    public const int SYSLOG_ACTION_READ_ALL = 3;
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int klogctl(int type, byte* buffer, int length);
+
     [LibraryImport("libc", SetLastError = true)]
     public static partial nint recvmsg(int socket, MsgHdr* message, int flags);
 

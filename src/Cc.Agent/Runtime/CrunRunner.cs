@@ -40,6 +40,7 @@ internal sealed class CrunRunner(AgentOptions options, ChildReaper reaper)
             }
 
             var mark = reaper.Mark();
+            Guest.BootTimeline.MarkRuntime(arguments[0], "spawned");
             var pid = PosixSpawn.Spawn(options.RuntimePath, argv, options.RuntimeEnvironment, stdio);
             reaper.NotifySpawned();
             var exit = reaper.Claim(pid, mark);
@@ -51,6 +52,7 @@ internal sealed class CrunRunner(AgentOptions options, ChildReaper reaper)
             owned.Clear();
             var output = captureRead is null ? Task.FromResult("") : ReadAllAsync(captureRead);
             var status = await exit.WaitAsync(cancellationToken).ConfigureAwait(false);
+            Guest.BootTimeline.MarkRuntime(arguments[0], "exited");
             var text = await output.WaitAsync(cancellationToken).ConfigureAwait(false);
             if (status.Code != 0)
             {

@@ -20,11 +20,19 @@ public sealed partial class AgentService(ContainerManager containers, GuestSyste
     private readonly ILogger _logger = loggerFactory.CreateLogger("Cc.Agent.Service");
     private readonly GuestNetwork _network = GuestNetwork.ForThisProcess(loggerFactory.CreateLogger("Cc.Agent.Network"));
 
-    public ValueTask<CheckResponse> CheckAsync(CheckRequest request, ServerCallContext context) =>
-        ValueTask.FromResult(new CheckResponse { Ready = guest.Ready });
+    public ValueTask<CheckResponse> CheckAsync(CheckRequest request, ServerCallContext context)
+    {
+        var ready = guest.Ready;
+        if (ready)
+        {
+            BootTimeline.Mark(BootTimeline.FirstCheck);
+        }
+        return ValueTask.FromResult(new CheckResponse { Ready = ready });
+    }
 
-    public ValueTask<GetGuestDetailsResponse> GetGuestDetailsAsync(GetGuestDetailsRequest request, ServerCallContext context) =>
-        ValueTask.FromResult(new GetGuestDetailsResponse
+    public ValueTask<GetGuestDetailsResponse> GetGuestDetailsAsync(GetGuestDetailsRequest request, ServerCallContext context)
+    {
+        var details = new GetGuestDetailsResponse
         {
             AgentVersion = options.AgentVersion,
             KernelRelease = GuestSystem.KernelRelease(),
@@ -32,7 +40,13 @@ public sealed partial class AgentService(ContainerManager containers, GuestSyste
             Time = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
             SharedMounted = guest.SharedMounted,
             SharedPath = options.SharedDirectory,
-        });
+        };
+        foreach (var (step, seconds) in BootTimeline.Steps())
+        {
+            details.BootTimeline.Add(new BootStep { Name = step, Seconds = seconds });
+        }
+        return ValueTask.FromResult(details);
+    }
 
     public ValueTask<CreateSandboxResponse> CreateSandboxAsync(CreateSandboxRequest request, ServerCallContext context) =>
         Guard(nameof(CreateSandboxAsync), async () =>
@@ -83,6 +97,7 @@ public sealed partial class AgentService(ContainerManager containers, GuestSyste
     public ValueTask<CreateContainerResponse> CreateContainerAsync(CreateContainerRequest request, ServerCallContext context) =>
         Guard(nameof(CreateContainerAsync), async () =>
         {
+            BootTimeline.Mark(BootTimeline.CreateReceived);
             var stdio = request.Stdio ?? new StdioOptions();
             var placement = new PodPlacement(request.PodRole switch
             {
@@ -93,12 +108,18 @@ public sealed partial class AgentService(ContainerManager containers, GuestSyste
             }, request.SandboxContainerId);
             var pid = await containers.CreateAsync(request.ContainerId, request.OciSpecJson.Memory, request.RootfsPath,
                 stdio.Terminal, stdio.Stdin, placement, context.CancellationToken);
+            BootTimeline.Mark(BootTimeline.CreateAnswered);
             return new CreateContainerResponse { Pid = pid };
         });
 
     public ValueTask<StartContainerResponse> StartContainerAsync(StartContainerRequest request, ServerCallContext context) =>
         Guard(nameof(StartContainerAsync), async () =>
-            new StartContainerResponse { Pid = await containers.StartAsync(request.ContainerId, context.CancellationToken) });
+        {
+            BootTimeline.Mark(BootTimeline.StartReceived);
+            var pid = await containers.StartAsync(request.ContainerId, context.CancellationToken);
+            BootTimeline.Mark(BootTimeline.StartAnswered);
+            return new StartContainerResponse { Pid = pid };
+        });
 
     public ValueTask<ExecProcessResponse> ExecProcessAsync(ExecProcessRequest request, ServerCallContext context) =>
         Guard(nameof(ExecProcessAsync), async () =>
@@ -242,6 +263,10 @@ public sealed partial class AgentService(ContainerManager containers, GuestSyste
         {
             var data = await containers.ReadAsync(request.ContainerId, request.ExecId, stream, (int)Math.Min(request.MaxBytes, int.MaxValue),
                 context.CancellationToken);
+            if (data.Length > 0)
+            {
+                BootTimeline.Mark(BootTimeline.FirstOutput);
+            }
             // The pump never reuses a chunk it has handed out, so the bytes can be wrapped without a copy.
             return new ReadStreamResponse { Data = UnsafeByteOperations.UnsafeWrap(data) };
         });

@@ -62,6 +62,10 @@ public static class QemuCommandLine
         {
             devices.Add(new RngDevice(bus));
         }
+        if (config.FreePageReporting)
+        {
+            devices.Add(new FreePageReportingDevice(bus));
+        }
         if (config.IncomingMigration)
         {
             devices.Add(new IncomingMigrationDevice());

@@ -72,6 +72,7 @@ internal static partial class VmConfigValidation
         }
         ValidateNetworkInterfaces(config);
         ValidateHotplug(config);
+        CheckFreePageReporting(config);
         if (config.MemoryFile is { } memory)
         {
             if (!Path.IsPathFullyQualified(memory.Path))
@@ -95,6 +96,20 @@ internal static partial class VmConfigValidation
             }
         }
         QemuCommandLine.ResolveAccel(config.Accel, host);
+    }
+
+    /// <summary>
+    /// Free page reporting needs RAM whose discarded pages are this VM's alone. QEMU 7.2 discards a reported page of
+    /// file-backed RAM by punching a hole in the file, even when the file is mapped private: in a template's clone that
+    /// would zero the page under the template and every other clone.
+    /// </summary>
+    internal static void CheckFreePageReporting(VmConfig config)
+    {
+        if (config.FreePageReporting && config.MemoryFile is { Shared: false })
+        {
+            throw new VmConfigException(
+                "FreePageReporting cannot be combined with a private MemoryFile (a template's clone): QEMU would punch the freed pages out of the template's file");
+        }
     }
 
     internal static void ValidateNetworkInterfaces(VmConfig config)

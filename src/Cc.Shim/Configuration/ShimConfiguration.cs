@@ -35,6 +35,9 @@ public sealed class HypervisorSection
     public string Accel { get; set; } = "auto";
     public int BootTimeoutSeconds { get; set; } = 60;
     public int StopGraceSeconds { get; set; } = 5;
+    /// <summary>virtio-balloon free page reporting for cold-booted VMs: the guest's freed pages go back to the host
+    /// (docs/performance.md). A template and its clones never have it (QEMU 7.2 would punch the template's file).</summary>
+    public bool FreePageReporting { get; set; } = true;
 }
 
 public sealed class AgentSection

@@ -30,6 +30,7 @@ public static class ConfigurationKeys
         new("hypervisor", "accel", c => Text(c.Hypervisor.Accel)),
         new("hypervisor", "boot_timeout_seconds", c => Number(c.Hypervisor.BootTimeoutSeconds)),
         new("hypervisor", "stop_grace_seconds", c => Number(c.Hypervisor.StopGraceSeconds)),
+        new("hypervisor", "free_page_reporting", c => c.Hypervisor.FreePageReporting ? "true" : "false"),
         new("agent", "log_level", c => Text(c.Agent.LogLevel)),
         new("agent", "health_check_interval_seconds", c => Number(c.Agent.HealthCheckIntervalSeconds)),
         new("agent", "health_check_timeout_seconds", c => Number(c.Agent.HealthCheckTimeoutSeconds)),

@@ -28,6 +28,16 @@ public sealed class FactoryConfigurationTests
     }
 
     [Fact]
+    public void Free_page_reporting_is_on_for_a_cold_boot_by_default_and_never_on_a_template_or_its_clones()
+    {
+        var defaults = ConfigurationLoader.Parse("", "test");
+        GuestVmConfig.Build(defaults, 512, 1, "/r", "/s", forTemplate: false).FreePageReporting.ShouldBeTrue();
+        GuestVmConfig.Build(defaults, 512, 1, "/r", "/s", forTemplate: true).FreePageReporting.ShouldBeFalse();
+        var off = ConfigurationLoader.Parse("[hypervisor]\nfree_page_reporting = false\n", "test");
+        GuestVmConfig.Build(off, 512, 1, "/r", "/s", forTemplate: false).FreePageReporting.ShouldBeFalse();
+    }
+
+    [Fact]
     public async Task Factory_without_a_known_subcommand_prints_its_usage()
     {
         var stdout = new StringWriter();
