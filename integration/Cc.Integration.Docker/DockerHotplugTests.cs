@@ -62,7 +62,7 @@ public sealed class DockerHotplugTests(DockerFixture fixture) : DockerTestBase(f
 
     /// <summary>
     /// `docker run -m 1g --cpus 2` sizes the VM at boot (docs/kubernetes.md, "VM size"): 1024 MiB + the guest's 128 MiB
-    /// and 2 vCPUs, more than the configured 512 MiB and 1 vCPU, so MemTotal can only pass 1 GiB through the limit; and
+    /// and 2 vCPUs, more than the configured 512 MiB and 1 vCPU, so MemTotal can only pass 900 MiB through the limit; and
     /// the container's cgroup holds the limits themselves.
     /// </summary>
     [Fact]
@@ -78,7 +78,8 @@ public sealed class DockerHotplugTests(DockerFixture fixture) : DockerTestBase(f
             }
             var boot = await ReadAsync(id);
 
-            boot.MemTotalKib.ShouldBeGreaterThan(1L << 20, boot.ToString());
+            // The configured 512 MiB VM shows ~392 MiB; 1152 MiB shows ~1 GiB (what the kernel reserves grows with it).
+            boot.MemTotalKib.ShouldBeGreaterThan(900L << 10, boot.ToString());
             boot.MemTotalKib.ShouldBeLessThanOrEqualTo(1152L << 10, boot.ToString());
             boot.Online.ShouldBe("0-1", boot.ToString());
             boot.Nproc.ShouldBe("2", boot.ToString());

@@ -204,7 +204,8 @@ public sealed class VmTemplateTests(ContainerdFixture fixture) : IAsyncLifetime
     {
         var read = await s.CtrAsync("task", "exec", "--exec-id", execId, id, "sh", "-c",
             "sed -n 's/^MemTotal: *\\([0-9]*\\) kB/\\1/p' /proc/meminfo; cat /sys/devices/system/cpu/online; nproc; "
-            + "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max");
+            // ctr gives no cgroup namespace: /sys/fs/cgroup is the guest's whole tree, the container's cgroup a path in it.
+            + "g=/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/self/cgroup); cat $g/memory.max $g/cpu.max");
         s.ShouldSucceed(read);
         var lines = read.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         lines.Length.ShouldBe(5, s.Because(read));
