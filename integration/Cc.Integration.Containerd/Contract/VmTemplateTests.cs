@@ -166,7 +166,6 @@ public sealed class VmTemplateTests(ContainerdFixture fixture) : IAsyncLifetime
         var boot = await ReadSizeAsync(s, id, "boot");
         boot.Online.ShouldBe("0", boot.ToString());
         boot.Nproc.ShouldBe("1", boot.ToString());
-        boot.MemoryMax.ShouldBe("268435456");
 
         await UpdateAsync(s, id, 768L << 20, cpus: 2);
         var grown = await ReadSizeAsync(s, id, "grown");
@@ -175,8 +174,6 @@ public sealed class VmTemplateTests(ContainerdFixture fixture) : IAsyncLifetime
         (grown.MemTotalKib - boot.MemTotalKib).ShouldBeGreaterThanOrEqualTo(370L << 10, $"boot {boot}, grown {grown}");
         grown.Online.ShouldBe("0-1", grown.ToString());
         grown.Nproc.ShouldBe("2", grown.ToString());
-        grown.MemoryMax.ShouldBe("805306368");
-        grown.CpuMax.ShouldBe("200000 100000");
 
         await UpdateAsync(s, id, 256L << 20, cpus: 1);
         var shrunk = await ReadSizeAsync(s, id, "shrunk");
@@ -184,12 +181,10 @@ public sealed class VmTemplateTests(ContainerdFixture fixture) : IAsyncLifetime
         shrunk.MemTotalKib.ShouldBeLessThanOrEqualTo(boot.MemTotalKib + (4L << 10), $"boot {boot}, shrunk {shrunk}");
         shrunk.Online.ShouldBe("0", shrunk.ToString());
         shrunk.Nproc.ShouldBe("1", shrunk.ToString());
-        shrunk.MemoryMax.ShouldBe("268435456");
-        shrunk.CpuMax.ShouldBe("100000 100000");
         await s.KillRemoveAndLeaveNothingAsync(id);
     }
 
-    private sealed record GuestSize(long MemTotalKib, string Online, string Nproc, string MemoryMax, string CpuMax);
+    private sealed record GuestSize(long MemTotalKib, string Online, string Nproc);
 
     private static async Task UpdateAsync(ContainerdSession s, string id, long memoryBytes, int cpus)
     {
@@ -199,17 +194,18 @@ public sealed class VmTemplateTests(ContainerdFixture fixture) : IAsyncLifetime
         status.ShouldBe(0, $"Tasks.Update: {message}\n{s.LogSinceStart(80)}");
     }
 
-    /// <summary>MemTotal in KiB, the guest kernel's online CPU list, nproc, and the container's memory.max and cpu.max.</summary>
+    /// <summary>
+    /// MemTotal in KiB, the guest kernel's online CPU list and nproc. (A ctr container's own cgroup files are not read
+    /// here: the Docker and CRI resize tests read them; under ctr /sys/fs/cgroup showed no memory.max.)
+    /// </summary>
     private static async Task<GuestSize> ReadSizeAsync(ContainerdSession s, string id, string execId)
     {
         var read = await s.CtrAsync("task", "exec", "--exec-id", execId, id, "sh", "-c",
-            "sed -n 's/^MemTotal: *\\([0-9]*\\) kB/\\1/p' /proc/meminfo; cat /sys/devices/system/cpu/online; nproc; "
-            // ctr gives no cgroup namespace: /sys/fs/cgroup is the guest's whole tree, the container's cgroup a path in it.
-            + "g=/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/self/cgroup); cat $g/memory.max $g/cpu.max");
+            "sed -n 's/^MemTotal: *\\([0-9]*\\) kB/\\1/p' /proc/meminfo; cat /sys/devices/system/cpu/online; nproc");
         s.ShouldSucceed(read);
         var lines = read.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        lines.Length.ShouldBe(5, s.Because(read));
-        return new GuestSize(long.Parse(lines[0], CultureInfo.InvariantCulture), lines[1], lines[2], lines[3], lines[4]);
+        lines.Length.ShouldBe(3, s.Because(read));
+        return new GuestSize(long.Parse(lines[0], CultureInfo.InvariantCulture), lines[1], lines[2]);
     }
 
     [Fact]
