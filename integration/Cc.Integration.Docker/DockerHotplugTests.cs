@@ -4,9 +4,9 @@ using Cc.Integration.Docker.Harness;
 namespace Cc.Integration.Docker;
 
 /// <summary>
-/// `docker update` resizes the pod's VM (docs/hotplug.md), observed inside the guest: MemTotal and the online CPUs grow
-/// when the limits outgrow the VM (virtio-mem, ACPI vCPU hot-plug) and come back when they are lowered, and the
-/// container's cgroup follows each time. cc only: under runc the container sees the host, whose size never changes.
+/// `docker run -m --cpus` sizes the pod's VM at boot and `docker update` resizes it (docs/hotplug.md), observed inside
+/// the guest: MemTotal and the online CPUs grow when the limits outgrow the VM (virtio-mem, ACPI vCPU hot-plug) and come
+/// back when they are lowered, and the container's cgroup follows each time. cc only: under runc the container sees the host, whose size never changes.
 /// Sizes are small for TCG: the VM boots with the configured 512 MiB and 1 vCPU (`-m 256m` + the guest's 128 MiB fits),
 /// grows to 768 + 128 MiB and 2 vCPUs, and shrinks back to its boot size.
 /// </summary>
@@ -53,6 +53,38 @@ public sealed class DockerHotplugTests(DockerFixture fixture) : DockerTestBase(f
             shrunk.Nproc.ShouldBe("1");
             shrunk.MemoryMax.ShouldBe("268435456");
             shrunk.CpuQuota.ShouldBe("100000");
+        }
+        finally
+        {
+            await DockerOkAsync("rm", "-f", id);
+        }
+    }
+
+    /// <summary>
+    /// `docker run -m 1g --cpus 2` sizes the VM at boot (docs/kubernetes.md, "VM size"): 1024 MiB + the guest's 128 MiB
+    /// and 2 vCPUs, more than the configured 512 MiB and 1 vCPU, so MemTotal can only pass 900 MiB through the limit; and
+    /// the container's cgroup holds the limits themselves.
+    /// </summary>
+    [Fact]
+    public async Task Docker_run_memory_and_cpus_size_the_vm_at_boot_and_the_containers_cgroup()
+    {
+        var id = await DockerOkAsync("run", "-d", "--runtime", "cc", "-m", "1g", "--memory-swap", "1g", "--cpus", "2",
+            Image, "sh", "-c", "uname -r; exec sleep 1234");
+        try
+        {
+            await using (var logs = Docker.StartDocker("logs", "-f", id))
+            {
+                await logs.WaitForStdoutAsync(GuestKernel, RunTimeout, CancellationToken.None);
+            }
+            var boot = await ReadAsync(id);
+
+            // The configured 512 MiB VM shows ~392 MiB; 1152 MiB shows ~1 GiB (what the kernel reserves grows with it).
+            boot.MemTotalKib.ShouldBeGreaterThan(900L << 10, boot.ToString());
+            boot.MemTotalKib.ShouldBeLessThanOrEqualTo(1152L << 10, boot.ToString());
+            boot.Online.ShouldBe("0-1", boot.ToString());
+            boot.Nproc.ShouldBe("2", boot.ToString());
+            boot.MemoryMax.ShouldBe("1073741824");
+            boot.CpuQuota.ShouldBe("200000");
         }
         finally
         {

@@ -21,6 +21,80 @@ public sealed class DockerOptionsTests(DockerFixture fixture) : DockerTestBase(f
         lines.ShouldBe(["1000", "1000"]);
     }
 
+    /// <summary>
+    /// `--user nobody:nogroup` names a user and a group of the image (hack/images/build.sh writes them: 65534); the names
+    /// resolve through the image's /etc/passwd and /etc/group, and `--group-add` adds supplementary groups. Inside, the
+    /// process has those ids, `whoami` finds its name in the image's passwd, and its groups hold the added ones (the
+    /// primary group may be listed too, as Docker puts it among the additional gids).
+    /// </summary>
+    [Theory]
+    [InlineData("runc")]
+    [InlineData("cc")]
+    public async Task User_and_group_names_resolve_from_the_image_and_group_add_adds_supplementary_groups(string runtime)
+    {
+        var lines = await InContainerAsync(runtime, ["--user", "nobody:nogroup", "--group-add", "1234", "--group-add", "2345"],
+            "id -u; id -g; whoami; awk '$1 == \"Groups:\" { $1 = \"\"; print }' /proc/self/status");
+
+        lines.Take(3).ShouldBe(["65534", "65534", "nobody"]);
+        var groups = lines[3].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        groups.ShouldContain("1234", lines[3]);
+        groups.ShouldContain("2345", lines[3]);
+        groups.ShouldBeSubsetOf(["1234", "2345", "65534"], lines[3]);
+    }
+
+    /// <summary>
+    /// `-v` binds a host directory read-write and a host file read-only, and changes cross while the container runs:
+    /// the container reads what the host wrote before it started, writes a file the host reads, then reads a file the
+    /// host writes afterwards; a write to the read-only file fails. Each step waits for the other side's line in
+    /// `docker logs -f`, never for time.
+    /// </summary>
+    [Theory]
+    [InlineData("runc")]
+    [InlineData("cc")]
+    public async Task Bind_volumes_of_a_directory_and_a_read_only_file_carry_changes_both_ways_while_the_container_runs(
+        string runtime)
+    {
+        var host = Directory.CreateTempSubdirectory("cc-docker-bind-").FullName;
+        try
+        {
+            var data = Path.Combine(host, "data");
+            Directory.CreateDirectory(data);
+            await File.WriteAllTextAsync(Path.Combine(data, "before"), "written by the host before\n");
+            var single = Path.Combine(host, "single");
+            await File.WriteAllTextAsync(single, "one file\n");
+            var id = await DockerOkAsync("run", "-d", "--runtime", runtime, "-v", $"{data}:/data", "-v", $"{single}:/one:ro",
+                Image, "sh", "-c",
+                "uname -r; cat /data/before /one; if echo x > /one 2>/dev/null; then echo ro-broken; else echo ro-held; fi; "
+                + "echo written by the container > /data/from-container; echo container-wrote; "
+                + "while [ ! -f /data/from-host ]; do sleep 0.1; done; cat /data/from-host; exec sleep 1000");
+            try
+            {
+                await using var logs = Docker.StartDocker("logs", "-f", id);
+                await logs.WaitForStdoutAsync("container-wrote", RunTimeout, CancellationToken.None);
+                (await File.ReadAllTextAsync(Path.Combine(data, "from-container"))).ShouldBe("written by the container\n");
+                // Written aside and renamed, so the container's loop never finds the file before its content.
+                await File.WriteAllTextAsync(Path.Combine(host, "from-host"), "written by the host after\n");
+                File.Move(Path.Combine(host, "from-host"), Path.Combine(data, "from-host"));
+                await logs.WaitForStdoutAsync("written by the host after", CommandTimeout, CancellationToken.None);
+
+                logs.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ShouldBe(
+                [
+                    KernelOf(runtime), "written by the host before", "one file", "ro-held", "container-wrote",
+                    "written by the host after",
+                ]);
+                (await File.ReadAllTextAsync(single)).ShouldBe("one file\n");
+            }
+            finally
+            {
+                await DockerOkAsync("rm", "-f", id);
+            }
+        }
+        finally
+        {
+            Directory.Delete(host, recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("runc")]
     [InlineData("cc")]

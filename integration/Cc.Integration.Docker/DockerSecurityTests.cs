@@ -5,7 +5,7 @@ namespace Cc.Integration.Docker;
 /// <summary>
 /// The confinement Docker writes into the spec is applied by crun inside the guest, as runc applies it on the host:
 /// the seccomp profile (Docker's default unless `seccomp=unconfined`, or a custom one), the masked and read-only paths
-/// (lifted by `systempaths=unconfined`). Each script starts with `uname -r`, the guest kernel under cc; runc is the
+/// (lifted by `systempaths=unconfined`), `no-new-privileges`. Each script starts with `uname -r`, the guest kernel under cc; runc is the
 /// reference in the same test.
 /// </summary>
 [Collection(DockerCollection.Name)]
@@ -81,5 +81,23 @@ public sealed class DockerSecurityTests(DockerFixture fixture) : DockerTestBase(
         unconfined.Count.ShouldBe(1, string.Join('\n', unconfined));
         long.Parse(unconfined[0]["timer_list=".Length..], System.Globalization.CultureInfo.InvariantCulture)
             .ShouldBeGreaterThan(0, "/proc/timer_list is the kernel's, not /dev/null");
+    }
+
+    /// <summary>
+    /// `--security-opt no-new-privileges` sets the spec's process.noNewPrivileges, which crun turns into
+    /// PR_SET_NO_NEW_PRIVS in the guest: the process's NoNewPrivs is 1 with it and 0 without (Docker's default).
+    /// </summary>
+    [Theory]
+    [InlineData("runc")]
+    [InlineData("cc")]
+    public async Task No_new_privileges_sets_no_new_privs_of_the_process_and_is_off_by_default(string runtime)
+    {
+        const string NoNewPrivs = "awk '$1 == \"NoNewPrivs:\" { print \"nnp=\" $2 }' /proc/self/status";
+
+        var without = await InContainerAsync(runtime, [], NoNewPrivs);
+        var with = await InContainerAsync(runtime, ["--security-opt", "no-new-privileges"], NoNewPrivs);
+
+        without.ShouldBe(["nnp=0"]);
+        with.ShouldBe(["nnp=1"]);
     }
 }

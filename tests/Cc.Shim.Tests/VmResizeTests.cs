@@ -10,7 +10,8 @@ namespace Cc.Shim.Tests;
 
 /// <summary>
 /// Task Update resizes the VM to the pod's limits (docs/hotplug.md): grow before the guest cgroup, shrink after it,
-/// never below the boot size nor above the headroom. The QMP and guest sides are HotplugTests and the Docker test.
+/// never below the boot size nor above the headroom; a container's Delete shrinks the VM to what the remaining containers
+/// ask for. The QMP and guest sides are HotplugTests and the Docker test.
 /// </summary>
 public sealed class VmResizeTests
 {
@@ -111,6 +112,48 @@ public sealed class VmResizeTests
         await UpdateAsync(shim, "c1", """{"memory":{"limit":1073741824}}""");
 
         shim.Vm.Steps.ShouldBe(["cgroup c1"]);
+    }
+
+    [Fact]
+    public async Task Deleting_a_container_shrinks_the_vm_to_what_the_remaining_containers_ask_for()
+    {
+        var (shim, resize) = await StartAsync();
+        await using var _ = shim;
+        await shim.CreateAsync("c2");
+        await shim.CreateAsync("c3");
+        await UpdateAsync(shim, "c1", """{"memory":{"limit":536870912}}""");
+        await UpdateAsync(shim, "c2", """{"memory":{"limit":1073741824},"cpu":{"quota":200000,"period":100000}}""");
+        resize.Current.ShouldBe(new VmSize(1664, 2));
+        shim.Vm.Steps.Clear();
+
+        // c3 has no limit: it was given nothing, so its delete takes nothing back. c2's does: c1's 512 MiB + the guest's
+        // 128 MiB remain, and no CPU limit, so the VM goes back to its boot vCPU. The shrink follows the Delete's answer.
+        await shim.Tasks.DeleteAsync(new DeleteRequest { Id = "c3" }).WithTimeout();
+        await shim.Tasks.DeleteAsync(new DeleteRequest { Id = "c2" }).WithTimeout();
+        await Bounded.UntilAsync(() => !shim.Vm.Steps.IsEmpty, "the VM is resized after c2's delete");
+
+        shim.Vm.Steps.ShouldBe(["resize 640 MiB, 1 vCPUs"]);
+        resize.Current.ShouldBe(new VmSize(640, 1));
+    }
+
+    [Fact]
+    public async Task A_failed_shrink_after_a_delete_keeps_the_delete_and_the_vm_size()
+    {
+        var (shim, resize) = await StartAsync();
+        await using var _ = shim;
+        await shim.CreateAsync("c2");
+        await UpdateAsync(shim, "c2", """{"memory":{"limit":1073741824}}""");
+        resize.Failure = new InvalidOperationException("the guest did not answer");
+        shim.Vm.Steps.Clear();
+
+        await shim.Tasks.DeleteAsync(new DeleteRequest { Id = "c2" }).WithTimeout();
+        await Bounded.UntilAsync(() => !shim.Vm.Steps.IsEmpty, "the shrink after c2's delete is tried");
+
+        shim.Vm.Steps.ShouldBe(["resize 512 MiB, 1 vCPUs failed"]);
+        resize.Current.ShouldBe(new VmSize(1152, 1));
+        (await Should.ThrowAsync<TtrpcException>(shim.Tasks.StateAsync(new StateRequest { Id = "c2" }).WithTimeout()))
+            .Code.ShouldBe(StatusCode.NotFound);
+        (await shim.Tasks.StateAsync(new StateRequest { Id = "c1" }).WithTimeout()).Id.ShouldBe("c1");
     }
 
     [Fact]

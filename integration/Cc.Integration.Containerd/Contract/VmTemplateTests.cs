@@ -1,11 +1,12 @@
+using System.Globalization;
 using Cc.Integration.Containerd.Harness;
 
 namespace Cc.Integration.Containerd.Contract;
 
 /// <summary>
 /// VM templates (docs/templates.md) through the real containerd, the shim binary, QEMU and the guest: with
-/// <c>[factory] template = true</c> a pod's VM is a clone of a saved template; each clone gets its own identity; a
-/// template whose state is broken falls back to a cold boot. Every test uses its own template directory in tmpfs
+/// <c>[factory] template = true</c> a pod's VM is a clone of a saved template; each clone gets its own identity and
+/// hot-plugs memory and vCPUs on Task Update; a template whose state is broken falls back to a cold boot. Every test uses its own template directory in tmpfs
 /// (beside the run_dir, which the suite's leak check must find empty) and removes it with <c>factory destroy</c>.
 /// </summary>
 [Collection(ContainerdCollection.Name)]
@@ -145,6 +146,66 @@ public sealed class VmTemplateTests(ContainerdFixture fixture) : IAsyncLifetime
         s.ShouldSucceed(await s.CtrAsync("task", "rm", id));
         s.ShouldSucceed(await s.CtrAsync("container", "rm", id));
         await s.ShouldLeaveNothingAsync(id);
+    }
+
+    /// <summary>
+    /// A clone carries the template's hot-plug headroom (maxcpus, maxmem and the empty virtio-mem device are part of the
+    /// key): Task Update grows it and shrinks it back as it does a cold VM (docs/hotplug.md), seen inside the guest.
+    /// `--memory-limit 256 MiB --cpus 1` (+ the guest's 128 MiB) fits the configured 512 MiB and 1 vCPU, so the pod has
+    /// the default shape, whose template it makes on first use; 768 MiB and 2 CPUs grow it to 896 MiB and 2 vCPUs.
+    /// </summary>
+    [Fact]
+    public async Task A_clone_grows_on_update_the_guest_sees_its_memory_and_cpus_and_lowered_limits_shrink_it_back()
+    {
+        await using var s = await BeginAsync();
+        var id = s.NewId("tpl-grow");
+        await s.RunDetachedWithAsync(["--memory-limit", (256L << 20).ToString(CultureInfo.InvariantCulture), "--cpus", "1"],
+            id, "sleep", "100000");
+        VmOrigin(id).ShouldBe($"template {(await FactoryAsync("key")).Stdout.Trim()}", s.LogSinceStart(80));
+
+        var boot = await ReadSizeAsync(s, id, "boot");
+        boot.Online.ShouldBe("0", boot.ToString());
+        boot.Nproc.ShouldBe("1", boot.ToString());
+
+        await UpdateAsync(s, id, 768L << 20, cpus: 2);
+        var grown = await ReadSizeAsync(s, id, "grown");
+
+        // 384 MiB plugged (896 - 512); the kernel keeps ~1.6 % of hot-added memory for its page structs.
+        (grown.MemTotalKib - boot.MemTotalKib).ShouldBeGreaterThanOrEqualTo(370L << 10, $"boot {boot}, grown {grown}");
+        grown.Online.ShouldBe("0-1", grown.ToString());
+        grown.Nproc.ShouldBe("2", grown.ToString());
+
+        await UpdateAsync(s, id, 256L << 20, cpus: 1);
+        var shrunk = await ReadSizeAsync(s, id, "shrunk");
+
+        shrunk.MemTotalKib.ShouldBeLessThanOrEqualTo(boot.MemTotalKib + (4L << 10), $"boot {boot}, shrunk {shrunk}");
+        shrunk.Online.ShouldBe("0", shrunk.ToString());
+        shrunk.Nproc.ShouldBe("1", shrunk.ToString());
+        await s.KillRemoveAndLeaveNothingAsync(id);
+    }
+
+    private sealed record GuestSize(long MemTotalKib, string Online, string Nproc);
+
+    private static async Task UpdateAsync(ContainerdSession s, string id, long memoryBytes, int cpus)
+    {
+        var (status, message) = await ContainerdTasksClient.UpdateAsync(s.Containerd.Address, PrivateContainerd.Namespace, id,
+            $"{{\"memory\":{{\"limit\":{memoryBytes}}},\"cpu\":{{\"quota\":{cpus * 100_000},\"period\":100000}}}}",
+            s.CancellationToken);
+        status.ShouldBe(0, $"Tasks.Update: {message}\n{s.LogSinceStart(80)}");
+    }
+
+    /// <summary>
+    /// MemTotal in KiB, the guest kernel's online CPU list and nproc. (A ctr container's own cgroup files are not read
+    /// here: the Docker and CRI resize tests read them; under ctr /sys/fs/cgroup showed no memory.max.)
+    /// </summary>
+    private static async Task<GuestSize> ReadSizeAsync(ContainerdSession s, string id, string execId)
+    {
+        var read = await s.CtrAsync("task", "exec", "--exec-id", execId, id, "sh", "-c",
+            "sed -n 's/^MemTotal: *\\([0-9]*\\) kB/\\1/p' /proc/meminfo; cat /sys/devices/system/cpu/online; nproc");
+        s.ShouldSucceed(read);
+        var lines = read.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        lines.Length.ShouldBe(3, s.Because(read));
+        return new GuestSize(long.Parse(lines[0], CultureInfo.InvariantCulture), lines[1], lines[2]);
     }
 
     [Fact]

@@ -136,7 +136,8 @@ public sealed partial class PodSandbox
 
     /// <summary>
     /// Delete: the process must be Created or Stopped (anything else is the invalid-transition error). For init the
-    /// container leaves the guest and the shim, TaskDelete is published, and the VM stops when no container remains.
+    /// container leaves the guest and the shim, TaskDelete is published, and the VM stops when no container remains,
+    /// else shrinks, after this answers, to what the remaining containers' limits ask for (best-effort).
     /// Exec deletes publish nothing, as the runc shim does.
     /// </summary>
     public async Task<(uint Pid, ExitStatus Exit)> DeleteAsync(ProcessKey key, CancellationToken cancellationToken)
@@ -203,6 +204,10 @@ public sealed partial class PodSandbox
             if (last)
             {
                 await StopVmAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            else
+            {
+                ShrinkAfterDelete(key.ContainerId);
             }
             return (process.Pid, exit);
         }

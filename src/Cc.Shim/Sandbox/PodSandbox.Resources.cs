@@ -6,12 +6,20 @@ namespace Cc.Shim.Sandbox;
 public sealed partial class PodSandbox
 {
     /// <summary>
+    /// Serialises the pod's resizes from the target's computation to the last shrink (Update, and the shrink after a
+    /// Delete). Taken after a container's Gate, never before one.
+    /// </summary>
+    private readonly SemaphoreSlim _podResizeGate = new(1, 1);
+
+    /// <summary>
     /// Update: new limits for the container's cgroup in the guest, while its init is created, running or paused, and the
     /// VM resized to the pod's limits (docs/hotplug.md): the sum of its containers' memory limits plus the guest's
     /// overhead, the sum of their CPU limits, never below the boot size (boot RAM and boot vCPUs cannot be unplugged)
     /// nor above the VM's headroom. A VM that must grow grows first, so the new cgroup limit finds the memory and CPUs
     /// it allows; a VM that may shrink shrinks after the cgroup was lowered, so nothing the container is still allowed to
     /// use is taken from under it. A failed grow fails the Update with the cgroup unchanged; a shrink is best-effort.
+    /// The pod's resize gate is held from the target's computation to the shrink, so a concurrent Update or Delete of
+    /// another container plans from limits that are in force, never from a half-applied change.
     /// </summary>
     public async Task UpdateResourcesAsync(string containerId, ReadOnlyMemory<byte> resourcesJson, CancellationToken cancellationToken)
     {
@@ -29,24 +37,32 @@ public sealed partial class PodSandbox
                 }
             }
             var agent = RequireVm().Agent;
-            var life = Volatile.Read(ref _vm);
-            var target = life is null ? null : PodTarget(life, containerId, limits);
-            if (target is not null && life!.Size is { } current)
+            await _podResizeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
             {
-                var grown = new VmSize(Math.Max(current.MemoryMiB, target.MemoryMiB), Math.Max(current.Vcpus, target.Vcpus));
-                if (grown != current)
+                var life = Volatile.Read(ref _vm);
+                var target = life is null ? null : PodTarget(life, containerId, limits);
+                if (target is not null && life!.Size is { } current)
                 {
-                    await life.ResizeAsync(grown, cancellationToken).ConfigureAwait(false);
+                    var grown = new VmSize(Math.Max(current.MemoryMiB, target.MemoryMiB), Math.Max(current.Vcpus, target.Vcpus));
+                    if (grown != current)
+                    {
+                        await life.ResizeAsync(grown, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+                await agent.UpdateResourcesAsync(containerId, resourcesJson, cancellationToken).ConfigureAwait(false);
+                lock (_lock)
+                {
+                    container.Limits = limits;
+                }
+                if (target is not null && life!.Size is { } afterGrow && afterGrow != target)
+                {
+                    await ShrinkAsync(life, target, cancellationToken).ConfigureAwait(false);
                 }
             }
-            await agent.UpdateResourcesAsync(containerId, resourcesJson, cancellationToken).ConfigureAwait(false);
-            lock (_lock)
+            finally
             {
-                container.Limits = limits;
-            }
-            if (target is not null && life!.Size is { } afterGrow && afterGrow != target)
-            {
-                await ShrinkAsync(life, target, cancellationToken).ConfigureAwait(false);
+                _podResizeGate.Release();
             }
         }
         finally
@@ -55,8 +71,60 @@ public sealed partial class PodSandbox
         }
     }
 
-    /// <summary>The VM size the pod's limits ask for with <paramref name="containerId"/> at <paramref name="limits"/>; null for a fixed-size VM.</summary>
-    private VmSize? PodTarget(SandboxVm life, string containerId, PodResources limits)
+    /// <summary>
+    /// After <paramref name="deletedId"/> left a pod whose VM runs on: the VM's target is recomputed from the containers
+    /// that remain (docs/hotplug.md) and the VM shrinks to it, in each dimension only down: what the deleted container's
+    /// limits had grown it by is given back, nothing a remaining container's limit allows is taken. It runs as one of the
+    /// VM's watchers, after the Delete has answered: containerd's CRI deletes an exited task within its 10 s event
+    /// budget, which a guest releasing memory under TCG can outlast. Best-effort, as every shrink: a failure is logged
+    /// and the VM keeps its size; the VM's stop cancels it.
+    /// </summary>
+    private void ShrinkAfterDelete(string deletedId)
+    {
+        if (Volatile.Read(ref _vm) is { } life && life.Size is not null)
+        {
+            life.Watch(token => ShrinkAfterDeleteAsync(life, deletedId, token));
+        }
+    }
+
+    private async Task ShrinkAfterDeleteAsync(SandboxVm life, string deletedId, CancellationToken vmStopping)
+    {
+        try
+        {
+            await _podResizeGate.WaitAsync(vmStopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return; // the VM is stopping: there is nothing left to shrink
+        }
+        try
+        {
+            if (life.Size is not { } current || PodTarget(life, containerId: null, limits: PodResources.None) is not { } target)
+            {
+                return;
+            }
+            var lowered = new VmSize(Math.Min(current.MemoryMiB, target.MemoryMiB), Math.Min(current.Vcpus, target.Vcpus));
+            if (lowered != current)
+            {
+                Log.ShrinkAfterDelete(_logger, _options.SandboxId, deletedId, current.ToString(), lowered.ToString());
+                await ShrinkAsync(life, lowered, vmStopping).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (vmStopping.IsCancellationRequested)
+        {
+            // The VM stops; its size no longer matters.
+        }
+        finally
+        {
+            _podResizeGate.Release();
+        }
+    }
+
+    /// <summary>
+    /// The VM size the pod's limits ask for with <paramref name="containerId"/> at <paramref name="limits"/> (null: every
+    /// registered container at its recorded limits); null for a fixed-size VM.
+    /// </summary>
+    private VmSize? PodTarget(SandboxVm life, string? containerId, PodResources limits)
     {
         if (!life.TryGetReady(out var vm) || vm.Resize is not { } resize)
         {
@@ -108,6 +176,9 @@ public sealed partial class PodSandbox
 
         [LoggerMessage(EventId = 139, Level = LogLevel.Warning, Message = "Sandbox {SandboxId}: shrinking the VM to {Target} failed, it keeps its size: {Reason}")]
         public static partial void ShrinkFailed(ILogger logger, string sandboxId, string target, string reason);
+
+        [LoggerMessage(EventId = 134, Level = LogLevel.Information, Message = "Sandbox {SandboxId}: container {ContainerId} deleted, shrinking the VM from {Current} to {Target} for the containers that remain")]
+        public static partial void ShrinkAfterDelete(ILogger logger, string sandboxId, string containerId, string current, string target);
 
     }
 }

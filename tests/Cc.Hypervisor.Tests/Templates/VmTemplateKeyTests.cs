@@ -47,6 +47,9 @@ public sealed class VmTemplateKeyTests : IDisposable
             VmTemplateKey.For(Config() with { Machine = MachineType.Microvm }, Host),
             VmTemplateKey.For(Config() with { Kernel = Config().Kernel with { ExtraParameters = ["cc.share=late"] } }, Host),
             VmTemplateKey.For(Config() with { Rng = true }, Host),
+            // The hot-plug headroom (docs/hotplug.md): a clone must have its template's maxmem/virtio-mem and maxcpus.
+            VmTemplateKey.For(Config() with { MaxMemoryMiB = 4096 }, Host),
+            VmTemplateKey.For(Config() with { MaxVcpus = 4 }, Host),
         ];
         others.ShouldAllBe(other => other != key);
         others.Distinct().Count().ShouldBe(others.Length);

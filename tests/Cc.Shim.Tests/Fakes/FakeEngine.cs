@@ -56,6 +56,7 @@ public sealed class FakeResize(ConcurrentQueue<string> steps, VmSize boot, VmSiz
     {
         if (Failure is { } failure)
         {
+            steps.Enqueue($"resize {target} failed");
             return Task.FromException<VmSize>(failure);
         }
         steps.Enqueue("resize " + target);
