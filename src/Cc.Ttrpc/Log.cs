@@ -20,6 +20,9 @@ internal static partial class Log
     [LoggerMessage(104, LogLevel.Warning, "ttrpc connection {Connection}: the transport read did not stop within {Grace} after close; leaving it behind")]
     public static partial void ReceiveLoopStuck(ILogger logger, string connection, TimeSpan grace);
 
+    [LoggerMessage(105, LogLevel.Debug, "ttrpc connection {Connection} stops reading: its calls hold {Held} bytes of the peer's messages (bound {Limit})")]
+    public static partial void ReceivePaused(ILogger logger, string connection, long held, long limit);
+
     [LoggerMessage(200, LogLevel.Information, "ttrpc server listening on {Address}")]
     public static partial void Listening(ILogger logger, string address);
 

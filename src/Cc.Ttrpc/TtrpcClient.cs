@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using Cc.Ttrpc.Client;
 using Cc.Ttrpc.Framing;
+using Cc.Ttrpc.Transports;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -23,6 +24,9 @@ public sealed record TtrpcClientOptions
     /// must not throw (metrics, not logic).
     /// </summary>
     public UnaryCallObserver? CallObserver { get; init; }
+
+    /// <summary>How a connection made by <see cref="TtrpcClient.ConnectAsync"/> moves its bytes (docs/performance.md).</summary>
+    public SocketTransportKind SocketTransport { get; init; }
 }
 
 /// <summary>See <see cref="TtrpcClientOptions.CallObserver"/>.</summary>
@@ -43,11 +47,15 @@ public sealed partial class TtrpcClient : IFrameHandler, IAsyncDisposable
 
     /// <summary>A client over any duplex stream (the guest's virtio-serial port, an in-memory pipe). Takes ownership of the stream.</summary>
     public TtrpcClient(Stream stream, TtrpcClientOptions? options = null)
+        : this(new StreamTransport(stream ?? throw new ArgumentNullException(nameof(stream))), options)
     {
-        ArgumentNullException.ThrowIfNull(stream);
+    }
+
+    private TtrpcClient(Transport transport, TtrpcClientOptions? options)
+    {
         _options = options ?? new TtrpcClientOptions();
         _logger = _options.LoggerFactory.CreateLogger("Cc.Ttrpc.Client");
-        _connection = new Connection(stream, _logger);
+        _connection = new Connection(transport, _logger);
         _connection.Start(this);
     }
 
@@ -67,7 +75,7 @@ public sealed partial class TtrpcClient : IFrameHandler, IAsyncDisposable
             throw;
         }
 
-        return new TtrpcClient(new System.Net.Sockets.NetworkStream(socket, ownsSocket: true), options);
+        return new TtrpcClient(SocketTransports.Create(socket, options?.SocketTransport ?? SocketTransportKind.Stream), options);
     }
 
     /// <summary>Completes when the connection has ended (after <see cref="DisposeAsync"/> too). Never faults.</summary>

@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Net.Sockets;
 using Cc.Ttrpc.Server;
+using Cc.Ttrpc.Transports;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -14,6 +15,9 @@ public sealed record TtrpcServerOptions
     public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
 
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>How accepted socket connections move their bytes (docs/performance.md compares the two).</summary>
+    public SocketTransportKind SocketTransport { get; init; }
 }
 
 /// <summary>
@@ -39,6 +43,9 @@ public sealed class TtrpcServer : IAsyncDisposable
     }
 
     internal TtrpcServerOptions Options { get; }
+
+    /// <summary>Told whenever a connection stops reading because its calls hold too much (ReceiveBudget); for tests.</summary>
+    internal Action? ReceivePaused { get; set; }
 
     /// <summary>Adds a service. Call before serving; names must be unique.</summary>
     public void Register(ServiceDefinition service)
@@ -154,7 +161,7 @@ public sealed class TtrpcServer : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(stream);
         Freeze();
-        var connection = new ServerConnection(this, stream, peer: null, _logger, sessionsRestart);
+        var connection = new ServerConnection(this, new StreamTransport(stream), peer: null, _logger, sessionsRestart);
         if (!TryAdd(connection))
         {
             await stream.DisposeAsync().ConfigureAwait(false);
@@ -235,7 +242,7 @@ public sealed class TtrpcServer : IAsyncDisposable
             return;
         }
 
-        var connection = new ServerConnection(this, new NetworkStream(socket, ownsSocket: true), peer, _logger);
+        var connection = new ServerConnection(this, SocketTransports.Create(socket, Options.SocketTransport), peer, _logger);
         if (!TryAdd(connection))
         {
             socket.Dispose();

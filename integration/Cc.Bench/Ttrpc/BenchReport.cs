@@ -8,6 +8,9 @@ namespace Cc.Bench.Ttrpc;
 public sealed class BenchReport(IReadOnlyList<EchoWorkload> workloads, IReadOnlyList<string> targets)
 {
     private const string Ours = "ours";
+
+    /// <summary>The label of our client and server over the SocketConnection transport (--socket-connection).</summary>
+    public const string OursSocketConnection = "ours, SocketConnection";
     private readonly Dictionary<(string Target, EchoWorkload Workload), List<BenchSample>> _samples = [];
 
     public Dictionary<string, long> IdleRss { get; } = [];
@@ -52,8 +55,10 @@ public sealed class BenchReport(IReadOnlyList<EchoWorkload> workloads, IReadOnly
             rows.Add(($"server RSS during {w.Title}, max (MiB)", false, t => _samples[(t, w)].Max(s => s.ServerRssBytes) / 1048576.0, "0.0"));
         }
 
-        // Ratios are ours ÷ each Go pair; cross pairs (--cross) are shown but not compared.
-        var references = targets.Where(t => t != Ours && !t.Contains('→', StringComparison.Ordinal)).ToArray();
+        // Ratios are ours ÷ each Go pair; cross pairs (--cross) are shown but not compared. With --socket-connection
+        // one more column compares our two socket transports: SocketConnection ÷ the stream transport.
+        var references = targets.Where(t => t.StartsWith("Go ", StringComparison.Ordinal)).ToArray();
+        bool transports = targets.Contains(OursSocketConnection);
         var sb = new StringBuilder();
         sb.Append("| Workload | ").AppendJoin(" | ", targets);
         foreach (var r in references)
@@ -61,7 +66,13 @@ public sealed class BenchReport(IReadOnlyList<EchoWorkload> workloads, IReadOnly
             sb.Append(" | ours ÷ ").Append(r);
         }
 
-        sb.Append(" |\n|---|").Append(string.Concat(Enumerable.Repeat("---:|", targets.Count + references.Length))).Append('\n');
+        if (transports)
+        {
+            sb.Append(" | SocketConnection ÷ ours");
+        }
+
+        int columns = targets.Count + references.Length + (transports ? 1 : 0);
+        sb.Append(" |\n|---|").Append(string.Concat(Enumerable.Repeat("---:|", columns))).Append('\n');
         foreach (var (name, higherIsBetter, value, format) in rows)
         {
             sb.Append("| ").Append(name);
@@ -73,9 +84,12 @@ public sealed class BenchReport(IReadOnlyList<EchoWorkload> workloads, IReadOnly
             var ours = value(Ours);
             foreach (var r in references)
             {
-                var ratio = ours / value(r);
-                var better = higherIsBetter ? ratio >= 1 : ratio <= 1;
-                sb.Append(" | ").Append(ratio.ToString("0.00", CultureInfo.InvariantCulture)).Append(better ? " ✓" : " ✗");
+                AppendRatio(sb, ours, value(r), higherIsBetter);
+            }
+
+            if (transports)
+            {
+                AppendRatio(sb, value(OursSocketConnection), ours, higherIsBetter);
             }
 
             sb.Append(" |\n");
@@ -83,6 +97,13 @@ public sealed class BenchReport(IReadOnlyList<EchoWorkload> workloads, IReadOnly
 
         sb.Append('\n').Append(description).Append(" ✓ = ours as good or better, ✗ = ours worse.\n");
         return sb.ToString();
+    }
+
+    private static void AppendRatio(StringBuilder sb, double value, double reference, bool higherIsBetter)
+    {
+        var ratio = value / reference;
+        var better = higherIsBetter ? ratio >= 1 : ratio <= 1;
+        sb.Append(" | ").Append(ratio.ToString("0.00", CultureInfo.InvariantCulture)).Append(better ? " ✓" : " ✗");
     }
 
     private double Median(string target, EchoWorkload workload, Func<BenchSample, double> metric)

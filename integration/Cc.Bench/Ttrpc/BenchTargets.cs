@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Cc.Ttrpc;
+using Cc.Ttrpc.Transports;
 
 namespace Cc.Bench.Ttrpc;
 
@@ -67,7 +68,8 @@ public sealed class GoTarget(string label, string peerPath, string address, Peer
 
 /// <summary>Our client (this process) → our server (a <c>Cc.Bench ttrpc-server</c> child); one
 /// connection per run, as the Go client has.</summary>
-public sealed class OurTarget(string label, string address, PeerProcess server, bool ownsServer = true) : IBenchTarget
+public sealed class OurTarget(string label, string address, PeerProcess server, bool ownsServer = true,
+    SocketTransportKind transport = SocketTransportKind.Stream) : IBenchTarget
 {
     /// <summary>Our client against another target's server (the Go one), which that target still owns:
     /// tells whether a gap comes from our client or our server.</summary>
@@ -78,16 +80,22 @@ public sealed class OurTarget(string label, string address, PeerProcess server, 
 
     public PeerProcess Server => server;
 
-    public static async Task<OurTarget> StartAsync(string label, string address, CancellationToken cancellationToken)
+    /// <summary>Starts our server (this program's ttrpc-server, or <paramref name="serverBinary"/>'s) with both ends
+    /// on <paramref name="transport"/>.</summary>
+    public static async Task<OurTarget> StartAsync(string label, string address, SocketTransportKind transport, string? serverBinary,
+        CancellationToken cancellationToken)
     {
-        var (fileName, prefix) = SelfCommand();
-        var server = await PeerProcess.StartAsync(fileName, [.. prefix, "ttrpc-server", "--address", address], cancellationToken).ConfigureAwait(false);
-        return new OurTarget(label, address, server);
+        var (fileName, prefix) = serverBinary is null ? SelfCommand() : (serverBinary, Array.Empty<string>());
+        string[] transportArgs = transport == SocketTransportKind.Stream ? [] : ["--transport", "socket-connection"];
+        var server = await PeerProcess.StartAsync(fileName, [.. prefix, "ttrpc-server", "--address", address, .. transportArgs], cancellationToken)
+            .ConfigureAwait(false);
+        return new OurTarget(label, address, server, transport: transport);
     }
 
     public async Task<BenchSample> RunAsync(EchoWorkload workload, TimeSpan warmup, TimeSpan duration, CancellationToken cancellationToken)
     {
-        await using var client = await TtrpcClient.ConnectAsync(address, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var options = new TtrpcClientOptions { SocketTransport = transport };
+        await using var client = await TtrpcClient.ConnectAsync(address, options, cancellationToken).ConfigureAwait(false);
         return await workload.RunAsync(client, warmup, duration, cancellationToken).ConfigureAwait(false);
     }
 

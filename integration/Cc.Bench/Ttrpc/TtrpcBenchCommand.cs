@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using Cc.Ttrpc.Transports;
 
 namespace Cc.Bench.Ttrpc;
 
@@ -9,7 +10,10 @@ namespace Cc.Bench.Ttrpc;
 /// that a noisy neighbour on the shared machine hurts every column alike; the table shows medians.
 /// Options: --go-peers DIR (build/ttrpc-peer), --duration S (1), --warmup S (0.3), --repeat N (5),
 /// --workloads rtt,load,bulk64k,bulk1m (all), --cross (adds our client → the Go 1.1 server, to tell a
-/// client-side gap from a server-side one), --out FILE (also write the table there).
+/// client-side gap from a server-side one), --socket-connection (adds our client and server over the
+/// SocketConnection transport, Pipelines.Sockets.Unofficial, next to the default stream transport),
+/// --baseline-server PATH (adds our client → the ttrpc-server of another Cc.Bench binary, e.g. one built from
+/// an earlier commit: before/after in one run), --out FILE (also write the table there).
 /// </summary>
 public static class TtrpcBenchCommand
 {
@@ -48,7 +52,19 @@ public static class TtrpcBenchCommand
                 targets.Add(await GoTarget.StartAsync($"Go {version}", peer, $"unix://{socketDir.FullName}/go-{version}.sock", cancellationToken).ConfigureAwait(false));
             }
 
-            targets.Add(await OurTarget.StartAsync("ours", $"unix://{socketDir.FullName}/ours.sock", cancellationToken).ConfigureAwait(false));
+            targets.Add(await OurTarget.StartAsync("ours", $"unix://{socketDir.FullName}/ours.sock", SocketTransportKind.Stream, null, cancellationToken).ConfigureAwait(false));
+            if (args.Get("socket-connection") is not null)
+            {
+                targets.Add(await OurTarget.StartAsync(BenchReport.OursSocketConnection, $"unix://{socketDir.FullName}/ours-sc.sock",
+                    SocketTransportKind.SocketConnection, null, cancellationToken).ConfigureAwait(false));
+            }
+
+            if (args.Get("baseline-server") is { } baseline)
+            {
+                targets.Add(await OurTarget.StartAsync("our client → baseline server", $"unix://{socketDir.FullName}/baseline.sock",
+                    SocketTransportKind.Stream, baseline, cancellationToken).ConfigureAwait(false));
+            }
+
             if (args.Get("cross") is not null)
             {
                 targets.Add(OurTarget.Against(targets[0], $"unix://{socketDir.FullName}/go-1.1.sock"));

@@ -1,9 +1,10 @@
 using Cc.Ttrpc;
+using Cc.Ttrpc.Transports;
 
 namespace Cc.Bench.Ttrpc;
 
 /// <summary>
-/// <c>Cc.Bench ttrpc-server --address unix:///path</c>: our ttrpc server with <see cref="EchoService"/>,
+/// <c>Cc.Bench ttrpc-server --address unix:///path [--transport socket-connection]</c>: our ttrpc server with <see cref="EchoService"/>,
 /// run by the ttrpc benchmark as a child so that it has a process (and an RSS) of its own, as the Go
 /// reference server has. Same contract as the Go peer's server mode: prints "READY &lt;address&gt;" once
 /// it accepts, and stops on SIGTERM, Ctrl+C or the end of its standard input.
@@ -15,7 +16,13 @@ public static class TtrpcServerCommand
     private static async Task<int> RunAsync(BenchArgs args, CancellationToken cancellationToken)
     {
         var address = args.Get("address") ?? throw new ArgumentException("--address is required");
-        await using var server = new TtrpcServer();
+        var transport = args.Get("transport") switch
+        {
+            null or "stream" => SocketTransportKind.Stream,
+            "socket-connection" => SocketTransportKind.SocketConnection,
+            var other => throw new ArgumentException($"unknown --transport \"{other}\" (stream or socket-connection)"),
+        };
+        await using var server = new TtrpcServer(new TtrpcServerOptions { SocketTransport = transport });
         server.Register(new EchoService().Build());
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -83,7 +83,7 @@ internal abstract class PendingCallBase(TtrpcClient client) : IPendingCall
 
 /// <summary>
 /// A unary call: exactly one Response frame ends it. The response message is parsed on the receive loop
-/// straight from the frame's bytes (no intermediate copy of the payload).
+/// straight from the frame's segments (no intermediate copy of the payload).
 /// </summary>
 internal sealed class UnaryCall<TResponse>(TtrpcClient client, MessageParser<TResponse> parser) : PendingCallBase(client)
     where TResponse : IMessage<TResponse>
@@ -100,21 +100,11 @@ internal sealed class UnaryCall<TResponse>(TtrpcClient client, MessageParser<TRe
             return;
         }
 
-        ReadOnlySpan<byte> data = EnvelopeReader.Contiguous(payload, out byte[]? rented);
-        try
-        {
-            Complete(data);
-        }
-        finally
-        {
-            if (rented is not null)
-            {
-                ArrayPool<byte>.Shared.Return(rented);
-            }
-        }
+        Complete(payload);
     }
 
-    private void Complete(ReadOnlySpan<byte> data)
+    /// <summary>Parses the Response and the message in it straight from the frame's segments (no contiguous copy).</summary>
+    private void Complete(in ReadOnlySequence<byte> data)
     {
         TResponse result;
         try

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using Cc.Ttrpc.Transports;
 using Microsoft.Extensions.Logging;
 
 namespace Cc.Ttrpc.Framing;
@@ -18,7 +19,7 @@ internal interface IFrameHandler
 }
 
 /// <summary>
-/// One ttrpc connection over a duplex byte stream: a receive loop that parses frames from a PipeReader and
+/// One ttrpc connection over a <see cref="Transport"/>: a receive loop that parses frames from its PipeReader and
 /// hands them to an <see cref="IFrameHandler"/>, and a <see cref="FrameSender"/> loop for writes.
 /// There is one shutdown path, <see cref="Abort"/>: idempotent, the first reason is recorded, both loops are
 /// awaited before <see cref="Completion"/> completes.
@@ -28,7 +29,7 @@ internal sealed class Connection
     private static readonly TimeSpan ReceiveStopGrace = TimeSpan.FromSeconds(2);
     private static int s_nextId;
 
-    private readonly Stream _stream;
+    private readonly Transport _transport;
     private readonly PipeReader _reader;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _aborted = new();
@@ -38,12 +39,11 @@ internal sealed class Connection
     private int _draining;      // 1 once CloseGracefully ran
     private Exception? _reason; // written once, before _aborted is cancelled
 
-    public Connection(Stream stream, ILogger logger)
+    public Connection(Transport transport, ILogger logger)
     {
-        _stream = stream;
+        _transport = transport;
         _logger = logger;
-        _reader = PipeReader.Create(stream, new StreamPipeReaderOptions(
-            bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, leaveOpen: true));
+        _reader = transport.Input;
         Name = $"#{Interlocked.Increment(ref s_nextId)}";
     }
 
@@ -51,6 +51,12 @@ internal sealed class Connection
     public string Name { get; }
 
     public FrameSender Sender { get; } = new();
+
+    /// <summary>What the owner holds of the peer's bytes; the receive loop stops reading while it is exhausted.</summary>
+    public ReceiveBudget Budget { get; } = new();
+
+    /// <summary>Told each time the receive loop stops reading because <see cref="Budget"/> is exhausted (tests, logs).</summary>
+    public Action? ReceivePaused { get; set; }
 
     /// <summary>Cancelled when the connection is being torn down (abortive close, I/O error, EOF).</summary>
     public CancellationToken Aborted => _aborted.Token;
@@ -117,14 +123,7 @@ internal sealed class Connection
         }
 
         _reader.CancelPendingRead();
-        try
-        {
-            _stream.Dispose();
-        }
-        catch (Exception)
-        {
-            // Disposing a broken transport may throw; the reason is already recorded.
-        }
+        _transport.Close();
     }
 
     private async Task RunAsync()
@@ -157,7 +156,7 @@ internal sealed class Connection
     {
         try
         {
-            await Sender.RunAsync(_stream, _aborted.Token).ConfigureAwait(false);
+            await Sender.RunAsync(_transport, _aborted.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (_aborted.IsCancellationRequested)
         {
@@ -221,6 +220,14 @@ internal sealed class Connection
                         ? new EndOfStreamException("ttrpc: connection closed by peer")
                         : new EndOfStreamException($"ttrpc: connection closed by peer inside a frame ({buffer.Length} bytes pending)");
                     break;
+                }
+
+                if (Budget.IsExhausted)
+                {
+                    // Read no more until handlers and stream readers give bytes back (ReceiveBudget).
+                    Log.ReceivePaused(_logger, Name, Budget.Held, ReceiveBudget.Limit);
+                    ReceivePaused?.Invoke();
+                    await Budget.WaitForRoomAsync(_aborted.Token).ConfigureAwait(false);
                 }
             }
         }

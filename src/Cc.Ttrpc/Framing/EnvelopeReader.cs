@@ -4,8 +4,10 @@ using System.Text;
 namespace Cc.Ttrpc.Framing;
 
 /// <summary>
-/// Decodes the <c>ttrpc.Request</c> and <c>ttrpc.Response</c> envelopes in place, without copying the
-/// payload: the user message is parsed straight from the frame's bytes. Field numbers are those of
+/// Decodes the <c>ttrpc.Request</c> and <c>ttrpc.Response</c> envelopes in place, straight from the frame's
+/// segmented buffer: nothing is copied into a contiguous array, the parts are slices of the frame, and the user
+/// message is parsed from its slice (protobuf reads across segment boundaries). A 1 MiB frame arrives in 16 or
+/// more pipe segments, so a contiguous view would cost a 1-4 MiB array per frame. Field numbers are those of
 /// api/ttrpc/request.proto; fields are accepted in any order, unknown fields and known fields with an
 /// unexpected wire type are skipped (as protobuf decoders do). Malformed input throws <see cref="FormatException"/>.
 /// </summary>
@@ -16,23 +18,23 @@ internal static class EnvelopeReader
     private const int WireLengthDelimited = 2;
     private const int WireFixed32 = 5;
 
-    /// <summary>The Request envelope; <see cref="Service"/> and <see cref="Method"/> are UTF-8 slices of the frame.</summary>
-    internal ref struct Request
+    /// <summary>The Request envelope; every part is a slice of the frame (valid while the frame is).</summary>
+    internal struct Request
     {
-        public ReadOnlySpan<byte> Service;
-        public ReadOnlySpan<byte> Method;
-        public ReadOnlySpan<byte> Payload;
+        public ReadOnlySequence<byte> Service; // UTF-8
+        public ReadOnlySequence<byte> Method;  // UTF-8
+        public ReadOnlySequence<byte> Payload;
         public long TimeoutNano;
         public Metadata? Metadata;
     }
 
-    internal ref struct Response
+    internal struct Response
     {
-        public ReadOnlySpan<byte> Status; // empty when absent (OK)
-        public ReadOnlySpan<byte> Payload;
+        public ReadOnlySequence<byte> Status; // empty when absent (OK)
+        public ReadOnlySequence<byte> Payload;
     }
 
-    public static Request ReadRequest(ReadOnlySpan<byte> data)
+    public static Request ReadRequest(in ReadOnlySequence<byte> data)
     {
         var request = default(Request);
         var reader = new Reader(data);
@@ -65,7 +67,7 @@ internal static class EnvelopeReader
         return request;
     }
 
-    public static Response ReadResponse(ReadOnlySpan<byte> data)
+    public static Response ReadResponse(in ReadOnlySequence<byte> data)
     {
         var response = default(Response);
         var reader = new Reader(data);
@@ -89,21 +91,27 @@ internal static class EnvelopeReader
         return response;
     }
 
-    /// <summary>A contiguous view of <paramref name="payload"/>: the segment itself, or a copy into a pooled array the caller returns.</summary>
-    public static ReadOnlySpan<byte> Contiguous(in ReadOnlySequence<byte> payload, out byte[]? rented)
+    /// <summary>
+    /// A short UTF-8 part (a service or method name) as one span: the segment itself when it lies in one, else a
+    /// copy into <paramref name="scratch"/>, or into a new array when it is longer than that.
+    /// </summary>
+    public static ReadOnlySpan<byte> Flatten(in ReadOnlySequence<byte> part, Span<byte> scratch)
     {
-        if (payload.IsSingleSegment)
+        if (part.IsSingleSegment)
         {
-            rented = null;
-            return payload.FirstSpan;
+            return part.FirstSpan;
         }
 
-        rented = ArrayPool<byte>.Shared.Rent((int)payload.Length);
-        payload.CopyTo(rented);
-        return rented.AsSpan(0, (int)payload.Length);
+        if (part.Length > scratch.Length)
+        {
+            return part.ToArray();
+        }
+
+        part.CopyTo(scratch);
+        return scratch[..(int)part.Length];
     }
 
-    private static void ReadKeyValue(ReadOnlySpan<byte> data, Metadata metadata)
+    private static void ReadKeyValue(in ReadOnlySequence<byte> data, Metadata metadata)
     {
         string key = string.Empty;
         string value = string.Empty;
@@ -132,12 +140,14 @@ internal static class EnvelopeReader
         metadata.Add(key, value);
     }
 
-    private ref struct Reader(ReadOnlySpan<byte> data)
+    /// <summary>Protobuf's wire primitives over a segmented buffer (SequenceReader: a varint may straddle two segments).</summary>
+    private ref struct Reader
     {
-        private readonly ReadOnlySpan<byte> _data = data;
-        private int _position;
+        private SequenceReader<byte> _reader;
 
-        public readonly bool End => _position >= _data.Length;
+        public Reader(in ReadOnlySequence<byte> data) => _reader = new SequenceReader<byte>(data);
+
+        public bool End => _reader.End;
 
         public (int Field, int WireType) ReadTag()
         {
@@ -145,7 +155,7 @@ internal static class EnvelopeReader
             int field = (int)(tag >> 3);
             if (field <= 0 || tag > uint.MaxValue)
             {
-                throw new FormatException($"invalid field tag {tag} at offset {_position}");
+                throw new FormatException($"invalid field tag {tag} at offset {_reader.Consumed}");
             }
 
             return (field, (int)(tag & 7));
@@ -156,12 +166,11 @@ internal static class EnvelopeReader
             ulong value = 0;
             for (int shift = 0; shift < 70; shift += 7)
             {
-                if (_position >= _data.Length)
+                if (!_reader.TryRead(out byte b))
                 {
                     throw new FormatException("truncated varint");
                 }
 
-                byte b = _data[_position++];
                 value |= (ulong)(b & 0x7f) << shift;
                 if (b < 0x80)
                 {
@@ -172,16 +181,16 @@ internal static class EnvelopeReader
             throw new FormatException("varint longer than 10 bytes");
         }
 
-        public ReadOnlySpan<byte> ReadLengthDelimited()
+        public ReadOnlySequence<byte> ReadLengthDelimited()
         {
             ulong length = ReadVarint();
-            if (length > (ulong)(_data.Length - _position))
+            if (length > (ulong)_reader.Remaining)
             {
                 throw new FormatException($"field length {length} runs past the end of the message");
             }
 
-            var slice = _data.Slice(_position, (int)length);
-            _position += (int)length;
+            var slice = _reader.Sequence.Slice(_reader.Position, (long)length);
+            _reader.Advance((long)length);
             return slice;
         }
 
@@ -208,12 +217,12 @@ internal static class EnvelopeReader
 
         private void Advance(int count)
         {
-            if (count > _data.Length - _position)
+            if (count > _reader.Remaining)
             {
                 throw new FormatException("truncated fixed-size field");
             }
 
-            _position += count;
+            _reader.Advance(count);
         }
     }
 }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using Cc.Ttrpc.Transports;
 
 namespace Cc.Ttrpc.Framing;
 
@@ -26,6 +27,7 @@ internal sealed class FrameSender
     public FrameSender()
     {
         _pipe = new Pipe(new PipeOptions(
+            pool: FrameMemoryPool.Instance, // a large frame gets its own array, not one the shared pool keeps forever
             pauseWriterThreshold: 0, // appends must never block: backpressure is WaitForRoomAsync's job
             resumeWriterThreshold: 0,
             minimumSegmentSize: 64 * 1024,
@@ -130,7 +132,7 @@ internal sealed class FrameSender
     }
 
     /// <summary>Copies queued frames to <paramref name="transport"/> until <see cref="Complete"/> and the queue is empty.</summary>
-    public async Task RunAsync(Stream transport, CancellationToken cancellationToken)
+    public async Task RunAsync(Transport transport, CancellationToken cancellationToken)
     {
         var reader = _pipe.Reader;
         try
@@ -141,12 +143,7 @@ internal sealed class FrameSender
                 ReadOnlySequence<byte> buffer = result.Buffer;
                 if (!buffer.IsEmpty)
                 {
-                    foreach (ReadOnlyMemory<byte> segment in buffer)
-                    {
-                        await transport.WriteAsync(segment, cancellationToken).ConfigureAwait(false);
-                    }
-
-                    await transport.FlushAsync(cancellationToken).ConfigureAwait(false);
+                    await transport.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
                 }
 
                 long written = buffer.Length;

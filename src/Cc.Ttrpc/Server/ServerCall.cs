@@ -1,4 +1,4 @@
-using System.Threading.Channels;
+using Cc.Ttrpc.Framing;
 using Google.Protobuf;
 
 namespace Cc.Ttrpc.Server;
@@ -16,7 +16,8 @@ internal sealed class ServerCall : IThreadPoolWorkItem
     private int _finished; // 1 once the final frame is claimed (see TryBeginFinish); later Data writes fail
 
     public ServerCall(ServerConnection owner, uint streamId, ServerMethod method, IMessage? request, ByteString? firstMessage,
-        CancellationTokenSource? deadline, CancellationTokenRegistration abortLink, ServerCallContext context)
+        CancellationTokenSource? deadline, CancellationTokenRegistration abortLink, ServerCallContext context,
+        ReceiveBudget budget, long heldBytes)
     {
         _owner = owner;
         StreamId = streamId;
@@ -25,16 +26,20 @@ internal sealed class ServerCall : IThreadPoolWorkItem
         _abortLink = abortLink;
         Request = request;
         Context = context;
+        HeldBytes = heldBytes;
         if (method.AcceptsData)
         {
-            Incoming = Channel.CreateUnbounded<ByteString>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+            Incoming = new IncomingMessages(budget);
             // A payload inside the Request of a client-streaming call is its first message (services.go does the same).
             if (firstMessage is not null)
             {
-                Incoming.Writer.TryWrite(firstMessage);
+                Incoming.TryWrite(firstMessage);
             }
         }
     }
+
+    /// <summary>The request's bytes held against the connection's <see cref="ReceiveBudget"/> until the call ends.</summary>
+    public long HeldBytes { get; }
 
     public uint StreamId { get; }
 
@@ -46,7 +51,7 @@ internal sealed class ServerCall : IThreadPoolWorkItem
     public ServerMethod Method => _method;
 
     /// <summary>Data frames from the client, for methods that accept them; written by the receive loop only.</summary>
-    public Channel<ByteString>? Incoming { get; }
+    public IncomingMessages? Incoming { get; }
 
     public bool DeadlineFired => _deadline?.IsCancellationRequested == true;
 

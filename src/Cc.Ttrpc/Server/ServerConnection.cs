@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using Cc.Ttrpc.Framing;
+using Cc.Ttrpc.Transports;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 
@@ -13,6 +14,8 @@ namespace Cc.Ttrpc.Server;
 /// </summary>
 internal sealed class ServerConnection : IFrameHandler
 {
+    private const int NameScratchLength = 256;
+
     private readonly TtrpcServer _server;
     private readonly Connection _connection;
     private readonly ILogger _logger;
@@ -22,13 +25,14 @@ internal sealed class ServerConnection : IFrameHandler
     private bool _closeWhenIdle;                                // guarded by _lock
     private readonly bool _sessionsRestart;                     // stream id 1 on an idle connection = a new client session
 
-    public ServerConnection(TtrpcServer server, Stream stream, PeerCredentials? peer, ILogger logger, bool sessionsRestart = false)
+    public ServerConnection(TtrpcServer server, Transport transport, PeerCredentials? peer, ILogger logger, bool sessionsRestart = false)
     {
         _server = server;
         _logger = logger;
         _sessionsRestart = sessionsRestart;
         Peer = peer;
-        _connection = new Connection(stream, logger);
+        _connection = new Connection(transport, logger);
+        _connection.ReceivePaused = () => server.ReceivePaused?.Invoke();
     }
 
     public PeerCredentials? Peer { get; }
@@ -115,22 +119,14 @@ internal sealed class ServerConnection : IFrameHandler
         }
 
         _lastStreamId = id;
-        ReadOnlySpan<byte> data = EnvelopeReader.Contiguous(payload, out byte[]? rented);
-        try
-        {
-            Dispatch(id, data);
-        }
-        finally
-        {
-            if (rented is not null)
-            {
-                ArrayPool<byte>.Shared.Return(rented);
-            }
-        }
+        Dispatch(id, payload);
     }
 
-    /// <summary>Validates and starts one Request. The request message is parsed here, while its bytes are still in the frame.</summary>
-    private void Dispatch(uint id, ReadOnlySpan<byte> data)
+    /// <summary>
+    /// Validates and starts one Request. The request message is parsed here, from the frame's segments, while its
+    /// bytes are still in the pipe: no contiguous copy of the frame is made.
+    /// </summary>
+    private void Dispatch(uint id, in ReadOnlySequence<byte> data)
     {
         EnvelopeReader.Request request;
         try
@@ -143,13 +139,15 @@ internal sealed class ServerConnection : IFrameHandler
             return;
         }
 
-        if (!_server.TryGetService(request.Service, out ServiceDefinition? service))
+        // Names longer than this (none registered is) are copied to an array before the lookup fails.
+        Span<byte> scratch = stackalloc byte[NameScratchLength];
+        if (!_server.TryGetService(EnvelopeReader.Flatten(request.Service, scratch), out ServiceDefinition? service))
         {
             Reject(id, StatusCode.Unimplemented, $"service {Encoding.UTF8.GetString(request.Service)}");
             return;
         }
 
-        if (!service.TryGetMethod(request.Method, out string? methodName, out ServerMethod? method))
+        if (!service.TryGetMethod(EnvelopeReader.Flatten(request.Method, scratch), out string? methodName, out ServerMethod? method))
         {
             Reject(id, StatusCode.Unimplemented, $"method {Encoding.UTF8.GetString(request.Method)}");
             return;
@@ -159,7 +157,7 @@ internal sealed class ServerConnection : IFrameHandler
         ByteString? firstMessage = null;
         if (method.AcceptsData)
         {
-            firstMessage = request.Payload.IsEmpty ? null : ByteString.CopyFrom(request.Payload);
+            firstMessage = request.Payload.IsEmpty ? null : UnsafeByteOperations.UnsafeWrap(request.Payload.ToArray());
         }
         else
         {
@@ -174,8 +172,11 @@ internal sealed class ServerConnection : IFrameHandler
             }
         }
 
+        // A parsed request is held until its handler finishes; a streamed call's messages are held as they queue.
+        long held = method.AcceptsData ? 0 : data.Length;
+        _connection.Budget.Take(held);
         ServerCall call = CreateCall(id, service.Name, methodName, method, message, firstMessage, request.TimeoutNano,
-            request.Metadata ?? new Metadata());
+            request.Metadata ?? new Metadata(), held);
         lock (_lock)
         {
             _calls.Add(id, call);
@@ -187,7 +188,7 @@ internal sealed class ServerConnection : IFrameHandler
     }
 
     private ServerCall CreateCall(uint id, string service, string methodName, ServerMethod method, IMessage? message,
-        ByteString? firstMessage, long timeoutNano, Metadata metadata)
+        ByteString? firstMessage, long timeoutNano, Metadata metadata, long heldBytes)
     {
         CancellationToken token = _connection.Aborted;
         CancellationTokenSource? deadline = null;
@@ -205,7 +206,7 @@ internal sealed class ServerConnection : IFrameHandler
         }
 
         var context = new ServerCallContext(service, methodName, metadata, token, deadlineAt, Peer);
-        return new ServerCall(this, id, method, message, firstMessage, deadline, abortLink, context);
+        return new ServerCall(this, id, method, message, firstMessage, deadline, abortLink, context, _connection.Budget, heldBytes);
     }
 
     private void OnData(in FrameHeader header, in ReadOnlySequence<byte> payload)
@@ -238,7 +239,7 @@ internal sealed class ServerConnection : IFrameHandler
         }
 
         if (!header.Has(FrameFlags.NoData)
-            && !call.Incoming.Writer.TryWrite(UnsafeByteOperations.UnsafeWrap(payload.ToArray())))
+            && !call.Incoming.TryWrite(UnsafeByteOperations.UnsafeWrap(payload.ToArray())))
         {
             AbortCall(call, "data handling error: stream closed by the client");
             return;
@@ -246,13 +247,13 @@ internal sealed class ServerConnection : IFrameHandler
 
         if (header.Has(FrameFlags.RemoteClosed))
         {
-            call.Incoming.Writer.TryComplete();
+            call.Incoming.Complete();
         }
     }
 
     private void AbortCall(ServerCall call, string message)
     {
-        call.Incoming!.Writer.TryComplete();
+        call.Incoming!.Complete();
         if (call.TryBeginFinish())
         {
             Reject(call.StreamId, StatusCode.InvalidArgument, message);
@@ -273,6 +274,8 @@ internal sealed class ServerConnection : IFrameHandler
         }
 
         Sender.CallEnded();
+        call.Incoming?.Abandon();
+        _connection.Budget.Release(call.HeldBytes);
 
         if (close)
         {

@@ -1,5 +1,5 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
-using System.Threading.Channels;
 using Google.Protobuf;
 
 namespace Cc.Ttrpc.Server;
@@ -33,17 +33,13 @@ internal abstract class ServerMethod
     /// Parses the request carried inside the Request frame, on the receive loop while the frame's bytes are
     /// still in the pipe (no intermediate copy). Null for methods whose requests arrive as Data frames.
     /// </summary>
-    public virtual IMessage? ParseRequest(ReadOnlySpan<byte> payload) => null;
+    public virtual IMessage? ParseRequest(in ReadOnlySequence<byte> payload) => null;
 
     /// <summary>A handler that returns null has no response to send; the Go server reports the same text.</summary>
     internal static IMessage NotNull(IMessage? response) =>
         response ?? throw new TtrpcException(StatusCode.Unknown, "ttrpc: marshal called with nil");
 
     internal static T Parse<T>(MessageParser<T> parser, ByteString payload)
-        where T : IMessage<T>
-        => Parse(parser, payload.Span);
-
-    internal static T Parse<T>(MessageParser<T> parser, ReadOnlySpan<byte> payload)
         where T : IMessage<T>
     {
         try
@@ -52,10 +48,27 @@ internal abstract class ServerMethod
         }
         catch (InvalidProtocolBufferException ex)
         {
-            // services.go wraps the codec error the same way.
-            throw new TtrpcException(StatusCode.Internal, $"ttrpc: error unmarshalling payload: {ex.Message}", ex);
+            throw UnmarshalError(ex);
         }
     }
+
+    /// <summary>Parses a message straight from a frame's segments (protobuf reads across their boundaries).</summary>
+    internal static T Parse<T>(MessageParser<T> parser, in ReadOnlySequence<byte> payload)
+        where T : IMessage<T>
+    {
+        try
+        {
+            return parser.ParseFrom(payload);
+        }
+        catch (InvalidProtocolBufferException ex)
+        {
+            throw UnmarshalError(ex);
+        }
+    }
+
+    // services.go wraps the codec error the same way.
+    private static TtrpcException UnmarshalError(InvalidProtocolBufferException ex) =>
+        new(StatusCode.Internal, $"ttrpc: error unmarshalling payload: {ex.Message}", ex);
 }
 
 internal sealed class UnaryMethod<TRequest, TResponse>(
@@ -65,7 +78,7 @@ internal sealed class UnaryMethod<TRequest, TResponse>(
 {
     public override MethodKind Kind => MethodKind.Unary;
 
-    public override IMessage? ParseRequest(ReadOnlySpan<byte> payload) => Parse(parser, payload);
+    public override IMessage? ParseRequest(in ReadOnlySequence<byte> payload) => Parse(parser, payload);
 
     public override async ValueTask<IMessage?> InvokeAsync(ServerCall call) =>
         NotNull(await handler((TRequest)call.Request!, call.Context).ConfigureAwait(false));
@@ -78,7 +91,7 @@ internal sealed class ServerStreamingMethod<TRequest, TResponse>(
 {
     public override MethodKind Kind => MethodKind.ServerStreaming;
 
-    public override IMessage? ParseRequest(ReadOnlySpan<byte> payload) => Parse(parser, payload);
+    public override IMessage? ParseRequest(in ReadOnlySequence<byte> payload) => Parse(parser, payload);
 
     public override async ValueTask<IMessage?> InvokeAsync(ServerCall call)
     {
@@ -95,7 +108,7 @@ internal sealed class ClientStreamingMethod<TRequest, TResponse>(
     public override MethodKind Kind => MethodKind.ClientStreaming;
 
     public override async ValueTask<IMessage?> InvokeAsync(ServerCall call) =>
-        NotNull(await handler(new ServerStreamReader<TRequest>(call.Incoming!.Reader, parser), call.Context).ConfigureAwait(false));
+        NotNull(await handler(new ServerStreamReader<TRequest>(call.Incoming!, parser), call.Context).ConfigureAwait(false));
 }
 
 internal sealed class DuplexStreamingMethod<TRequest, TResponse>(
@@ -107,14 +120,14 @@ internal sealed class DuplexStreamingMethod<TRequest, TResponse>(
 
     public override async ValueTask<IMessage?> InvokeAsync(ServerCall call)
     {
-        await handler(new ServerStreamReader<TRequest>(call.Incoming!.Reader, parser), new ServerStreamWriter<TResponse>(call), call.Context)
+        await handler(new ServerStreamReader<TRequest>(call.Incoming!, parser), new ServerStreamWriter<TResponse>(call), call.Context)
             .ConfigureAwait(false);
         return null;
     }
 }
 
 /// <summary>Messages of a stream, parsed as they are read. Ends when the peer half-closes.</summary>
-internal sealed class ServerStreamReader<T>(ChannelReader<ByteString> source, MessageParser<T> parser) : IAsyncStreamReader<T>
+internal sealed class ServerStreamReader<T>(IncomingMessages source, MessageParser<T> parser) : IAsyncStreamReader<T>
     where T : IMessage<T>
 {
     public async IAsyncEnumerable<T> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Cc.Ttrpc.Framing;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
@@ -22,7 +23,7 @@ internal sealed class RequestEnvelopeTarget : IFuzzTarget
 
     public void Run(ReadOnlySpan<byte> input)
     {
-        var request = EnvelopeReader.ReadRequest(input);
+        var request = EnvelopeReader.ReadRequest(new ReadOnlySequence<byte>(input.ToArray()));
         if (request.Service.Length + request.Method.Length + request.Payload.Length > input.Length)
         {
             throw new FuzzFindingException("the envelope's parts are larger than its bytes");
@@ -45,7 +46,7 @@ internal sealed class ResponseEnvelopeTarget : IFuzzTarget
 
     public void Run(ReadOnlySpan<byte> input)
     {
-        var response = EnvelopeReader.ReadResponse(input);
+        var response = EnvelopeReader.ReadResponse(new ReadOnlySequence<byte>(input.ToArray()));
         if (!response.Status.IsEmpty)
         {
             _ = Google.Rpc.Status.Parser.ParseFrom(response.Status);
