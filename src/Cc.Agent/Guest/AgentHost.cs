@@ -14,12 +14,10 @@ public static class AgentHost
 {
     // virtio-serial reads return EOF at once (and poll says POLLHUP) while no host is connected, so the
     // reopen loop is paced: 20 ms after a real connection ends (the host reconnects quickly), doubling up
-    // to 50 ms while the port keeps ending at once (no host), which keeps an idle guest from spinning. The
-    // cap is short because a template is saved in this loop: every clone's first answer can wait out one
-    // delay (with the former 250 ms cap a clone's agent answered ~0.2 s after its restore; the 50 ms cap is
-    // not measured on its own yet). The price is 20 wake-ups/s in a guest whose host is gone (not measured).
+    // to 250 ms while the port keeps ending at once (no host), which keeps an idle guest from spinning.
+    // A template is saved in this loop, so a clone's first answer can wait out one delay (docs/templates.md).
     private static readonly TimeSpan s_minReopenDelay = TimeSpan.FromMilliseconds(20);
-    private static readonly TimeSpan s_maxReopenDelay = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan s_maxReopenDelay = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan s_shortConnection = TimeSpan.FromMilliseconds(100);
 
     // VMADDR_CID_ANY: accept from any CID.
