@@ -41,9 +41,12 @@ cc_bins "$version"
 if [ "$(id -u)" -ne 0 ]; then echo "containerd: must run as root" >&2; exit 1; fi
 
 # Instances whose containerd died without stop.sh (a killed test run) are removed first, with their
-# orphaned shims and VMs; live instances (another test run, a demo) are left alone.
+# orphaned shims and VMs; live instances (another test run, a demo) are left alone. Only instances started from this
+# checkout (CC_REPO in their env) are ours to judge: another checkout's instance may be between the SIGTERM and the
+# new pid of hack/containerd/restart.sh, its shims alive and awaited by its test; reaping it would kill them.
 for stale in /tmp/cc-ctrd.*; do
   [ -f "$stale/env" ] || continue
+  grep -qxF "CC_REPO=$cc_repo" "$stale/env" || continue
   pid=$(sed -n 's/^CC_CONTAINERD_PID=//p' "$stale/env")
   # A zombie counts as gone: until its new parent reaps it, kill -0 still succeeds.
   if [ -n "$pid" ] && { ! kill -0 "$pid" 2>/dev/null || [ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" = Z ]; }; then
@@ -96,6 +99,7 @@ log=$dir/containerd.log
 pid=$!
 
 cat >"$dir/env" <<ENV
+CC_REPO=$cc_repo
 CC_CONTAINERD_VERSION=$version
 CC_CONTAINERD_DIR=$dir
 CC_CONTAINERD_PID=$pid

@@ -13,10 +13,11 @@ namespace Cc.Bench.Stress;
 /// ExecSync, StopPodSandbox, RemovePodSandbox;</item>
 /// <item><c>--pods</c> N (8) pods at once, each the same cycle;</item>
 /// <item>one long-lived pod serving <c>--execs</c> N (200) ExecSyncs: the shim's VmRSS after the first exec and
-/// after the last (memory flat).</item>
+/// after the last, and every 50th between (memory flat);</item>
+/// <item>the leak check of every pod and of the instance, before the instance stops (<see cref="CriStressLeftovers"/>).</item>
 /// </list>
-/// A failed cycle is counted and reported (the run then fails). Prints one markdown table; <c>--out FILE</c> also
-/// writes it there. The leak check runs after, in hack/stress.sh, once the instance is stopped.
+/// A failed cycle or a leftover is counted and reported (the run then fails). Prints one markdown table; <c>--out FILE</c>
+/// also writes it there. hack/stress.sh runs hack/check-leftovers.sh after, once the instance is stopped.
 /// </summary>
 public static class CriStressCommand
 {
@@ -35,6 +36,8 @@ public static class CriStressCommand
         var rows = new List<string>();
         var failures = 0;
         var serial = 0;
+        var pods = new List<StressPod>();
+        var qemuBefore = CriStressLeftovers.QemuPids();
 
         await using (var containerd = await CriContainerd.StartAsync(version, cancellationToken).ConfigureAwait(false))
         {
@@ -43,7 +46,7 @@ public static class CriStressCommand
             var failed = 0;
             for (var i = 1; i <= cycles; i++)
             {
-                if (await CycleAsync(containerd, handler, $"stress-{++serial}", cancellationToken).ConfigureAwait(false) is { } error)
+                if (await CycleAsync(containerd, handler, $"stress-{++serial}", pods, cancellationToken).ConfigureAwait(false) is { } error)
                 {
                     failed++;
                     Progress($"cycle {i}/{cycles} failed: {error}");
@@ -59,7 +62,7 @@ public static class CriStressCommand
             // Pods at once.
             clock.Restart();
             var results = await Task.WhenAll(Enumerable.Range(0, parallel)
-                .Select(_ => CycleAsync(containerd, handler, $"stress-{Interlocked.Increment(ref serial)}", cancellationToken)))
+                .Select(_ => CycleAsync(containerd, handler, $"stress-{Interlocked.Increment(ref serial)}", pods, cancellationToken)))
                 .ConfigureAwait(false);
             foreach (var error in results.OfType<string>())
             {
@@ -71,14 +74,29 @@ public static class CriStressCommand
 
             // One pod, many execs: the shim's memory.
             clock.Restart();
-            var (rss, error2) = await RssOverExecsAsync(containerd, handler, execs, cancellationToken).ConfigureAwait(false);
+            var (rss, error2) = await RssOverExecsAsync(containerd, handler, execs, pods, cancellationToken).ConfigureAwait(false);
             if (error2 is not null)
             {
                 failures++;
                 Progress($"long-lived pod failed: {error2}");
             }
             rows.Add(string.Create(CultureInfo.InvariantCulture,
-                $"| 1 pod, {execs} ExecSync | {(error2 is null ? "ok" : "failed")} | {clock.Elapsed.TotalSeconds:F0} s | shim VmRSS {rss.Start / 1024.0:F1} MiB after the first exec, {rss.End / 1024.0:F1} MiB after the last |"));
+                $"| 1 pod, {execs} ExecSync | {(error2 is null ? "ok" : "failed")} | {clock.Elapsed.TotalSeconds:F0} s | shim VmRSS {Mib(rss.Start)} MiB after the first exec, {Mib(rss.End)} MiB after the last; {Curve(rss.Curve)} |"));
+
+            // What the pods left, while the instance still runs (its stop.sh would remove it).
+            List<StressPod> all;
+            lock (pods)
+            {
+                all = [.. pods];
+            }
+            var (left, took) = await CriStressLeftovers.FindAsync(containerd, all, qemuBefore).ConfigureAwait(false);
+            foreach (var line in left)
+            {
+                Progress($"leftover: {line}");
+            }
+            failures += left.Count;
+            rows.Add(string.Create(CultureInfo.InvariantCulture,
+                $"| leak check before stop, {all.Count} pods and the instance | {(left.Count == 0 ? "none left" : $"{left.Count} left")} | {took.TotalSeconds:F0} s | processes, mounts, netns, veths, taps, tc filters, shim sockets, run directories, CRI state, bundles, FIFOs, sockets |"));
         }
 
         var table = new StringBuilder()
@@ -100,14 +118,16 @@ public static class CriStressCommand
     }
 
     /// <summary>One pod's whole life as kubelet drives it; returns the failure's first line, or null.</summary>
-    private static async Task<string?> CycleAsync(CriContainerd containerd, string handler, string name, CancellationToken cancellationToken)
+    private static async Task<string?> CycleAsync(CriContainerd containerd, string handler, string name, List<StressPod> pods,
+        CancellationToken cancellationToken)
     {
         CriPod? pod = null;
         try
         {
             pod = await CriPod.RunAsync(containerd, handler, name, cancellationToken).ConfigureAwait(false);
-            Record(containerd, pod);
+            var stressPod = Record(containerd, pod, pods);
             var id = await pod.CreateContainerAsync("c", 0, Script, cancellationToken).ConfigureAwait(false);
+            stressPod.AddContainer(id);
             await pod.StartContainerAsync(id, cancellationToken).ConfigureAwait(false);
             var exec = await pod.ExecSyncAsync(id, cancellationToken, "echo", name).ConfigureAwait(false);
             if (exec.ExitCode != 0 || exec.Stdout.ToStringUtf8().Trim() != name)
@@ -131,15 +151,17 @@ public static class CriStressCommand
         }
     }
 
-    private static async Task<((long Start, long End) Rss, string? Error)> RssOverExecsAsync(CriContainerd containerd,
-        string handler, int execs, CancellationToken cancellationToken)
+    private static async Task<((long Start, long End, List<(int Exec, long KiB)> Curve) Rss, string? Error)> RssOverExecsAsync(
+        CriContainerd containerd, string handler, int execs, List<StressPod> pods, CancellationToken cancellationToken)
     {
         long start = 0, end = 0;
+        var curve = new List<(int Exec, long KiB)>();
         try
         {
             await using var pod = await CriPod.RunAsync(containerd, handler, "stress-rss", cancellationToken).ConfigureAwait(false);
-            Record(containerd, pod);
+            var stressPod = Record(containerd, pod, pods);
             var id = await pod.CreateContainerAsync("c", 0, Script, cancellationToken).ConfigureAwait(false);
+            stressPod.AddContainer(id);
             await pod.StartContainerAsync(id, cancellationToken).ConfigureAwait(false);
             var shim = ShimPidOf(pod.Id) ?? throw new InvalidOperationException($"no shim process names pod {pod.Id}");
             for (var i = 1; i <= execs; i++)
@@ -147,23 +169,26 @@ public static class CriStressCommand
                 var exec = await pod.ExecSyncAsync(id, cancellationToken, "echo", $"exec {i}").ConfigureAwait(false);
                 if (exec.ExitCode != 0)
                 {
-                    return ((start, end), $"exec {i} exited {exec.ExitCode}");
+                    return ((start, end, curve), $"exec {i} exited {exec.ExitCode}");
                 }
                 if (i == 1)
                 {
                     start = RssKiB(shim);
+                    curve.Add((i, start));
                 }
-                if (i % 50 == 0)
+                else if (i % 50 == 0 && i < execs)
                 {
-                    Progress($"exec {i}/{execs}: shim VmRSS {RssKiB(shim)} KiB");
+                    curve.Add((i, RssKiB(shim)));
+                    Progress($"exec {i}/{execs}: shim VmRSS {curve[^1].KiB} KiB");
                 }
             }
             end = RssKiB(shim);
-            return ((start, end), null);
+            curve.Add((execs, end));
+            return ((start, end, curve), null);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
-            return ((start, end), e.Message.Split('\n')[0]);
+            return ((start, end, curve), e.Message.Split('\n')[0]);
         }
     }
 
@@ -171,8 +196,13 @@ public static class CriStressCommand
     /// Appends the pod to the leak check's ledger (CC_TEST_LEDGER, hack/check-leftovers.sh): a pod's shim socket is named
     /// for its sandbox id, which every container of the pod shares.
     /// </summary>
-    private static void Record(CriContainerd containerd, CriPod pod)
+    private static StressPod Record(CriContainerd containerd, CriPod pod, List<StressPod> pods)
     {
+        var stressPod = new StressPod(pod.Id, pod.NetworkNamespace);
+        lock (pods)
+        {
+            pods.Add(stressPod);
+        }
         if (Environment.GetEnvironmentVariable("CC_TEST_LEDGER") is { Length: > 0 } ledger)
         {
             lock (s_ledgerLock)
@@ -180,6 +210,7 @@ public static class CriStressCommand
                 File.AppendAllText(ledger, $"{containerd.Address}/{CriContainerd.Namespace}/{pod.Id}\n");
             }
         }
+        return stressPod;
     }
 
     private static readonly Lock s_ledgerLock = new();
@@ -215,6 +246,12 @@ public static class CriStressCommand
         File.ReadLines($"/proc/{pid}/status").Where(l => l.StartsWith("VmRSS:", StringComparison.Ordinal))
             .Select(l => long.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture))
             .First();
+
+    private static string Mib(long kib) => (kib / 1024.0).ToString("F1", CultureInfo.InvariantCulture);
+
+    /// <summary>"VmRSS by exec: 1: 18.3, 50: 20.5, …, 200: 20.6 MiB".</summary>
+    private static string Curve(List<(int Exec, long KiB)> curve) =>
+        curve.Count == 0 ? "no curve" : $"VmRSS by exec: {string.Join(", ", curve.Select(p => $"{p.Exec}: {Mib(p.KiB)}"))} MiB";
 
     private static string Row(string what, int passed, int total, TimeSpan wall) =>
         string.Create(CultureInfo.InvariantCulture, $"| {what} | {passed}/{total} | {wall.TotalSeconds:F0} s | |");

@@ -86,25 +86,26 @@ internal static partial class PodLeftovers
     }
 
     /// <summary>
-    /// Asserts that nothing of the pod is left. The shim daemon exits after containerd's Shutdown, which
-    /// RemovePodSandbox does not wait for: a bounded wait, then the list of what is still there.
+    /// What is left of the pod once it had <paramref name="timeout"/> to go: the shim daemon exits after containerd's
+    /// Shutdown, which RemovePodSandbox does not wait for, so the check is repeated until it finds nothing or the bound
+    /// passes; then the last list (empty when the pod is gone).
     /// </summary>
-    public static async Task ShouldBeGoneAsync(CriContainerd containerd, CriPod pod, IReadOnlyCollection<string> containers,
-        IReadOnlySet<int> qemuBefore)
+    public static async Task<IReadOnlyList<string>> AfterRemovalAsync(CriContainerd containerd, string pod,
+        IReadOnlyCollection<string> containers, string? netns, IReadOnlySet<int> qemuBefore, TimeSpan timeout)
     {
         IReadOnlyList<string> left = [];
         try
         {
-            await Wait.ForAsync("leftovers removed", TimeSpan.FromSeconds(15), async () =>
+            await Wait.ForAsync("leftovers removed", timeout, async () =>
             {
-                left = await FindAsync(containerd, pod.Id, containers, pod.NetworkNamespace, qemuBefore);
+                left = await FindAsync(containerd, pod, containers, netns, qemuBefore);
                 return left.Count == 0 ? left : null;
             }, CancellationToken.None);
         }
         catch (TimeoutException)
         {
-            left.ShouldBeEmpty(string.Join('\n', left));
         }
+        return left;
     }
 
     /// <summary>Every run_dir the shim may have used (<see cref="HostLeftovers.RunDirectories"/> for this checkout's configuration).</summary>

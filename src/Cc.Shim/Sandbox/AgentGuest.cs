@@ -15,7 +15,8 @@ namespace Cc.Shim.Sandbox;
 /// none) and the one mapping of the agent's failures to the domain's (NotFound, a lost session, whose deadline).</item>
 /// <item>The exec bridge: the agent's ExecProcess creates <em>and starts</em> a process, while containerd registers an
 /// exec (Exec) before starting it (Start). The exec's request is kept here until Start or <see cref="ForgetExec"/>, and
-/// reads of a process's output wait for its start.</item>
+/// reads of a process's output and writes to its stdin wait for its start; a close of its stdin before its start is
+/// kept and sent right after it (<see cref="CloseStdinAsync"/>).</item>
 /// <item>Translations between domain types and agent messages that call sites share.</item>
 /// </list>
 /// A new rpc needs nothing here: its call site passes the generated client method to <see cref="CallAsync{TResponse}"/>
@@ -28,6 +29,9 @@ public sealed class AgentGuest : IGuestStdio
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<ProcessKey, ExecRequest> _pendingExecs = new();
     private readonly ConcurrentDictionary<ProcessKey, TaskCompletionSource> _started = new();
+
+    /// <summary>Processes whose stdin was closed before they existed in the guest; whoever removes a key sends its close.</summary>
+    private readonly ConcurrentDictionary<ProcessKey, byte> _closeStdinAtStart = new();
 
     public AgentGuest(IAgentClient agent, AgentDeadlines? deadlines = null, TimeProvider? time = null)
     {
@@ -77,7 +81,9 @@ public sealed class AgentGuest : IGuestStdio
         };
         await CallAsync(AgentCallKind.Create, (agent, options) => agent.CreateContainerAsync(request, options), cancellationToken)
             .ConfigureAwait(false);
-        Started(new ProcessKey(containerId, "")).TrySetResult();
+        var init = new ProcessKey(containerId, "");
+        Started(init).TrySetResult();
+        await CloseStdinKeptForStartAsync(init, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Registers an extra process without starting it: nothing reaches the guest before <see cref="StartAsync"/>.</summary>
@@ -95,6 +101,7 @@ public sealed class AgentGuest : IGuestStdio
     {
         _pendingExecs.TryRemove(process, out _);
         _started.TryRemove(process, out _);
+        _closeStdinAtStart.TryRemove(process, out _);
     }
 
     /// <summary>Starts a created init, or creates and starts a registered exec; returns its guest pid.</summary>
@@ -121,6 +128,7 @@ public sealed class AgentGuest : IGuestStdio
         var response = await CallAsync(AgentCallKind.Start, (agent, options) => agent.ExecProcessAsync(execRequest, options),
             cancellationToken).ConfigureAwait(false);
         Started(process).TrySetResult();
+        await CloseStdinKeptForStartAsync(process, cancellationToken).ConfigureAwait(false);
         return (uint)response.Pid;
     }
 
@@ -218,11 +226,56 @@ public sealed class AgentGuest : IGuestStdio
         }, options), cancellationToken).ConfigureAwait(false);
     }
 
-    public Task CloseStdinAsync(ProcessKey process, CancellationToken cancellationToken) =>
+    /// <summary>
+    /// Closes the process's stdin in the guest. Before its start the process does not exist there (an exec is only
+    /// registered here, an init's container is still being created) and the agent would answer NotFound, leaving a
+    /// process that reads stdin waiting for ever: the close is kept and sent right after the start instead, and this
+    /// returns at once, as runc's CloseIO before Start closes the pipe the process will read. A client whose stdin is
+    /// empty (`ctr task exec` fed /dev/null) ends its FIFO before Start.
+    /// </summary>
+    public Task CloseStdinAsync(ProcessKey process, CancellationToken cancellationToken)
+    {
+        if (!Started(process).Task.IsCompleted)
+        {
+            _closeStdinAtStart[process] = 0;
+            // Start completes the process before it looks for a kept close: if it did so since the check above, this
+            // sends the close (unless Start took the key first and sends it itself).
+            if (!Started(process).Task.IsCompleted)
+            {
+                return Task.CompletedTask;
+            }
+            return CloseStdinKeptForStartAsync(process, cancellationToken);
+        }
+        return CloseStdinNowAsync(process, cancellationToken);
+    }
+
+    private Task CloseStdinNowAsync(ProcessKey process, CancellationToken cancellationToken) =>
         CallAsync(AgentCallKind.Other, (agent, options) => agent.CloseStdinAsync(new V1.CloseStdinRequest
         {
             ContainerId = process.ContainerId, ExecId = process.ExecId,
         }, options), cancellationToken);
+
+    /// <summary>Sends a close kept by <see cref="CloseStdinAsync"/>, once: the caller that removes the key sends it.</summary>
+    private async Task CloseStdinKeptForStartAsync(ProcessKey process, CancellationToken cancellationToken)
+    {
+        if (!_closeStdinAtStart.TryRemove(process, out _))
+        {
+            return;
+        }
+        try
+        {
+            await CloseStdinNowAsync(process, cancellationToken).ConfigureAwait(false);
+        }
+        catch (NotFoundException)
+        {
+            // The process ran, exited and was deleted already: there is no stdin left to close.
+        }
+        catch (TtrpcException)
+        {
+            // The agent refused the close of a process it has just started (e.g. its stdin is gone already): the start
+            // itself succeeded and must not be reported as failed. A lost agent still fails it (SandboxUnavailable).
+        }
+    }
 
     public Task ResizePtyAsync(ProcessKey process, uint columns, uint rows, CancellationToken cancellationToken) =>
         CallAsync(AgentCallKind.Other, (agent, options) => agent.ResizePtyAsync(new V1.ResizePtyRequest
