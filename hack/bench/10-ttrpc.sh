@@ -2,8 +2,8 @@
 # ttrpc benchmark part of `make bench`: the Go reference (ttrpc 1.1 and 1.2) vs our Cc.Ttrpc, same
 # workloads, one run, a markdown table on stdout (progress on stderr). Builds what it needs: the Go
 # peers, and Cc.Bench as NativeAOT (falls back to a Release JIT build if the AOT publish fails; the
-# table says which). The whole part takes about two minutes. Our side runs twice, over each socket transport of
-# Cc.Ttrpc (the default stream one and Pipelines.Sockets.Unofficial's SocketConnection), so the table compares them.
+# table says which). The whole part takes about two minutes. Our side runs twice, over Cc.Ttrpc's stream transport
+# (the one the product ships) and the bench's own Pipelines.Sockets.Unofficial SocketConnection one, so the table compares them.
 # Options are passed through to `Cc.Bench ttrpc` (e.g. --repeat 5 --duration 2, --baseline-server PATH).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -22,14 +22,9 @@ public sealed class DockerHotplugTests(DockerFixture fixture) : DockerTestBase(f
     [Fact]
     public async Task Docker_update_grows_the_vm_the_guest_sees_it_and_lowering_the_limits_shrinks_it_back()
     {
-        var id = await DockerOkAsync("run", "-d", "--runtime", "cc", "-m", "256m", "--memory-swap", "256m", "--cpus", "1",
-            Image, "sh", "-c", "uname -r; exec sleep 1234");
+        var id = await RunSizedAsync(memory: "256m", cpus: "1");
         try
         {
-            await using (var logs = Docker.StartDocker("logs", "-f", id))
-            {
-                await logs.WaitForStdoutAsync(GuestKernel, RunTimeout, CancellationToken.None);
-            }
             var boot = await ReadAsync(id);
             boot.Online.ShouldBe("0");
             boot.Nproc.ShouldBe("1");
@@ -68,14 +63,9 @@ public sealed class DockerHotplugTests(DockerFixture fixture) : DockerTestBase(f
     [Fact]
     public async Task Docker_run_memory_and_cpus_size_the_vm_at_boot_and_the_containers_cgroup()
     {
-        var id = await DockerOkAsync("run", "-d", "--runtime", "cc", "-m", "1g", "--memory-swap", "1g", "--cpus", "2",
-            Image, "sh", "-c", "uname -r; exec sleep 1234");
+        var id = await RunSizedAsync(memory: "1g", cpus: "2");
         try
         {
-            await using (var logs = Docker.StartDocker("logs", "-f", id))
-            {
-                await logs.WaitForStdoutAsync(GuestKernel, RunTimeout, CancellationToken.None);
-            }
             var boot = await ReadAsync(id);
 
             // The configured 512 MiB VM shows ~392 MiB; 1152 MiB shows ~1 GiB (what the kernel reserves grows with it).
@@ -89,6 +79,29 @@ public sealed class DockerHotplugTests(DockerFixture fixture) : DockerTestBase(f
         finally
         {
             await DockerOkAsync("rm", "-f", id);
+        }
+    }
+
+    /// <summary>
+    /// `docker run -d --runtime cc -m <paramref name="memory"/> --memory-swap <paramref name="memory"/> --cpus
+    /// <paramref name="cpus"/>` of a container that prints the guest kernel and sleeps; returns its id once that line is
+    /// in its log (the VM booted and the container runs). A container that never prints it is removed before the
+    /// failure propagates; the caller removes the one it gets.
+    /// </summary>
+    private async Task<string> RunSizedAsync(string memory, string cpus)
+    {
+        var id = await DockerOkAsync("run", "-d", "--runtime", "cc", "-m", memory, "--memory-swap", memory, "--cpus", cpus,
+            Image, "sh", "-c", "uname -r; exec sleep 1234");
+        try
+        {
+            await using var logs = Docker.StartDocker("logs", "-f", id);
+            await logs.WaitForStdoutAsync(GuestKernel, RunTimeout, CancellationToken.None);
+            return id;
+        }
+        catch
+        {
+            await DockerOkAsync("rm", "-f", id);
+            throw;
         }
     }
 

@@ -25,8 +25,8 @@ public sealed record TtrpcClientOptions
     /// </summary>
     public UnaryCallObserver? CallObserver { get; init; }
 
-    /// <summary>How a connection made by <see cref="TtrpcClient.ConnectAsync"/> moves its bytes (docs/performance.md).</summary>
-    public SocketTransportKind SocketTransport { get; init; }
+    /// <summary>How a connection made by <see cref="TtrpcClient.ConnectAsync"/> moves its bytes; null: the stream transport.</summary>
+    public SocketTransportFactory? SocketTransport { get; init; }
 }
 
 /// <summary>See <see cref="TtrpcClientOptions.CallObserver"/>.</summary>
@@ -75,7 +75,7 @@ public sealed partial class TtrpcClient : IFrameHandler, IAsyncDisposable
             throw;
         }
 
-        return new TtrpcClient(SocketTransports.Create(socket, options?.SocketTransport ?? SocketTransportKind.Stream), options);
+        return new TtrpcClient(SocketTransports.Create(socket, options?.SocketTransport), options);
     }
 
     /// <summary>Completes when the connection has ended (after <see cref="DisposeAsync"/> too). Never faults.</summary>

@@ -16,8 +16,8 @@ public sealed record TtrpcServerOptions
 
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
-    /// <summary>How accepted socket connections move their bytes (docs/performance.md compares the two).</summary>
-    public SocketTransportKind SocketTransport { get; init; }
+    /// <summary>How accepted socket connections move their bytes; null: the stream transport (docs/performance.md).</summary>
+    public SocketTransportFactory? SocketTransport { get; init; }
 }
 
 /// <summary>

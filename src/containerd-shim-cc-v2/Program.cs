@@ -48,7 +48,9 @@ switch (parsed.Action)
 }
 
 // The daemon: its log is the bundle's FIFO, which containerd copies into its own log (Cc.Shim.Logging.DaemonLogging).
+// Its level is the -debug flag alone: start passes it when containerd runs at debug level or when the configuration
+// the pod was started with says runtime.debug = true (ShimEntry.DaemonArguments).
 var logStream = LogFifo.Open(Directory.GetCurrentDirectory());
 using var logging = DaemonLogging.Create(logStream is null ? null : new StreamSink(logStream),
-    debug: parsed.Debug || ShimEntry.RuntimeConfiguration().Runtime.Debug, parsed.Id, parsed.Namespace);
+    debug: parsed.Debug, parsed.Id, parsed.Namespace);
 return await ShimEntry.DaemonAsync(parsed, logging.Factory);

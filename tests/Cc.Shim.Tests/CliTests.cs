@@ -362,6 +362,8 @@ public sealed class StartOutputTests : IDisposable
     private readonly string _root = Directory.CreateTempSubdirectory("cc-start-out-").FullName;
     private readonly List<Socket> _listeners = [];
     private readonly List<string> _spawned = [];
+    // The argv each spawned daemon would get (StartCommand.DaemonArguments of what start handed the spawner).
+    private readonly List<IReadOnlyList<string>> _daemonArgv = [];
 
     public void Dispose()
     {
@@ -372,7 +374,7 @@ public sealed class StartOutputTests : IDisposable
         Directory.Delete(_root, recursive: true);
     }
 
-    private (int Code, string Stdout, string Stderr) Start(string id, string? configuration, byte[]? stdin = null)
+    private (int Code, string Stdout, string Stderr) Start(string id, string? configuration, byte[]? stdin = null, bool containerdDebug = false)
     {
         var config = Path.Combine(_root, id + ".toml");
         if (configuration is not null)
@@ -381,11 +383,12 @@ public sealed class StartOutputTests : IDisposable
         }
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        var code = ShimEntry.Start(new ShimArguments { Namespace = "default", Address = "/run/containerd/containerd.sock", Id = id },
+        var code = ShimEntry.Start(new ShimArguments { Namespace = "default", Address = "/run/containerd/containerd.sock", Id = id, Debug = containerdDebug },
             new MemoryStream(stdin ?? []), stdout, stderr,
             (args, listener) =>
             {
                 _spawned.Add(args.Id);
+                _daemonArgv.Add(StartCommand.DaemonArguments(args));
                 _listeners.Add(listener);
                 return 4242;
             },
@@ -501,6 +504,64 @@ public sealed class StartOutputTests : IDisposable
 
         code.ShouldBe(ShimEntry.ExitOk, stderr);
         stdout.ShouldStartWith("""{"version":3,""");
+    }
+
+    [Fact]
+    public void Runtime_debug_in_the_config_path_of_the_runtime_options_spawns_the_daemon_with_debug()
+    {
+        var named = Path.Combine(_root, "debug.toml");
+        File.WriteAllText(named, "[runtime]\ndebug = true\n");
+        var options = Any.Pack(new Cc.Containerd.Protocol.RuntimeOptions.Options { ConfigPath = named });
+
+        var (code, _, stderr) = Start("dbg", configuration: null, options.ToByteArray());
+
+        code.ShouldBe(ShimEntry.ExitOk, stderr);
+        _daemonArgv.ShouldHaveSingleItem().ShouldContain("-debug");
+    }
+
+    [Fact]
+    public void Runtime_debug_in_the_config_body_spawns_the_daemon_with_debug()
+    {
+        // containerd 1.7+ sends the CRI handler's options table itself when it names no ConfigPath.
+        var options = Any.Pack(new Cc.Containerd.Protocol.RuntimeOptions.Options { ConfigBody = Google.Protobuf.ByteString.CopyFromUtf8("[runtime]\ndebug = true\n") });
+
+        var (code, _, stderr) = Start("dbgbody", configuration: null, options.ToByteArray());
+
+        code.ShouldBe(ShimEntry.ExitOk, stderr);
+        _daemonArgv.ShouldHaveSingleItem().ShouldContain("-debug");
+    }
+
+    [Fact]
+    public void Without_runtime_debug_the_daemon_is_spawned_without_debug_even_when_the_system_file_says_true()
+    {
+        // The pod's own configuration decides: the fallback file (here: the system file) is not read when options name one.
+        File.WriteAllText(Path.Combine(_root, "quiet.toml"), "[runtime]\ndebug = true\n");
+        var named = Path.Combine(_root, "named-quiet.toml");
+        File.WriteAllText(named, "[runtime]\nrun_dir = \"/run/cc-test\"\n");
+        var options = Any.Pack(new Cc.Containerd.Protocol.RuntimeOptions.Options { ConfigPath = named });
+
+        var (code, _, stderr) = Start("quiet", configuration: null, options.ToByteArray());
+
+        code.ShouldBe(ShimEntry.ExitOk, stderr);
+        _daemonArgv.ShouldHaveSingleItem().ShouldNotContain("-debug");
+    }
+
+    [Fact]
+    public void Runtime_debug_in_the_system_file_spawns_the_daemon_with_debug_when_the_options_name_no_configuration()
+    {
+        var (code, _, stderr) = Start("sysdbg", "[runtime]\ndebug = true\n");
+
+        code.ShouldBe(ShimEntry.ExitOk, stderr);
+        _daemonArgv.ShouldHaveSingleItem().ShouldContain("-debug");
+    }
+
+    [Fact]
+    public void Containerds_debug_flag_reaches_the_daemon_whatever_runtime_debug_says()
+    {
+        var (code, _, stderr) = Start("ctrdbg", "[runtime]\ndebug = false\n", containerdDebug: true);
+
+        code.ShouldBe(ShimEntry.ExitOk, stderr);
+        _daemonArgv.ShouldHaveSingleItem().ShouldContain("-debug");
     }
 
     [Theory]

@@ -7,19 +7,29 @@ using Google.Protobuf.WellKnownTypes;
 
 namespace Cc.Ttrpc.Tests;
 
-/// <summary>Both socket transports (the stream one and Pipelines.Sockets.Unofficial's SocketConnection) over a real unix socket.</summary>
+/// <summary>
+/// Both socket transports over a real unix socket: Cc.Ttrpc's stream one (the default, no factory) and the bench's
+/// Pipelines.Sockets.Unofficial SocketConnection one, plugged in through <see cref="SocketTransportFactory"/>.
+/// </summary>
 public sealed class SocketTransportTests
 {
     private static readonly Duration LongSleep = Duration.FromTimeSpan(TimeSpan.FromMinutes(5));
 
-    private static async Task<TtrpcClient> ConnectWithRetry(string address, SocketTransportKind kind)
+    private static SocketTransportFactory? Factory(string kind) => kind switch
+    {
+        "stream" => null,
+        "socket-connection" => Cc.Bench.Ttrpc.SocketConnectionTransport.Create,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
+    };
+
+    private static async Task<TtrpcClient> ConnectWithRetry(string address, string kind)
     {
         var deadline = DateTime.UtcNow + Bounded.Default;
         while (true)
         {
             try
             {
-                return await TtrpcClient.ConnectAsync(address, new TtrpcClientOptions { SocketTransport = kind }).WithTimeout();
+                return await TtrpcClient.ConnectAsync(address, new TtrpcClientOptions { SocketTransport = Factory(kind) }).WithTimeout();
             }
             catch (SocketException) when (DateTime.UtcNow < deadline)
             {
@@ -28,10 +38,10 @@ public sealed class SocketTransportTests
         }
     }
 
-    private static (TtrpcServer Server, Task Serving, string Address) Serve(SocketTransportKind kind, CancellationToken stop)
+    private static (TtrpcServer Server, Task Serving, string Address) Serve(string kind, CancellationToken stop)
     {
         string address = $"@cc-ttrpc-transport-{Guid.NewGuid():N}";
-        var server = new TtrpcServer(new TtrpcServerOptions { SocketTransport = kind });
+        var server = new TtrpcServer(new TtrpcServerOptions { SocketTransport = Factory(kind) });
         server.Register(Harness.EchoService(static b => b.AddServerStreaming<Int32Value, Int32Value>("Count", Int32Value.Parser,
             static async (request, writer, context) =>
             {
@@ -44,9 +54,9 @@ public sealed class SocketTransportTests
     }
 
     [Theory]
-    [InlineData(SocketTransportKind.Stream)]
-    [InlineData(SocketTransportKind.SocketConnection)]
-    public async Task Unary_calls_streams_and_the_largest_frame_cross_a_unix_socket(SocketTransportKind kind)
+    [InlineData("stream")]
+    [InlineData("socket-connection")]
+    public async Task Unary_calls_streams_and_the_largest_frame_cross_a_unix_socket(string kind)
     {
         using var stop = new CancellationTokenSource();
         var (server, serving, address) = Serve(kind, stop.Token);
@@ -84,9 +94,9 @@ public sealed class SocketTransportTests
     }
 
     [Theory]
-    [InlineData(SocketTransportKind.Stream)]
-    [InlineData(SocketTransportKind.SocketConnection)]
-    public async Task A_server_going_away_fails_the_pending_call_with_Unavailable_and_ends_the_connection(SocketTransportKind kind)
+    [InlineData("stream")]
+    [InlineData("socket-connection")]
+    public async Task A_server_going_away_fails_the_pending_call_with_Unavailable_and_ends_the_connection(string kind)
     {
         using var stop = new CancellationTokenSource();
         var (server, serving, address) = Serve(kind, stop.Token);

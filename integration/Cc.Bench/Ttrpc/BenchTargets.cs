@@ -69,7 +69,7 @@ public sealed class GoTarget(string label, string peerPath, string address, Peer
 /// <summary>Our client (this process) → our server (a <c>Cc.Bench ttrpc-server</c> child); one
 /// connection per run, as the Go client has.</summary>
 public sealed class OurTarget(string label, string address, PeerProcess server, bool ownsServer = true,
-    SocketTransportKind transport = SocketTransportKind.Stream) : IBenchTarget
+    SocketTransportFactory? transport = null) : IBenchTarget
 {
     /// <summary>Our client against another target's server (the Go one), which that target still owns:
     /// tells whether a gap comes from our client or our server.</summary>
@@ -81,12 +81,12 @@ public sealed class OurTarget(string label, string address, PeerProcess server, 
     public PeerProcess Server => server;
 
     /// <summary>Starts our server (this program's ttrpc-server, or <paramref name="serverBinary"/>'s) with both ends
-    /// on <paramref name="transport"/>.</summary>
-    public static async Task<OurTarget> StartAsync(string label, string address, SocketTransportKind transport, string? serverBinary,
+    /// on <paramref name="transport"/> (null: Cc.Ttrpc's stream transport; else <see cref="SocketConnectionTransport.Create"/>).</summary>
+    public static async Task<OurTarget> StartAsync(string label, string address, SocketTransportFactory? transport, string? serverBinary,
         CancellationToken cancellationToken)
     {
         var (fileName, prefix) = serverBinary is null ? SelfCommand() : (serverBinary, Array.Empty<string>());
-        string[] transportArgs = transport == SocketTransportKind.Stream ? [] : ["--transport", "socket-connection"];
+        string[] transportArgs = transport is null ? [] : ["--transport", "socket-connection"];
         var server = await PeerProcess.StartAsync(fileName, [.. prefix, "ttrpc-server", "--address", address, .. transportArgs], cancellationToken)
             .ConfigureAwait(false);
         return new OurTarget(label, address, server, transport: transport);

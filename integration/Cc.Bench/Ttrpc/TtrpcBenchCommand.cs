@@ -52,17 +52,17 @@ public static class TtrpcBenchCommand
                 targets.Add(await GoTarget.StartAsync($"Go {version}", peer, $"unix://{socketDir.FullName}/go-{version}.sock", cancellationToken).ConfigureAwait(false));
             }
 
-            targets.Add(await OurTarget.StartAsync("ours", $"unix://{socketDir.FullName}/ours.sock", SocketTransportKind.Stream, null, cancellationToken).ConfigureAwait(false));
+            targets.Add(await OurTarget.StartAsync("ours", $"unix://{socketDir.FullName}/ours.sock", null, null, cancellationToken).ConfigureAwait(false));
             if (args.Get("socket-connection") is not null)
             {
                 targets.Add(await OurTarget.StartAsync(BenchReport.OursSocketConnection, $"unix://{socketDir.FullName}/ours-sc.sock",
-                    SocketTransportKind.SocketConnection, null, cancellationToken).ConfigureAwait(false));
+                    SocketConnectionTransport.Create, null, cancellationToken).ConfigureAwait(false));
             }
 
             if (args.Get("baseline-server") is { } baseline)
             {
                 targets.Add(await OurTarget.StartAsync("our client → baseline server", $"unix://{socketDir.FullName}/baseline.sock",
-                    SocketTransportKind.Stream, baseline, cancellationToken).ConfigureAwait(false));
+                    null, baseline, cancellationToken).ConfigureAwait(false));
             }
 
             if (args.Get("cross") is not null)

@@ -18,8 +18,8 @@ public static class TtrpcServerCommand
         var address = args.Get("address") ?? throw new ArgumentException("--address is required");
         var transport = args.Get("transport") switch
         {
-            null or "stream" => SocketTransportKind.Stream,
-            "socket-connection" => SocketTransportKind.SocketConnection,
+            null or "stream" => null,
+            "socket-connection" => SocketConnectionTransport.Create,
             var other => throw new ArgumentException($"unknown --transport \"{other}\" (stream or socket-connection)"),
         };
         await using var server = new TtrpcServer(new TtrpcServerOptions { SocketTransport = transport });

@@ -47,6 +47,51 @@ public sealed class DebugLogTests(ContainerdFixture fixture)
     }
 
     /// <summary>
+    /// Debug from the configuration the task is started with (docs/configuration.md): under a containerd at info level
+    /// (no <c>-debug</c> for its shims), a task whose ConfigPath says <c>[runtime] debug = true</c> gets a shim logging
+    /// Debug (start spawns its daemon with <c>-debug</c>), and a task of the same containerd without the key gets none.
+    /// </summary>
+    [Theory]
+    [InlineData("1.6")]
+    [InlineData("1.7")]
+    public async Task Runtime_debug_in_the_tasks_configuration_makes_its_shim_log_debug_lines_under_a_containerd_at_info_level(string version)
+    {
+        RuntimeUnderTest.Cc.MissingPrerequisite().ShouldBeNull();
+        using var start = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await using var containerd = await PrivateContainerd.StartAsync(version, start.Token);
+        var images = fixture.Images;
+        var import = await containerd.CtrAsync(s_import, start.Token, ["images", "import", "--base-name", images.BusyboxBase, images.BusyboxTar]);
+        import.ExitCode.ShouldBe(0, import.Describe());
+        using var debugConfiguration = TestConfiguration.WithLines(new Dictionary<string, string[]> { ["runtime"] = ["debug = true"] });
+
+        // One task after the other: each session's leak check would count the other's QEMU as its own leftover.
+        await using (var plain = new ContainerdSession(containerd, RuntimeUnderTest.Cc, images.BusyboxImage, s_budget, _ => { }))
+        {
+            var plainId = plain.NewId("cfgplain");
+            await plain.RunDetachedAsync(plainId, "sleep", "1000");
+            // Its shim has exited once the task is removed, so every line it wrote is in containerd's log.
+            await plain.KillRemoveAndLeaveNothingAsync(plainId);
+            var plainLines = plain.LogSinceStart(20000).Split('\n')
+                .Where(l => l.EndsWith(ShimLineSuffix, StringComparison.Ordinal) && l.Contains($" sandbox={plainId} ", StringComparison.Ordinal)).ToList();
+            plainLines.ShouldNotBeEmpty("the plain task's shim logs at info");
+            plainLines.ShouldNotContain(l => l.Contains(" level=debug ", StringComparison.Ordinal), "no debug line without runtime.debug");
+        }
+
+        await using var debug = new ContainerdSession(containerd, RuntimeUnderTest.Cc.WithConfiguration(debugConfiguration.Path),
+            images.BusyboxImage, s_budget, _ => { });
+        var debugId = debug.NewId("cfgdebug");
+        await debug.RunDetachedAsync(debugId, "sleep", "1000");
+
+        var shim = await WaitForShimLineAsync(debug, l => l.Contains(" level=debug ", StringComparison.Ordinal)
+            && l.Contains("Event /tasks/start forwarded", StringComparison.Ordinal) && l.Contains($" sandbox={debugId} ", StringComparison.Ordinal));
+        shim.ShouldNotContain(" source=");
+        // The agent follows the shim's level here too (GuestVmConfig.AgentLogLevel).
+        await WaitForShimLineAsync(debug, l => l.Contains(" source=agent ", StringComparison.Ordinal) && l.Contains(" level=debug ", StringComparison.Ordinal)
+            && l.Contains($" sandbox={debugId} ", StringComparison.Ordinal));
+        await debug.KillRemoveAndLeaveNothingAsync(debugId);
+    }
+
+    /// <summary>
     /// The first line of this test's shim matching <paramref name="match"/>; the agent's lines reach containerd's log a
     /// console poll after the guest printed them, so the log is read again until one matches, for at most 30 s.
     /// </summary>

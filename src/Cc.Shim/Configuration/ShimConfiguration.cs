@@ -83,7 +83,10 @@ public sealed class RuntimeSection
 {
     /// <summary>Host state per sandbox: <c>&lt;run_dir&gt;/&lt;namespace&gt;/&lt;sandbox id&gt;/</c>.</summary>
     public string RunDir { get; set; } = "/run/cc";
-    /// <summary>Log at Debug even when containerd does not pass <c>-debug</c>.</summary>
+    /// <summary>
+    /// Log at Debug even when containerd does not pass <c>-debug</c>. Read by <c>start</c> from the configuration the pod
+    /// is started with, which then spawns the daemon with <c>-debug</c> (ShimEntry.DaemonArguments).
+    /// </summary>
     public bool Debug { get; set; }
     /// <summary>Upper bound for the daemon's graceful exit (in-flight calls, event queue).</summary>
     public int ShutdownTimeoutSeconds { get; set; } = 5;

@@ -48,7 +48,8 @@ public static class ShimEntry
             var bootstrapVersion = runtime.BootstrapVersion;
             BootstrapResponse.Validate(bootstrapVersion);
             // containerd 2.3+ may name the socket directory in its BootstrapParams; it then looks for the socket there.
-            var result = new StartCommand(input.SocketDirectory ?? socketDirectory, spawnDaemon).Run(args, bundle, runtime.RunDir);
+            var result = new StartCommand(input.SocketDirectory ?? socketDirectory, spawnDaemon)
+                .Run(DaemonArguments(args, runtime), bundle, runtime.RunDir);
             // Nothing else, no newline: containerd reads stdout and stderr combined (pitfall 1).
             stdout.Write(BootstrapResponse.Format(result.Address, bootstrapVersion));
             stdout.Flush();
@@ -60,6 +61,15 @@ public static class ShimEntry
             return ExitFailure;
         }
     }
+
+    /// <summary>
+    /// The flags the daemon is spawned with: containerd's, plus <c>-debug</c> when the pod's configuration says
+    /// <c>runtime.debug = true</c>. The daemon's level is decided here, from the configuration containerd named for this
+    /// pod, because the daemon itself never sees the runtime options before its first Create; a second task that joins
+    /// a running daemon does not change its level (one log level per pod, set by the pod's first task).
+    /// </summary>
+    internal static ShimArguments DaemonArguments(ShimArguments args, RuntimeSection runtime) =>
+        runtime.Debug ? args with { Debug = true } : args;
 
     private static ShimConfiguration StartConfiguration(Google.Protobuf.WellKnownTypes.Any? options, IReadOnlyList<string>? fallbacks)
     {

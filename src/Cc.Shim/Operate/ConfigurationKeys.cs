@@ -49,10 +49,10 @@ public static class ConfigurationKeys
     /// <summary>
     /// The keys the daemon reads from the system and defaults files only, never from runtime options
     /// (docs/configuration.md, "Where the file comes from"): it needs them before any Create arrives.
+    /// <c>runtime.debug</c> is not one: <c>start</c> reads it from the runtime options and passes <c>-debug</c>.
     /// </summary>
     public static IReadOnlySet<string> DaemonFileOnly { get; } = new HashSet<string>(StringComparer.Ordinal)
     {
-        "runtime.debug",
         "runtime.shutdown_timeout_seconds",
     };
 

@@ -73,8 +73,9 @@ public static class OperatorCommands
             stdout.WriteLine($"{assignment.PadRight(width)}  # {entry.Source}");
         }
         // No key is read from the environment: containerd starts shims with its own environment, which an operator's
-        // shell never reaches. The one run-time override is containerd's own debug level (-debug).
-        stdout.WriteLine("# environment: no key is read from environment variables; containerd's -debug (its debug level) logs at Debug whatever runtime.debug says");
+        // shell never reaches. The one run-time override is containerd's own debug level: it passes -debug to start,
+        // which hands it to the daemon as it does runtime.debug = true (ShimEntry.DaemonArguments).
+        stdout.WriteLine("# environment: no key is read from environment variables; the shim logs at Debug when the configuration its pod was started with says runtime.debug = true, and also when containerd runs at debug level (it passes -debug to the shim), whatever runtime.debug says");
         return ExitReady;
     }
 }

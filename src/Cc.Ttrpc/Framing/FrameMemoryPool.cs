@@ -8,9 +8,10 @@ namespace Cc.Ttrpc.Framing;
 /// is done with it. A larger block (a frame of more than 128 KiB appended in one piece) is a new array that is
 /// simply dropped: the shared pool keeps what it is given, per thread and per core, for the life of the process,
 /// so one burst of 1-4 MiB frames used to leave that many megabytes resident for good. A pipe only asks this pool
-/// (and not the shared array pool) for blocks up to <see cref="MaxBufferSize"/>, hence its value.
+/// (and not the shared array pool) for blocks up to <see cref="MaxBufferSize"/>, hence its value. Public for transports
+/// outside this library (<see cref="Transports.SocketTransportFactory"/>), whose pipes should hold memory the same way.
 /// </summary>
-internal sealed class FrameMemoryPool : MemoryPool<byte>
+public sealed class FrameMemoryPool : MemoryPool<byte>
 {
     /// <summary>Largest block taken from the shared array pool; the pipes' segments (64 KiB) are below it.</summary>
     public const int PooledMax = 128 * 1024;

@@ -1,13 +1,15 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Net.Sockets;
 
 namespace Cc.Ttrpc.Transports;
 
 /// <summary>
 /// The bytes under one connection: frames are parsed from <see cref="Input"/> and written with
-/// <see cref="WriteAsync"/>. <see cref="Close"/> is the abortive end of both directions.
+/// <see cref="WriteAsync"/>. <see cref="Close"/> is the abortive end of both directions. Public so that a socket
+/// transport can live outside this library (<see cref="SocketTransportFactory"/>: the benchmark's SocketConnection one).
 /// </summary>
-internal abstract class Transport
+public abstract class Transport
 {
     /// <summary>What the peer sent. Its buffer holds at most one incomplete frame plus one read (the bound on
     /// what a connection keeps of the peer's bytes): the frame decoder consumes every whole frame at once.</summary>
@@ -20,29 +22,18 @@ internal abstract class Transport
     public abstract void Close();
 }
 
-/// <summary>How a ttrpc connection over a socket (unix, abstract or vsock) moves its bytes.</summary>
-public enum SocketTransportKind
-{
-    /// <summary>
-    /// The default: a <see cref="System.Net.Sockets.NetworkStream"/> read through a StreamPipeReader (64 KiB segments),
-    /// frames written to it by the connection's send loop.
-    /// </summary>
-    Stream = 0,
+/// <summary>
+/// Makes the transport of a connected socket (unix, abstract or vsock) and takes ownership of the socket. Without one
+/// (the default), a connection reads a <see cref="NetworkStream"/> through a StreamPipeReader (64 KiB segments) and
+/// its send loop writes frames to it. The benchmark passes another (Pipelines.Sockets.Unofficial's SocketConnection,
+/// docs/performance.md) to compare; the product ships only the default, so that package is not linked into it.
+/// </summary>
+public delegate Transport SocketTransportFactory(Socket socket);
 
-    /// <summary>
-    /// Pipelines.Sockets.Unofficial's <c>SocketConnection</c>: its own receive loop fills a pipe, its own send loop
-    /// empties another with gathered writes. Measured against <see cref="Stream"/> in docs/performance.md.
-    /// </summary>
-    SocketConnection = 1,
-}
-
-/// <summary>The transport of a connected socket, by kind.</summary>
+/// <summary>The transport of a connected socket: the factory's, else the stream transport.</summary>
 internal static class SocketTransports
 {
     /// <summary>Takes ownership of <paramref name="socket"/>.</summary>
-    public static Transport Create(System.Net.Sockets.Socket socket, SocketTransportKind kind) => kind switch
-    {
-        SocketTransportKind.SocketConnection => new SocketConnectionTransport(socket),
-        _ => new StreamTransport(new System.Net.Sockets.NetworkStream(socket, ownsSocket: true)),
-    };
+    public static Transport Create(Socket socket, SocketTransportFactory? factory) =>
+        factory?.Invoke(socket) ?? new StreamTransport(new NetworkStream(socket, ownsSocket: true));
 }

@@ -66,16 +66,18 @@ public sealed class OperateUnitTests : IDisposable
     public void Env_with_a_config_path_names_the_runtime_options_except_for_the_keys_the_daemon_reads_from_files()
     {
         var system = Path.Combine(_dir, "system.toml");
-        File.WriteAllText(system, "[runtime]\ndebug = true\n");
+        File.WriteAllText(system, "[runtime]\ndebug = true\nshutdown_timeout_seconds = 9\n");
         var options = Path.Combine(_dir, "options.toml");
-        File.WriteAllText(options, "[hypervisor]\nkernel = \"/k\"\n[runtime]\ndebug = false\nrun_dir = \"/run/x\"\n");
+        File.WriteAllText(options, "[hypervisor]\nkernel = \"/k\"\n[runtime]\ndebug = false\nrun_dir = \"/run/x\"\nshutdown_timeout_seconds = 3\n");
 
         var entries = ConfigurationSources.Resolve(options, [system]).ToDictionary(e => e.Key);
 
         entries["hypervisor.kernel"].ShouldBe(new ConfigurationSources.Entry("hypervisor.kernel", "\"/k\"", $"runtime options ConfigPath {options}"));
         entries["runtime.run_dir"].Source.ShouldBe($"runtime options ConfigPath {options}");
-        // runtime.debug: the daemon reads it before any runtime options exist.
-        entries["runtime.debug"].ShouldBe(new ConfigurationSources.Entry("runtime.debug", "true", $"file {system}"));
+        // runtime.debug: start reads it from the runtime options and passes -debug to the daemon.
+        entries["runtime.debug"].ShouldBe(new ConfigurationSources.Entry("runtime.debug", "false", $"runtime options ConfigPath {options}"));
+        // shutdown_timeout_seconds: the daemon reads it before any runtime options exist.
+        entries["runtime.shutdown_timeout_seconds"].ShouldBe(new ConfigurationSources.Entry("runtime.shutdown_timeout_seconds", "9", $"file {system}"));
         entries["hypervisor.memory_mib"].Source.ShouldBe("default");
     }
 

@@ -2,25 +2,31 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using Cc.Ttrpc.Framing;
+using Cc.Ttrpc.Transports;
 using Pipelines.Sockets.Unofficial;
 
-namespace Cc.Ttrpc.Transports;
+namespace Cc.Bench.Ttrpc;
 
 /// <summary>
-/// A connection over a socket through Pipelines.Sockets.Unofficial's <see cref="SocketConnection"/> (chosen with
-/// <see cref="SocketTransportKind.SocketConnection"/>). Its receive loop reads the socket straight into a pipe that
-/// the frame decoder reads; its send loop sends a pipe's segments with one gathered send. The connection's own send
+/// A connection over a socket through Pipelines.Sockets.Unofficial's <see cref="SocketConnection"/>, the bench's second
+/// transport (<c>--socket-connection</c>; docs/performance.md compares it with Cc.Ttrpc's stream transport, which is the
+/// one the product ships). Kept here, not in Cc.Ttrpc, so the product's executables do not link the package; it plugs
+/// in through <see cref="SocketTransportFactory"/> (<see cref="Create"/>). Its receive loop reads the socket straight
+/// into a pipe that the frame decoder reads; its send loop sends a pipe's segments with one gathered send. The connection's own send
 /// queue (FrameSender) stays in front of it, so frames are copied once more on the way out: the queue is what lets
 /// a call's deadline fire while the peer does not read.
 /// </summary>
-internal sealed class SocketConnectionTransport : Transport
+public sealed class SocketConnectionTransport : Transport
 {
+    /// <summary>The factory for <see cref="Cc.Ttrpc.TtrpcServerOptions.SocketTransport"/> and the client's option.</summary>
+    public static SocketTransportFactory Create { get; } = static socket => new SocketConnectionTransport(socket);
+
     /// <summary>
     /// The receive pipe pauses the socket loop only above one largest frame plus a segment: the decoder consumes a
     /// frame only once all of it is in the pipe, so a lower threshold would stall a large frame forever. This is the
     /// most a connection buffers of its peer's bytes.
     /// </summary>
-    internal const long ReceiveBufferMax = FrameLimits.HeaderLength + FrameLimits.MessageLengthMax + SegmentSize;
+    public const long ReceiveBufferMax = FrameLimits.HeaderLength + FrameLimits.MessageLengthMax + SegmentSize;
 
     private const int SegmentSize = 64 * 1024;
 
