@@ -42,6 +42,12 @@ wanted_modules=(
                             # guest has no modprobe, so the kernel cannot load it on demand as the host's does
 )
 
+# The modules the agent needs before it can answer the host: the transports, its port, the share, and AF_VSOCK (served
+# when /dev/vsock exists as the agent starts). Their closure is /etc/cc/modules.boot; the agent loads the rest of
+# /etc/cc/modules in the background after it is ready, and every request that could need one of them (CreateSandbox's
+# network, CreateContainer) waits for that (docs/guest-image.md, "Modules").
+boot_modules=(virtio_pci virtio_mmio virtio_console 9pnet_virtio 9p vmw_vsock_virtio_transport)
+
 die() { echo "build-guest: $*" >&2; exit 1; }
 log() { echo "build-guest: $*"; }
 # The build is long the first time (a ~100 MB kernel package to fetch and unpack): each step says itself.
@@ -148,6 +154,24 @@ for name in "${wanted_modules[@]}"; do
   fi
 done
 
+# The boot set's closure, in the same load order (a subset of load_order, so its dependencies come first too).
+declare -A boot_placed
+boot_walk() {
+  local name=$1 dep
+  [ -z "${boot_placed[$name]:-}" ] || return 0
+  boot_placed[$name]=1
+  for dep in ${dep_list[$name]}; do
+    dep=${dep##*/}; boot_walk "${dep%%.ko*}"
+  done
+}
+for name in "${boot_modules[@]}"; do
+  [ -z "${dep_path[$name]:-}" ] || boot_walk "$name"
+done
+boot_order=()
+for name in "${load_order[@]}"; do
+  [ -z "${boot_placed[$name]:-}" ] || boot_order+=("$name")
+done
+
 step 4 "decompressing the chosen modules (once per module list)"
 # --- 4. The chosen modules, decompressed: the agent loads them with finit_module, which wants a
 # plain ELF unless the kernel decompresses modules itself. Cached per module list, taken from the .deb.
@@ -172,7 +196,7 @@ if [ ! -f "$modset/complete" ]; then
     esac
     # Stripped of what only costs boot time here (docs/guest-image.md, "Modules"): Debian signs every module, and the
     # kernel hashes all of a signed module (sha256) before loading it, then parses its .BTF type section; under TCG both
-    # are slow and every module is loaded on the boot path. The guest needs neither (no MODULE_SIG_FORCE, no lockdown,
+    # are slow and every module is loaded at each boot. The guest needs neither (no MODULE_SIG_FORCE, no lockdown,
     # no BPF tooling). strip rewrites the ELF, which drops the signature appended after it; the kernel then loads the
     # module unverified and notes it once ("module verification failed ... tainting kernel").
     strip --strip-debug -R .BTF "$work/set/$name.ko"
@@ -190,6 +214,7 @@ inputs=$(
   {
     echo "kernel $kpkg $kver $release"
     echo "modules ${load_order[*]}"
+    echo "boot modules ${boot_order[*]}"
     echo "epoch $SOURCE_DATE_EPOCH"
     sha256sum "$agent" "$crun" "$busybox" hack/build-guest.sh
     find "$helpers" -type f ! -path '*/__pycache__/*' | LC_ALL=C sort | xargs sha256sum
@@ -208,6 +233,8 @@ rm -f "$out/.inputs"
 stage=$(mktemp -d "$cache/stage.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 
+printf '%s\n' "${boot_order[@]}" > "$stage/modules.boot"
+
 # Entries both archives share: the skeleton, the console node (the kernel opens /dev/console for
 # /init's stdio before /init runs), the modules and their load order.
 common_entries() {
@@ -219,6 +246,7 @@ common_entries() {
   echo "nod dev/console 0600 c 5 1"
   echo "nod dev/null 0666 c 1 3"
   echo "file etc/cc/modules $modset/modules.list 0644"
+  echo "file etc/cc/modules.boot $stage/modules.boot 0644"
   for name in "${load_order[@]}"; do
     echo "file lib/modules/cc/$name.ko $modset/$name.ko 0644"
   done
@@ -277,6 +305,7 @@ echo "$release" > "$out/kernel-version"
   echo "busybox $("$busybox" | head -1 | awk '{ print $2 }')"
   echo "agent $(sha256sum "$agent" | cut -c1-64)"
   echo "modules ${load_order[*]}"
+  echo "boot-modules ${boot_order[*]}"
   for f in vmlinux vmlinuz initramfs.cpio floor.cpio kernel-version; do
     printf '%-16s %10d  %s\n' "$f" "$(stat -c %s "$out/$f")" "$(sha256sum "$out/$f" | cut -c1-64)"
   done

@@ -152,6 +152,25 @@ public sealed class AgentInVmTests(AgentVmFixture fixture) : IClassFixture<Agent
         error.Code.ShouldBe(StatusCode.NotFound);
     }
 
+    /// <summary>
+    /// The agent answers the host with only the boot modules loaded and loads the rest in the background; a container
+    /// still finds every module of the image loaded (a workload may mount overlay or make a bridge at once), because
+    /// CreateContainer waits for them. /proc/modules is the guest kernel's, whatever the container's namespaces.
+    /// </summary>
+    [Fact]
+    public async Task A_container_finds_the_modules_loaded_after_ready_already_loaded()
+    {
+        await _vm.RunAsync("modules", ["cat", "/proc/modules"]);
+        var loaded = (await _vm.ReadToEndAsync("modules")).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => line.Split(' ')[0]).ToList();
+        (await _vm.WaitAsync("modules")).ShouldBe(0u);
+
+        foreach (var name in (string[])["virtio_net", "virtio_balloon", "virtio_mem", "overlay", "bridge", "virtiofs", "virtio_console", "9p"])
+        {
+            loaded.ShouldContain(name, string.Join(' ', loaded));
+        }
+    }
+
     [Fact]
     public async Task The_boot_timeline_puts_the_kernel_the_agent_and_the_first_container_in_causal_order()
     {
@@ -167,10 +186,12 @@ public sealed class AgentInVmTests(AgentVmFixture fixture) : IClassFixture<Agent
         [
             ["kernel: initramfs unpacked", "kernel: runs /init"],
             [
-                "PID 1 created (kernel_init, before it runs /init)", "agent main entered", "modules loaded", "agent ready", "first ready Check answered",
+                "PID 1 created (kernel_init, before it runs /init)", "agent main entered", "boot modules loaded", "agent ready", "first ready Check answered",
                 "CreateContainer received", "crun create spawned", "crun create exited", "CreateContainer answered",
                 "StartContainer received", "crun start exited", "StartContainer answered",
             ],
+            // The rest of the modules load after ready, and the first container waits for them.
+            ["agent ready", "deferred modules loaded (background)", "deferred modules awaited by a request", "crun create spawned"],
         ];
         var all = string.Join(", ", steps.Select(p => $"{p.Key}={p.Value}"));
         foreach (var order in groups)

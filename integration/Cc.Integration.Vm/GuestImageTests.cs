@@ -147,6 +147,30 @@ public sealed class GuestImageTests
     }
 
     [Fact]
+    public void The_boot_module_list_is_the_agents_port_and_share_in_load_order_and_leaves_the_rest_for_later()
+    {
+        var entries = NewcArchive.Read(GuestImage.Locate().InitramfsCpio);
+        var modules = Guest.ModuleList(entries);
+        var boot = Guest.ModuleList(entries, "etc/cc/modules.boot");
+
+        // What the agent needs before it answers: the transports, its port, the share, AF_VSOCK.
+        foreach (var name in (string[])["virtio_pci", "virtio_mmio", "virtio_console", "9pnet_virtio", "9p", "vmw_vsock_virtio_transport"])
+        {
+            boot.ShouldContain(name);
+        }
+        // Loaded after ready, before any request that could need them (docs/guest-image.md, "Modules").
+        foreach (var name in (string[])["virtio_net", "virtio_balloon", "virtio_mem", "overlay", "bridge", "virtiofs"])
+        {
+            modules.ShouldContain(name);
+            boot.ShouldNotContain(name);
+        }
+        // A subset of the full list in its order, so every boot module's dependencies are boot modules before it.
+        boot.ShouldBe(modules.Where(boot.Contains).ToList());
+        boot.IndexOf("virtio").ShouldBeLessThan(boot.IndexOf("virtio_pci"));
+        boot.IndexOf("netfs").ShouldBeLessThan(boot.IndexOf("9p"));
+    }
+
+    [Fact]
     public void The_floor_image_loads_the_same_modules_as_the_initramfs()
     {
         var image = GuestImage.Locate();
@@ -264,8 +288,8 @@ file static class Guest
         return entry!;
     }
 
-    public static List<string> ModuleList(IReadOnlyDictionary<string, NewcEntry> entries) =>
-        Encoding.ASCII.GetString(entries["etc/cc/modules"].Data)
+    public static List<string> ModuleList(IReadOnlyDictionary<string, NewcEntry> entries, string list = "etc/cc/modules") =>
+        Encoding.ASCII.GetString(Entry(entries, list).Data)
             .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .ToList();
 

@@ -12,12 +12,16 @@ namespace Cc.Bench.Vm;
 /// </summary>
 internal static class BootTimelineReport
 {
-    public static string Render(IReadOnlyList<BootSample> floor, IReadOnlyList<BootSample> agent)
+    public static string Render(IReadOnlyList<BootSample> floor, IReadOnlyList<BootSample> agent, IReadOnlyList<BootSample>? baseline = null)
     {
         var table = new StringBuilder();
         table.AppendLine("| Step | guest clock (s since its kernel started) | since QEMU start (s) | Δ from the row above (s) | runs |");
         table.AppendLine("|---|---:|---:|---:|---:|");
         Section(table, "agent", agent, "first ready Check answered", s => s.FirstOutputMs, "host: first stdout byte received");
+        if (baseline is not null)
+        {
+            Section(table, "baseline agent", baseline, "first ready Check answered", s => s.FirstOutputMs, "host: first stdout byte received");
+        }
         Section(table, "floor", floor, GuestRuns.FloorReadyStep, _ => null, null);
         return table.ToString();
     }

@@ -22,7 +22,9 @@ internal readonly record struct BootSample(double QmpMs, double ReadyMs, double?
 /// the floor and the agent differ only in what runs as /init. Every run stops and disposes its VM
 /// (no QEMU, socket or run directory is left), also when it fails or is cancelled.
 /// </summary>
-internal sealed class GuestRuns(QemuHypervisor hypervisor, string guestDirectory, Accelerator accel, TimeSpan bootTimeout)
+/// <paramref name="agentInitramfs"/>: the agent's archive, when not the guest directory's own (a baseline build's).
+internal sealed class GuestRuns(QemuHypervisor hypervisor, string guestDirectory, Accelerator accel, TimeSpan bootTimeout,
+    string? agentInitramfs = null)
 {
     public const string FloorMarker = "CC-FLOOR-READY";
     private static readonly TimeSpan s_consolePoll = TimeSpan.FromMilliseconds(5);
@@ -54,7 +56,7 @@ internal sealed class GuestRuns(QemuHypervisor hypervisor, string guestDirectory
     {
         using var scratch = new Scratch();
         var rootfs = BusyboxBundle.Create(scratch.Shared, "hello");
-        var config = Config(scratch, "initramfs.cpio");
+        var config = Config(scratch, agentInitramfs ?? "initramfs.cpio");
         var start = Stopwatch.GetTimestamp();
         await using var vm = await hypervisor.StartAsync(config, cancellationToken).ConfigureAwait(false);
         var qmp = Stopwatch.GetElapsedTime(start);

@@ -12,7 +12,9 @@ namespace Cc.Bench.Vm;
 /// initramfs, timed with the same clock from just before <see cref="QemuHypervisor.StartAsync"/>.
 /// Rounds are interleaved (floor, then agent) so a change in the machine's load falls on both.
 /// Options: --runs N (5), --guest DIR (build/guest), --accel tcg|kvm|auto (tcg: /dev/kvm can exist
-/// where KVM hangs, as 20-vm-floor.sh notes), --boot-timeout S (120), --out FILE (also write the table there).
+/// where KVM hangs, as 20-vm-floor.sh notes), --boot-timeout S (120), --out FILE (also write the table there),
+/// --baseline-guest DIR (also boot the agent of another build's guest directory in every round, after ours: before and
+/// after in one run).
 /// </summary>
 public static class VmBenchCommand
 {
@@ -43,24 +45,38 @@ public static class VmBenchCommand
             }
         }
 
+        var baselineGuest = args.Get("baseline-guest") is { } dir ? Path.GetFullPath(dir) : null;
+        if (baselineGuest is not null && !File.Exists(Path.Combine(baselineGuest, "initramfs.cpio")))
+        {
+            throw new ArgumentException($"{Path.Combine(baselineGuest, "initramfs.cpio")} is missing");
+        }
+
         var hypervisor = new QemuHypervisor();
         var guestRuns = new GuestRuns(hypervisor, guest, accel, bootTimeout);
+        // The baseline boots its own initramfs on our kernel, so the two agent rows differ only in the initramfs.
+        var baselineRuns = baselineGuest is null ? null
+            : new GuestRuns(hypervisor, guest, accel, bootTimeout, Path.Combine(baselineGuest, "initramfs.cpio"));
         var loadBefore = LoadAverage();
-        List<BootSample> floor = [], agent = [];
-        int floorFailed = 0, agentFailed = 0;
+        List<BootSample> floor = [], agent = [], baseline = [];
+        int floorFailed = 0, agentFailed = 0, baselineFailed = 0;
         for (var round = 1; round <= runs; round++)
         {
             floorFailed += await MeasureAsync("floor", round, guestRuns.FloorAsync, floor, cancellationToken).ConfigureAwait(false);
             agentFailed += await MeasureAsync("agent", round, guestRuns.AgentAsync, agent, cancellationToken).ConfigureAwait(false);
+            if (baselineRuns is not null)
+            {
+                baselineFailed += await MeasureAsync("baseline agent", round, baselineRuns.AgentAsync, baseline, cancellationToken).ConfigureAwait(false);
+            }
         }
 
-        var report = new VmBenchReport(floor, agent, floorFailed, agentFailed);
+        var report = new VmBenchReport(floor, agent, floorFailed, agentFailed,
+            baselineRuns is null ? null : (baseline, baselineFailed, baselineGuest!));
         var heading = string.Create(CultureInfo.InvariantCulture,
             $"### VM boot: agent vs bare floor — {DateTime.UtcNow:yyyy-MM-dd}, {runs} runs each, {Describe(accel, hypervisor.Host)}, " +
             $"kernel {File.ReadAllText(Path.Combine(guest, "kernel-version")).Trim()}, {Environment.ProcessorCount} cores, " +
             $"load average {loadBefore} → {LoadAverage()} (a shared machine: TCG boot time is CPU time and follows the load)");
         var table = heading + "\n\n" + report.Render() + "\n" + "Where the time goes (medians; docs/performance.md, \"Where a cold start goes\"):\n\n"
-            + BootTimelineReport.Render(floor, agent);
+            + BootTimelineReport.Render(floor, agent, baselineRuns is null ? null : baseline);
         await Console.Out.WriteLineAsync(table).ConfigureAwait(false);
         if (args.Get("out") is { } outPath)
         {

@@ -5,7 +5,9 @@ namespace Cc.Bench.Vm;
 
 /// <summary>The markdown table of <c>Cc.Bench vm</c>: medians and ranges of each time from QEMU's start,
 /// and the ratio of each median to the floor's.</summary>
-internal sealed class VmBenchReport(IReadOnlyList<BootSample> floor, IReadOnlyList<BootSample> agent, int floorFailed, int agentFailed)
+/// With a baseline (another build's initramfs booted in the same rounds), its rows follow ours.
+internal sealed class VmBenchReport(IReadOnlyList<BootSample> floor, IReadOnlyList<BootSample> agent, int floorFailed, int agentFailed,
+    (IReadOnlyList<BootSample> Samples, int Failed, string Directory)? baseline = null)
 {
     public string Render()
     {
@@ -17,6 +19,12 @@ internal sealed class VmBenchReport(IReadOnlyList<BootSample> floor, IReadOnlyLi
         Row(table, "**agent ready**: first answered Check (initramfs.cpio)", agent.Select(s => s.ReadyMs), floorMedian, agentFailed);
         Row(table, "**first output**: first stdout byte of `echo hello` (busybox over 9p, crun)",
             agent.Where(s => s.FirstOutputMs is not null).Select(s => s.FirstOutputMs!.Value), floorMedian, agentFailed);
+        if (baseline is { } b)
+        {
+            Row(table, $"**baseline agent ready** ({b.Directory})", b.Samples.Select(s => s.ReadyMs), floorMedian, b.Failed);
+            Row(table, "**baseline first output**", b.Samples.Where(s => s.FirstOutputMs is not null).Select(s => s.FirstOutputMs!.Value),
+                floorMedian, b.Failed);
+        }
         Row(table, "QMP answered (the driver's StartAsync returns), floor runs", floor.Select(s => s.QmpMs), null, floorFailed);
         Row(table, "QMP answered, agent runs", agent.Select(s => s.QmpMs), null, agentFailed);
         return table.ToString();

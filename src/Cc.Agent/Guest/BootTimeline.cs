@@ -18,7 +18,9 @@ public static class BootTimeline
     public const string InitExec = "PID 1 created (kernel_init, before it runs /init)";
     public const string AgentMain = "agent main entered";
     public const string Mounted = "pseudo filesystems mounted";
-    public const string ModulesLoaded = "modules loaded";
+    public const string ModulesLoaded = "boot modules loaded";
+    public const string DeferredModulesLoaded = "deferred modules loaded (background)";
+    public const string DeferredModulesAwaited = "deferred modules awaited by a request";
     public const string ShareMounted = "share mounted";
     public const string Ready = "agent ready";
     public const string PortOpened = "agent port opened";

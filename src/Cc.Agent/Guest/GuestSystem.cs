@@ -14,11 +14,19 @@ public sealed class GuestSystem(ILogger logger)
     public const string SharedOptions = "trans=virtio,version=9p2000.L,msize=524288,cache=mmap";
 
     private volatile bool _ready;
+    // The modules of /etc/cc/modules that are not in the boot set, loaded on a background thread once the agent is
+    // ready (completed at once when there is nothing to defer, or the agent is not PID 1).
+    private readonly TaskCompletionSource _deferredModules = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _sharedMounted;
     private readonly Lock _shareLock = new();
     private bool _shareDeferred; // guarded by _shareLock after boot
 
     public bool Ready => _ready;
+
+    // Completes when every module of the image is loaded. A request that could need one that is loaded late (a NIC's
+    // virtio_net, a workload's overlay or bridge) awaits it first, so what a container sees is what it saw when all
+    // were loaded before ready; the boot's idle time (the host connecting, Check, CreateSandbox) absorbs the loading.
+    public Task DeferredModulesLoaded => _deferredModules.Task;
     public bool SharedMounted => _sharedMounted;
 
     public static string KernelRelease()
@@ -44,14 +52,21 @@ public sealed class GuestSystem(ILogger logger)
     }
 
     // Marks the agent ready without any set-up (not PID 1: tests, or a guest prepared by someone else).
-    public void MarkReady() => _ready = true;
+    public void MarkReady()
+    {
+        _ready = true;
+        _deferredModules.TrySetResult();
+    }
 
     // The pod's /dev/shm (docs/kubernetes.md): one tmpfs per VM, bound into every container of a CRI
     // pod, sized as containerd sizes the sandbox shm it makes for runc pods (64 MiB).
     public const string PodShmOptions = "mode=1777,size=65536k";
 
-    public void SetUpAsPid1(string modulesList, string modulesDirectory, string sharedDirectory, string podShmDirectory,
-        bool mountShare = true)
+    // bootModulesList names the modules loaded before ready (the agent's port, the share); the rest of modulesList
+    // are loaded after ready on a background thread (DeferredModulesLoaded). An image without a boot list (older
+    // builds) loads them all before ready.
+    public void SetUpAsPid1(string modulesList, string bootModulesList, string modulesDirectory, string sharedDirectory,
+        string podShmDirectory, bool mountShare = true)
     {
         const ulong hardened = LibC.MS_NOSUID | LibC.MS_NODEV | LibC.MS_NOEXEC;
         MountProc();
@@ -63,7 +78,9 @@ public sealed class GuestSystem(ILogger logger)
         Mount("cgroup2", "/sys/fs/cgroup", "cgroup2", hardened, "nsdelegate");
         EnableControllers("/sys/fs/cgroup/cgroup.subtree_control");
         BootTimeline.Mark(BootTimeline.Mounted);
-        LoadModules(modulesList, modulesDirectory);
+        var all = ReadModuleList(modulesList);
+        var boot = File.Exists(bootModulesList) ? ReadModuleList(bootModulesList) : all;
+        LoadModules(boot, modulesDirectory);
         BootTimeline.Mark(BootTimeline.ModulesLoaded);
         if (mountShare)
         {
@@ -79,6 +96,40 @@ public sealed class GuestSystem(ILogger logger)
         _ready = true;
         BootTimeline.Mark(BootTimeline.Ready);
         AgentLog.GuestStep(logger, "ready");
+        LoadDeferredModules([.. all.Except(boot, StringComparer.Ordinal)], modulesDirectory);
+    }
+
+    // Loads `modules` (in list order: each one's dependencies are in the boot set or before it) on a thread of its own at
+    // the lowest priority, so the agent's own start (the port, the first Check) goes first on the guest's vCPU.
+    private void LoadDeferredModules(IReadOnlyList<string> modules, string directory)
+    {
+        if (modules.Count == 0)
+        {
+            _deferredModules.TrySetResult();
+            return;
+        }
+
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                // PRIO_PROCESS with who = 0 sets the calling thread's nice value on Linux (a per-thread attribute).
+                _ = LibC.setpriority(LibC.PRIO_PROCESS, 0, 19);
+                LoadModules(modules, directory);
+            }
+            catch (Exception e)
+            {
+                // An exception escaping a thread ends the process, and PID 1's end panics the guest: log it instead.
+                AgentLog.GuestStepFailed(logger, "deferred modules", e.Message);
+            }
+            finally
+            {
+                BootTimeline.Mark(BootTimeline.DeferredModulesLoaded);
+                _deferredModules.TrySetResult();
+            }
+        })
+        { IsBackground = true, Name = "deferred modules" };
+        thread.Start();
     }
 
     // The share of a VM booted with cc.share=late (a template's clone): mounted at the pod's CreateSandbox, after the
@@ -94,6 +145,30 @@ public sealed class GuestSystem(ILogger logger)
             }
             return _sharedMounted;
         }
+    }
+
+    // crun re-executes itself on every command unless its binary lies on a read-only mount (crun 1.8's libcrun_rexec
+    // constructor, against CVE-2019-5736: a container rewriting the runtime through /proc/<pid>/exe): it copies itself
+    // into a sealed memfd, or binds itself read-only, and execs that, so every command loads and links twice, and under
+    // TCG the copy's fresh pages are translated anew each time. A read-only bind mount of the binary onto itself gives
+    // the same protection once, at boot (opening it for writing fails with EROFS; crun's is_self_cloned accepts a
+    // read-only file system as safe), and each command runs once (docs/performance.md, "Where a cold start goes").
+    // False, logged, when the mounts fail: crun then protects itself as before.
+    public bool MakeReadOnly(string path)
+    {
+        if (LibC.mount(path, path, "", LibC.MS_BIND, null) != 0)
+        {
+            AgentLog.GuestStepFailed(logger, $"bind {path}", LibC.ErrorText(LibC.LastError));
+            return false;
+        }
+
+        if (LibC.mount("", path, "", LibC.MS_REMOUNT | LibC.MS_BIND | LibC.MS_RDONLY, null) != 0)
+        {
+            AgentLog.GuestStepFailed(logger, $"read-only {path}", LibC.ErrorText(LibC.LastError));
+            return false;
+        }
+
+        return true;
     }
 
     // Mixes host-provided random bytes into the guest's pool and credits them (RNDADDENTROPY): every clone of a
@@ -177,25 +252,24 @@ public sealed class GuestSystem(ILogger logger)
         }
     }
 
-    // /etc/cc/modules: one module a line, dependencies first; a name means <dir>/<name>.ko, a path is
-    // used as is. finit_module's EEXIST (already loaded or built in) is success.
-    public unsafe void LoadModules(string listPath, string directory)
+    // /etc/cc/modules (and modules.boot): one module a line, dependencies first; blank lines and # comments skipped.
+    public IReadOnlyList<string> ReadModuleList(string listPath)
     {
         if (!File.Exists(listPath))
         {
             AgentLog.GuestStep(logger, $"no module list at {listPath}");
-            return;
+            return [];
         }
 
-        var loaded = 0;
-        foreach (var raw in File.ReadAllLines(listPath))
-        {
-            var line = raw.Trim();
-            if (line.Length == 0 || line.StartsWith('#'))
-            {
-                continue;
-            }
+        return [.. File.ReadAllLines(listPath).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#'))];
+    }
 
+    // A name means <dir>/<name>.ko, a path is used as is. finit_module's EEXIST (already loaded or built in) is success.
+    public unsafe void LoadModules(IReadOnlyList<string> modules, string directory)
+    {
+        var loaded = 0;
+        foreach (var line in modules)
+        {
             var path = line.Contains('/') ? line : Path.Combine(directory, line.EndsWith(".ko", StringComparison.Ordinal) ? line : line + ".ko");
             try
             {

@@ -25,6 +25,12 @@ internal static unsafe partial class LibC
     public const ulong MS_NOSUID = 2;
     public const ulong MS_NODEV = 4;
     public const ulong MS_NOEXEC = 8;
+    public const ulong MS_RDONLY = 1;
+    public const ulong MS_REMOUNT = 32;
+    public const ulong MS_BIND = 4096;
+
+    // setpriority(2) `which`: with who = 0 on Linux, the calling thread.
+    public const int PRIO_PROCESS = 0;
 
     public const short POSIX_SPAWN_SETSIGDEF = 0x04;
     public const short POSIX_SPAWN_SETSIGMASK = 0x08;
@@ -80,6 +86,12 @@ internal static unsafe partial class LibC
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int sethostname(byte* name, nuint length);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int setpriority(int which, uint who, int priority);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int umount2(string target, int flags);
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int clock_settime(int clock, TimeSpec* time);

@@ -30,6 +30,12 @@ public sealed partial class AgentService(ContainerManager containers, GuestSyste
         return ValueTask.FromResult(new CheckResponse { Ready = ready });
     }
 
+    private async Task AwaitDeferredModulesAsync(CancellationToken cancellationToken)
+    {
+        await guest.DeferredModulesLoaded.WaitAsync(cancellationToken);
+        BootTimeline.Mark(BootTimeline.DeferredModulesAwaited);
+    }
+
     public ValueTask<GetGuestDetailsResponse> GetGuestDetailsAsync(GetGuestDetailsRequest request, ServerCallContext context)
     {
         var details = new GetGuestDetailsResponse
@@ -66,7 +72,8 @@ public sealed partial class AgentService(ContainerManager containers, GuestSyste
             // A clone of a template booted with cc.share=late: the pod's share is mounted now, after the restore.
             guest.EnsureSharedMounted(options.SharedDirectory);
 
-            // After the modules (virtio_net) loaded at boot; the guest's root network namespace is the pod's.
+            // After every module loaded (virtio_net is loaded after ready); the guest's root network namespace is the pod's.
+            await AwaitDeferredModulesAsync(context.CancellationToken);
             await _network.ApplyAsync(request.Network, request.Hostname, context.CancellationToken);
 
             // The pod's network sysctls go to the guest's root network namespace, the pod's network
@@ -106,6 +113,8 @@ public sealed partial class AgentService(ContainerManager containers, GuestSyste
                 Protocol.V1.PodRole.Container => Containers.PodRole.Container,
                 _ => throw AgentErrorException.Invalid($"unknown pod_role {(int)request.PodRole}"),
             }, request.SandboxContainerId);
+            // A workload may mount overlay or make a bridge at once: it gets the guest with every module loaded.
+            await AwaitDeferredModulesAsync(context.CancellationToken);
             var pid = await containers.CreateAsync(request.ContainerId, request.OciSpecJson.Memory, request.RootfsPath,
                 stdio.Terminal, stdio.Stdin, placement, context.CancellationToken);
             BootTimeline.Mark(BootTimeline.CreateAnswered);
