@@ -22,6 +22,8 @@ packages=(
   # (golang-github-gogo-protobuf-dev also gives integration/Cc.Integration.Cri the gogo.proto that the CRI api.proto imports)
   # tooling used by tests and benchmarks
   socat procps psmisc iproute2 util-linux ca-certificates curl
+  # the shim's port-forward NAT rule in each pod's netns (docs/networking.md, "Port forwarding"); the CRI tier reads it
+  iptables
   # make fuzz: coverage-guided fuzzing of the parsers (SharpFuzz drives AFL++)
   afl++
 )

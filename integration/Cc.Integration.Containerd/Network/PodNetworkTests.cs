@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using Cc.Integration.Containerd.Harness;
 using Cc.Shim.Network;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -44,6 +46,41 @@ public sealed class PodNetworkTests
             (await netns.InPodAsync(Budget, "/usr/sbin/ip", "-o", "addr", "show", "dev", "eth0")).ShouldContain(netns.PodAddress);
             File.Exists(Path.Combine(runDirectory, NetworkRecord.FileName)).ShouldBeFalse();
             network.Detach(); // idempotent
+        }
+        finally
+        {
+            Directory.Delete(runDirectory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Attach_redirects_a_dial_of_localhost_in_the_namespace_to_its_listener_which_reads_the_port_and_detach_removes_the_rule()
+    {
+        await using var netns = await TestNetns.CreateAsync(Budget);
+        var runDirectory = Directory.CreateTempSubdirectory("cc-net-test.").FullName;
+        try
+        {
+            var network = PodNetwork.Attach(netns.Path, runDirectory, NsenterRunner.Instance, NullLogger.Instance);
+            var listener = network.Forwarding.ShouldNotBeNull("loopback is up and iptables is installed");
+            (await netns.InPodAsync(Budget, "/usr/sbin/iptables", "-t", "nat", "-S", "OUTPUT"))
+                .ShouldContain($"-A OUTPUT -d 127.0.0.1/32 -p tcp -m tcp ! --dport {listener.Port} -j REDIRECT --to-ports {listener.Port}");
+            NetworkRecord.Read(runDirectory)!.PortForwardPort.ShouldBe(listener.Port);
+
+            // What containerd's port-forward goroutine does: dial 127.0.0.1:<port> from a thread inside the namespace.
+            using var dialer = NetnsThread.Run(netns.Path, "test-dial", () =>
+            {
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                socket.Connect(new IPEndPoint(IPAddress.Loopback, 8080));
+                return socket;
+            });
+            using var accepted = await listener.Socket.AcceptAsync(Budget);
+            listener.DestinationPort(accepted).ShouldBe(8080);
+
+            network.Detach();
+
+            (await netns.InPodAsync(Budget, "/usr/sbin/iptables", "-t", "nat", "-S", "OUTPUT")).ShouldNotContain("REDIRECT");
+            Should.Throw<ObjectDisposedException>(() => listener.Socket.Listen(1));
+            File.Exists(Path.Combine(runDirectory, NetworkRecord.FileName)).ShouldBeFalse();
         }
         finally
         {

@@ -5,7 +5,7 @@ namespace Cc.Integration.Cri.Harness;
 
 // What the shim adds to a pod's network (docs/networking.md): a tap per mirrored interface, inside the pod's network
 // namespace, and an ingress qdisc on the tap and on CNI's veth, each with a u32 filter whose mirred action redirects
-// to the other device. None of it may outlive the pod, in the pod's namespace (which CNI DEL removes) or anywhere
+// to the other device; and the port-forward NAT rule (a REDIRECT in the namespace's nat OUTPUT chain). None of it may outlive the pod, in the pod's namespace (which CNI DEL removes) or anywhere
 // else: a tap of ours in the host's root namespace would be one the shim made on the wrong thread.
 internal static partial class PodLeftovers
 {
@@ -47,6 +47,13 @@ internal static partial class PodLeftovers
             {
                 found.Add($"tc filter left in {where}: ingress of {dev} redirects to {redirect.Groups[1].Value}");
             }
+        }
+        // The port-forward rule lives in the pod's namespace only; the host's own NAT rules are not ours to judge.
+        if (netns is not null)
+        {
+            var nat = await RunInAsync(netns, "iptables", "-w", "5", "-t", "nat", "-S", "OUTPUT");
+            found.AddRange(nat.Split('\n').Where(rule => rule.Contains("-j REDIRECT", StringComparison.Ordinal))
+                .Select(rule => $"NAT rule left in {where}: {rule.Trim()}"));
         }
         return found;
     }

@@ -38,6 +38,16 @@ internal static partial class AgentLog
     [LoggerMessage(202, LogLevel.Warning, "guest: {Step} failed: {Reason}")]
     public static partial void GuestStepFailed(ILogger logger, string step, string reason);
 
+    // Port forwards (PortForwards): per connection, so Debug.
+    [LoggerMessage(910, LogLevel.Debug, "port forward {StreamId}: connected to {Port} at {Endpoint}")]
+    public static partial void PortForwardOpened(ILogger logger, ulong streamId, int port, string endpoint);
+
+    [LoggerMessage(911, LogLevel.Debug, "port forward {StreamId}: closed")]
+    public static partial void PortForwardClosed(ILogger logger, ulong streamId);
+
+    [LoggerMessage(912, LogLevel.Information, "sandbox destroyed: {Count} port forwards closed")]
+    public static partial void PortForwardsClosed(ILogger logger, int count);
+
     [LoggerMessage(301, LogLevel.Warning, "request {Method} failed: {Code} {Message}")]
     public static partial void RequestFailed(ILogger logger, string method, string code, string message);
 

@@ -19,6 +19,7 @@ public sealed partial class AgentService(ContainerManager containers, GuestSyste
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger("Cc.Agent.Service");
     private readonly GuestNetwork _network = GuestNetwork.ForThisProcess(loggerFactory.CreateLogger("Cc.Agent.Network"));
+    private readonly PortForwards _forwards = new(loggerFactory.CreateLogger("Cc.Agent.PortForward"));
 
     public ValueTask<CheckResponse> CheckAsync(CheckRequest request, ServerCallContext context)
     {
@@ -99,7 +100,14 @@ public sealed partial class AgentService(ContainerManager containers, GuestSyste
 
     public ValueTask<DestroySandboxResponse> DestroySandboxAsync(DestroySandboxRequest request, ServerCallContext context) =>
         Guard(nameof(DestroySandboxAsync), async () =>
-            new DestroySandboxResponse { RemovedContainers = await containers.RemoveAllAsync(context.CancellationToken) });
+        {
+            // Port forwards first: a connection to a container about to be killed would only see it reset.
+            if (_forwards.CloseAll() is > 0 and var closed)
+            {
+                AgentLog.PortForwardsClosed(_logger, closed);
+            }
+            return new DestroySandboxResponse { RemovedContainers = await containers.RemoveAllAsync(context.CancellationToken) };
+        });
 
     public ValueTask<CreateContainerResponse> CreateContainerAsync(CreateContainerRequest request, ServerCallContext context) =>
         Guard(nameof(CreateContainerAsync), async () =>
@@ -264,6 +272,31 @@ public sealed partial class AgentService(ContainerManager containers, GuestSyste
         {
             containers.ResizePty(request.ContainerId, request.ExecId, request.Columns, request.Rows);
             return Task.FromResult(new ResizePtyResponse());
+        });
+
+    public ValueTask<OpenPortForwardResponse> OpenPortForwardAsync(OpenPortForwardRequest request, ServerCallContext context) =>
+        Guard(nameof(OpenPortForwardAsync), async () =>
+            new OpenPortForwardResponse { StreamId = await _forwards.OpenAsync(request.Port, context.CancellationToken) });
+
+    public ValueTask<ReadPortForwardResponse> ReadPortForwardAsync(ReadPortForwardRequest request, ServerCallContext context) =>
+        Guard(nameof(ReadPortForwardAsync), async () =>
+        {
+            var data = await _forwards.ReadAsync(request.StreamId, (int)Math.Min(request.MaxBytes, int.MaxValue), context.CancellationToken);
+            // A fresh buffer per read, never reused: wrapped without a copy.
+            return new ReadPortForwardResponse { Data = UnsafeByteOperations.UnsafeWrap(data) };
+        });
+
+    public ValueTask<WritePortForwardResponse> WritePortForwardAsync(WritePortForwardRequest request, ServerCallContext context) =>
+        Guard(nameof(WritePortForwardAsync), async () => new WritePortForwardResponse
+        {
+            Written = (uint)await _forwards.WriteAsync(request.StreamId, request.Data.Memory, context.CancellationToken),
+        });
+
+    public ValueTask<ClosePortForwardResponse> ClosePortForwardAsync(ClosePortForwardRequest request, ServerCallContext context) =>
+        Guard(nameof(ClosePortForwardAsync), () =>
+        {
+            _forwards.Close(request.StreamId, request.WriteOnly);
+            return Task.FromResult(new ClosePortForwardResponse());
         });
 
     private ValueTask<ReadStreamResponse> ReadAsync(ReadStreamRequest request, ContainerManager.OutputStream stream,

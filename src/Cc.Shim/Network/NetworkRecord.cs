@@ -15,6 +15,9 @@ public sealed class NetworkRecord
 
     [JsonPropertyName("mirrors")] public List<MirrorRecord> Mirrors { get; set; } = [];
 
+    /// <summary>The port-forward listener's port, which names the NAT rule in the namespace (PortForwardRule); 0: none.</summary>
+    [JsonPropertyName("port_forward_port")] public int PortForwardPort { get; set; }
+
     public void Write(string runDirectory)
     {
         var path = Path.Combine(runDirectory, FileName);

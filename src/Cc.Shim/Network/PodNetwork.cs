@@ -17,8 +17,9 @@ public sealed partial class PodNetwork
     private readonly ILogger _logger;
 
     private PodNetwork(string netnsPath, string runDirectory, IReadOnlyList<GuestInterface> interfaces,
-        IReadOnlyList<NetnsRoute> routes, INetnsRunner runner, ILogger logger)
+        IReadOnlyList<NetnsRoute> routes, PortForwardListener? forwarding, INetnsRunner runner, ILogger logger)
     {
+        Forwarding = forwarding;
         NetnsPath = netnsPath;
         RunDirectory = runDirectory;
         Interfaces = interfaces;
@@ -35,6 +36,13 @@ public sealed partial class PodNetwork
 
     /// <summary>The namespace's IPv4 routes that name a mirrored interface (the kernel's own link routes excluded).</summary>
     public IReadOnlyList<NetnsRoute> Routes { get; }
+
+    /// <summary>
+    /// The listener containerd's port-forward dials are redirected to (docs/networking.md, "Port forwarding"); null
+    /// when it could not be set up (no loopback in the namespace, no iptables): PortForward then fails as before.
+    /// Owned here until <see cref="Detach"/>.
+    /// </summary>
+    public PortForwardListener? Forwarding { get; }
 
     /// <summary>
     /// Mirrors every ethernet interface of the namespace at <paramref name="netnsPath"/> into a tap of its own
@@ -67,6 +75,7 @@ public sealed partial class PodNetwork
             record.Write(runDirectory);
         }
         List<GuestInterface> interfaces = [];
+        PortForwardListener? forwarding = null;
         try
         {
             foreach (var mirror in mirrors)
@@ -80,6 +89,7 @@ public sealed partial class PodNetwork
                 }
                 Log.Mirrored(logger, i.Name, i.MacAddress, string.Join(' ', i.Addresses), i.Mtu, mirror.TapName, netnsPath);
             }
+            forwarding = SetUpForwarding(netnsPath, record, runDirectory, runner, logger);
         }
         catch
         {
@@ -87,12 +97,48 @@ public sealed partial class PodNetwork
             {
                 i.Tap.Dispose();
             }
+            forwarding?.Dispose();
             TearDown(record, runDirectory, runner, logger);
             throw;
         }
         var names = mirrors.Select(m => m.Interface.Name).ToHashSet(StringComparer.Ordinal);
         return new PodNetwork(netnsPath, runDirectory, interfaces,
-            [.. snapshot.Routes.Where(r => names.Contains(r.Device))], runner, logger);
+            [.. snapshot.Routes.Where(r => names.Contains(r.Device))], forwarding, runner, logger);
+    }
+
+    /// <summary>
+    /// The listener and its NAT rule (<see cref="PortForwardRule"/>), recorded before the rule is added. Port
+    /// forwarding is not what the pod runs on: when it cannot be set up the pod starts without it, with a warning.
+    /// </summary>
+    private static PortForwardListener? SetUpForwarding(string netnsPath, NetworkRecord record, string runDirectory,
+        INetnsRunner runner, ILogger logger)
+    {
+        PortForwardListener listener;
+        try
+        {
+            listener = PortForwardListener.Open(netnsPath);
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
+        {
+            Log.ForwardingUnavailable(logger, netnsPath, e.Message);
+            return null;
+        }
+        record.PortForwardPort = listener.Port;
+        record.Write(runDirectory);
+        try
+        {
+            runner.Run(netnsPath, PortForwardRule.Add(listener.Port));
+        }
+        catch (NetworkSetupException e)
+        {
+            listener.Dispose();
+            record.PortForwardPort = 0;
+            record.Write(runDirectory);
+            Log.ForwardingUnavailable(logger, netnsPath, e.Message);
+            return null;
+        }
+        Log.ForwardingReady(logger, listener.Port, netnsPath);
+        return listener;
     }
 
     /// <summary>The interfaces and routes of the namespace, as <c>ip</c> reports them.</summary>
@@ -113,6 +159,7 @@ public sealed partial class PodNetwork
     public void Detach()
     {
         ReleaseTaps();
+        Forwarding?.Dispose();
         if (NetworkRecord.Read(RunDirectory) is { } record)
         {
             TearDown(record, RunDirectory, _runner, _logger);
@@ -126,8 +173,12 @@ public sealed partial class PodNetwork
     public static void TearDown(NetworkRecord record, string runDirectory, INetnsRunner runner, ILogger logger)
     {
         var complete = true;
-        if (record.NetnsPath.Length > 0 && File.Exists(record.NetnsPath) && record.Mirrors.Count > 0)
+        if (record.NetnsPath.Length > 0 && File.Exists(record.NetnsPath) && (record.Mirrors.Count > 0 || record.PortForwardPort > 0))
         {
+            if (record.PortForwardPort > 0 && !RemoveForwardingRule(record, runner, logger))
+            {
+                complete = false;
+            }
             try
             {
                 var links = IpJsonParser.ParseAddresses(runner.Run(record.NetnsPath, new NetnsCommand("ip", ["-j", "addr", "show"])))
@@ -168,6 +219,31 @@ public sealed partial class PodNetwork
         }
     }
 
+    /// <summary>Deletes the port-forward rule if it is there; false when it is and could not be deleted.</summary>
+    private static bool RemoveForwardingRule(NetworkRecord record, INetnsRunner runner, ILogger logger)
+    {
+        try
+        {
+            runner.Run(record.NetnsPath, PortForwardRule.Check(record.PortForwardPort));
+        }
+        catch (NetworkSetupException)
+        {
+            // -C exits non-zero when the rule is not there (or iptables is gone, and with it any way to have added it).
+            return true;
+        }
+        var delete = PortForwardRule.Delete(record.PortForwardPort);
+        try
+        {
+            runner.Run(record.NetnsPath, delete);
+            return true;
+        }
+        catch (NetworkSetupException e)
+        {
+            Log.TearDownFailed(logger, e, delete.ToString(), record.NetnsPath);
+            return false;
+        }
+    }
+
     private static IReadOnlyList<string> QdiscKinds(string netnsPath, string device, INetnsRunner runner) =>
         IpJsonParser.ParseQdiscKinds(runner.Run(netnsPath, new NetnsCommand("tc", ["-j", "qdisc", "show", "dev", device])));
 
@@ -182,5 +258,13 @@ public sealed partial class PodNetwork
 
         [LoggerMessage(EventId = 402, Level = LogLevel.Warning, Message = "Pod network: '{Command}' in {Netns} failed during teardown")]
         public static partial void TearDownFailed(ILogger logger, Exception e, string command, string netns);
+
+        [LoggerMessage(EventId = 910, Level = LogLevel.Information,
+            Message = "Pod network: port forwarding listens on 127.0.0.1:{Port} in {Netns}; local TCP to 127.0.0.1 is redirected to it")]
+        public static partial void ForwardingReady(ILogger logger, int port, string netns);
+
+        [LoggerMessage(EventId = 911, Level = LogLevel.Warning,
+            Message = "Pod network: no port forwarding for {Netns} (CRI PortForward will fail): {Reason}")]
+        public static partial void ForwardingUnavailable(ILogger logger, string netns, string reason);
     }
 }

@@ -11,9 +11,8 @@ namespace Cc.Shim.Network;
 /// copy to QEMU and closed its own, the tap ends with QEMU, even when nobody is left to clean up.
 /// </summary>
 /// <remarks>
-/// /dev/net/tun binds a device to the network namespace of the thread that opens it, so the open happens on a thread
-/// of its own that first <c>setns</c>es into the pod's namespace. That thread is a fresh one, never a pool thread,
-/// and it ends right after: no other code ever runs in the pod's namespace by accident.
+/// /dev/net/tun binds a device to the network namespace of the thread that opens it, so the open happens on a
+/// <see cref="NetnsThread"/> inside the pod's namespace.
 /// </remarks>
 public static class TapDevice
 {
@@ -27,44 +26,12 @@ public static class TapDevice
         {
             throw new ArgumentException($"tap name \"{name}\" must be 1..{LibC.IFNAMSIZ - 1} bytes", nameof(name));
         }
-        SafeFileHandle? handle = null;
-        Exception? failure = null;
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                handle = CreateHere(netnsPath, name);
-            }
-            catch (Exception e)
-            {
-                failure = e;
-            }
-        })
-        { IsBackground = true, Name = "cc-tap-" + name };
-        thread.Start();
-        thread.Join();
-        return failure is not null ? throw failure : handle!;
+        return NetnsThread.Run(netnsPath, "cc-tap-" + name, () => CreateHere(netnsPath, name));
     }
 
-    // Runs on the dedicated thread only: setns changes the calling thread's namespace for the rest of its life.
+    // Runs on NetnsThread's thread, inside the pod's namespace: /dev/net/tun binds the device to the opener's.
     private static unsafe SafeFileHandle CreateHere(string netnsPath, string name)
     {
-        var ns = LibC.open(netnsPath, LibC.O_RDONLY | LibC.O_CLOEXEC, 0);
-        if (ns < 0)
-        {
-            throw new IOException($"open network namespace {netnsPath}: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
-        }
-        try
-        {
-            if (LibC.setns(ns, LibC.CLONE_NEWNET) != 0)
-            {
-                throw new IOException($"setns {netnsPath}: {LibC.ErrorText(Marshal.GetLastPInvokeError())}");
-            }
-        }
-        finally
-        {
-            LibC.close(ns);
-        }
         var fd = LibC.open("/dev/net/tun", LibC.O_RDWR | LibC.O_CLOEXEC, 0);
         if (fd < 0)
         {

@@ -16,7 +16,7 @@ namespace Cc.Shim.Sandbox;
 /// (bounded by hypervisor.boot_timeout_seconds) and announces the sandbox to it. Records the VMM pid in
 /// <c>vmm.pid</c> so a <c>delete</c> after a daemon crash can find the VM. Each resource of the session (the taps
 /// and their redirects, QEMU and its pid file, the agent connection, the clock sync) registers its release on the
-/// session's <see cref="CleanupStack"/> as it is acquired: a launch that fails half-way and the session's end run the
+/// session's <see cref="CleanupStack"/> as it is acquired (and the port forwarder, once the agent answers): a launch that fails half-way and the session's end run the
 /// same stack, in reverse.
 /// </summary>
 public sealed partial class QemuVmLauncher(IHypervisor hypervisor, ConfigurationHolder configuration, ILoggerFactory loggerFactory)
@@ -111,7 +111,18 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
             var resize = vm.Hotplug is { } hotplug
                 ? new QemuVmResize(hotplug, (count, token) => OnlineCpusAsync(agent, count, token), _logger, request.SandboxId)
                 : null;
-            return new QemuSandboxVm(vm, new AgentGuest(agent, agentSettings.Deadlines()), agent,
+            var guest = new AgentGuest(agent, agentSettings.Deadlines());
+            if (network?.Forwarding is { } listener)
+            {
+                // Stopped before the agent connection closes (the stack runs in reverse); the listener stays the
+                // network's, closed when it is detached. Its connections outlive this Create: the Task API caller's
+                // deadline must not flow into their agent calls (this async method's flow ends here anyway).
+                CallerDeadline.Detach();
+                var forwarder = PortForwarder.Start(listener, (port, token) => AgentPortConnection.OpenAsync(guest, port, token),
+                    _logger, request.SandboxId);
+                session.Register("stop port forwarding", _ => forwarder.DisposeAsync().AsTask());
+            }
+            return new QemuSandboxVm(vm, guest, agent,
                 TimeSpan.FromSeconds(settings.StopGraceSeconds), session, clock) { Resize = resize };
         }
         // The boot's failures, not the guest's answers: a CreateSandbox the agent refuses keeps its own status code.
