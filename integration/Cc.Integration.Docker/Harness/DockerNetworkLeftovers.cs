@@ -4,8 +4,7 @@ namespace Cc.Integration.Docker.Harness;
 
 /// <summary>
 /// What a removed container's network left on the host: its network namespace (the one dockerd's SandboxKey named,
-/// identified by its nsfs inode while the container ran) still held by a process or a mount, the SandboxKey file, and
-/// veths still enslaved to the instance's bridge. The namespace going takes our tap and tc redirects with it (they
+/// identified by its nsfs inode while the container ran) still held by a process or a mount, and veths still enslaved to the instance's bridge. The namespace going takes our tap and tc redirects with it (they
 /// live only there: docs/networking.md); the shim's own bind of it lives in the daemon's mount namespace, which ends
 /// with the shim. Shims, QEMU, mounts and run directories are <see cref="DockerLeftovers"/>' part.
 /// </summary>
@@ -29,13 +28,11 @@ internal static class DockerNetworkLeftovers
     }
 
     /// <summary>Everything of the container's network still present, one line each; veths that were there before excepted.</summary>
-    public static IReadOnlyList<string> Find(PrivateDocker docker, string sandboxKey, string netnsId, IReadOnlySet<string> vethsBefore)
+    public static IReadOnlyList<string> Find(PrivateDocker docker, string netnsId, IReadOnlySet<string> vethsBefore)
     {
         List<string> found = [];
-        if (File.Exists(sandboxKey))
-        {
-            found.Add($"SandboxKey file left: {sandboxKey}");
-        }
+        // The SandboxKey file itself is dockerd's: it unmounts it at once and deletes it in its periodic garbage
+        // collection (libnetwork osl, about a minute later), under runc as under cc. A mount of it is checked below.
         foreach (var directory in Directory.EnumerateDirectories("/proc"))
         {
             if (!int.TryParse(Path.GetFileName(directory), out var pid))
