@@ -86,7 +86,8 @@ public sealed class OciHooksTests
         using var dir = new TempDir();
         var output = Path.Combine(dir.Path, "out");
         // argv[0] as the spec gives it (dockerd's re-exec dispatches on it), the hook's env only, the state verbatim.
-        var hook = new OciHook("/bin/sh", ["my-argv0", "-c", "echo \"$0|$X|$(env | grep -c .)\" > \"$OUT\"; cat >> \"$OUT\"", "my-argv0"],
+        var hook = new OciHook("/bin/sh",
+            ["my-argv0", "-c", "echo \"$(tr '\\0' '\\n' < /proc/$$/cmdline | head -n 1)|$X|$(env | grep -c .)\" > \"$OUT\"; cat >> \"$OUT\""],
             ["X=42", $"OUT={output}"], 10);
 
         await HookRunner.RunAsync("test hook", hook, State, CancellationToken.None);
