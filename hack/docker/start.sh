@@ -12,8 +12,13 @@
 #
 # Docker reaches our shim through containerd: daemon.json's runtimes.cc.runtimeType io.containerd.cc.v2 is handed to
 # containerd, which resolves containerd-shim-cc-v2 on ITS PATH, which starts with build/bin (protocol.md §2.1).
-# No iptables, no docker0 (--iptables=false, --bridge=none): containers get only their loopback, so the instance
-# changes nothing in the host's network and needs neither iptables nor a bridge.
+# Networking: a bridge of the instance's own (ccd-<hash of DIR>, never docker0) with a /24 of its own from
+# 10.231.0.0/16 is Docker's default network, so containers get Docker's IP, routes and published ports as on any host
+# (docs/docker.md, "Networking"). No iptables (--iptables=false): other instances and other users of this host share
+# the kernel's tables, and Docker's chains (DOCKER, DOCKER-USER) are global names. Published ports go through
+# docker-proxy (userland-proxy), which listens on the host port and connects to the container's IP over the bridge:
+# no NAT rule is needed. The containers cannot reach beyond the host (no forwarding, no masquerade). stop.sh deletes
+# the bridge and any iptables rule that names it.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -48,11 +53,17 @@ chmod 0711 "$dir"
 log=$dir/dockerd.log
 : >"$log"
 
+# The bridge's name: IFNAMSIZ allows 15 bytes; unique per instance directory.
+bridge=ccd-$(printf %s "$dir" | sha1sum | cut -c1-8)
+
 # Written before anything starts, so stop.sh can clean up a start that fails half-way.
 write_env() {
   cat >"$dir/env" <<ENV
 CC_DOCKER_DIR=$dir
 CC_DOCKERD_PID=${pid:-}
+CC_DOCKER_BRIDGE=$bridge
+CC_DOCKER_SUBNET=${subnet:-}
+CC_DOCKER_POOL=${pool:-}
 CC_DOCKERD_LOG=$log
 CC_CONTAINERD_DIR=$dir/ctrd
 DOCKER_HOST=unix://$dir/docker.sock
@@ -65,6 +76,30 @@ fail() {
   bash "$cc_repo/hack/docker/stop.sh" "$dir" >&2 || true
   exit 1
 }
+
+# The bridge, with the first 10.231.N.1/24 no interface or route of this host uses (under a lock: instances start
+# at the same time), and 10.232.N.0/24 for the networks `docker network create` makes (default-address-pools).
+make_bridge() {
+  exec 9>/tmp/cc-docker.subnet.lock
+  flock 9
+  local used n
+  used=$(ip -4 -o addr show; ip -4 route show table all)
+  for n in $(seq 1 254); do
+    if ! grep -qE "(^|[^0-9])10\.23[12]\.$n\.[0-9]" <<<"$used"; then
+      subnet=10.231.$n.0/24 pool=10.232.$n.0/24
+      write_env
+      ip link add "$bridge" type bridge || return 1
+      ip addr add "10.231.$n.1/24" dev "$bridge" || return 1
+      ip link set "$bridge" up || return 1
+      flock -u 9
+      exec 9>&-
+      return 0
+    fi
+  done
+  echo "docker: no free 10.231.N.0/24 for the bridge" >&2
+  return 1
+}
+make_bridge || fail "the bridge $bridge could not be made"
 
 bash "$cc_repo/hack/containerd/start.sh" --version 1.7 --dir "$dir/ctrd" --log-level "$level" >/dev/null \
   || fail "the private containerd 1.7 did not start"
@@ -84,8 +119,10 @@ cat >"$dir/daemon.json" <<JSON
   "ip6tables": false,
   "ip-forward": false,
   "ip-masq": false,
-  "bridge": "none",
-  "userland-proxy": false,
+  "bridge": "$bridge",
+  "default-address-pools": [{ "base": "$pool", "size": 26 }],
+  "userland-proxy": true,
+  "userland-proxy-path": "$cc_repo/build/trixie/root/usr/sbin/docker-proxy",
   "exec-opts": ["native.cgroupdriver=cgroupfs"],
   "runtimes": {
     "cc": {

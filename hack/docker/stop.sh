@@ -5,7 +5,9 @@
 # 2. stop dockerd (TERM, then KILL after 20 s: its own shutdown gives containers 15 s);
 # 3. hack/containerd/stop.sh on the instance's containerd: tasks, containerd, leftover shims and VMs, shim sockets;
 # 4. unmount everything under DIR (overlay2 layers, netns files) deepest first and delete DIR (--keep leaves it,
-#    e.g. to read dockerd.log; the containerd dir is kept with it).
+#    e.g. to read dockerd.log; the containerd dir is kept with it);
+# 5. delete the instance's bridge and every iptables rule that names it (start.sh adds none: --iptables=false),
+#    then fail if any is still there.
 # Idempotent; exits 0 unless something could not be removed.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -40,5 +42,27 @@ for m in $(awk -v d="$dir/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinf
 done
 if [ "$keep" != --keep ]; then
   rm -rf "$dir" || status=1
+fi
+
+# 5. The network. Veths of containers dockerd did not remove go with the bridge they are enslaved to only if deleted
+#    themselves: each one whose master is the bridge is deleted first (its peer, in a container's netns, goes with it).
+bridge=${CC_DOCKER_BRIDGE:-}
+if [ -n "$bridge" ] && ip link show dev "$bridge" >/dev/null 2>&1; then
+  for veth in $(ip -o link show master "$bridge" 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }'); do
+    ip link del "$veth" 2>/dev/null
+  done
+  ip link del "$bridge" || { echo "docker: cannot delete bridge $bridge" >&2; status=1; }
+fi
+if [ -n "$bridge" ] && command -v iptables >/dev/null; then
+  for table in filter nat mangle raw; do
+    iptables -w -t "$table" -S 2>/dev/null | grep -F -- "$bridge" | grep '^-A ' | while read -r rule; do
+      # shellcheck disable=SC2086
+      iptables -w -t "$table" -D ${rule#-A } || echo "docker: cannot delete iptables rule: $rule" >&2
+    done
+    if iptables -w -t "$table" -S 2>/dev/null | grep -qF -- "$bridge"; then
+      echo "docker: iptables rules naming $bridge are left in table $table" >&2
+      status=1
+    fi
+  done
 fi
 exit $status

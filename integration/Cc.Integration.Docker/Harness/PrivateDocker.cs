@@ -23,6 +23,17 @@ internal sealed class PrivateDocker : IAsyncDisposable
     /// <summary>The instance dir: daemon.json, dockerd.log, docker.sock, data/, exec/, cli/, ctrd/ (the containerd instance).</summary>
     public string Directory { get; }
 
+    /// <summary>The instance's own bridge, Docker's default network (hack/docker/start.sh: <c>ccd-&lt;hash&gt;</c>).</summary>
+    public string Bridge => EnvValue("CC_DOCKER_BRIDGE");
+
+    /// <summary>The bridge's IPv4 subnet, <c>10.231.N.0/24</c>.</summary>
+    public string Subnet => EnvValue("CC_DOCKER_SUBNET");
+
+    private string EnvValue(string key) =>
+        File.ReadAllLines(Path.Combine(Directory, "env")).Select(l => l.Split('=', 2)).FirstOrDefault(kv => kv[0] == key) is [_, var value]
+            ? value
+            : throw new InvalidOperationException($"{key} is not in {Directory}/env");
+
     /// <summary>containerd's gRPC socket: the `-address` every shim gets, hashed into its socket name.</summary>
     public string ContainerdAddress => Path.Combine(Directory, "ctrd", "containerd.sock");
 

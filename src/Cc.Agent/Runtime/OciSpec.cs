@@ -63,13 +63,25 @@ internal static class OciSpec
         }
         else if (spec["linux"] is JsonObject linux && linux["namespaces"] is JsonArray namespaces)
         {
+            var joinsPodNetwork = false;
             foreach (var ns in namespaces.OfType<JsonObject>().ToList())
             {
                 if (ns["type"]?.GetValue<string>() == "network" && ns["path"] is not null)
                 {
                     namespaces.Remove(ns);
+                    joinsPodNetwork = true;
                 }
                 ns.Remove("path");
+            }
+            // As for a pod's containers: its net.* sysctls were applied to the guest's root network namespace by
+            // CreateSandbox (the VM's first container's spec), and crun refuses them without a network namespace of the
+            // container's own ("requires a new network namespace"; Docker sets net.ipv4.ip_unprivileged_port_start).
+            if (joinsPodNetwork && linux["sysctl"] is JsonObject sysctl)
+            {
+                foreach (var name in sysctl.Select(p => p.Key).Where(PodNamespaces.IsNetworkSysctl).ToList())
+                {
+                    sysctl.Remove(name);
+                }
             }
         }
 

@@ -134,7 +134,7 @@ public static class ChildSpawner
             }
             Check(LibC.posix_spawnattr_setflags(attr, flags), "setflags");
 
-            IntPtr argv = StringArray(allocations, [options.Executable, .. options.Arguments]);
+            IntPtr argv = StringArray(allocations, [options.ArgumentZero ?? options.Executable, .. options.Arguments]);
             IntPtr envp = StringArray(allocations, [.. (options.Environment ?? CurrentEnvironment()).Select(kv => kv.Key + "=" + kv.Value)]);
             byte* path = Utf8(allocations, options.Executable);
             return OwnChildren.Start(() =>

@@ -12,8 +12,12 @@ public sealed record SpawnOptions
     /// <summary>An absolute path; there is no PATH search.</summary>
     public required string Executable { get; init; }
 
-    /// <summary>argv[1..]; argv[0] is <see cref="Executable"/>.</summary>
+    /// <summary>argv[1..]; argv[0] is <see cref="ArgumentZero"/>.</summary>
     public IReadOnlyList<string> Arguments { get; init; } = [];
+
+    /// <summary>argv[0]; null = <see cref="Executable"/>. An OCI hook's <c>args[0]</c> may differ from its path, and
+    /// programs that dispatch on argv[0] (dockerd's <c>libnetwork-setkey</c> re-exec) need it as the spec says.</summary>
+    public string? ArgumentZero { get; init; }
 
     /// <summary>The child's whole environment; null = a copy of this process's environment.</summary>
     public IReadOnlyDictionary<string, string>? Environment { get; init; }

@@ -77,7 +77,7 @@ public sealed class NsenterRunner : INetnsRunner
 
     // util-linux and iproute2 keep these in /usr/bin and /usr/sbin on Debian 12 (merged /usr); PATH may lack sbin
     // when containerd starts us, so the known places are tried first.
-    private static string Tool(string name)
+    internal static string Tool(string name)
     {
         foreach (var directory in (string[])["/usr/sbin", "/usr/bin", "/sbin", "/bin"])
         {

@@ -50,6 +50,10 @@ public sealed partial class PodSandbox
             // The watch lives as long as this VM is Ready; if the VM died meanwhile, its failure ends the process.
             life!.Watch(token => WatchExitAsync(container, process, life, vm, token));
             Log.ProcessStarted(_logger, key.ToString());
+            if (key.IsInit)
+            {
+                await RunPoststartAsync(container, vm.Pid).ConfigureAwait(false);
+            }
             return process.Pid;
         }
         finally
@@ -201,6 +205,7 @@ public sealed partial class PodSandbox
                 last = _containers.Count == 0 && _creating.Count == 0;
             }
             Log.ContainerDeleted(_logger, key.ContainerId);
+            await RunPoststopAsync(container).ConfigureAwait(false);
             if (last)
             {
                 await StopVmAsync(CancellationToken.None).ConfigureAwait(false);

@@ -100,17 +100,21 @@ public sealed partial class PodSandbox : IAsyncDisposable
             }
         }
         CleanupRegistration? rootfsRelease = null;
+        CleanupRegistration? netnsRelease = null;
         ISandboxVm? vm = null;
         try
         {
             var spec = await ReadSpecAsync(request.Bundle, cancellationToken).ConfigureAwait(false);
             var (sandboxSpec, membership) = ParseSpec(request.Bundle, spec, request.Id);
+            var hooks = ParseHooks(request.Bundle, spec);
             var limits = SandboxSpecParser.ContainerLimits(spec.Span);
             foreach (var label in SpecSecurityLabels.Find(spec.Span))
             {
                 Log.SecurityLabelIgnored(_logger, request.Id, label.Field, label.Value);
             }
             Io.ProcessIo.CheckClientFifosExist(request.Stdio);
+            (spec, sandboxSpec, netnsRelease) = await RunCreateHooksAsync(request, spec, sandboxSpec, hooks, cancellationToken)
+                .ConfigureAwait(false);
             vm = await EnsureVmAsync(sandboxSpec, cancellationToken).ConfigureAwait(false);
             // Registered before: a failure half-way leaves mounts that the release below removes.
             rootfsRelease = RegisterRootfs(request.Id);
@@ -125,7 +129,12 @@ public sealed partial class PodSandbox : IAsyncDisposable
             lock (_lock)
             {
                 _creating.Remove(request.Id);
-                _containers.Add(request.Id, new ShimContainer(request.Id, request.Bundle, init) { RootfsRelease = rootfsRelease, Limits = limits });
+                _containers.Add(request.Id, new ShimContainer(request.Id, request.Bundle, init)
+                {
+                    RootfsRelease = rootfsRelease,
+                    Limits = limits,
+                    Hooks = new ContainerHooks(hooks, OciState.Annotations(spec.Span)),
+                });
                 _events.Publish(new TaskCreated(_time.GetUtcNow(), request.Id, request.Bundle, request.Rootfs, request.Stdio,
                     init.Pid));
             }
@@ -145,6 +154,11 @@ public sealed partial class PodSandbox : IAsyncDisposable
             if (rootfsRelease is not null)
             {
                 await rootfsRelease.DisposeAsync().ConfigureAwait(false);
+            }
+            // A VM that booted on it keeps it until the VM stops (the stack's order); one that did not, nothing does.
+            if (netnsRelease is not null && vm is null)
+            {
+                await netnsRelease.DisposeAsync().ConfigureAwait(false);
             }
             throw;
         }
@@ -284,6 +298,19 @@ public sealed partial class PodSandbox : IAsyncDisposable
         try
         {
             return SandboxSpecParser.Parse(spec.Span, id);
+        }
+        catch (InvalidRequestException e)
+        {
+            throw new InvalidRequestException($"{Path.Combine(bundle, "config.json")}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The spec's hooks; a malformed entry is InvalidArgument naming the file, as for the rest of the spec.</summary>
+    private static OciHooks ParseHooks(string bundle, ReadOnlyMemory<byte> spec)
+    {
+        try
+        {
+            return OciHooks.Parse(spec.Span);
         }
         catch (InvalidRequestException e)
         {

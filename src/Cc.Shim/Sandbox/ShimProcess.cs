@@ -77,6 +77,9 @@ internal sealed class ShimContainer
     /// <summary>The container's memory and CPU limits as last set (Create, then each Update): what the VM's size follows.</summary>
     public PodResources Limits { get; set; } = PodResources.None;
 
+    /// <summary>The spec's hooks and annotations, for poststart and poststop (PodSandbox.Hooks).</summary>
+    public PodSandbox.ContainerHooks? Hooks { get; init; }
+
     /// <summary>Serialises lifecycle calls on this container (Start, Exec, Delete, Pause, Resume), which await the guest.</summary>
     public SemaphoreSlim Gate { get; } = new(1, 1);
 }
