@@ -17,7 +17,11 @@ namespace Cc.Shim.Tests;
 public sealed class AgentDeadlineTests : IAsyncLifetime
 {
     private static readonly TimeSpan Short = TimeSpan.FromMilliseconds(300);
-    private static readonly AgentDeadlines ShortDeadlines = new() { Create = Short, Start = Short, Kill = Short, Delete = Short, Other = Short };
+    private static readonly AgentDeadlines ShortDeadlines = new()
+    {
+        Create = Short, Start = Short, Kill = Short, Delete = Short, Other = Short,
+        SandboxSetup = Short, SandboxStop = Short, Clock = Short, Hotplug = Short,
+    };
 
     private readonly string _root = Directory.CreateTempSubdirectory("cc-deadline-").FullName;
     private readonly HungAgent _agent = new();
@@ -44,6 +48,11 @@ public sealed class AgentDeadlineTests : IAsyncLifetime
         { "delete", "RemoveContainer" },
         { "pause", "PauseContainer" },
         { "stats", "StatsContainer" },
+        // The VM's own calls (QemuVmLauncher): the same path, their own kinds.
+        { "create-sandbox", "CreateSandbox" },
+        { "set-time", "SetTime" },
+        { "online-cpus", "OnlineCpus" },
+        { "destroy-sandbox", "DestroySandbox" },
     };
 
     [Theory]
@@ -110,6 +119,29 @@ public sealed class AgentDeadlineTests : IAsyncLifetime
         await Should.ThrowAsync<Exception>(call.WithTimeout());
     }
 
+    /// <summary>
+    /// The deadlines the launcher's calls had before they went through <see cref="AgentGuest.CallAsync{TResponse}"/>
+    /// (10 s, 5 s, 30 + 5 s, 2 s) are what they send now, when no caller's deadline is earlier.
+    /// </summary>
+    [Theory]
+    [InlineData("create-sandbox", "CreateSandbox", 10)]
+    [InlineData("set-time", "SetTime", 5)]
+    [InlineData("online-cpus", "OnlineCpus", 35)]
+    [InlineData("destroy-sandbox", "DestroySandbox", 2)]
+    public async Task A_launcher_call_sends_its_own_default_deadline(string call, string method, int seconds)
+    {
+        var guest = await ConnectAsync(AgentDeadlines.Default);
+
+        var pending = Invoke(guest, call);
+        await Bounded.UntilAsync(() => _agent.Deadlines.ContainsKey(method), $"{method} reached the agent");
+
+        var left = _agent.Deadlines[method].ShouldNotBeNull($"{method} carried timeout_nano") - DateTimeOffset.UtcNow;
+        left.ShouldBeInRange(TimeSpan.FromSeconds(seconds) - TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(seconds));
+        await _client!.DisposeAsync(); // ends the call without waiting it out
+        _client = null;
+        await Should.ThrowAsync<Exception>(pending.WithTimeout());
+    }
+
     [Fact]
     public async Task A_long_poll_carries_no_deadline()
     {
@@ -134,6 +166,10 @@ public sealed class AgentDeadlineTests : IAsyncLifetime
         "delete" => guest.RemoveContainerAsync("c1", CancellationToken.None),
         "pause" => guest.PauseAsync("c1", CancellationToken.None),
         "stats" => guest.StatsAsync("c1", CancellationToken.None),
+        "create-sandbox" => guest.CreateSandboxAsync(new Cc.Agent.Protocol.V1.CreateSandboxRequest { SandboxId = "sb" }, CancellationToken.None),
+        "set-time" => guest.SetTimeAsync(DateTimeOffset.UtcNow, CancellationToken.None),
+        "online-cpus" => guest.OnlineCpusAsync(2, CancellationToken.None),
+        "destroy-sandbox" => guest.DestroySandboxAsync(CancellationToken.None),
         _ => throw new ArgumentOutOfRangeException(nameof(call)),
     };
 

@@ -34,4 +34,28 @@ public sealed class GuestClockSyncTests
         sent.Reader.TryRead(out _).ShouldBeFalse("nothing is sent after disposal");
         await sync.DisposeAsync(); // idempotent: the VM's stop and its disposal both end it
     }
+
+    [Fact]
+    public async Task The_loop_never_inherits_the_deadline_of_the_call_that_started_it()
+    {
+        var time = new ManualTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
+        var seen = new TaskCompletionSource<DateTimeOffset?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Started inside a Create whose containerd deadline has passed by the first tick, as the launch starts it.
+        var sync = await Task.Run(() =>
+        {
+            CallerDeadline.Set(DateTimeOffset.UtcNow - TimeSpan.FromSeconds(1));
+            return new GuestClockSync((_, _) =>
+            {
+                seen.TrySetResult(CallerDeadline.Current);
+                return Task.CompletedTask;
+            }, time, NullLogger.Instance, "sb");
+        });
+        await using (sync)
+        {
+            await Bounded.UntilAsync(() => time.ActiveTimers > 0, "the loop armed its timer");
+            time.Advance(GuestClockSync.Interval);
+
+            (await seen.Task.WithTimeout()).ShouldBeNull("a tick's SetTime carries its own deadline, not the boot's caller's");
+        }
+    }
 }

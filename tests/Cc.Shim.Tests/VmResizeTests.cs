@@ -31,6 +31,7 @@ public sealed class VmResizeTests
         await shim.CreateAsync("c1");
         var resize = new FakeResize(shim.Vm.Steps, Boot, Max);
         shim.Vm.Resize = resize;
+        shim.Vm.Steps.Clear();
         return (shim, resize);
     }
 
@@ -111,7 +112,7 @@ public sealed class VmResizeTests
 
         await UpdateAsync(shim, "c1", """{"memory":{"limit":1073741824}}""");
 
-        shim.Vm.Steps.ShouldBe(["cgroup c1"]);
+        shim.Vm.Steps.ShouldBe(["create c1", "cgroup c1"]);
     }
 
     [Fact]

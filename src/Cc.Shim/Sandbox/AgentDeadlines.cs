@@ -24,6 +24,24 @@ public sealed record AgentDeadlines
     /// <summary>Everything else a Task API call asks: Pause, Resume, Update, Stats, Pids, ResizePty, stdin writes and close.</summary>
     public TimeSpan Other { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>CreateSandbox, the launch's announcement of the pod to a booted guest (not configurable).</summary>
+    public TimeSpan SandboxSetup { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// DestroySandbox, the guest's orderly end before QEMU is stopped (not configurable): short, since QEMU's stop
+    /// follows either way and the answer only makes it gentler.
+    /// </summary>
+    public TimeSpan SandboxStop { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>SetTime of the clock sync (not configurable; <see cref="GuestClockSync.CallTimeout"/>): a late tick is abandoned.</summary>
+    public TimeSpan Clock { get; init; } = GuestClockSync.CallTimeout;
+
+    /// <summary>
+    /// OnlineCpus after a vCPU hot-plug (not configurable): the guest's own wait for the plugged CPUs
+    /// (<see cref="AgentGuest.OnlineCpusGuestWait"/>) plus 5 s for its answer.
+    /// </summary>
+    public TimeSpan Hotplug { get; init; } = AgentGuest.OnlineCpusGuestWait + TimeSpan.FromSeconds(5);
+
     public static AgentDeadlines Default { get; } = new();
 
     /// <summary>The deadline a call of <paramref name="kind"/> may take; null for a long-poll, which has none.</summary>
@@ -34,6 +52,10 @@ public sealed record AgentDeadlines
         AgentCallKind.Kill => Kill,
         AgentCallKind.Delete => Delete,
         AgentCallKind.Other => Other,
+        AgentCallKind.SandboxSetup => SandboxSetup,
+        AgentCallKind.SandboxStop => SandboxStop,
+        AgentCallKind.Clock => Clock,
+        AgentCallKind.Hotplug => Hotplug,
         AgentCallKind.LongPoll => null,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
@@ -62,6 +84,18 @@ public enum AgentCallKind
 
     /// <summary>Waits for an event (WaitProcess, ReadStdout/ReadStderr, GetOomEvent): no deadline on the wire.</summary>
     LongPoll,
+
+    /// <summary>CreateSandbox (the VM's launch).</summary>
+    SandboxSetup,
+
+    /// <summary>DestroySandbox (the VM's stop).</summary>
+    SandboxStop,
+
+    /// <summary>SetTime (the clock sync).</summary>
+    Clock,
+
+    /// <summary>OnlineCpus (a resize).</summary>
+    Hotplug,
 }
 
 /// <summary>

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Cc.Agent.Protocol;
 using Cc.Ttrpc;
 using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
 using V1 = Cc.Agent.Protocol.V1;
 
 namespace Cc.Shim.Sandbox;
@@ -198,6 +199,38 @@ public sealed class AgentGuest : IGuestStdio
             .ConfigureAwait(false);
         return list.Processes.Select(p => new GuestProcess((uint)p.Pid, p.CommandLine, p.ExecId)).ToList();
     }
+
+    // The VM's own calls (QemuVmLauncher): announce the pod, keep its clock, online hot-plugged CPUs, end it. Each goes
+    // through CallAsync like a container's call, with its kind's deadline.
+
+    /// <summary>How long the guest waits for hot-plugged CPUs to appear and come online (OnlineCpus' own bound).</summary>
+    public static readonly TimeSpan OnlineCpusGuestWait = TimeSpan.FromSeconds(30);
+
+    /// <summary>Announces the pod to a booted guest: hostname, network, sysctls, the host's time and entropy.</summary>
+    public Task CreateSandboxAsync(V1.CreateSandboxRequest request, CancellationToken cancellationToken) =>
+        CallAsync(AgentCallKind.SandboxSetup, (agent, options) => agent.CreateSandboxAsync(request, options), cancellationToken);
+
+    /// <summary>Sets the guest's wall clock to <paramref name="hostTime"/>.</summary>
+    public Task SetTimeAsync(DateTimeOffset hostTime, CancellationToken cancellationToken) =>
+        CallAsync(AgentCallKind.Clock, (agent, options) =>
+            agent.SetTimeAsync(new V1.SetTimeRequest { HostTime = Timestamp.FromDateTimeOffset(hostTime) }, options), cancellationToken);
+
+    /// <summary>
+    /// Has the guest online hot-plugged CPUs until <paramref name="count"/> are online (waiting up to
+    /// <see cref="OnlineCpusGuestWait"/> for them to appear); returns what it then sees.
+    /// </summary>
+    public async Task<GuestCpuReport> OnlineCpusAsync(int count, CancellationToken cancellationToken)
+    {
+        var request = new V1.OnlineCpusRequest { Count = (uint)count, TimeoutMs = (uint)OnlineCpusGuestWait.TotalMilliseconds };
+        var report = await CallAsync(AgentCallKind.Hotplug, (agent, options) => agent.OnlineCpusAsync(request, options), cancellationToken)
+            .ConfigureAwait(false);
+        return new GuestCpuReport((int)report.Online, report.MemTotalKib);
+    }
+
+    /// <summary>Asks the guest to end the pod's processes before its VM is stopped.</summary>
+    public Task DestroySandboxAsync(CancellationToken cancellationToken) =>
+        CallAsync(AgentCallKind.SandboxStop, (agent, options) => agent.DestroySandboxAsync(new V1.DestroySandboxRequest(), options),
+            cancellationToken);
 
     /// <summary>The agent's health check: completes when the agent answers, fails when it does not within <paramref name="timeout"/>.</summary>
     public Task PingAsync(TimeSpan timeout, CancellationToken cancellationToken) =>

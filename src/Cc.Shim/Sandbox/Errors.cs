@@ -31,3 +31,9 @@ public sealed class UnsupportedException(string message) : Exception(message);
 
 /// <summary>The VM or its agent is gone or unreachable (Unavailable).</summary>
 public sealed class SandboxUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// The pod's VM could not grow for a container being created (docs/hotplug.md); the Create fails with nothing made. Its
+/// status is the cause's (a QMP error: Unknown, as runc's failed cgroup setup; the VM gone: Unavailable).
+/// </summary>
+public sealed class VmResizeFailedException(string message, Exception inner) : Exception(message, inner);

@@ -31,6 +31,8 @@ public sealed partial class GuestClockSync : IAsyncDisposable
     private static async Task RunAsync(Func<DateTimeOffset, CancellationToken, Task> setTime, TimeProvider time, ILogger logger,
         string sandboxId, CancellationToken stop)
     {
+        // The loop outlives the Create that boots the VM: that call's deadline must never reach a tick's SetTime.
+        CallerDeadline.Detach();
         using var ticks = new PeriodicTimer(Interval, time);
         try
         {

@@ -212,7 +212,7 @@ public sealed partial class PodSandbox
             }
             else
             {
-                ShrinkAfterDelete(key.ContainerId);
+                ShrinkForRemaining(key.ContainerId, ShrinkCause.Deleted);
             }
             return (process.Pid, exit);
         }

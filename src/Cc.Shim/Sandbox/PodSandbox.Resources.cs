@@ -72,22 +72,78 @@ public sealed partial class PodSandbox
     }
 
     /// <summary>
-    /// After <paramref name="deletedId"/> left a pod whose VM runs on: the VM's target is recomputed from the containers
-    /// that remain (docs/hotplug.md) and the VM shrinks to it, in each dimension only down: what the deleted container's
-    /// limits had grown it by is given back, nothing a remaining container's limit allows is taken. It runs as one of the
-    /// VM's watchers, after the Delete has answered: containerd's CRI deletes an exited task within its 10 s event
-    /// budget, which a guest releasing memory under TCG can outlast. Best-effort, as every shrink: a failure is logged
-    /// and the VM keeps its size; the VM's stop cancels it.
+    /// Create, once the VM is Ready and before anything is made for the container: the VM grows to the pod's target with
+    /// the new container at <paramref name="limits"/> (docs/hotplug.md, "Creating a container"), as Kata hot-plugs on
+    /// container create, so the container's cgroup finds the memory and CPUs it allows from its first instruction. Only
+    /// grows: a VM that is already larger (a CRI pod sized at boot from its announced sums, a shrink the guest did not
+    /// finish) keeps its size. Clamped to the headroom as an Update is. The container counts in the pod's resizes from
+    /// here on (<see cref="_creating"/>), so an Update or Delete of another container planned before the Create ends
+    /// does not take back what it was grown by. Returns whether the VM grew. A grow that fails fails the Create with
+    /// <see cref="VmResizeFailedException"/>, nothing made yet: runc fails a create whose cgroup limits cannot be
+    /// applied, and Kata's runtime fails a container create whose resource update fails.
     /// </summary>
-    private void ShrinkAfterDelete(string deletedId)
+    private async Task<bool> GrowForCreateAsync(string containerId, PodResources limits, CancellationToken cancellationToken)
     {
-        if (Volatile.Read(ref _vm) is { } life && life.Size is not null)
+        await _podResizeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            life.Watch(token => ShrinkAfterDeleteAsync(life, deletedId, token));
+            lock (_lock)
+            {
+                _creating[containerId] = limits;
+            }
+            var life = Volatile.Read(ref _vm);
+            if (life is null || life.Size is not { } current || PodTarget(life, containerId: null, PodResources.None) is not { } target)
+            {
+                return false;
+            }
+            var grown = new VmSize(Math.Max(current.MemoryMiB, target.MemoryMiB), Math.Max(current.Vcpus, target.Vcpus));
+            if (grown == current)
+            {
+                return false;
+            }
+            Log.GrowForCreate(_logger, _options.SandboxId, containerId, current.ToString(), grown.ToString());
+            try
+            {
+                await life.ResizeAsync(grown, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                throw new VmResizeFailedException(
+                    $"container {containerId}: the pod's VM could not grow from {current} to {grown} for the container's limits, so it was not created: {e.Message}", e);
+            }
+            return true;
+        }
+        finally
+        {
+            _podResizeGate.Release();
         }
     }
 
-    private async Task ShrinkAfterDeleteAsync(SandboxVm life, string deletedId, CancellationToken vmStopping)
+    /// <summary>Why a container left a pod whose VM runs on, for the log line of the shrink that follows.</summary>
+    private enum ShrinkCause
+    {
+        Deleted,
+        CreateFailed,
+    }
+
+    /// <summary>
+    /// After <paramref name="containerId"/> left a pod whose VM runs on (deleted, or its Create failed after the VM had
+    /// grown for it): the VM's target is recomputed from the containers that remain (docs/hotplug.md) and the VM shrinks
+    /// to it, in each dimension only down: what the container's limits had grown it by is given back, nothing a
+    /// remaining container's limit allows is taken. It runs as one of the VM's watchers, after the Delete (or the failed
+    /// Create) has answered: containerd's CRI deletes an exited task within its 10 s event budget, which a guest
+    /// releasing memory under TCG can outlast. Best-effort, as every shrink: a failure is logged and the VM keeps its
+    /// size; the VM's stop cancels it.
+    /// </summary>
+    private void ShrinkForRemaining(string containerId, ShrinkCause cause)
+    {
+        if (Volatile.Read(ref _vm) is { } life && life.Size is not null)
+        {
+            life.Watch(token => ShrinkForRemainingAsync(life, containerId, cause, token));
+        }
+    }
+
+    private async Task ShrinkForRemainingAsync(SandboxVm life, string containerId, ShrinkCause cause, CancellationToken vmStopping)
     {
         try
         {
@@ -106,7 +162,14 @@ public sealed partial class PodSandbox
             var lowered = new VmSize(Math.Min(current.MemoryMiB, target.MemoryMiB), Math.Min(current.Vcpus, target.Vcpus));
             if (lowered != current)
             {
-                Log.ShrinkAfterDelete(_logger, _options.SandboxId, deletedId, current.ToString(), lowered.ToString());
+                if (cause == ShrinkCause.Deleted)
+                {
+                    Log.ShrinkAfterDelete(_logger, _options.SandboxId, containerId, current.ToString(), lowered.ToString());
+                }
+                else
+                {
+                    Log.ShrinkAfterFailedCreate(_logger, _options.SandboxId, containerId, current.ToString(), lowered.ToString());
+                }
                 await ShrinkAsync(life, lowered, vmStopping).ConfigureAwait(false);
             }
         }
@@ -122,7 +185,8 @@ public sealed partial class PodSandbox
 
     /// <summary>
     /// The VM size the pod's limits ask for with <paramref name="containerId"/> at <paramref name="limits"/> (null: every
-    /// registered container at its recorded limits); null for a fixed-size VM.
+    /// registered container at its recorded limits), counting the containers being created at the limits their Create
+    /// grew the VM for; null for a fixed-size VM.
     /// </summary>
     private VmSize? PodTarget(SandboxVm life, string? containerId, PodResources limits)
     {
@@ -133,7 +197,7 @@ public sealed partial class PodSandbox
         List<PodResources> all;
         lock (_lock)
         {
-            all = [.. _containers.Values.Select(c => c.Id == containerId ? limits : c.Limits)];
+            all = [.. _containers.Values.Select(c => c.Id == containerId ? limits : c.Limits), .. _creating.Values];
         }
         var (memoryMiB, vcpus) = VmSizing.ForContainers(resize.Boot.MemoryMiB, resize.Boot.Vcpus, all);
         return new VmSize(memoryMiB, vcpus);
@@ -179,6 +243,12 @@ public sealed partial class PodSandbox
 
         [LoggerMessage(EventId = 134, Level = LogLevel.Information, Message = "Sandbox {SandboxId}: container {ContainerId} deleted, shrinking the VM from {Current} to {Target} for the containers that remain")]
         public static partial void ShrinkAfterDelete(ILogger logger, string sandboxId, string containerId, string current, string target);
+
+        [LoggerMessage(EventId = 930, Level = LogLevel.Information, Message = "Sandbox {SandboxId}: creating container {ContainerId}, growing the VM from {Current} to {Target} for the pod's limits")]
+        public static partial void GrowForCreate(ILogger logger, string sandboxId, string containerId, string current, string target);
+
+        [LoggerMessage(EventId = 931, Level = LogLevel.Information, Message = "Sandbox {SandboxId}: the create of container {ContainerId} failed, shrinking the VM from {Current} to {Target} for the containers that remain")]
+        public static partial void ShrinkAfterFailedCreate(ILogger logger, string sandboxId, string containerId, string current, string target);
 
     }
 }

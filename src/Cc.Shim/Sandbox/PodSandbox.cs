@@ -46,7 +46,9 @@ public sealed partial class PodSandbox : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, ShimContainer> _containers = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _creating = new(StringComparer.Ordinal);
+    // Containers whose Create is in flight, with the limits they count with in the pod's resizes once their Create has
+    // grown the VM for them (None until then): a resize planned meanwhile must not take what they were grown by.
+    private readonly Dictionary<string, PodResources> _creating = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _vmGate = new(1, 1);
     private readonly CancellationTokenSource _disposed = new();
     private readonly CleanupStack _cleanup;
@@ -87,14 +89,16 @@ public sealed partial class PodSandbox : IAsyncDisposable
     }
 
     /// <summary>
-    /// Create: boots the VM if this is the pod's first container, prepares the rootfs, creates the init process in
-    /// the guest (not started), opens stdio, records the container and publishes TaskCreated. Returns the pid.
+    /// Create: boots the VM if this is the pod's first container, grows it for the container's limits (docs/hotplug.md),
+    /// prepares the rootfs, creates the init process in the guest (not started), opens stdio, records the container and
+    /// publishes TaskCreated. Returns the pid. A failure leaves nothing of the container: a grow that fails fails the
+    /// Create before anything is made for it, and a VM grown for a Create that fails later is shrunk back (best-effort).
     /// </summary>
     public async Task<uint> CreateAsync(CreateContainerRequest request, CancellationToken cancellationToken)
     {
         lock (_lock)
         {
-            if (_containers.ContainsKey(request.Id) || !_creating.Add(request.Id))
+            if (_containers.ContainsKey(request.Id) || !_creating.TryAdd(request.Id, PodResources.None))
             {
                 throw new AlreadyExistsException($"container {request.Id}: already exists");
             }
@@ -102,6 +106,7 @@ public sealed partial class PodSandbox : IAsyncDisposable
         CleanupRegistration? rootfsRelease = null;
         CleanupRegistration? netnsRelease = null;
         ISandboxVm? vm = null;
+        var grown = false;
         try
         {
             var spec = await ReadSpecAsync(request.Bundle, cancellationToken).ConfigureAwait(false);
@@ -116,6 +121,7 @@ public sealed partial class PodSandbox : IAsyncDisposable
             (spec, sandboxSpec, netnsRelease) = await RunCreateHooksAsync(request, spec, sandboxSpec, hooks, cancellationToken)
                 .ConfigureAwait(false);
             vm = await EnsureVmAsync(sandboxSpec, cancellationToken).ConfigureAwait(false);
+            grown = await GrowForCreateAsync(request.Id, limits, cancellationToken).ConfigureAwait(false);
             // Registered before: a failure half-way leaves mounts that the release below removes.
             rootfsRelease = RegisterRootfs(request.Id);
             var shared = await _rootfs.PrepareAsync(request.Id, request.Bundle, request.Rootfs, spec,
@@ -159,6 +165,10 @@ public sealed partial class PodSandbox : IAsyncDisposable
             if (netnsRelease is not null && vm is null)
             {
                 await netnsRelease.DisposeAsync().ConfigureAwait(false);
+            }
+            if (grown)
+            {
+                ShrinkForRemaining(request.Id, ShrinkCause.CreateFailed);
             }
             throw;
         }

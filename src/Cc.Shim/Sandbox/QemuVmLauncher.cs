@@ -100,18 +100,16 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
             {
                 sandbox.Sysctls[name] = value;
             }
-            await agent.CreateSandboxAsync(sandbox, new CallOptions(TimeSpan.FromSeconds(10), CancellationToken: cancellationToken))
-                .ConfigureAwait(false);
+            // Every guest call of the VM's own goes through the same path as a container's (deadline on the wire, error
+            // mapping): CreateSandbox here, SetTime in the clock sync, OnlineCpus in a resize, DestroySandbox at the stop.
+            var guest = new AgentGuest(agent, agentSettings.Deadlines());
+            await guest.CreateSandboxAsync(sandbox, cancellationToken).ConfigureAwait(false);
             Metrics?.RecordBoot(TimeProvider.System.GetElapsedTime(launchStarted), clonedAgent is null ? "cold" : "template");
-            var clock = new GuestClockSync(
-                (now, token) => agent.SetTimeAsync(new V1.SetTimeRequest { HostTime = Timestamp.FromDateTimeOffset(now) },
-                    new CallOptions(GuestClockSync.CallTimeout, CancellationToken: token)),
-                TimeProvider.System, _logger, request.SandboxId);
+            var clock = new GuestClockSync(guest.SetTimeAsync, TimeProvider.System, _logger, request.SandboxId);
             session.Register("stop the clock sync", _ => clock.DisposeAsync().AsTask());
             var resize = vm.Hotplug is { } hotplug
-                ? new QemuVmResize(hotplug, (count, token) => OnlineCpusAsync(agent, count, token), _logger, request.SandboxId)
+                ? new QemuVmResize(hotplug, guest.OnlineCpusAsync, _logger, request.SandboxId)
                 : null;
-            var guest = new AgentGuest(agent, agentSettings.Deadlines());
             if (network?.Forwarding is { } listener)
             {
                 // Stopped before the agent connection closes (the stack runs in reverse); the listener stays the
@@ -122,8 +120,7 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
                     _logger, request.SandboxId);
                 session.Register("stop port forwarding", _ => forwarder.DisposeAsync().AsTask());
             }
-            return new QemuSandboxVm(vm, guest, agent,
-                TimeSpan.FromSeconds(settings.StopGraceSeconds), session, clock) { Resize = resize };
+            return new QemuSandboxVm(vm, guest, TimeSpan.FromSeconds(settings.StopGraceSeconds), session, clock) { Resize = resize };
         }
         // The boot's failures, not the guest's answers: a CreateSandbox the agent refuses keeps its own status code.
         catch (Exception e) when ((e is TimeoutException or SandboxUnavailableException || (e is TtrpcException && vm.Exited.IsCompleted))
@@ -138,17 +135,6 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
             await session.RunAsync().ConfigureAwait(false);
             throw;
         }
-    }
-
-    /// <summary>How long the agent waits for hot-plugged CPUs to appear in the guest and come online.</summary>
-    private static readonly TimeSpan OnlineCpusTimeout = TimeSpan.FromSeconds(30);
-
-    private static async Task<GuestCpuReport> OnlineCpusAsync(AgentClient agent, int count, CancellationToken cancellationToken)
-    {
-        var report = await agent.OnlineCpusAsync(
-            new V1.OnlineCpusRequest { Count = (uint)count, TimeoutMs = (uint)OnlineCpusTimeout.TotalMilliseconds },
-            new CallOptions(OnlineCpusTimeout + TimeSpan.FromSeconds(5), CancellationToken: cancellationToken)).ConfigureAwait(false);
-        return new GuestCpuReport((int)report.Online, report.MemTotalKib);
     }
 
     /// <summary>The category of the guest's lines (console and agent) in the shim's log.</summary>
@@ -219,7 +205,7 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
         }
     }
 
-    private sealed class QemuSandboxVm(IVirtualMachine vm, AgentGuest guest, AgentClient agent, TimeSpan stopGrace,
+    private sealed class QemuSandboxVm(IVirtualMachine vm, AgentGuest guest, TimeSpan stopGrace,
         CleanupStack session, GuestClockSync clock) : ISandboxVm
     {
         public int Pid => vm.Pid;
@@ -232,10 +218,9 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
             await clock.DisposeAsync().ConfigureAwait(false);
             try
             {
-                await agent.DestroySandboxAsync(new V1.DestroySandboxRequest(),
-                    new CallOptions(TimeSpan.FromSeconds(2), CancellationToken: cancellationToken)).ConfigureAwait(false);
+                await Agent.DestroySandboxAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (TtrpcException)
+            catch (Exception e) when (e is TtrpcException or SandboxUnavailableException or NotFoundException)
             {
                 // The guest is about to be stopped either way; its answer only makes the stop gentler.
             }

@@ -20,6 +20,7 @@ public static class ErrorMapping
         PreconditionFailedException => StatusCode.FailedPrecondition,
         UnsupportedException => StatusCode.Unimplemented,
         SandboxUnavailableException => StatusCode.Unavailable,
+        VmResizeFailedException { InnerException: { } cause } => CodeOf(cause),
         ConfigurationException => StatusCode.FailedPrecondition,
         TimeoutException => StatusCode.DeadlineExceeded,
         _ => StatusCode.Unknown,

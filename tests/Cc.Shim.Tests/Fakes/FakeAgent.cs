@@ -36,6 +36,11 @@ internal sealed class FakeAgent(FakeVm vm, ConcurrentQueue<string> calls) : Agen
         calls.Enqueue(request.PodRole == PodRole.None
             ? $"create {request.ContainerId} {request.RootfsPath}"
             : $"create {request.ContainerId} {request.RootfsPath} role={request.PodRole} sandbox={request.SandboxContainerId}");
+        vm.Steps.Enqueue("create " + request.ContainerId);
+        if (vm.CreateFailure is { } failure)
+        {
+            throw failure;
+        }
         vm.ExitOf(new ProcessKey(request.ContainerId, ""));
         vm.CreateArrived?.TrySetResult();
         if (vm.CreateGate is { } gate)

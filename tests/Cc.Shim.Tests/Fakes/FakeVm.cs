@@ -42,7 +42,10 @@ public sealed class FakeVm : ISandboxVm
     /// <summary>The VM's resize seam; null (the default) is a fixed-size VM.</summary>
     public IVmResize? Resize { get; set; }
 
-    /// <summary>Guest cgroup updates and VM resizes in the order they happened ("cgroup c1", "resize 1152 MiB, 2 vCPUs").</summary>
+    /// <summary>
+    /// Guest container creates, cgroup updates and VM resizes in the order they happened ("create c2", "cgroup c1",
+    /// "resize 1152 MiB, 2 vCPUs").
+    /// </summary>
     public ConcurrentQueue<string> Steps { get; } = new();
     public bool Stopped { get; private set; }
     public bool Died { get; private set; }
@@ -52,6 +55,9 @@ public sealed class FakeVm : ISandboxVm
 
     /// <summary>When set, completed as a CreateContainer reaches the guest.</summary>
     public TaskCompletionSource? CreateArrived { get; set; }
+
+    /// <summary>When set, CreateContainer fails with it (a guest that refuses the container: crun create failed).</summary>
+    public TtrpcException? CreateFailure { get; set; }
 
     /// <summary>When set, CreateContainer answers only once this completes (to change the world half-way through a Create).</summary>
     public TaskCompletionSource? CreateGate { get; set; }
