@@ -9,7 +9,7 @@ public sealed partial class RepositoryProtoTests
     private static readonly string ApiRoot = Path.Combine(FindRepoRoot(), "api");
 
     [Theory]
-    [InlineData("agent/v1/agent.proto", "cc.agent.v1.Agent", "Cc.Agent.Protocol", 24)]
+    [InlineData("agent/v1/agent.proto", "cc.agent.v1.Agent", "Cc.Agent.Protocol", 28)]
     [InlineData("containerd/runtime/task/v2/shim.proto", "containerd.task.v2.Task", null, 17)]
     [InlineData("containerd/services/events/ttrpc/v1/events.proto", "containerd.services.events.ttrpc.v1.Events", null, 1)]
     public void Every_rpc_of_a_repository_proto_is_bound_and_callable_under_its_wire_name(string proto, string service,
