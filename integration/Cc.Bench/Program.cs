@@ -11,6 +11,7 @@ BenchCommand[] commands =
     TtrpcBenchCommand.Command,
     TtrpcServerCommand.Command,
     VmBenchCommand.Command,
+    CloneBenchCommand.Command,
     CriPodBenchCommand.Command,
     CriStressCommand.Command,
 ];

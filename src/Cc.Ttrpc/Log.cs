@@ -48,8 +48,8 @@ internal static partial class Log
     public static partial void DataIgnored(ILogger logger, uint streamId);
 
     [LoggerMessage(208, LogLevel.Information,
-        "ttrpc server on {Connection}: a new client session began (stream id 1 on an idle connection whose last id was {LastStreamId})")]
-    public static partial void SessionRestarted(ILogger logger, string connection, uint lastStreamId);
+        "ttrpc server on {Connection}: a new client session began (stream id {StreamId} after {LastStreamId}; {Abandoned} calls of the old session abandoned, their answers not sent)")]
+    public static partial void SessionRestarted(ILogger logger, string connection, uint streamId, uint lastStreamId, int abandoned);
 
     [LoggerMessage(300, LogLevel.Information, "ttrpc client received a {Type} frame on inactive stream {StreamId} (the call gave up or never existed); dropped")]
     public static partial void InactiveStream(ILogger logger, Framing.MessageType type, uint streamId);

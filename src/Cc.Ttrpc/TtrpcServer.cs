@@ -153,9 +153,10 @@ public sealed class TtrpcServer : IAsyncDisposable
     /// Serves one connection over any duplex stream; returns when it ends. Cancelling closes it abortively.
     /// <paramref name="sessionsRestart"/> is for a stream without a connection boundary both ends always see (a
     /// virtio-serial port: a host that hangs up and reconnects quickly, or a VM restored from a snapshot taken before
-    /// the guest noticed the hang-up, looks to the guest like one long connection): a Request on stream id 1 while no
-    /// call is in flight then starts a new client session instead of being refused as a reused id. Every client
-    /// starts at 1, and with no call in flight no answer of the old session can be mistaken for one of the new.
+    /// the guest noticed the hang-up, looks to the guest like one long connection): a Request whose stream id does not
+    /// increase then starts a new client session instead of being refused as a reused id (a client never re-uses an id,
+    /// so only a new client sends one). The old session's calls still running are abandoned: nothing more of theirs is
+    /// sent, so no answer of the old session can be mistaken for one of the new, whose ids start again at 1.
     /// </summary>
     public async Task ServeConnectionAsync(Stream stream, bool sessionsRestart, CancellationToken cancellationToken = default)
     {

@@ -198,44 +198,103 @@ public sealed class MalformedInputTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_stream_that_restarts_sessions_takes_stream_id_1_on_an_idle_connection_as_a_new_client()
+    public async Task A_stream_that_restarts_sessions_takes_a_request_whose_id_does_not_increase_as_a_new_clients_first()
     {
-        await using var server = new TtrpcServer();
-        server.Register(Harness.EchoService());
-        var (serverEnd, peerEnd) = DuplexPipe.Create(pauseWriterThreshold: 16 << 20);
-        var serving = server.ServeConnectionAsync(serverEnd, sessionsRestart: true);
-        var peer = new RawPeer(peerEnd);
-        try
+        await using var session = RestartingSession.Start();
+        // 1, 3, 5: one client. 1: a new one. 3, 5: it goes on. 3: another new one whose request 1 did not come first:
+        // an id that does not increase can only be a new client's, whichever it is.
+        foreach (uint id in new uint[] { 1, 3, 5, 1, 3, 5, 3, 5 })
         {
-            foreach (uint id in new uint[] { 1, 3, 5, 1, 3 })
-            {
-                await peer.SendAsync(id, MessageType.Request, FrameFlags.None, EchoRequest("session"));
-                var (header, response) = await peer.ReadResponseAsync();
-                header.StreamId.ShouldBe(id);
-                response.Status.ShouldBeNull($"stream {id}");
-            }
-            // Only id 1 starts a session: any other lower id is still a reused one.
-            await peer.SendAsync(3, MessageType.Request, FrameFlags.None, EchoRequest("reused"));
-            var (reusedHeader, reused) = await peer.ReadResponseAsync();
-            reusedHeader.StreamId.ShouldBe(3u);
-            reused.Status.Code.ShouldBe((int)StatusCode.InvalidArgument);
-            // With a call in flight an answer of the old session could pass for one of the new: id 1 is refused.
-            await peer.SendAsync(7, MessageType.Request, FrameFlags.None, new Wire.Request
-            {
-                Service = Harness.Service,
-                Method = "Sleep",
-                Payload = Duration.FromTimeSpan(TimeSpan.FromSeconds(2)).ToByteString(),
-            }.ToByteArray());
-            await peer.SendAsync(1, MessageType.Request, FrameFlags.None, EchoRequest("busy"));
-            var (busyHeader, busy) = await peer.ReadResponseAsync();
-            busyHeader.StreamId.ShouldBe(1u);
-            busy.Status.Code.ShouldBe((int)StatusCode.InvalidArgument);
+            await session.Peer.SendAsync(id, MessageType.Request, FrameFlags.None, EchoRequest("session"));
+            var (header, response) = await session.Peer.ReadResponseAsync();
+            header.StreamId.ShouldBe(id);
+            response.Status.ShouldBeNull($"stream {id}");
         }
-        finally
+    }
+
+    [Fact]
+    public async Task A_new_session_abandons_the_calls_of_the_old_one_so_no_answer_of_the_old_host_reaches_the_new()
+    {
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource<string>();
+        await using var session = RestartingSession.Start(service => service.AddUnary<StringValue, StringValue>("Hold",
+            StringValue.Parser, async (_, _) =>
+            {
+                entered.TrySetResult();
+                return new StringValue { Value = await release.Task };
+            }));
+        var peer = session.Peer;
+
+        // The old host: a call on stream 3 is still running when it goes.
+        await peer.SendAsync(1, MessageType.Request, FrameFlags.None, EchoRequest("old"));
+        (await peer.ReadResponseAsync()).Header.StreamId.ShouldBe(1u);
+        await peer.SendAsync(3, MessageType.Request, FrameFlags.None, HoldRequest());
+        await entered.Task.WithTimeout();
+
+        // The new host starts again at 1 and uses 3 itself while the old call 3 runs on.
+        foreach (uint id in new uint[] { 1, 3 })
         {
-            await peer.DisposeAsync();
-            await server.DisposeAsync().WithTimeout();
-            await serving.WithTimeout();
+            await peer.SendAsync(id, MessageType.Request, FrameFlags.None, EchoRequest("new"));
+            var (header, response) = await peer.ReadResponseAsync();
+            header.StreamId.ShouldBe(id);
+            response.Status.ShouldBeNull($"stream {id}");
+            StringValue.Parser.ParseFrom(response.Payload).Value.ShouldBe("new");
+        }
+
+        // The old call ends (its handler's continuation runs inline here): its answer, which the new host would take for
+        // the one to its own stream 3, is never sent. The next frame is the answer to the new host's next call.
+        release.SetResult("old answer");
+        await peer.SendAsync(5, MessageType.Request, FrameFlags.None, EchoRequest("next"));
+        var (nextHeader, next) = await peer.ReadResponseAsync();
+        nextHeader.StreamId.ShouldBe(5u);
+        StringValue.Parser.ParseFrom(next.Payload).Value.ShouldBe("next");
+    }
+
+    [Fact]
+    public async Task A_stream_without_sessions_still_refuses_a_reused_id()
+    {
+        await _peer.SendAsync(5, MessageType.Request, FrameFlags.None, EchoRequest("first"));
+        (await _peer.ReadResponseAsync()).Header.StreamId.ShouldBe(5u);
+        await _peer.SendAsync(1, MessageType.Request, FrameFlags.None, EchoRequest("reused"));
+        await ShouldReject(1, StatusCode.InvalidArgument, "StreamID cannot be re-used and must increment");
+        await ShouldStillServe(7);
+    }
+
+    private static byte[] HoldRequest() => new Wire.Request
+    {
+        Service = Harness.Service,
+        Method = "Hold",
+        Payload = new StringValue().ToByteString(),
+    }.ToByteArray();
+
+    /// <summary>A server connection over a stream without a connection boundary (the agent's virtio-serial port).</summary>
+    private sealed class RestartingSession : IAsyncDisposable
+    {
+        private readonly TtrpcServer _server;
+        private readonly Task _serving;
+
+        private RestartingSession(TtrpcServer server, Task serving, RawPeer peer)
+        {
+            _server = server;
+            _serving = serving;
+            Peer = peer;
+        }
+
+        public RawPeer Peer { get; }
+
+        public static RestartingSession Start(Action<ServiceDefinition.Builder>? extra = null)
+        {
+            var server = new TtrpcServer();
+            server.Register(Harness.EchoService(extra));
+            var (serverEnd, peerEnd) = DuplexPipe.Create(pauseWriterThreshold: 16 << 20);
+            return new RestartingSession(server, server.ServeConnectionAsync(serverEnd, sessionsRestart: true), new RawPeer(peerEnd));
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Peer.DisposeAsync();
+            await _server.DisposeAsync().WithTimeout();
+            await _serving.WithTimeout();
         }
     }
 }

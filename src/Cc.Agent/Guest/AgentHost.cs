@@ -82,8 +82,9 @@ public static class AgentHost
                 await using var stream = VirtioPort.Open(device);
                 BootTimeline.Mark(BootTimeline.PortOpened);
                 // The port has no connection boundary the guest always sees: a host that hangs up and comes back
-                // before this read notices (or a clone restored from a template saved in that window) keeps this
-                // connection, and its new client starts again at stream id 1.
+                // before this read notices (or a clone restored from a template saved in that window, which is
+                // common) keeps this connection, and its new client's ids start again. The server takes a
+                // non-increasing id as a new session and drops what the old one's calls would still answer.
                 await server.ServeConnectionAsync(stream, sessionsRestart: true, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or TtrpcException)

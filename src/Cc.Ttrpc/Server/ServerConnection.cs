@@ -23,7 +23,8 @@ internal sealed class ServerConnection : IFrameHandler
     private readonly Dictionary<uint, ServerCall> _calls = [];   // guarded by _lock: every call whose final frame is not sent
     private uint _lastStreamId;                                 // receive loop only: ids must strictly increase
     private bool _closeWhenIdle;                                // guarded by _lock
-    private readonly bool _sessionsRestart;                     // stream id 1 on an idle connection = a new client session
+    // A Request whose id does not increase begins a new client session (see OnRequest).
+    private readonly bool _sessionsRestart;
 
     public ServerConnection(TtrpcServer server, Transport transport, PeerCredentials? peer, ILogger logger, bool sessionsRestart = false)
     {
@@ -44,14 +45,6 @@ internal sealed class ServerConnection : IFrameHandler
     public void Start() => _connection.Start(this);
 
     public void Abort() => _connection.Abort(null);
-
-    private bool IsIdle()
-    {
-        lock (_lock)
-        {
-            return _calls.Count == 0;
-        }
-    }
 
     /// <summary>Graceful shutdown: close now if no call is in flight, else as soon as the last one finishes.</summary>
     public void CloseWhenIdle()
@@ -110,16 +103,42 @@ internal sealed class ServerConnection : IFrameHandler
     {
         if (id <= _lastStreamId)
         {
-            if (!(_sessionsRestart && id == 1 && IsIdle()))
+            if (!_sessionsRestart)
             {
                 Reject(id, StatusCode.InvalidArgument, "StreamID cannot be re-used and must increment");
                 return;
             }
-            Log.SessionRestarted(_logger, _connection.Name, _lastStreamId);
+            BeginSession(id);
         }
 
         _lastStreamId = id;
         Dispatch(id, payload);
+    }
+
+    /// <summary>
+    /// A stream without a connection boundary both ends always see (a virtio-serial port: a host that hangs up and a new
+    /// one that connects before the guest reads the hang-up, or a clone of a VM saved in that window) carries one host's
+    /// client after another. A client never re-uses an id, so a Request whose id does not increase can only be a new
+    /// client's, whichever of its requests is the first to arrive (not only id 1). The calls of the old session that still run are abandoned: their final frames are claimed
+    /// here and never sent (the new client, whose ids start again, would take them for answers to its own calls, and the
+    /// host that made them is gone), and they leave <see cref="_calls"/> so the new session's ids, Data frames included,
+    /// reach only the new session's calls. Their handlers run on to their end; only what they answer is dropped.
+    /// </summary>
+    private void BeginSession(uint id)
+    {
+        int abandoned;
+        lock (_lock)
+        {
+            abandoned = _calls.Count;
+            foreach (ServerCall call in _calls.Values)
+            {
+                call.TryBeginFinish();
+                call.Incoming?.Complete();
+            }
+            _calls.Clear();
+        }
+
+        Log.SessionRestarted(_logger, _connection.Name, id, _lastStreamId, abandoned);
     }
 
     /// <summary>
@@ -269,7 +288,11 @@ internal sealed class ServerConnection : IFrameHandler
         bool close;
         lock (_lock)
         {
-            _calls.Remove(call.StreamId);
+            // A call abandoned by a new session is no longer in _calls, where a new call may have its id by now.
+            if (_calls.TryGetValue(call.StreamId, out ServerCall? current) && current == call)
+            {
+                _calls.Remove(call.StreamId);
+            }
             close = _closeWhenIdle && _calls.Count == 0;
         }
 
