@@ -77,9 +77,9 @@ public static class AgentConnector
     }
 
     // True once Check answers ready; false when the connection ends first. A probe that times out is followed by one
-    // with twice its timeout, up to DefaultProbeTimeout: short first probes matter for a restored clone, whose agent is
-    // already up but whose first Check QEMU may hold back until the host writes again (docs/templates.md, "The first
-    // answer").
+    // with twice its timeout, up to DefaultProbeTimeout: short first probes would matter for a restored clone, whose
+    // agent is already up but whose first Check QEMU may hold back until the host writes again; not used for clones
+    // yet (docs/templates.md, "The first answer").
     private static async Task<bool> ProbeAsync(AgentClient agent, TimeSpan probe, CancellationToken cancellationToken)
     {
         while (!agent.Connection.Completion.IsCompleted)
