@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 
@@ -39,8 +38,6 @@ internal sealed record StreamingExecResult(string Stdout, string Stderr, string 
 /// </summary>
 internal static class StreamingExec
 {
-    public const string Protocol = "v4.channel.k8s.io";
-
     /// <summary>
     /// Runs the exec behind <paramref name="url"/> to its end; <paramref name="stdoutSoFar"/> sees the stdout received
     /// so far after each message (to learn that the process runs); <paramref name="stdin"/>, if given, is sent on channel
@@ -51,50 +48,16 @@ internal static class StreamingExec
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         cts.CancelAfter(timeout);
-        using var socket = new ClientWebSocket();
-        socket.Options.AddSubProtocol(Protocol);
-        var uri = new UriBuilder(url);
-        uri.Scheme = uri.Scheme == "https" ? "wss" : "ws";
         try
         {
-            await socket.ConnectAsync(uri.Uri, cts.Token);
-            if (stdin is not null)
-            {
-                var frame = new byte[1 + Encoding.UTF8.GetByteCount(stdin)];
-                Encoding.UTF8.GetBytes(stdin, frame.AsSpan(1));
-                await socket.SendAsync(frame, WebSocketMessageType.Binary, endOfMessage: true, cts.Token);
-            }
-            var channels = new Dictionary<byte, MemoryStream>();
-            var buffer = new byte[16 * 1024];
-            var message = new MemoryStream();
-            while (true)
-            {
-                var received = await socket.ReceiveAsync(buffer, cts.Token);
-                if (received.MessageType == WebSocketMessageType.Close)
+            var channels = await ChannelWebSocket.RunAsync(url, query: null, sendChannel: 0, stdin, hangUpEnds: false,
+                (channel, all) =>
                 {
-                    break;
-                }
-                message.Write(buffer, 0, received.Count);
-                if (!received.EndOfMessage)
-                {
-                    continue;
-                }
-                var bytes = message.ToArray();
-                message.SetLength(0);
-                if (bytes.Length == 0)
-                {
-                    continue;
-                }
-                if (!channels.TryGetValue(bytes[0], out var channel))
-                {
-                    channels[bytes[0]] = channel = new MemoryStream();
-                }
-                channel.Write(bytes, 1, bytes.Length - 1);
-                if (bytes[0] == 1)
-                {
-                    stdoutSoFar?.Invoke(Text(channels, 1));
-                }
-            }
+                    if (channel == 1)
+                    {
+                        stdoutSoFar?.Invoke(Text(all, 1));
+                    }
+                }, cts.Token);
             return new StreamingExecResult(Text(channels, 1), Text(channels, 2), Text(channels, 3));
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)

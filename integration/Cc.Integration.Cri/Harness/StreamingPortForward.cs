@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Net.WebSockets;
 using System.Text;
 
 namespace Cc.Integration.Cri.Harness;
@@ -20,8 +19,6 @@ internal sealed record PortForwardResult(byte[] Data, string Error)
 /// </summary>
 internal static class StreamingPortForward
 {
-    public const string Protocol = "v4.channel.k8s.io";
-
     private const byte DataChannel = 0;
     private const byte ErrorChannel = 1;
 
@@ -34,55 +31,10 @@ internal static class StreamingPortForward
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         cts.CancelAfter(timeout);
-        using var socket = new ClientWebSocket();
-        socket.Options.AddSubProtocol(Protocol);
-        var uri = new UriBuilder(url) { Query = $"port={port}" };
-        uri.Scheme = uri.Scheme == "https" ? "wss" : "ws";
         try
         {
-            await socket.ConnectAsync(uri.Uri, cts.Token);
-            if (request is not null)
-            {
-                var frame = new byte[1 + Encoding.UTF8.GetByteCount(request)];
-                frame[0] = DataChannel;
-                Encoding.UTF8.GetBytes(request, frame.AsSpan(1));
-                await socket.SendAsync(frame, WebSocketMessageType.Binary, endOfMessage: true, cts.Token);
-            }
-            var channels = new Dictionary<byte, MemoryStream>();
-            var buffer = new byte[16 * 1024];
-            var message = new MemoryStream();
-            while (true)
-            {
-                WebSocketReceiveResult received;
-                try
-                {
-                    received = await socket.ReceiveAsync(buffer, cts.Token);
-                }
-                catch (WebSocketException) when (socket.State != WebSocketState.Open)
-                {
-                    break; // the server hung up without a close frame
-                }
-                if (received.MessageType == WebSocketMessageType.Close)
-                {
-                    break;
-                }
-                message.Write(buffer, 0, received.Count);
-                if (!received.EndOfMessage)
-                {
-                    continue;
-                }
-                var bytes = message.ToArray();
-                message.SetLength(0);
-                if (bytes.Length == 0)
-                {
-                    continue;
-                }
-                if (!channels.TryGetValue(bytes[0], out var channel))
-                {
-                    channels[bytes[0]] = channel = new MemoryStream();
-                }
-                channel.Write(bytes, 1, bytes.Length - 1);
-            }
+            var channels = await ChannelWebSocket.RunAsync(url, $"port={port}", DataChannel, request, hangUpEnds: true,
+                onMessage: null, cts.Token);
             return new PortForwardResult(Payload(channels, DataChannel, port), Encoding.UTF8.GetString(Payload(channels, ErrorChannel, port)));
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
