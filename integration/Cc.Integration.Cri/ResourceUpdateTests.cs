@@ -34,12 +34,8 @@ public sealed class ResourceUpdateTests(CriFixture fixture, ITestOutputHelper ou
     public async Task Update_container_resources_grows_the_pods_vm_and_the_cgroup_and_removing_the_container_shrinks_the_vm(
         string version)
     {
-        var ct = CancellationToken.None;
-        var run = await CriRun.BeginAsync(fixture, version, output);
-        var logStart = run.Containerd.LogLength();
-        try
+        await InCcPodAsync(version, "resize", async (run, pod, ct) =>
         {
-            await using var pod = await CriPod.RunAsync(run.Containerd, "cc", $"resize-{version.Replace('.', '-')}", ct);
             var stay = await pod.CreateContainerAsync("stay", 0, "echo stay-up; exec sleep 100000", ct);
             var grow = await pod.CreateContainerAsync("grow", 0, "echo grow-up; exec sleep 100000", ct,
                 configure: c => c.Linux.Resources = Limits(256 * MiB, cpus: 1));
@@ -81,29 +77,11 @@ public sealed class ResourceUpdateTests(CriFixture fixture, ITestOutputHelper ou
             status.Resources.Linux.CpuPeriod.ShouldBe(100_000);
 
             // The grown container goes; the VM is given back what its limits had added, the neighbour keeps running.
-            await pod.StopContainerAsync(grow, 2, ct);
-            await run.Containerd.Runtime.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = grow },
-                deadline: DateTime.UtcNow.AddMinutes(1), cancellationToken: ct);
-            var shrunk = await Wait.ForAsync("the VM shrinks back to its boot size after the container's removal", s_shrinkTimeout,
-                async () =>
-                {
-                    var now = await ReadAsync(pod, stay, ct);
-                    return now.Online == "0" && now.MemTotalKib <= boot.MemTotalKib + (4L << 10) ? now : null;
-                }, ct);
-            output.WriteLine($"shrunk {shrunk}");
-            shrunk.Nproc.ShouldBe("1");
-            run.Containerd.LogSince(logStart, lines: 5000)
+            await RemoveAndAwaitShrinkAsync(run, pod, grow, stay, boot, ct);
+            run.LogSinceStart(lines: 5000)
                 .ShouldContain($"container {grow} deleted, shrinking the VM from 896 MiB, 2 vCPUs to 512 MiB, 1 vCPUs");
-
-            await pod.StopAsync(ct);
-            await pod.RemoveAsync(ct);
-            await PodLeftovers.ShouldBeGoneAsync(run.Containerd, pod, [stay, grow], run.QemuBefore);
-        }
-        catch
-        {
-            run.WriteLogTail();
-            throw;
-        }
+            return [stay, grow];
+        });
     }
 
     /// <summary>
@@ -120,12 +98,8 @@ public sealed class ResourceUpdateTests(CriFixture fixture, ITestOutputHelper ou
     public async Task Creating_a_container_with_limits_beyond_the_vm_grows_it_before_the_container_runs_and_removing_it_shrinks_it(
         string version)
     {
-        var ct = CancellationToken.None;
-        var run = await CriRun.BeginAsync(fixture, version, output);
-        var logStart = run.Containerd.LogLength();
-        try
+        await InCcPodAsync(version, "grow-on-create", async (run, pod, ct) =>
         {
-            await using var pod = await CriPod.RunAsync(run.Containerd, "cc", $"grow-on-create-{version.Replace('.', '-')}", ct);
             var stay = await pod.CreateContainerAsync("stay", 0, "echo stay-up; exec sleep 100000", ct);
             await pod.StartContainerAsync(stay, ct);
             await LogShowsAsync(pod, "stay", "stay-up", ct);
@@ -157,29 +131,54 @@ public sealed class ResourceUpdateTests(CriFixture fixture, ITestOutputHelper ou
             // The shim's log reaches containerd's through a pipe: wait for the line rather than assume it is there.
             var growLine = $"creating container {big}, growing the VM from 512 MiB, 1 vCPUs to 896 MiB, 1 vCPUs";
             await Wait.ForAsync("the shim logs the grow", s_markerTimeout, () => Task.FromResult(
-                run.Containerd.LogSince(logStart, lines: 5000).Contains(growLine, StringComparison.Ordinal) ? growLine : null), ct);
+                run.LogSinceStart(lines: 5000).Contains(growLine, StringComparison.Ordinal) ? growLine : null), ct);
 
-            await pod.StopContainerAsync(big, 2, ct);
-            await run.Containerd.Runtime.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = big },
-                deadline: DateTime.UtcNow.AddMinutes(1), cancellationToken: ct);
-            var shrunk = await Wait.ForAsync("the VM shrinks back to its boot size after the container's removal", s_shrinkTimeout,
-                async () =>
-                {
-                    var now = await ReadAsync(pod, stay, ct);
-                    return now.Online == "0" && now.MemTotalKib <= boot.MemTotalKib + (4L << 10) ? now : null;
-                }, ct);
-            output.WriteLine($"shrunk {shrunk}");
-            shrunk.Nproc.ShouldBe("1");
+            await RemoveAndAwaitShrinkAsync(run, pod, big, stay, boot, ct);
+            return [stay, big];
+        });
+    }
 
+    /// <summary>
+    /// Runs <paramref name="body"/> in a fresh cc pod of containerd <paramref name="version"/>; the body returns the ids of
+    /// the containers it made, which must be gone with the pod (no VM, shim or mount left). On failure the containerd log's
+    /// tail goes to the test output.
+    /// </summary>
+    private async Task InCcPodAsync(string version, string name,
+        Func<CriRun, CriPod, CancellationToken, Task<string[]>> body)
+    {
+        var ct = CancellationToken.None;
+        var run = await CriRun.BeginAsync(fixture, version, output);
+        try
+        {
+            await using var pod = await CriPod.RunAsync(run.Containerd, "cc", $"{name}-{version.Replace('.', '-')}", ct);
+            var containers = await body(run, pod, ct);
             await pod.StopAsync(ct);
             await pod.RemoveAsync(ct);
-            await PodLeftovers.ShouldBeGoneAsync(run.Containerd, pod, [stay, big], run.QemuBefore);
+            await PodLeftovers.ShouldBeGoneAsync(run.Containerd, pod, containers, run.QemuBefore);
         }
         catch
         {
             run.WriteLogTail();
             throw;
         }
+    }
+
+    /// <summary>Stops and removes <paramref name="container"/>, then waits until <paramref name="stay"/> sees the VM back
+    /// at its <paramref name="boot"/> size (1 vCPU, MemTotal within 4 MiB).</summary>
+    private async Task RemoveAndAwaitShrinkAsync(CriRun run, CriPod pod, string container, string stay, GuestSize boot,
+        CancellationToken ct)
+    {
+        await pod.StopContainerAsync(container, 2, ct);
+        await run.Containerd.Runtime.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = container },
+            deadline: DateTime.UtcNow.AddMinutes(1), cancellationToken: ct);
+        var shrunk = await Wait.ForAsync("the VM shrinks back to its boot size after the container's removal", s_shrinkTimeout,
+            async () =>
+            {
+                var now = await ReadAsync(pod, stay, ct);
+                return now.Online == "0" && now.MemTotalKib <= boot.MemTotalKib + (4L << 10) ? now : null;
+            }, ct);
+        output.WriteLine($"shrunk {shrunk}");
+        shrunk.Nproc.ShouldBe("1");
     }
 
     /// <summary>The first lines a container prints: MemTotal in KiB and the online CPUs, as the guest has them then.</summary>

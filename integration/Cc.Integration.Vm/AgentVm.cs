@@ -135,35 +135,10 @@ public sealed class AgentVm : IAsyncDisposable
     public async Task<uint> WaitAsync(string id, string execId = "") =>
         (await Client.WaitProcessAsync(new WaitProcessRequest { ContainerId = id, ExecId = execId }).WithTimeout(CallTimeout)).ExitStatus;
 
-    public static JsonObject Process(params string[] args) => new()
-    {
-        ["terminal"] = false,
-        ["user"] = new JsonObject { ["uid"] = 0, ["gid"] = 0 },
-        ["args"] = new JsonArray(args.Select(a => (JsonNode?)JsonValue.Create(a)).ToArray()),
-        ["env"] = new JsonArray("PATH=/bin", "TERM=xterm"),
-        ["cwd"] = "/",
-    };
+    public static JsonObject Process(params string[] args) => BusyboxSpec.Process(args);
 
-    public static JsonObject Spec(params string[] args) => new()
-    {
-        ["ociVersion"] = "1.0.2",
-        ["process"] = Process(args),
-        ["root"] = new JsonObject { ["path"] = "rootfs" },
-        ["hostname"] = "busybox",
-        ["mounts"] = new JsonArray(
-            Mount("/proc", "proc", "proc", "nosuid", "noexec", "nodev"),
-            Mount("/dev", "tmpfs", "tmpfs", "nosuid", "strictatime", "mode=755", "size=65536k"),
-            Mount("/dev/pts", "devpts", "devpts", "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"),
-            Mount("/sys", "sysfs", "sysfs", "nosuid", "noexec", "nodev", "ro")),
-        ["linux"] = new JsonObject
-        {
-            ["namespaces"] = new JsonArray(
-                new JsonObject { ["type"] = "pid" },
-                new JsonObject { ["type"] = "ipc" },
-                new JsonObject { ["type"] = "uts" },
-                new JsonObject { ["type"] = "mount" }),
-        },
-    };
+    /// <summary>The busybox spec in the guest: the pod's network namespace (no network namespace of its own).</summary>
+    public static JsonObject Spec(params string[] args) => BusyboxSpec.Create(args, ownNetwork: false);
 
     public async ValueTask DisposeAsync()
     {
@@ -179,14 +154,6 @@ public sealed class AgentVm : IAsyncDisposable
             // a file still held open; /tmp is cleaned by the machine
         }
     }
-
-    private static JsonObject Mount(string destination, string type, string source, params string[] options) => new()
-    {
-        ["destination"] = destination,
-        ["type"] = type,
-        ["source"] = source,
-        ["options"] = new JsonArray(options.Select(o => (JsonNode?)JsonValue.Create(o)).ToArray()),
-    };
 
     private static string RepoRoot()
     {

@@ -1,6 +1,7 @@
 using Cc.Containerd.Protocol.Tasks;
 using Cc.Shim.Sandbox;
 using Cc.Shim.Tests.Fakes;
+using static Cc.Shim.Tests.Fakes.ResizablePod;
 using Cc.TestKit;
 using Cc.Ttrpc;
 
@@ -13,20 +14,6 @@ namespace Cc.Shim.Tests;
 /// </summary>
 public sealed class VmGrowOnCreateTests
 {
-    private static readonly VmSize Boot = new(512, 1);
-    private static readonly VmSize Max = new(4096, 4);
-
-    /// <summary>A pod whose VM runs with c1 (no limits) and can be resized; the steps so far cleared.</summary>
-    private static async Task<(ShimHarness Shim, FakeResize Resize)> StartAsync()
-    {
-        var shim = await ShimHarness.StartAsync();
-        await shim.CreateAsync("c1");
-        var resize = new FakeResize(shim.Vm.Steps, Boot, Max);
-        shim.Vm.Resize = resize;
-        shim.Vm.Steps.Clear();
-        return (shim, resize);
-    }
-
     /// <summary>Creates <paramref name="id"/> from a bundle whose config.json has <paramref name="resources"/> as linux.resources.</summary>
     private static Task<CreateTaskResponse> CreateWithLimitsAsync(ShimHarness shim, string id, string resources)
     {

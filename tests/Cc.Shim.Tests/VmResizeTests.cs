@@ -2,6 +2,7 @@ using Cc.Containerd.Protocol;
 using Cc.Containerd.Protocol.Tasks;
 using Cc.Shim.Sandbox;
 using Cc.Shim.Tests.Fakes;
+using static Cc.Shim.Tests.Fakes.ResizablePod;
 using Cc.TestKit;
 using Cc.Ttrpc;
 using Google.Protobuf;
@@ -15,25 +16,12 @@ namespace Cc.Shim.Tests;
 /// </summary>
 public sealed class VmResizeTests
 {
-    private static readonly VmSize Boot = new(512, 1);
-    private static readonly VmSize Max = new(4096, 4);
-
     private static Task UpdateAsync(ShimHarness shim, string id, string json) =>
         shim.Tasks.UpdateAsync(new UpdateTaskRequest
         {
             Id = id,
             Resources = TypeUrls.PackRaw(TypeUrls.OciLinuxResources, ByteString.CopyFromUtf8(json)),
         }).WithTimeout();
-
-    private static async Task<(ShimHarness Shim, FakeResize Resize)> StartAsync()
-    {
-        var shim = await ShimHarness.StartAsync();
-        await shim.CreateAsync("c1");
-        var resize = new FakeResize(shim.Vm.Steps, Boot, Max);
-        shim.Vm.Resize = resize;
-        shim.Vm.Steps.Clear();
-        return (shim, resize);
-    }
 
     [Fact]
     public async Task A_raised_limit_grows_the_vm_before_the_cgroup_and_a_lowered_one_shrinks_it_after()

@@ -9,12 +9,15 @@ public static class KernelCommandLine
     /// Fixed parameters, in the contract's order. Why each: the console is the serial port; reboot=k and
     /// panic=-1 turn a guest panic into a reboot that -no-reboot makes a QEMU exit; the rest skip work
     /// that costs boot time under TCG (floors.md): speculative-execution mitigations, TSC and timer
-    /// checks, the i8042 probes, extra UARTs and the crypto self-tests.
+    /// checks, the i8042 probes, extra UARTs and the crypto self-tests. swiotlb=noforce: a VM with hot-plug headroom has
+    /// memory possible above 4 GiB, for which the kernel would reserve (and zero: host memory) a 64 MiB bounce buffer at
+    /// boot; our devices are all virtio without VIRTIO_F_ACCESS_PLATFORM, which bypass the DMA API and never bounce
+    /// (docs/performance.md, "Memory: the guest's own reserve").
     /// </summary>
     public static IReadOnlyList<string> Base { get; } =
     [
         "console=ttyS0", "reboot=k", "panic=-1", "quiet", "mitigations=off", "tsc=reliable", "no_timer_check",
-        "i8042.noaux", "i8042.nopnp", "8250.nr_uarts=1", "cryptomgr.notests", "rdinit=/init",
+        "i8042.noaux", "i8042.nopnp", "8250.nr_uarts=1", "cryptomgr.notests", "swiotlb=noforce", "rdinit=/init",
     ];
 
     /// <summary>

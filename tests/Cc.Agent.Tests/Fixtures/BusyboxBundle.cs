@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using Cc.TestKit;
 
 namespace Cc.Agent.Tests.Fixtures;
 
@@ -58,37 +59,9 @@ public sealed class BusyboxBundle : IDisposable
     // A minimal OCI spec: own pid/mount/ipc/uts/network namespaces, busybox PATH, root user.
     public static byte[] Spec(params string[] args) => Encoding.UTF8.GetBytes(SpecObject(args).ToJsonString());
 
-    public static JsonObject Process(params string[] args) => new()
-    {
-        ["terminal"] = false,
-        ["user"] = new JsonObject { ["uid"] = 0, ["gid"] = 0 },
-        ["args"] = new JsonArray(args.Select(a => (JsonNode?)JsonValue.Create(a)).ToArray()),
-        ["env"] = new JsonArray("PATH=/bin", "TERM=xterm"),
-        ["cwd"] = "/",
-    };
+    public static JsonObject Process(params string[] args) => BusyboxSpec.Process(args);
 
-    public static JsonObject SpecObject(params string[] args) => new()
-    {
-        ["ociVersion"] = "1.0.2",
-        ["process"] = Process(args),
-        ["root"] = new JsonObject { ["path"] = "rootfs", ["readonly"] = false },
-        ["hostname"] = "busybox",
-        ["mounts"] = new JsonArray(
-            Mount("/proc", "proc", "proc", "nosuid", "noexec", "nodev"),
-            Mount("/dev", "tmpfs", "tmpfs", "nosuid", "strictatime", "mode=755", "size=65536k"),
-            Mount("/dev/pts", "devpts", "devpts", "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"),
-            Mount("/dev/shm", "tmpfs", "shm", "nosuid", "noexec", "nodev", "mode=1777", "size=65536k"),
-            Mount("/sys", "sysfs", "sysfs", "nosuid", "noexec", "nodev", "ro")),
-        ["linux"] = new JsonObject
-        {
-            ["namespaces"] = new JsonArray(
-                new JsonObject { ["type"] = "pid" },
-                new JsonObject { ["type"] = "ipc" },
-                new JsonObject { ["type"] = "uts" },
-                new JsonObject { ["type"] = "mount" },
-                new JsonObject { ["type"] = "network" }),
-        },
-    };
+    public static JsonObject SpecObject(params string[] args) => BusyboxSpec.Create(args, ownNetwork: true);
 
     public void Dispose()
     {
@@ -101,12 +74,4 @@ public sealed class BusyboxBundle : IDisposable
             // a container left behind by a failed test; its bundle is all that leaks
         }
     }
-
-    private static JsonObject Mount(string destination, string type, string source, params string[] options) => new()
-    {
-        ["destination"] = destination,
-        ["type"] = type,
-        ["source"] = source,
-        ["options"] = new JsonArray(options.Select(o => (JsonNode?)JsonValue.Create(o)).ToArray()),
-    };
 }

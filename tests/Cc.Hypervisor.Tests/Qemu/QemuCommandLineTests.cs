@@ -10,7 +10,7 @@ public sealed class QemuCommandLineTests
 
     private const string GuestCommandLine =
         "console=ttyS0 reboot=k panic=-1 quiet mitigations=off tsc=reliable no_timer_check i8042.noaux i8042.nopnp " +
-        "8250.nr_uarts=1 cryptomgr.notests rdinit=/init";
+        "8250.nr_uarts=1 cryptomgr.notests swiotlb=noforce rdinit=/init";
 
     private static VmConfig Config() => new()
     {
