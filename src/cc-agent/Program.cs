@@ -41,8 +41,8 @@ try
     var guest = new GuestSystem(loggerFactory.CreateLogger("Cc.Agent.Guest"));
     if (isPid1)
     {
-        guest.SetUpAsPid1("/etc/cc/modules", "/etc/cc/modules.boot", "/lib/modules/cc", settings.Options.SharedDirectory,
-            settings.Options.PodShmDirectory, settings.MountShareAtBoot);
+        guest.SetUpAsPid1("/etc/cc/modules", "/etc/cc/modules.boot", "/etc/cc/modules.vsock", "/lib/modules/cc",
+            settings.Options.SharedDirectory, settings.Options.PodShmDirectory, settings.MountShareAtBoot);
         guest.MakeReadOnly(settings.Options.RuntimePath);
     }
     else
