@@ -42,11 +42,13 @@ wanted_modules=(
                             # guest has no modprobe, so the kernel cannot load it on demand as the host's does
 )
 
-# The modules the agent needs before it can answer the host: the transports, its port, the share, and AF_VSOCK (served
-# when /dev/vsock exists as the agent starts). Their closure is /etc/cc/modules.boot; the agent loads the rest of
-# /etc/cc/modules in the background after it is ready, and every request that could need one of them (CreateSandbox's
-# network, CreateContainer) waits for that (docs/guest-image.md, "Modules").
-boot_modules=(virtio_pci virtio_mmio virtio_console 9pnet_virtio 9p vmw_vsock_virtio_transport)
+# The modules the agent needs before it can answer the host: the transports, its port and the share. Their closure is
+# /etc/cc/modules.boot. AF_VSOCK (served when /dev/vsock exists as the agent starts) is needed before ready only when the
+# VM has a virtio-vsock device: its modules beyond the boot set are /etc/cc/modules.vsock, which the agent loads before
+# ready when it finds that device on the virtio bus and with the rest otherwise. The rest of /etc/cc/modules loads in
+# the background after ready, and a request that could need one of them waits for that (docs/guest-image.md, "Modules").
+boot_modules=(virtio_pci virtio_mmio virtio_console 9pnet_virtio 9p)
+vsock_modules=(vmw_vsock_virtio_transport)
 
 die() { echo "build-guest: $*" >&2; exit 1; }
 log() { echo "build-guest: $*"; }
@@ -171,6 +173,16 @@ boot_order=()
 for name in "${load_order[@]}"; do
   [ -z "${boot_placed[$name]:-}" ] || boot_order+=("$name")
 done
+# The vsock set: the closure of vsock_modules less what the boot set already has (boot_walk stops at placed names).
+for name in "${vsock_modules[@]}"; do
+  [ -z "${dep_path[$name]:-}" ] || boot_walk "$name"
+done
+vsock_order=()
+for name in "${load_order[@]}"; do
+  if [ -n "${boot_placed[$name]:-}" ] && [[ " ${boot_order[*]} " != *" $name "* ]]; then
+    vsock_order+=("$name")
+  fi
+done
 
 step 4 "decompressing the chosen modules (once per module list)"
 # --- 4. The chosen modules, decompressed: the agent loads them with finit_module, which wants a
@@ -215,6 +227,7 @@ inputs=$(
     echo "kernel $kpkg $kver $release"
     echo "modules ${load_order[*]}"
     echo "boot modules ${boot_order[*]}"
+    echo "vsock modules ${vsock_order[*]}"
     echo "epoch $SOURCE_DATE_EPOCH"
     sha256sum "$agent" "$crun" "$busybox" hack/build-guest.sh
     find "$helpers" -type f ! -path '*/__pycache__/*' | LC_ALL=C sort | xargs sha256sum
@@ -234,6 +247,7 @@ stage=$(mktemp -d "$cache/stage.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 
 printf '%s\n' "${boot_order[@]}" > "$stage/modules.boot"
+printf '%s\n' "${vsock_order[@]}" > "$stage/modules.vsock"
 
 # Entries both archives share: the skeleton, the console node (the kernel opens /dev/console for
 # /init's stdio before /init runs), the modules and their load order.
@@ -247,6 +261,7 @@ common_entries() {
   echo "nod dev/null 0666 c 1 3"
   echo "file etc/cc/modules $modset/modules.list 0644"
   echo "file etc/cc/modules.boot $stage/modules.boot 0644"
+  echo "file etc/cc/modules.vsock $stage/modules.vsock 0644"
   for name in "${load_order[@]}"; do
     echo "file lib/modules/cc/$name.ko $modset/$name.ko 0644"
   done
@@ -306,6 +321,7 @@ echo "$release" > "$out/kernel-version"
   echo "agent $(sha256sum "$agent" | cut -c1-64)"
   echo "modules ${load_order[*]}"
   echo "boot-modules ${boot_order[*]}"
+  echo "vsock-modules ${vsock_order[*]}"
   for f in vmlinux vmlinuz initramfs.cpio floor.cpio kernel-version; do
     printf '%-16s %10d  %s\n' "$f" "$(stat -c %s "$out/$f")" "$(sha256sum "$out/$f" | cut -c1-64)"
   done

@@ -152,12 +152,17 @@ public sealed class GuestImageTests
         var entries = NewcArchive.Read(GuestImage.Locate().InitramfsCpio);
         var modules = Guest.ModuleList(entries);
         var boot = Guest.ModuleList(entries, "etc/cc/modules.boot");
+        var vsock = Guest.ModuleList(entries, "etc/cc/modules.vsock");
 
-        // What the agent needs before it answers: the transports, its port, the share, AF_VSOCK.
-        foreach (var name in (string[])["virtio_pci", "virtio_mmio", "virtio_console", "9pnet_virtio", "9p", "vmw_vsock_virtio_transport"])
+        // What the agent needs before it answers: the transports, its port, the share.
+        foreach (var name in (string[])["virtio_pci", "virtio_mmio", "virtio_console", "9pnet_virtio", "9p"])
         {
             boot.ShouldContain(name);
         }
+        // AF_VSOCK's own modules, before ready only in a VM with a virtio-vsock device: in neither list's other half.
+        vsock.ShouldBe(["vsock", "vmw_vsock_virtio_transport_common", "vmw_vsock_virtio_transport"]);
+        boot.ShouldNotContain("vsock");
+        vsock.ShouldBe(modules.Where(vsock.Contains).ToList());
         // Loaded after ready, before any request that could need them (docs/guest-image.md, "Modules").
         foreach (var name in (string[])["virtio_net", "virtio_balloon", "virtio_mem", "overlay", "bridge", "virtiofs"])
         {

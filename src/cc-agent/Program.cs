@@ -2,7 +2,6 @@
 // host. As PID 1 it must never return: the kernel panics when init exits.
 using Cc.Agent.Guest;
 using Cc.Agent.Logging;
-using Microsoft.Extensions.Logging;
 
 // The first thing main does: how long the runtime's own start took shows between /init's exec and this.
 BootTimeline.Mark(BootTimeline.AgentMain);
@@ -38,14 +37,12 @@ try
         settings = settings with { Options = settings.Options with { NoPivotRoot = true } };
     }
 
-    using var loggerFactory = LoggerFactory.Create(b => b
-        .SetMinimumLevel(settings.LogLevel)
-        .AddProvider(new LineLoggerProvider(log, settings.LogLevel)));
+    using var loggerFactory = new LineLoggerFactory(new LineLoggerProvider(log, settings.LogLevel));
     var guest = new GuestSystem(loggerFactory.CreateLogger("Cc.Agent.Guest"));
     if (isPid1)
     {
-        guest.SetUpAsPid1("/etc/cc/modules", "/etc/cc/modules.boot", "/lib/modules/cc", settings.Options.SharedDirectory,
-            settings.Options.PodShmDirectory, settings.MountShareAtBoot);
+        guest.SetUpAsPid1("/etc/cc/modules", "/etc/cc/modules.boot", "/etc/cc/modules.vsock", "/lib/modules/cc",
+            settings.Options.SharedDirectory, settings.Options.PodShmDirectory, settings.MountShareAtBoot);
         guest.MakeReadOnly(settings.Options.RuntimePath);
     }
     else

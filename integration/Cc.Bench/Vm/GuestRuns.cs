@@ -14,8 +14,10 @@ namespace Cc.Bench.Vm;
 /// StartAsync returns), and the run's goal (the floor's marker, or the agent's Check). <see cref="GuestSteps"/>: the
 /// guest's own clock (seconds since its kernel started) at each step: the agent's boot timeline (GetGuestDetails), or
 /// the floor's /init start and marker.</summary>
+/// <see cref="CpuReadyMs"/> and <see cref="CpuFirstOutputMs"/>: QEMU's CPU time at the goal and at the first output
+/// (<see cref="QemuCpuTime"/>).
 internal readonly record struct BootSample(double QmpMs, double ReadyMs, double? FirstOutputMs = null,
-    IReadOnlyList<(string Step, double Seconds)>? GuestSteps = null);
+    IReadOnlyList<(string Step, double Seconds)>? GuestSteps = null, double? CpuReadyMs = null, double? CpuFirstOutputMs = null);
 
 /// <summary>
 /// One boot each, through the QEMU driver with the same <see cref="VmConfig"/> but for the initramfs, so
@@ -41,6 +43,7 @@ internal sealed class GuestRuns(QemuHypervisor hypervisor, string guestDirectory
         using var bounded = Bound(cancellationToken);
         var marker = await WaitForConsoleLineAsync(config.ConsoleLogPath!, FloorMarker, vm.Exited, bounded.Token).ConfigureAwait(false);
         var ready = Stopwatch.GetElapsedTime(start);
+        var cpuReady = QemuCpuTime.Milliseconds(vm.Pid);
         if (File.ReadAllText(config.ConsoleLogPath!).Contains("CC-FLOOR-MODULE-FAILED", StringComparison.Ordinal))
         {
             throw new InvalidOperationException($"the floor guest failed to load a module: {scratch.ConsoleTail()}");
@@ -48,7 +51,7 @@ internal sealed class GuestRuns(QemuHypervisor hypervisor, string guestDirectory
 
         // The floor powers off right after the marker; QEMU's exit is not on the clock.
         await vm.Exited.WaitAsync(bootTimeout, cancellationToken).ConfigureAwait(false);
-        return new BootSample(qmp.TotalMilliseconds, ready.TotalMilliseconds, GuestSteps: FloorSteps(marker));
+        return new BootSample(qmp.TotalMilliseconds, ready.TotalMilliseconds, GuestSteps: FloorSteps(marker), CpuReadyMs: cpuReady);
     }
 
     /// <summary>initramfs.cpio: QEMU start → first answered Check → first stdout byte of <c>echo hello</c>.</summary>
@@ -72,6 +75,7 @@ internal sealed class GuestRuns(QemuHypervisor hypervisor, string guestDirectory
         }
 
         var ready = Stopwatch.GetElapsedTime(start);
+        var cpuReady = QemuCpuTime.Milliseconds(vm.Pid);
         await using (agent.Connection.ConfigureAwait(false))
         {
             var call = new CallOptions(CancellationToken: bounded.Token);
@@ -86,6 +90,7 @@ internal sealed class GuestRuns(QemuHypervisor hypervisor, string guestDirectory
             var output = new StringBuilder();
             var first = await agent.ReadStdoutAsync(new ReadStreamRequest { ContainerId = "hello", MaxBytes = 4096 }, call).ConfigureAwait(false);
             var firstOutput = Stopwatch.GetElapsedTime(start);
+            var cpuFirstOutput = QemuCpuTime.Milliseconds(vm.Pid);
             for (var chunk = first; !chunk.Data.IsEmpty;
                  chunk = await agent.ReadStdoutAsync(new ReadStreamRequest { ContainerId = "hello", MaxBytes = 4096 }, call).ConfigureAwait(false))
             {
@@ -103,7 +108,7 @@ internal sealed class GuestRuns(QemuHypervisor hypervisor, string guestDirectory
             var details = await agent.GetGuestDetailsAsync(new GetGuestDetailsRequest(), call).ConfigureAwait(false);
             await vm.StopAsync(s_stopGrace, cancellationToken).ConfigureAwait(false);
             return new BootSample(qmp.TotalMilliseconds, ready.TotalMilliseconds, firstOutput.TotalMilliseconds,
-                [.. details.BootTimeline.Select(step => (step.Name, step.Seconds))]);
+                [.. details.BootTimeline.Select(step => (step.Name, step.Seconds))], cpuReady, cpuFirstOutput);
         }
     }
 

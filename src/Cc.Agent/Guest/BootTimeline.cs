@@ -21,6 +21,7 @@ public static class BootTimeline
     public const string ModulesLoaded = "boot modules loaded";
     public const string DeferredModulesLoaded = "deferred modules loaded (background)";
     public const string DeferredModulesAwaited = "deferred modules awaited by a request";
+    public const string CreateWithoutDeferredModules = "CreateContainer needs no deferred module";
     public const string ShareMounted = "share mounted";
     public const string Ready = "agent ready";
     public const string PortOpened = "agent port opened";

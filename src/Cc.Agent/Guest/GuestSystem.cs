@@ -62,11 +62,13 @@ public sealed class GuestSystem(ILogger logger)
     // pod, sized as containerd sizes the sandbox shm it makes for runc pods (64 MiB).
     public const string PodShmOptions = "mode=1777,size=65536k";
 
-    // bootModulesList names the modules loaded before ready (the agent's port, the share); the rest of modulesList
+    // bootModulesList names the modules loaded before ready (the agent's port, the share); vsockModulesList the ones
+    // AF_VSOCK adds, loaded before ready only when the VM has a virtio-vsock device (the agent serves vsock only if
+    // /dev/vsock exists as it starts; a VM without the device has no use for them at boot). The rest of modulesList
     // are loaded after ready on a background thread (DeferredModulesLoaded). An image without a boot list (older
     // builds) loads them all before ready.
-    public void SetUpAsPid1(string modulesList, string bootModulesList, string modulesDirectory, string sharedDirectory,
-        string podShmDirectory, bool mountShare = true)
+    public void SetUpAsPid1(string modulesList, string bootModulesList, string vsockModulesList, string modulesDirectory,
+        string sharedDirectory, string podShmDirectory, bool mountShare = true)
     {
         const ulong hardened = LibC.MS_NOSUID | LibC.MS_NODEV | LibC.MS_NOEXEC;
         MountProc();
@@ -81,6 +83,12 @@ public sealed class GuestSystem(ILogger logger)
         var all = ReadModuleList(modulesList);
         var boot = File.Exists(bootModulesList) ? ReadModuleList(bootModulesList) : all;
         LoadModules(boot, modulesDirectory);
+        if (File.Exists(vsockModulesList) && VirtioDevices.Present(VirtioDevices.Socket))
+        {
+            var vsock = ReadModuleList(vsockModulesList);
+            LoadModules(vsock, modulesDirectory);
+            boot = [.. boot, .. vsock];
+        }
         BootTimeline.Mark(BootTimeline.ModulesLoaded);
         if (mountShare)
         {
@@ -323,6 +331,18 @@ public sealed class GuestSystem(ILogger logger)
         try
         {
             var available = File.ReadAllText("/sys/fs/cgroup/cgroup.controllers").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            // One write enables them all: the kernel takes a space-separated list and applies it as a whole. Only if
+            // that fails, one by one, to keep every controller that can be delegated.
+            try
+            {
+                File.WriteAllText(subtreeControl, string.Join(' ', available.Select(c => "+" + c)));
+                return;
+            }
+            catch (IOException)
+            {
+                // one of them refused: the loop below finds which
+            }
+
             foreach (var controller in available)
             {
                 try

@@ -121,8 +121,16 @@ public sealed partial class AgentService(ContainerManager containers, GuestSyste
                 Protocol.V1.PodRole.Container => Containers.PodRole.Container,
                 _ => throw AgentErrorException.Invalid($"unknown pod_role {(int)request.PodRole}"),
             }, request.SandboxContainerId);
-            // A workload may mount overlay or make a bridge at once: it gets the guest with every module loaded.
-            await AwaitDeferredModulesAsync(context.CancellationToken);
+            // A workload that could mount overlay, make a bridge or open a device at once gets the guest with every
+            // module loaded; one that cannot is created while they load (DeferredModuleNeed).
+            if (Runtime.DeferredModuleNeed.NeedsDeferredModules(request.OciSpecJson.Memory))
+            {
+                await AwaitDeferredModulesAsync(context.CancellationToken);
+            }
+            else
+            {
+                BootTimeline.Mark(BootTimeline.CreateWithoutDeferredModules);
+            }
             var pid = await containers.CreateAsync(request.ContainerId, request.OciSpecJson.Memory, request.RootfsPath,
                 stdio.Terminal, stdio.Stdin, placement, context.CancellationToken);
             BootTimeline.Mark(BootTimeline.CreateAnswered);
