@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # ttrpc benchmark part of `make bench`: the Go reference (ttrpc 1.1 and 1.2) vs our Cc.Ttrpc, same
 # workloads, one run, a markdown table on stdout (progress on stderr). Builds what it needs: the Go
-# peers, and Cc.Bench as NativeAOT (falls back to a Release JIT build if the AOT publish fails; the
-# table says which). The whole part takes about two minutes. Our side runs twice, over Cc.Ttrpc's stream transport
-# (the one the product ships) and the bench's own Pipelines.Sockets.Unofficial SocketConnection one, so the table compares them.
+# peers, Cc.Bench as NativeAOT (falls back to a Release JIT build if the AOT publish fails; the
+# table says which), and our dedicated server, integration/Cc.TtrpcPeer, as NativeAOT. The whole part takes about two
+# minutes. Our side runs twice, over Cc.Ttrpc's stream transport (the one the product ships) and the bench's own
+# Pipelines.Sockets.Unofficial SocketConnection one, so the table compares them.
 # Options are passed through to `Cc.Bench ttrpc` (e.g. --repeat 5 --duration 2, --baseline-server PATH).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -26,8 +27,19 @@ else
   bin=$out/cc-bench-jit/Cc.Bench
 fi
 
+# Our server: the dedicated peer (integration/Cc.TtrpcPeer, Cc.Ttrpc and the Echo service only, the shipped executables'
+# settings), as the Go side's server is its small peer binary; Cc.Bench's own ttrpc-server stays as the extra column
+# "ours, in Cc.Bench". Without a NativeAOT peer the bench's ttrpc-server is "ours", as before (the table says which).
+our_server=()
+if timeout 600 dotnet publish integration/Cc.TtrpcPeer/Cc.TtrpcPeer.csproj -c Release -r linux-x64 --nologo -v quiet \
+     -o "$out/ttrpc-peer-aot" >&2; then
+  our_server=(--our-server "$out/ttrpc-peer-aot/Cc.TtrpcPeer")
+else
+  echo "10-ttrpc: NativeAOT publish of Cc.TtrpcPeer failed; our server is Cc.Bench ttrpc-server" >&2
+fi
+
 lib="Cc.Ttrpc at $(git log -1 --format=%h -- src/Cc.Ttrpc 2>/dev/null || echo '?')"
 git diff --quiet -- src/Cc.Ttrpc 2>/dev/null || lib="$lib + uncommitted changes"
 echo "## ttrpc — $(date -u +%Y-%m-%d), $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(uname -r), load average $(cut -d' ' -f1 /proc/loadavg), $lib"
 echo
-timeout 400 "$bin" ttrpc --go-peers build/ttrpc-peer --socket-connection --out "$out/ttrpc.md" "$@"
+timeout 400 "$bin" ttrpc --go-peers build/ttrpc-peer --socket-connection "${our_server[@]}" --out "$out/ttrpc.md" "$@"

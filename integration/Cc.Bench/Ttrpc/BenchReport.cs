@@ -7,7 +7,12 @@ namespace Cc.Bench.Ttrpc;
 /// last column(s) are ours ÷ each Go version, marked better or worse by the metric's direction.</summary>
 public sealed class BenchReport(IReadOnlyList<EchoWorkload> workloads, IReadOnlyList<string> targets)
 {
-    private const string Ours = "ours";
+    /// <summary>The label of our client and server: the dedicated peer with --our-server, else the bench's ttrpc-server.</summary>
+    public const string Ours = "ours";
+
+    /// <summary>The label of the bench's own ttrpc-server when "ours" is the dedicated peer: the same server code inside
+    /// the whole bench executable.</summary>
+    public const string OursInBench = "ours, in Cc.Bench";
 
     /// <summary>The label of our client and server over the SocketConnection transport (--socket-connection).</summary>
     public const string OursSocketConnection = "ours, SocketConnection";
@@ -58,7 +63,9 @@ public sealed class BenchReport(IReadOnlyList<EchoWorkload> workloads, IReadOnly
         // Ratios are ours ÷ each Go pair; cross pairs (--cross) are shown but not compared. With --socket-connection
         // one more column compares our two socket transports: SocketConnection ÷ the stream transport.
         var references = targets.Where(t => t.StartsWith("Go ", StringComparison.Ordinal)).ToArray();
+        // SocketConnection runs inside the bench executable: compare it with our stream transport in that same executable.
         bool transports = targets.Contains(OursSocketConnection);
+        var transportBaseline = targets.Contains(OursInBench) ? OursInBench : Ours;
         var sb = new StringBuilder();
         sb.Append("| Workload | ").AppendJoin(" | ", targets);
         foreach (var r in references)
@@ -68,7 +75,7 @@ public sealed class BenchReport(IReadOnlyList<EchoWorkload> workloads, IReadOnly
 
         if (transports)
         {
-            sb.Append(" | SocketConnection ÷ ours");
+            sb.Append(" | SocketConnection ÷ ").Append(transportBaseline);
         }
 
         int columns = targets.Count + references.Length + (transports ? 1 : 0);
@@ -89,7 +96,7 @@ public sealed class BenchReport(IReadOnlyList<EchoWorkload> workloads, IReadOnly
 
             if (transports)
             {
-                AppendRatio(sb, value(OursSocketConnection), ours, higherIsBetter);
+                AppendRatio(sb, value(OursSocketConnection), value(transportBaseline), higherIsBetter);
             }
 
             sb.Append(" |\n");

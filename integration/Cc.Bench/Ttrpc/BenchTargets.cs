@@ -66,7 +66,7 @@ public sealed class GoTarget(string label, string peerPath, string address, Peer
     public ValueTask DisposeAsync() => server.DisposeAsync();
 }
 
-/// <summary>Our client (this process) → our server (a <c>Cc.Bench ttrpc-server</c> child); one
+/// <summary>Our client (this process) → our server (the dedicated peer, or a <c>Cc.Bench ttrpc-server</c> child); one
 /// connection per run, as the Go client has.</summary>
 public sealed class OurTarget(string label, string address, PeerProcess server, bool ownsServer = true,
     SocketTransportFactory? transport = null) : IBenchTarget
@@ -90,6 +90,14 @@ public sealed class OurTarget(string label, string address, PeerProcess server, 
         var server = await PeerProcess.StartAsync(fileName, [.. prefix, "ttrpc-server", "--address", address, .. transportArgs], cancellationToken)
             .ConfigureAwait(false);
         return new OurTarget(label, address, server, transport: transport);
+    }
+
+    /// <summary>Starts the dedicated peer executable (integration/Cc.TtrpcPeer: Cc.Ttrpc and the Echo service only) as
+    /// the server, on Cc.Ttrpc's stream transport.</summary>
+    public static async Task<OurTarget> StartPeerAsync(string label, string address, string peerBinary, CancellationToken cancellationToken)
+    {
+        var server = await PeerProcess.StartAsync(peerBinary, ["--address", address], cancellationToken).ConfigureAwait(false);
+        return new OurTarget(label, address, server);
     }
 
     public async Task<BenchSample> RunAsync(EchoWorkload workload, TimeSpan warmup, TimeSpan duration, CancellationToken cancellationToken)

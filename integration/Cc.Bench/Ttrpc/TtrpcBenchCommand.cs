@@ -11,9 +11,12 @@ namespace Cc.Bench.Ttrpc;
 /// Options: --go-peers DIR (build/ttrpc-peer), --duration S (1), --warmup S (0.3), --repeat N (5),
 /// --workloads rtt,load,bulk64k,bulk1m (all), --cross (adds our client → the Go 1.1 server, to tell a
 /// client-side gap from a server-side one), --socket-connection (adds our client and server over the
-/// SocketConnection transport, Pipelines.Sockets.Unofficial, next to the default stream transport),
+/// SocketConnection transport, Pipelines.Sockets.Unofficial, next to the default stream transport), --our-server PATH (our
+/// server is that dedicated peer executable, integration/Cc.TtrpcPeer; the bench's own ttrpc-server becomes the extra
+/// column "ours, in Cc.Bench"),
 /// --baseline-server PATH (adds our client → the ttrpc-server of another Cc.Bench binary, e.g. one built from
-/// an earlier commit: before/after in one run), --out FILE (also write the table there).
+/// an earlier commit: before/after in one run), --baseline-peer PATH (the same with another Cc.TtrpcPeer binary, e.g. one
+/// built with other compiler options), --out FILE (also write the table there).
 /// </summary>
 public static class TtrpcBenchCommand
 {
@@ -52,7 +55,19 @@ public static class TtrpcBenchCommand
                 targets.Add(await GoTarget.StartAsync($"Go {version}", peer, $"unix://{socketDir.FullName}/go-{version}.sock", cancellationToken).ConfigureAwait(false));
             }
 
-            targets.Add(await OurTarget.StartAsync("ours", $"unix://{socketDir.FullName}/ours.sock", null, null, cancellationToken).ConfigureAwait(false));
+            // "ours" is the dedicated peer when there is one (the Go peer is a small ttrpc-only binary too); the same
+            // server inside the whole bench executable is then the extra column that shows what the executable costs.
+            if (args.Get("our-server") is { } ourServer)
+            {
+                targets.Add(await OurTarget.StartPeerAsync(BenchReport.Ours, $"unix://{socketDir.FullName}/ours.sock", ourServer, cancellationToken).ConfigureAwait(false));
+                targets.Add(await OurTarget.StartAsync(BenchReport.OursInBench, $"unix://{socketDir.FullName}/ours-bench.sock", null, null, cancellationToken)
+                    .ConfigureAwait(false));
+            }
+            else
+            {
+                targets.Add(await OurTarget.StartAsync(BenchReport.Ours, $"unix://{socketDir.FullName}/ours.sock", null, null, cancellationToken).ConfigureAwait(false));
+            }
+
             if (args.Get("socket-connection") is not null)
             {
                 targets.Add(await OurTarget.StartAsync(BenchReport.OursSocketConnection, $"unix://{socketDir.FullName}/ours-sc.sock",
@@ -63,6 +78,12 @@ public static class TtrpcBenchCommand
             {
                 targets.Add(await OurTarget.StartAsync("our client → baseline server", $"unix://{socketDir.FullName}/baseline.sock",
                     null, baseline, cancellationToken).ConfigureAwait(false));
+            }
+
+            if (args.Get("baseline-peer") is { } baselinePeer)
+            {
+                targets.Add(await OurTarget.StartPeerAsync("our client → baseline peer", $"unix://{socketDir.FullName}/baseline-peer.sock",
+                    baselinePeer, cancellationToken).ConfigureAwait(false));
             }
 
             if (args.Get("cross") is not null)
@@ -95,7 +116,7 @@ public static class TtrpcBenchCommand
                 }
             }
 
-            var table = report.Render(Describe(duration, warmup, repeat));
+            var table = report.Render(Describe(duration, warmup, repeat, dedicatedPeer: args.Get("our-server") is not null));
             Console.Out.Write(table);
             if (args.Get("out") is { } outFile)
             {
@@ -125,7 +146,7 @@ public static class TtrpcBenchCommand
     [UnconditionalSuppressMessage("SingleFile", "IL3000", Justification = "An empty Location is the very answer sought.")]
     private static bool IsJit() => typeof(object).Assembly.Location.Length > 0;
 
-    private static string Describe(TimeSpan duration, TimeSpan warmup, int repeat)
+    private static string Describe(TimeSpan duration, TimeSpan warmup, int repeat, bool dedicatedPeer)
     {
         var flavour = IsJit() ? "JIT (Release build)" : "NativeAOT";
 #if DEBUG
@@ -134,6 +155,10 @@ public static class TtrpcBenchCommand
         return $"Ours: {flavour}, .NET {Environment.Version}. Go: the reference peer (hack/ttrpc-peer) built with Go 1.19 "
             + $"against ttrpc 1.1.1 and Go 1.24 against ttrpc 1.2.4. Unix socket; every server in its own process. "
             + $"Median of {repeat} runs of {duration.TotalSeconds:0.##} s (after {warmup.TotalSeconds:0.##} s warm-up) per cell. "
+            + (dedicatedPeer
+                ? "Our server: integration/Cc.TtrpcPeer (Cc.Ttrpc and the Echo service only, the shipped executables' NativeAOT "
+                    + "and GC settings); \"ours, in Cc.Bench\": the same server inside the whole bench executable. "
+                : "Our server: Cc.Bench ttrpc-server (inside the whole bench executable). ")
             + $"Ratio = ours ÷ Go.";
     }
 }

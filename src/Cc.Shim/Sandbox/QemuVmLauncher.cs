@@ -94,7 +94,7 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
                 Hostname = spec.Hostname,
                 HostTime = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
                 Network = ToRequest(network, spec),
-                Entropy = Google.Protobuf.ByteString.CopyFrom(System.Security.Cryptography.RandomNumberGenerator.GetBytes(GuestEntropyBytes)),
+                Entropy = Google.Protobuf.ByteString.CopyFrom(HostEntropy.Read(GuestEntropyBytes)),
             };
             foreach (var (name, value) in spec.Sysctls)
             {
