@@ -44,6 +44,14 @@ def cpu_ticks(pid: int):
         return None
 
 
+def comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return "?"
+
+
 def main() -> int:
     args = sys.argv[1:]
     sock = None
@@ -64,6 +72,7 @@ def main() -> int:
     start_ticks: dict[int, int] = {}
     last_ticks: dict[int, int] = {}
     since_sample = 0
+    names: dict[int, str] = {}
 
     def sample():
         for pid in start_ticks:
@@ -84,6 +93,7 @@ def main() -> int:
                     ticks = cpu_ticks(int(word))
                     if ticks is not None:
                         start_ticks[int(word)] = last_ticks[int(word)] = ticks
+                        names[int(word)] = comm(int(word))
         last = now
         total += len(data)
         since_sample += len(data)
@@ -92,6 +102,9 @@ def main() -> int:
             since_sample = 0
         digest.update(data)
     # No sample after end of file: by then a runtime may be tearing its container (and VM) down.
+    # Each process's share on stderr: where the CPU went (for ours, the shim or QEMU, i.e. the guest).
+    for pid in start_ticks:
+        print(f"stdio-sink: {names[pid]} ({pid}): {(last_ticks[pid] - start_ticks[pid]) / TICK:.2f} s CPU", file=sys.stderr)
     cpu = f"{sum(last_ticks[p] - start_ticks[p] for p in start_ticks) / TICK:.2f}" if start_ticks else "-"
     print(total, first, last, digest.hexdigest(), cpu)
     return 0
