@@ -203,8 +203,8 @@ echo "|---|$(for _ in "${labels[@]}"; do printf -- '---:|'; done)---:|$([ -n "$b
 declare -A sm=() sr=() sc=() em=() ep=() er=() ec=() cm=()
 for l in "${labels[@]}"; do
   cm[$l]=$(median_of "${cpus[$l]:-}"); cm[$l]=${cm[$l]:--}
-  read -r sm[$l] sr[$l] sc[$l] <<<"$(row_stdio "$l")"
-  read -r em[$l] ep[$l] er[$l] ec[$l] <<<"$(row_exec "$l")"
+  read -r "sm[$l]" "sr[$l]" "sc[$l]" <<<"$(row_stdio "$l")"
+  read -r "em[$l]" "ep[$l]" "er[$l]" "ec[$l]" <<<"$(row_exec "$l")"
 done
 cells() { local l; for l in "${labels[@]}"; do printf '%s | ' "$($1 "$l")"; done; }
 c_rate() { [ "${sm[$1]}" = - ] && echo "n/a (${sc[$1]}/$runs ok)" || echo "${sm[$1]} (${sr[$1]}, ${sc[$1]}/$runs ok)"; }
