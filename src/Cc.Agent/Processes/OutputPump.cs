@@ -11,8 +11,12 @@ namespace Cc.Agent.Processes;
 // for it so the host can read the whole output before it learns the exit.
 internal sealed class OutputPump
 {
-    public const int ChunkSize = 32 * 1024;
-    private const int BufferedChunks = 8;
+    // One read(2): a default pipe's whole capacity, and under the large-object threshold (85,000 bytes), so a chunk is a
+    // cheap young-generation allocation.
+    public const int ChunkSize = 64 * 1024;
+    // 1 MiB: what one ReadStdout may carry (ContainerManager.MaxReadBytes), so a host that asks for that much after a
+    // pause gets it in one round trip.
+    private const int BufferedChunks = 16;
     private const int StackSize = 256 * 1024;
 
     private readonly Channel<ReadOnlyMemory<byte>> _chunks = Channel.CreateBounded<ReadOnlyMemory<byte>>(
@@ -55,7 +59,9 @@ internal sealed class OutputPump
         return pump;
     }
 
-    // Up to `maxBytes` bytes; waits until some are there; empty = end of stream.
+    // Up to `maxBytes` bytes; waits until some are there, then takes everything buffered up to `maxBytes` (one round trip
+    // carries it all: under TCG the guest's CPU, and so each call's cost, is the scarce thing); empty = end of stream.
+    // Bytes come out in the order the process wrote them; a chunk taken in part leaves its rest for the next read.
     public async ValueTask<ReadOnlyMemory<byte>> ReadAsync(int maxBytes, CancellationToken cancellationToken)
     {
         await _readLock.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -71,10 +77,12 @@ internal sealed class OutputPump
                 _rest = await _chunks.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            var take = Math.Min(maxBytes, _rest.Length);
-            var result = _rest[..take];
-            _rest = _rest[take..];
-            return result;
+            if (_rest.Length >= maxBytes || !_chunks.Reader.TryPeek(out _))
+            {
+                return TakeFromRest(maxBytes);
+            }
+
+            return Gather(maxBytes);
         }
         catch (ChannelClosedException)
         {
@@ -84,6 +92,43 @@ internal sealed class OutputPump
         {
             _readLock.Release();
         }
+    }
+
+    private ReadOnlyMemory<byte> TakeFromRest(int maxBytes)
+    {
+        var take = Math.Min(maxBytes, _rest.Length);
+        var result = _rest[..take];
+        _rest = _rest[take..];
+        return result;
+    }
+
+    // _rest and the chunks buffered behind it, up to maxBytes, copied into one new array (the response wraps it; nothing
+    // writes it again). Only what is buffered now: never waits for more.
+    private ReadOnlyMemory<byte> Gather(int maxBytes)
+    {
+        var total = _rest.Length;
+        var parts = new List<ReadOnlyMemory<byte>>(BufferedChunks + 1) { _rest };
+        while (total < maxBytes && _chunks.Reader.TryRead(out var chunk))
+        {
+            parts.Add(chunk);
+            total += chunk.Length;
+        }
+
+        var result = new byte[Math.Min(total, maxBytes)];
+        var offset = 0;
+        _rest = ReadOnlyMemory<byte>.Empty;
+        foreach (var part in parts)
+        {
+            var take = Math.Min(part.Length, result.Length - offset);
+            part.Span[..take].CopyTo(result.AsSpan(offset));
+            offset += take;
+            if (take < part.Length)
+            {
+                _rest = part[take..]; // only the last part can be cut
+            }
+        }
+
+        return result;
     }
 
     private void Pump(SafeFileHandle source)

@@ -11,7 +11,7 @@ namespace Cc.Shim.Io;
 /// </summary>
 public sealed partial class ProcessIo : IAsyncDisposable
 {
-    private const int BufferSize = 32 * 1024;
+    private const int StdinBufferSize = 32 * 1024;
 
     private readonly ProcessKey _process;
     private readonly IGuestStdio _guest;
@@ -260,19 +260,29 @@ public sealed partial class ProcessIo : IAsyncDisposable
         return new FileStream(new SafeFileHandle(fd, ownsHandle: true), FileAccess.Write, bufferSize: 0);
     }
 
+    /// <summary>
+    /// Copies one output stream into its sink. Each read asks the guest for up to <see cref="IGuestStdio.MaxReadBytes"/>,
+    /// so that one agent round trip carries all the guest has buffered; and the next read is under way while the last one
+    /// is written out, so that the round trip overlaps the sink's write. At most one read is in flight and one is being
+    /// written: the shim holds at most two reads of a stream, and the guest is asked for more only once the read before
+    /// the last is in the sink (the back-pressure, together with the agent's bounded buffer).
+    /// </summary>
     private async Task PumpOutputAsync(StdioStream stream, Stream sink)
     {
-        var buffer = new byte[BufferSize];
+        Task<ReadOnlyMemory<byte>>? next = null;
         try
         {
+            next = _guest.ReadAsync(_process, stream, IGuestStdio.MaxReadBytes, _stop.Token);
             while (true)
             {
-                var n = await _guest.ReadAsync(_process, stream, buffer, _stop.Token).ConfigureAwait(false);
-                if (n == 0)
+                var data = await next.ConfigureAwait(false);
+                next = null;
+                if (data.IsEmpty)
                 {
                     break;
                 }
-                await sink.WriteAsync(buffer.AsMemory(0, n), _stop.Token).ConfigureAwait(false);
+                next = _guest.ReadAsync(_process, stream, IGuestStdio.MaxReadBytes, _stop.Token);
+                await sink.WriteAsync(data, _stop.Token).ConfigureAwait(false);
             }
             await sink.FlushAsync(_stop.Token).ConfigureAwait(false);
         }
@@ -285,6 +295,9 @@ public sealed partial class ProcessIo : IAsyncDisposable
         }
         finally
         {
+            // A read still in flight when the sink failed: its bytes have nowhere to go; observe its end, whatever it is.
+            next?.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
             // A logger's pipe or a FIFO: nothing more will come, so the reader must see end-of-file now. containerd's
             // CRI reads an exec's FIFOs to end-of-file before it answers ExecSync or ends a streaming exec, so holding
             // the FIFO until Delete would hang every exec (the runc shim closes its ends here too). The reader opened
@@ -299,7 +312,7 @@ public sealed partial class ProcessIo : IAsyncDisposable
 
     private async Task PumpStdinAsync(string fifo)
     {
-        var buffer = new byte[BufferSize];
+        var buffer = new byte[StdinBufferSize];
         try
         {
             // A blocking open waits for the client's writer; a read before that would see end of file.

@@ -236,18 +236,21 @@ public sealed class AgentGuest : IGuestStdio
     public Task PingAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
         Mapped(_agent.CheckAsync(new V1.CheckRequest(), new CallOptions(timeout, CancellationToken: cancellationToken)));
 
-    public async Task<int> ReadAsync(ProcessKey process, StdioStream stream, Memory<byte> buffer, CancellationToken cancellationToken)
+    public async Task<ReadOnlyMemory<byte>> ReadAsync(ProcessKey process, StdioStream stream, int maxBytes,
+        CancellationToken cancellationToken)
     {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxBytes);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxBytes, IGuestStdio.MaxReadBytes);
         await Started(process).Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         var request = new V1.ReadStreamRequest
         {
-            ContainerId = process.ContainerId, ExecId = process.ExecId, MaxBytes = (uint)buffer.Length,
+            ContainerId = process.ContainerId, ExecId = process.ExecId, MaxBytes = (uint)maxBytes,
         };
         var response = await CallAsync(AgentCallKind.LongPoll, (agent, options) => stream == StdioStream.Stdout
             ? agent.ReadStdoutAsync(request, options)
             : agent.ReadStderrAsync(request, options), cancellationToken).ConfigureAwait(false);
-        response.Data.Span.CopyTo(buffer.Span);
-        return response.Data.Length;
+        // The parsed message owns its bytes (a fresh array per parse): handed on without a copy.
+        return response.Data.Memory;
     }
 
     public async Task WriteStdinAsync(ProcessKey process, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)

@@ -73,8 +73,14 @@ public enum StdioStream
 /// </summary>
 public interface IGuestStdio
 {
-    /// <summary>Reads up to <paramref name="buffer"/>.Length bytes; 0 = end of stream.</summary>
-    Task<int> ReadAsync(ProcessKey process, StdioStream stream, Memory<byte> buffer, CancellationToken cancellationToken);
+    /// <summary>The most one read may ask for: the agent's limit for <c>max_bytes</c> (agent.proto ReadStreamRequest).</summary>
+    const int MaxReadBytes = 1024 * 1024;
+
+    /// <summary>
+    /// Reads up to <paramref name="maxBytes"/> bytes (at most <see cref="MaxReadBytes"/>); empty = end of stream. The
+    /// memory returned belongs to the caller: nothing writes it again.
+    /// </summary>
+    Task<ReadOnlyMemory<byte>> ReadAsync(ProcessKey process, StdioStream stream, int maxBytes, CancellationToken cancellationToken);
 
     Task WriteStdinAsync(ProcessKey process, ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
 

@@ -8,9 +8,9 @@ using Microsoft.Win32.SafeHandles;
 namespace Cc.Shim.Tests.Bounds;
 
 /// <summary>
-/// The host side of stdio buffers one read and no more: the shim asks the guest for output only once the last piece
-/// is in the client's FIFO, so a client that reads slowly stops the guest's producer (through the agent's own bounded
-/// buffer) instead of growing the shim.
+/// The host side of stdio holds at most two reads of a stream: the one it is writing into the client's FIFO and the next
+/// one, asked for while that write goes on. It asks for a third only once the first is in the FIFO, so a client that
+/// reads slowly stops the guest's producer (through the agent's own bounded buffer) instead of growing the shim.
 /// </summary>
 public sealed class StdioBoundTests : IDisposable
 {
@@ -56,6 +56,8 @@ public sealed class StdioBoundTests : IDisposable
 
         guest.Violations.ShouldBeEmpty();
         guest.HandedOut.ShouldBe(Total);
+        // Each read asks for all the agent may give in one round trip, not for one small buffer's worth.
+        guest.LargestAsk.ShouldBe(IGuestStdio.MaxReadBytes);
     }
 
     /// <summary>
@@ -66,40 +68,49 @@ public sealed class StdioBoundTests : IDisposable
     {
         private int _reading;
         private long _handedOut;
+        private int _lastRead; // written only by the reads, which never overlap (checked)
 
         public List<string> Violations { get; } = [];
 
         public long HandedOut => Interlocked.Read(ref _handedOut);
 
+        public int LargestAsk { get; private set; }
+
         public static byte ByteAt(long offset) => (byte)(offset * 7 % 251);
 
-        public Task<int> ReadAsync(ProcessKey process, StdioStream stream, Memory<byte> buffer, CancellationToken cancellationToken)
+        public Task<ReadOnlyMemory<byte>> ReadAsync(ProcessKey process, StdioStream stream, int maxBytes,
+            CancellationToken cancellationToken)
         {
             if (stream != StdioStream.Stdout)
             {
-                return Task.FromResult(0);
+                return Task.FromResult(ReadOnlyMemory<byte>.Empty);
             }
             if (Interlocked.Exchange(ref _reading, 1) != 0)
             {
                 Violations.Add("two reads of one stream at once");
             }
+            // The read before this one may still be on its way into the FIFO; everything handed out before it must be
+            // read by the client or waiting in the FIFO.
             var handedOut = HandedOut;
-            if (handedOut > consumed() + PipeSize)
+            if (handedOut - _lastRead > consumed() + PipeSize)
             {
-                Violations.Add($"read asked with {handedOut} bytes handed out, {consumed()} read by the client");
+                Violations.Add($"read asked with {handedOut} bytes handed out ({_lastRead} in the last read), {consumed()} read by the client");
             }
-            if (buffer.Length > 64 * 1024)
+            LargestAsk = Math.Max(LargestAsk, maxBytes);
+            if (maxBytes > IGuestStdio.MaxReadBytes)
             {
-                Violations.Add($"a read of {buffer.Length} bytes");
+                Violations.Add($"a read of {maxBytes} bytes");
             }
-            var n = (int)Math.Min(Math.Min(buffer.Length, Piece * 3), total - handedOut);
+            var n = (int)Math.Min(Math.Min(maxBytes, Piece * 3), total - handedOut);
+            var data = new byte[n];
             for (var i = 0; i < n; i++)
             {
-                buffer.Span[i] = ByteAt(handedOut + i);
+                data[i] = ByteAt(handedOut + i);
             }
+            _lastRead = n;
             Interlocked.Add(ref _handedOut, n);
             Volatile.Write(ref _reading, 0);
-            return Task.FromResult(n);
+            return Task.FromResult<ReadOnlyMemory<byte>>(data);
         }
 
         public Task WriteStdinAsync(ProcessKey process, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>

@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# Stdio and exec benchmark part of `make bench` (issue 10): one private containerd with both runtimes, runs
+# interleaved (runc, ours, runc, ours, ...), median and spread:
+# - stdio throughput: `ctr run --rm <busybox> sh -c 'dd if=/dev/zero bs=1M count=256; sleep 2'` (dd, not
+#   `head -c`: busybox's head spends ~8.7 s of guest user CPU per 64 MiB under TCG, which would measure the generator,
+#   not the stdio path; the pause keeps the
+#   container alive while ctr drains its FIFO: under load, containerd 1.6's ctr lost the tail of the output of a
+#   container that exited at once, with either runtime), the container's stdout read by ctr (the
+#   FIFO path containerd's cio uses; not the CRI log path) and piped into hack/bench/stdio-sink.py, which times it
+#   from the first byte to the last (a VM's boot and a runtime's tear-down are off the clock) and checks that every
+#   byte arrived unchanged: the byte count and the SHA-256 against those of 256 MiB of zeros. MB = 10^6 bytes. It
+#   also reads the CPU time the runtime's processes used over that span (the shim's; for ours also QEMU's, which is
+#   the guest's): on a loaded machine the wall time measures the scheduler, the CPU time does not.
+# - exec latency: `ctr task exec` of /bin/true into a running `sleep` container, BENCH_EXEC_N times per runtime
+#   (after one warm-up exec), wall time of the whole ctr call; median and p90 (nearest rank).
+# Prints a markdown table with ratios on stdout (progress on stderr); needs `make build guest`.
+#   BENCH_STDIO_RUNS=3  BENCH_STDIO_MIB=256  BENCH_EXEC_N=20  BENCH_CONTAINERD=1.6|1.7
+# - the floor (BENCH_STDIO_FLOOR=1, default): the same bytes through a bare virtio-serial port, the channel our agent
+#   talks over, with no agent: build/guest/floor.cpio with an /init that loads the same modules and then runs
+#   `dd if=/dev/zero bs=1M` into the port; QEMU is started directly as 20-vm-floor.sh does (same kernel, q35, qboot,
+#   one vCPU) and the sink reads the port's host end, a unix socket. What ours cannot beat under TCG on this machine.
+#   BENCH_BASELINE=DIR  adds a column "ours, baseline": DIR/bin/containerd-shim-cc-v2 with DIR/configuration.toml
+#                       (e.g. a copy of build/bin, build/guest and the configuration made from an earlier commit,
+#                       its guest paths pointing into DIR), so that before and after are measured in one run.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+repo=$PWD
+runs=${BENCH_STDIO_RUNS:-3}
+mib=${BENCH_STDIO_MIB:-256}
+exec_n=${BENCH_EXEC_N:-20}
+version=${BENCH_CONTAINERD:-1.6}
+baseline=${BENCH_BASELINE:-}
+bytes=$((mib * 1024 * 1024))
+floor=${BENCH_STDIO_FLOOR:-1}
+dir=
+scratch=$(mktemp -d /tmp/cc-bench-stdio.XXXXXX)
+notes=()
+log() { echo "45-stdio-exec: $*" >&2; }
+cleanup() {
+  [ -z "$dir" ] || bash hack/containerd/stop.sh "$dir" >&2 || log "clean-up of $dir was incomplete"
+  [ -z "${floor_qemu:-}" ] || kill -KILL "$floor_qemu" 2>/dev/null
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
+now_ns() { date +%s%N; }
+# Nearest-rank percentile of the numbers on stdin: pct P.
+pct() { sort -n | awk -v p="$1" '{ v[NR] = $1 } END { if (NR == 0) { print ""; exit } k = int((p * NR + 99) / 100); if (k < 1) k = 1; print v[k] }'; }
+range() { sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) printf "%s–%s", lo, hi }'; }
+ratio() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f×", a / b }' || echo "n/a"; }
+
+for f in build/bin/containerd-shim-cc-v2 build/guest/vmlinux build/guest/initramfs.cpio build/configuration.toml; do
+  [ -e "$f" ] || { log "$f is missing: run 'make build guest'"; exit 1; }
+done
+bash hack/images/build.sh busybox >&2 || { log "hack/images/build.sh failed"; exit 1; }
+# shellcheck disable=SC1091
+. build/images/images.env
+dir=$(bash hack/containerd/start.sh --version "$version") || { log "containerd $version did not start"; exit 1; }
+ctr() { bash hack/containerd/ctr.sh "$dir" -n bench "$@"; }
+ctr images import --base-name "$BUSYBOX_BASE" "$BUSYBOX_TAR" >/dev/null || { log "image import failed"; exit 1; }
+expected_sha=$(head -c "$bytes" /dev/zero | sha256sum | cut -d' ' -f1)
+address=$dir/containerd.sock
+# The runtime's processes while a stdio run is under way (only one runs at a time): every shim of this containerd,
+# found by the -address containerd passed it, and our QEMU, by the TTRPC_ADDRESS it inherited from our shim.
+cat >"$scratch/pids.sh" <<PIDS
+for p in /proc/[0-9]*; do
+  case "\$(readlink "\$p/exe" 2>/dev/null)" in
+    */containerd-shim-*) tr '\\0' ' ' <"\$p/cmdline" 2>/dev/null | grep -qF -- "-address $address " && echo "\${p#/proc/}" ;;
+    */qemu-system-*) tr '\\0' '\\n' <"\$p/environ" 2>/dev/null | grep -qxF "TTRPC_ADDRESS=$address.ttrpc" && echo "\${p#/proc/}" ;;
+  esac
+done
+PIDS
+
+# The runtimes measured, by label; containerd 1.6+ takes an absolute shim path as --runtime.
+labels=(runc ours)
+declare -A opts=([runc]="--runtime io.containerd.runc.v2"
+  [ours]="--runtime io.containerd.cc.v2 --runtime-config-path $repo/build/configuration.toml")
+if [ -n "$baseline" ]; then
+  [ -x "$baseline/bin/containerd-shim-cc-v2" ] && [ -f "$baseline/configuration.toml" ] \
+    || { log "BENCH_BASELINE=$baseline lacks bin/containerd-shim-cc-v2 or configuration.toml"; exit 1; }
+  labels+=(baseline)
+  opts[baseline]="--runtime $baseline/bin/containerd-shim-cc-v2 --runtime-config-path $baseline/configuration.toml"
+fi
+
+# --- the floor's guest: floor.cpio with a second archive whose /init replaces floor.cpio's (the kernel unpacks
+# concatenated archives in order, later files winning) ---
+if [ "$floor" = 1 ]; then
+  mkdir -p "$scratch/root"
+  cat >"$scratch/root/init" <<INIT
+#!/bin/busybox sh
+# The stdio floor: the bytes of one bench run straight into a virtio-serial port, then power off.
+bb=/bin/busybox
+\$bb mount -t proc proc /proc
+\$bb mount -t sysfs sysfs /sys
+\$bb mount -t devtmpfs devtmpfs /dev
+while read -r m; do \$bb insmod "/lib/modules/cc/\$m.ko" 2>/dev/null; done < /etc/cc/modules
+for p in /sys/class/virtio-ports/*; do [ "\$(\$bb cat \$p/name)" = cc.floor ] && port=/dev/\${p##*/}; done
+\$bb dd if=/dev/zero of=\$port bs=1048576 count=$mib 2>/dev/null
+echo CC-STDIO-FLOOR-DONE
+\$bb sleep 2
+\$bb poweroff -f
+INIT
+  chmod 755 "$scratch/root/init"
+  (cd "$scratch/root" && echo init | cpio -o -H newc --quiet) | cat build/guest/floor.cpio - >"$scratch/floor.cpio"
+  labels+=(floor)
+fi
+# floor_run: one boot of the floor guest; the sink's line goes to $scratch/floor.out.
+floor_run() {
+  local sock=$scratch/floor.sock
+  rm -f "$sock"
+  qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot -m 256 -accel tcg,tb-size=64 \
+    -machine q35 -bios /usr/share/qemu/qboot.rom -kernel build/guest/vmlinux -initrd "$scratch/floor.cpio" \
+    -append "console=ttyS0 reboot=k panic=-1 quiet mitigations=off tsc=reliable no_timer_check i8042.noaux i8042.nopnp 8250.nr_uarts=1 cryptomgr.notests rdinit=/init" \
+    -serial "file:$scratch/floor-console.log" \
+    -device virtio-serial-pci,id=floor-serial -chardev "socket,id=floor,path=$sock,server=on,wait=off" \
+    -device virtserialport,bus=floor-serial.0,chardev=floor,name=cc.floor >>"$scratch/floor-qemu.log" 2>&1 &
+  floor_qemu=$!
+  timeout 900 python3 hack/bench/stdio-sink.py --connect "$sock" --cpu-pids "echo $floor_qemu" >"$scratch/floor.out"
+  # The guest powers off after its write; the sink's end of file is QEMU's exit.
+  timeout 60 tail --pid="$floor_qemu" -f /dev/null || kill -KILL "$floor_qemu" 2>/dev/null
+  wait "$floor_qemu" 2>/dev/null
+  floor_qemu=
+}
+
+# --- stdio: one `ctr run --rm` per runtime per round ---
+declare -A rates=() cpus=() stdio_fail=()
+# record <label> <round>: the sink's line in got/first/last/sha/cpu -> rates and cpus, or a note.
+record() {
+  if [ "${got:-0}" = "$bytes" ] && [ "$sha" = "$expected_sha" ] && [ "$last" -gt "$first" ]; then
+    rates[$1]+="$(awk -v b="$bytes" -v ns=$((last - first)) 'BEGIN { printf "%.1f", b / (ns / 1e9) / 1e6 }') "
+    [ "${cpu:--}" = - ] || cpus[$1]+="$cpu "
+    log "  $1: $(awk -v b="$bytes" -v ns=$((last - first)) 'BEGIN { printf "%.1f MB/s", b / (ns / 1e9) / 1e6 }'), CPU ${cpu:--} s"
+  else
+    stdio_fail[$1]=$((${stdio_fail[$1]:-0} + 1))
+    notes+=("stdio $1 round $2: got ${got:-0} of $bytes bytes, sha256 ${sha:-none} (expected $expected_sha); $3")
+  fi
+}
+for i in $(seq 1 "$runs"); do
+  for l in "${labels[@]}"; do
+    if [ "$l" = floor ]; then
+      log "stdio round $i/$runs: the virtio-serial floor, $mib MiB"
+      floor_run
+      read -r got first last sha cpu <"$scratch/floor.out"
+      record "$l" "$i" "console: $(tail -n 2 "$scratch/floor-console.log" 2>/dev/null | tr '\n' ' ' | cut -c1-200)"
+      continue
+    fi
+    log "stdio round $i/$runs: $l, $mib MiB"
+    # shellcheck disable=SC2086
+    out=$(timeout 900 bash hack/containerd/ctr.sh "$dir" -n bench run --rm ${opts[$l]} "$BUSYBOX_IMAGE" "s-$l-$i" \
+      sh -c "dd if=/dev/zero bs=1048576 count=$mib 2>/dev/null; sleep 2" 2>"$dir/stdio-$l.err" | python3 hack/bench/stdio-sink.py --cpu-pids "bash $scratch/pids.sh")
+    read -r got first last sha cpu <<<"$out"
+    record "$l" "$i" "$(tail -n 2 "$dir/stdio-$l.err" | tr '\n' ' ' | cut -c1-200)"
+  done
+done
+
+# --- exec: one long-running container per runtime, then interleaved execs ---
+declare -A lat=() exec_fail=()
+[ "$floor" = 1 ] && exec_fail[floor]=start
+for l in "${labels[@]}"; do
+  [ "$l" != floor ] || continue
+  # shellcheck disable=SC2086
+  if ! timeout 600 bash hack/containerd/ctr.sh "$dir" -n bench run -d ${opts[$l]} "$BUSYBOX_IMAGE" "e-$l" sleep 3600 >/dev/null 2>"$dir/exec-$l.err"; then
+    notes+=("exec $l: the container did not start: $(tail -n 2 "$dir/exec-$l.err" | tr '\n' ' ' | cut -c1-200)")
+    exec_fail[$l]=start
+    continue
+  fi
+  timeout 300 bash hack/containerd/ctr.sh "$dir" -n bench task exec --exec-id warm "e-$l" /bin/true >/dev/null 2>&1 \
+    || notes+=("exec $l: the warm-up exec failed")
+done
+log "exec: $exec_n rounds of ctr task exec /bin/true"
+for i in $(seq 1 "$exec_n"); do
+  for l in "${labels[@]}"; do
+    [ "${exec_fail[$l]:-}" != start ] || continue
+    start=$(now_ns)
+    if timeout 300 bash hack/containerd/ctr.sh "$dir" -n bench task exec --exec-id "x$i" "e-$l" /bin/true >/dev/null 2>&1; then
+      lat[$l]+="$((($(now_ns) - start) / 1000000)) "
+    else
+      exec_fail[$l]=$((${exec_fail[$l]:-0} + 1))
+    fi
+  done
+done
+for l in "${labels[@]}"; do
+  [ "$l" != floor ] || continue
+  timeout 60 bash hack/containerd/ctr.sh "$dir" -n bench task kill -s SIGKILL "e-$l" >/dev/null 2>&1
+done
+
+median_of() { tr ' ' '\n' <<<"$1" | grep . | pct 50; }
+# Each prints its fields with "-" for an empty one, so that `read` keeps them in place.
+row_stdio() { # label
+  local r=${rates[$1]:-} m g
+  m=$(median_of "$r") g=$(tr ' ' '\n' <<<"$r" | grep . | range)
+  echo "${m:--} ${g:--} $(tr ' ' '\n' <<<"$r" | grep -c .)"
+}
+row_exec() {
+  local v=${lat[$1]:-} m p g
+  m=$(median_of "$v") p=$(tr ' ' '\n' <<<"$v" | grep . | pct 90) g=$(tr ' ' '\n' <<<"$v" | grep . | range)
+  echo "${m:--} ${p:--} ${g:--} $(tr ' ' '\n' <<<"$v" | grep -c .)"
+}
+echo
+echo "### Stdio and exec — containerd $version, $(date -u +%Y-%m-%d\ %H:%M) UTC, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| Measure | $(for l in "${labels[@]}"; do printf '%s | ' "$l"; done)ours ÷ runc$([ -n "$baseline" ] && echo ' | ours ÷ baseline') |"
+echo "|---|$(for _ in "${labels[@]}"; do printf -- '---:|'; done)---:|$([ -n "$baseline" ] && printf -- '---:|')"
+declare -A sm=() sr=() sc=() em=() ep=() er=() ec=() cm=()
+for l in "${labels[@]}"; do
+  cm[$l]=$(median_of "${cpus[$l]:-}"); cm[$l]=${cm[$l]:--}
+  read -r "sm[$l]" "sr[$l]" "sc[$l]" <<<"$(row_stdio "$l")"
+  read -r "em[$l]" "ep[$l]" "er[$l]" "ec[$l]" <<<"$(row_exec "$l")"
+done
+cells() { local l; for l in "${labels[@]}"; do printf '%s | ' "$($1 "$l")"; done; }
+c_rate() { [ "${sm[$1]}" = - ] && echo "n/a (${sc[$1]}/$runs ok)" || echo "${sm[$1]} (${sr[$1]}, ${sc[$1]}/$runs ok)"; }
+c_med() { [ "$1" = floor ] && echo "–" && return; [ "${em[$1]}" = - ] && echo "n/a (${ec[$1]}/$exec_n ok)" || echo "${em[$1]} (${er[$1]}, ${ec[$1]}/$exec_n ok)"; }
+c_p90() { [ "$1" = floor ] && echo "–" || echo "${ep[$1]/#-/n/a}"; }
+c_cpu() { echo "${cm[$1]/#-/n/a}"; }
+# ratio of two fields that may be "-"
+r() { [ "${1:--}" = - ] || [ "${2:--}" = - ] && echo "n/a" || ratio "$1" "$2"; }
+b() { [ -n "$baseline" ] && echo " | $(r "$1" "$2")"; }
+echo "| stdio: $mib MiB through stdout, first byte → last, MB/s: median (range, runs ok) | $(cells c_rate)$(r "${sm[ours]}" "${sm[runc]}")$(b "${sm[ours]}" "${sm[baseline]:--}") |"
+echo "| stdio: CPU s of the runtime's processes over that span (shim; ours: shim + QEMU): median | $(cells c_cpu)$(r "${cm[ours]}" "${cm[runc]}")$(b "${cm[ours]}" "${cm[baseline]:--}") |"
+echo "| exec: ctr task exec /bin/true, ms: median (range, runs ok) | $(cells c_med)$(r "${em[ours]}" "${em[runc]}")$(b "${em[ours]}" "${em[baseline]:--}") |"
+echo "| exec: p90, ms | $(cells c_p90)$(r "${ep[ours]}" "${ep[runc]}")$(b "${ep[ours]}" "${ep[baseline]:--}") |"
+echo
+echo "Every stdio run counted above delivered exactly $bytes bytes with the SHA-256 of $mib MiB of zeros. Shim at $(git log -1 --format=%h -- src 2>/dev/null)$(git diff --quiet -- src 2>/dev/null || echo ' + uncommitted changes'); $(qemu-system-x86_64 --version | head -1); runc $(runc --version 2>/dev/null | awk 'NR == 1 { print $3 }')."
+for note in "${notes[@]}"; do echo "- $note"; done
+exit 0
