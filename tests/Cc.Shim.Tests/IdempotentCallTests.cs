@@ -141,6 +141,7 @@ public sealed class IdempotentCallTests
         // At the domain seam: calling DeleteAsync runs synchronously up to its first incomplete await, so once the
         // second call has returned its task it is certainly waiting on the container's gate behind the first.
         await using var pod = FakeSandbox.Start();
+        await pod.CreateAsync("c0"); // c1 is not the pod's last container: its Delete asks the guest to remove it
         await pod.CreateAsync("c1");
         pod.Engine.Vm!.RemoveGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 

@@ -28,7 +28,20 @@ public static class CloneBenchCommand
     private static readonly TimeSpan s_loadTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan s_agentBound = TimeSpan.FromSeconds(15);
 
-    private sealed record Sample(int TbSize, int ProbeMs, double RestoreMs, double AgentMs, double ExecMs, double PssMiB);
+    private sealed record Sample(int TbSize, int ProbeMs, double RestoreMs, double AgentMs, double ExecMs, double PssMiB,
+        ContainerSteps First, ContainerSteps Second);
+
+    /// <summary>
+    /// One container's CreateContainer and StartContainer in a clone: each call's round trip on the host, and on the
+    /// guest's clock (the agent's boot timeline, first container only; NaN for the second) the agent's own part before
+    /// crun, crun itself, and the agent's part after it.
+    /// </summary>
+    private sealed record ContainerSteps(double CreateMs, double StartMs, double CreateBeforeCrunMs, double CrunCreateMs,
+        double CreateAfterCrunMs, double StartBeforeCrunMs, double CrunStartMs, double StartAfterCrunMs)
+    {
+        public static ContainerSteps Timed(double createMs, double startMs) =>
+            new(createMs, startMs, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN);
+    }
 
     private static async Task<int> RunAsync(BenchArgs args, CancellationToken cancellationToken)
     {
@@ -95,6 +108,24 @@ public static class CloneBenchCommand
             table.AppendLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {group.Key.TbSize} MiB | {group.Key.ProbeMs} ms | {Range(group, s => s.RestoreMs)} ms | {Range(group, s => s.AgentMs)} ms | {Range(group, s => s.ExecMs)} ms | {Range(group, s => s.PssMiB, "0.0")} MiB |"));
         }
+        table.AppendLine();
+        table.AppendLine("A clone's first container and a second one in the same clone (crun's code then in QEMU's translation cache); host round trips, and the first's guest-clock split (boot timeline):");
+        table.AppendLine();
+        table.AppendLine("| tb-size | step | first container | second container |");
+        table.AppendLine("|---|---|---|---|");
+        foreach (var group in samples.GroupBy(s => s.TbSize))
+        {
+            void Row(string step, Func<ContainerSteps, double> value) => table.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {group.Key} MiB | {step} | {Range(group, s => value(s.First))} ms | {(double.IsNaN(value(group.First().Second)) ? "–" : Range(group, s => value(s.Second)) + " ms")} |"));
+            Row("CreateContainer, host round trip", c => c.CreateMs);
+            Row("  guest: received → crun create spawned", c => c.CreateBeforeCrunMs);
+            Row("  guest: crun create", c => c.CrunCreateMs);
+            Row("  guest: crun create exited → answered", c => c.CreateAfterCrunMs);
+            Row("StartContainer, host round trip", c => c.StartMs);
+            Row("  guest: received → crun start spawned", c => c.StartBeforeCrunMs);
+            Row("  guest: crun start", c => c.CrunStartMs);
+            Row("  guest: crun start exited → answered", c => c.StartAfterCrunMs);
+        }
         await Console.Out.WriteLineAsync(table.ToString()).ConfigureAwait(false);
         if (args.Get("out") is { } outPath)
         {
@@ -119,13 +150,7 @@ public static class CloneBenchCommand
             var call = new CallOptions(TimeSpan.FromSeconds(60), CancellationToken: cancellationToken);
             var exec = Stopwatch.GetTimestamp();
             await agent.CreateSandboxAsync(new CreateSandboxRequest { SandboxId = "bench", Hostname = "bench" }, call).ConfigureAwait(false);
-            await agent.CreateContainerAsync(new CreateContainerRequest
-            {
-                ContainerId = "hello",
-                OciSpecJson = ByteString.CopyFromUtf8(BusyboxBundle.SpecJson),
-                RootfsPath = rootfs,
-            }, call).ConfigureAwait(false);
-            await agent.StartContainerAsync(new StartContainerRequest { ContainerId = "hello" }, call).ConfigureAwait(false);
+            var (createMs, startMs) = await CreateAndStartAsync(agent, "hello", rootfs, call).ConfigureAwait(false);
             var first = await agent.ReadStdoutAsync(new ReadStreamRequest { ContainerId = "hello", MaxBytes = 4096 }, call).ConfigureAwait(false);
             var output = Stopwatch.GetElapsedTime(exec);
             if (first.Data.ToStringUtf8() != BusyboxBundle.ExpectedOutput)
@@ -134,9 +159,39 @@ public static class CloneBenchCommand
             }
             await agent.WaitProcessAsync(new WaitProcessRequest { ContainerId = "hello" }, call).ConfigureAwait(false);
             var pss = PssKiB(vm.Pid) / 1024.0;
+            var details = await agent.GetGuestDetailsAsync(new GetGuestDetailsRequest(), call).ConfigureAwait(false);
+            var steps = details.BootTimeline.GroupBy(step => step.Name).ToDictionary(g => g.Key, g => g.First().Seconds);
+            double Span(string from, string to) =>
+                steps.TryGetValue(from, out var a) && steps.TryGetValue(to, out var b) ? (b - a) * 1000 : double.NaN;
+            var firstSteps = new ContainerSteps(createMs, startMs,
+                Span("CreateContainer received", "crun create spawned"), Span("crun create spawned", "crun create exited"),
+                Span("crun create exited", "CreateContainer answered"),
+                Span("StartContainer received", "crun start spawned"), Span("crun start spawned", "crun start exited"),
+                Span("crun start exited", "StartContainer answered"));
+            // A second container in the same clone: crun's code is now in QEMU's translation cache (and the guest's
+            // page cache), so first minus second is what the first run paid for translation and cold caches.
+            var rootfs2 = BusyboxBundle.Create(config.Shared!.HostPath, "hello2");
+            var (createMs2, startMs2) = await CreateAndStartAsync(agent, "hello2", rootfs2, call).ConfigureAwait(false);
+            await agent.WaitProcessAsync(new WaitProcessRequest { ContainerId = "hello2" }, call).ConfigureAwait(false);
             await vm.StopAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
-            return new Sample(tb, probe, restored.TotalMilliseconds, (answered - restored).TotalMilliseconds, output.TotalMilliseconds, pss);
+            return new Sample(tb, probe, restored.TotalMilliseconds, (answered - restored).TotalMilliseconds, output.TotalMilliseconds, pss,
+                firstSteps, ContainerSteps.Timed(createMs2, startMs2));
         }
+    }
+
+    private static async Task<(double CreateMs, double StartMs)> CreateAndStartAsync(AgentClient agent, string id, string rootfs,
+        CallOptions call)
+    {
+        var start = Stopwatch.GetTimestamp();
+        await agent.CreateContainerAsync(new CreateContainerRequest
+        {
+            ContainerId = id,
+            OciSpecJson = ByteString.CopyFromUtf8(BusyboxBundle.SpecJson),
+            RootfsPath = rootfs,
+        }, call).ConfigureAwait(false);
+        var created = Stopwatch.GetElapsedTime(start);
+        await agent.StartContainerAsync(new StartContainerRequest { ContainerId = id }, call).ConfigureAwait(false);
+        return (created.TotalMilliseconds, (Stopwatch.GetElapsedTime(start) - created).TotalMilliseconds);
     }
 
     private static VmConfig Config(string guest, string scratch, string name, int tb, int memory) => new()

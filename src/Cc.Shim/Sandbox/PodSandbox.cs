@@ -374,6 +374,10 @@ public sealed partial class PodSandbox : IAsyncDisposable
         [LoggerMessage(EventId = 108, Level = LogLevel.Information, Message = "Container {ContainerId} deleted")]
         public static partial void ContainerDeleted(ILogger logger, string containerId);
 
+        [LoggerMessage(EventId = 850, Level = LogLevel.Information,
+            Message = "Sandbox {SandboxId}: the VMM has ended; the rest of the VM's stop finishes after the Delete's answer")]
+        public static partial void VmmEnded(ILogger logger, string sandboxId);
+
         [LoggerMessage(EventId = 113, Level = LogLevel.Warning,
             Message = "Container {ContainerId}: {Field} '{Value}' ignored: AppArmor and SELinux labels name host policy, which the guest does not load; the VM isolates the pod")]
         public static partial void SecurityLabelIgnored(ILogger logger, string containerId, string field, string value);

@@ -34,6 +34,9 @@ public sealed partial class QemuVmLauncher
     // answer"). Until that is understood, no short probe.
     private static readonly TimeSpan? CloneFirstProbe = null;
 
+    /// <summary>How long a template's guest may take to load its background modules before it is saved anyway.</summary>
+    private static readonly TimeSpan TemplateModulesBound = TimeSpan.FromSeconds(30);
+
     /// <summary>The file in the sandbox's run directory that says how its VM started: "cold" or "template KEY".</summary>
     public const string VmOriginFile = "vm-origin";
 
@@ -110,8 +113,8 @@ public sealed partial class QemuVmLauncher
     }
 
     /// <summary>
-    /// The template's guest is ready to be saved once its agent answers Check (modules loaded, nothing of the host
-    /// mounted: it booted with cc.share=late). The connection is closed again before the save, so the saved agent is
+    /// The template's guest is ready to be saved once its agent answers Check and its background modules are loaded
+    /// (<see cref="TemplateGuestModules"/>; nothing of the host mounted: it booted with cc.share=late). The connection is closed again before the save, so the saved agent is
     /// waiting for a host, which each clone's shim then is.
     /// </summary>
     public static async Task WaitForTemplateGuestAsync(QemuVirtualMachine vm, TimeSpan boot, ILoggerFactory loggerFactory,
@@ -119,6 +122,7 @@ public sealed partial class QemuVmLauncher
     {
         var agent = await AgentConnector.ConnectAsync(vm.Agent.ToString(), boot,
             new TtrpcClientOptions { LoggerFactory = loggerFactory }, cancellationToken: cancellationToken).ConfigureAwait(false);
+        await TemplateGuestModules.WaitAsync(agent, TemplateModulesBound, TimeProvider.System, cancellationToken).ConfigureAwait(false);
         await agent.Connection.DisposeAsync().ConfigureAwait(false);
     }
 

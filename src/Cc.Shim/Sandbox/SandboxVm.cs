@@ -101,6 +101,21 @@ public sealed partial class SandboxVm
     public Task<string?> Ended => _ended.Task;
 
     /// <summary>
+    /// Completes when the VMM process has ended (at once when it never started). A stop completes it early in its run
+    /// (the VMM goes before the session's release), so a caller that only needs the VM gone awaits this, not the stop.
+    /// </summary>
+    public Task VmmExited
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _vm?.Exited ?? Task.CompletedTask;
+            }
+        }
+    }
+
+    /// <summary>
     /// Boots the VM: Empty → Booting → Ready, then starts the VM's own watchers. A failed launch moves to Stopped
     /// (the launcher leaves nothing behind) and rethrows. <paramref name="onOom"/> receives the id of each container
     /// the guest reports an OOM kill in, for as long as the VM is Ready.

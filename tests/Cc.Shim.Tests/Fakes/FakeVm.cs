@@ -123,8 +123,15 @@ public sealed class FakeVm : ISandboxVm
         _connection.Cancel();
     }
 
+    /// <summary>When set, the session's release (DisposeAsync) waits for it: a stop held after the VMM ended.</summary>
+    public TaskCompletionSource? DisposeGate { get; set; }
+
     public async ValueTask DisposeAsync()
     {
+        if (DisposeGate is { } gate)
+        {
+            await gate.Task.ConfigureAwait(false);
+        }
         Disposed = true;
         await CloseConnectionAsync().ConfigureAwait(false);
     }
