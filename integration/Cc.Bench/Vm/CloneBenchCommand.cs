@@ -14,12 +14,15 @@ namespace Cc.Bench.Vm;
 
 /// <summary>
 /// <c>Cc.Bench clone</c>: clones of a template VM (docs/templates.md) through the QEMU driver, as the shim makes them
-/// (cc.share=late, the template's host checks its agent and hangs up before the save), one template per TCG translation
-/// cache size. Per clone: the restore (QEMU start and state load), the agent's first answer with each first-probe
-/// timeout, the first stdout byte of an <c>echo hello</c> container after CreateSandbox (a first exec: the guest's code
-/// runs through the translation cache), and the clone's QEMU PSS then. Rounds interleave every variant, so a change of
-/// the machine's load falls on all of them. Options: --runs N (3), --guest DIR (build/guest), --tb-sizes 64,32,16
-/// (MiB), --probes 1000,50 (ms), --memory MiB (512), --boot-timeout S (120), --out FILE.
+/// (cc.share=late, the template's host checks its agent and hangs up before the save). One template, booted with
+/// --template-tb-size; each clone runs with its own TCG translation cache size (the cache is not in the saved state, so
+/// a clone may differ from its template, as the shim's <c>factory.clone_tcg_tb_size_mib</c> does). Per clone: the
+/// restore (QEMU start and state load), the agent's first answer with each first-probe timeout, the first stdout byte of
+/// an <c>echo hello</c> container after CreateSandbox (a first exec: the guest's code runs through the translation
+/// cache), the same for a second container (its code is translated already unless the cache was flushed), and the
+/// clone's QEMU PSS then, private and shared. Rounds interleave every variant, so a change of the machine's load falls on
+/// all of them. Options: --runs N (3), --guest DIR (build/guest), --tb-sizes 64,32,16 (MiB), --template-tb-size MiB
+/// (64), --probes 1000,50 (ms), --memory MiB (512), --boot-timeout S (120), --out FILE.
 /// </summary>
 public static class CloneBenchCommand
 {
@@ -28,8 +31,8 @@ public static class CloneBenchCommand
     private static readonly TimeSpan s_loadTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan s_agentBound = TimeSpan.FromSeconds(15);
 
-    private sealed record Sample(int TbSize, int ProbeMs, double RestoreMs, double AgentMs, double ExecMs, double PssMiB,
-        ContainerSteps First, ContainerSteps Second);
+    private sealed record Sample(int TbSize, int ProbeMs, double RestoreMs, double AgentMs, double ExecMs, double SecondExecMs,
+        double PssMiB, double PrivateMiB, ContainerSteps First, ContainerSteps Second);
 
     /// <summary>
     /// One container's CreateContainer and StartContainer in a clone: each call's round trip on the host, and on the
@@ -48,6 +51,7 @@ public static class CloneBenchCommand
         var runs = args.GetInt("runs", 3);
         var guest = Path.GetFullPath(args.Get("guest", "build/guest"));
         var tbSizes = Ints(args.Get("tb-sizes", "64,32,16"));
+        var templateTbSize = args.GetInt("template-tb-size", 64);
         var probes = Ints(args.Get("probes", "1000,50"));
         var memory = args.GetInt("memory", 512);
         var bootTimeout = args.GetSeconds("boot-timeout", 120);
@@ -59,15 +63,11 @@ public static class CloneBenchCommand
         int failed = 0;
         try
         {
-            var templates = new Dictionary<int, VmTemplate>();
-            foreach (var tb in tbSizes)
+            var template = await factory.EnsureAsync(Config(guest, scratch, "template", templateTbSize, memory), async (vm, token) =>
             {
-                templates[tb] = await factory.EnsureAsync(Config(guest, scratch, $"template-{tb}", tb, memory), async (vm, token) =>
-                {
-                    var agent = await AgentConnector.ConnectAsync(vm.Agent.ToString(), bootTimeout, cancellationToken: token).ConfigureAwait(false);
-                    await agent.Connection.DisposeAsync().ConfigureAwait(false);
-                }, cancellationToken).ConfigureAwait(false);
-            }
+                var agent = await AgentConnector.ConnectAsync(vm.Agent.ToString(), bootTimeout, cancellationToken: token).ConfigureAwait(false);
+                await agent.Connection.DisposeAsync().ConfigureAwait(false);
+            }, cancellationToken).ConfigureAwait(false);
 
             int n = 0;
             for (var round = 1; round <= runs; round++)
@@ -78,11 +78,11 @@ public static class CloneBenchCommand
                     {
                         try
                         {
-                            var sample = await CloneAsync(factory, templates[tb], Config(guest, scratch, $"clone-{n++}", tb, memory), tb, probe,
+                            var sample = await CloneAsync(factory, template, Config(guest, scratch, $"clone-{n++}", tb, memory), tb, probe,
                                 cancellationToken).ConfigureAwait(false);
                             samples.Add(sample);
                             await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                                $"clone bench: round {round} tb-size {tb} probe {probe} ms: restore {sample.RestoreMs:0} ms, agent {sample.AgentMs:0} ms, first exec output {sample.ExecMs:0} ms, PSS {sample.PssMiB:0.0} MiB")).ConfigureAwait(false);
+                                $"clone bench: round {round} tb-size {tb} probe {probe} ms: restore {sample.RestoreMs:0} ms, agent {sample.AgentMs:0} ms, first exec output {sample.ExecMs:0} ms, second {sample.SecondExecMs:0} ms, PSS {sample.PssMiB:0.0} MiB ({sample.PrivateMiB:0.0} private)")).ConfigureAwait(false);
                         }
                         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
                         {
@@ -100,13 +100,13 @@ public static class CloneBenchCommand
         }
 
         var table = new StringBuilder(string.Create(CultureInfo.InvariantCulture,
-            $"### Template clones — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {runs} rounds, TCG, {memory} MiB, {Environment.ProcessorCount} cores, load average {loadBefore} → {LoadAverage()}, {failed} failed\n\n"));
-        table.AppendLine("| tb-size | first probe | restore (QEMU start + state load) | then agent answer | CreateSandbox + echo hello, first output | clone QEMU PSS |");
-        table.AppendLine("|---|---|---|---|---|---|");
+            $"### Template clones — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {runs} rounds, TCG, {memory} MiB, template tb-size {templateTbSize} MiB, {Environment.ProcessorCount} cores, load average {loadBefore} → {LoadAverage()}, {failed} failed\n\n"));
+        table.AppendLine("| clone tb-size | first probe | restore (QEMU start + state load) | then agent answer | CreateSandbox + echo hello, first output | a second container: Create + Start | clone QEMU PSS | of it private |");
+        table.AppendLine("|---|---|---|---|---|---|---|---|");
         foreach (var group in samples.GroupBy(s => (s.TbSize, s.ProbeMs)))
         {
             table.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {group.Key.TbSize} MiB | {group.Key.ProbeMs} ms | {Range(group, s => s.RestoreMs)} ms | {Range(group, s => s.AgentMs)} ms | {Range(group, s => s.ExecMs)} ms | {Range(group, s => s.PssMiB, "0.0")} MiB |"));
+                $"| {group.Key.TbSize} MiB | {group.Key.ProbeMs} ms | {Range(group, s => s.RestoreMs)} ms | {Range(group, s => s.AgentMs)} ms | {Range(group, s => s.ExecMs)} ms | {Range(group, s => s.SecondExecMs)} ms | {Range(group, s => s.PssMiB, "0.0")} MiB | {Range(group, s => s.PrivateMiB, "0.0")} MiB |"));
         }
         table.AppendLine();
         table.AppendLine("A clone's first container and a second one in the same clone (crun's code then in QEMU's translation cache); host round trips, and the first's guest-clock split (boot timeline):");
@@ -158,7 +158,6 @@ public static class CloneBenchCommand
                 throw new InvalidOperationException($"echo hello wrote \"{first.Data.ToStringUtf8()}\"");
             }
             await agent.WaitProcessAsync(new WaitProcessRequest { ContainerId = "hello" }, call).ConfigureAwait(false);
-            var pss = PssKiB(vm.Pid) / 1024.0;
             var details = await agent.GetGuestDetailsAsync(new GetGuestDetailsRequest(), call).ConfigureAwait(false);
             var steps = details.BootTimeline.GroupBy(step => step.Name).ToDictionary(g => g.Key, g => g.First().Seconds);
             double Span(string from, string to) =>
@@ -173,9 +172,11 @@ public static class CloneBenchCommand
             var rootfs2 = BusyboxBundle.Create(config.Shared!.HostPath, "hello2");
             var (createMs2, startMs2) = await CreateAndStartAsync(agent, "hello2", rootfs2, call).ConfigureAwait(false);
             await agent.WaitProcessAsync(new WaitProcessRequest { ContainerId = "hello2" }, call).ConfigureAwait(false);
+            var pss = SmapsKiB(vm.Pid, "Pss:") / 1024.0;
+            var privateMiB = (SmapsKiB(vm.Pid, "Private_Clean:") + SmapsKiB(vm.Pid, "Private_Dirty:")) / 1024.0;
             await vm.StopAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
-            return new Sample(tb, probe, restored.TotalMilliseconds, (answered - restored).TotalMilliseconds, output.TotalMilliseconds, pss,
-                firstSteps, ContainerSteps.Timed(createMs2, startMs2));
+            return new Sample(tb, probe, restored.TotalMilliseconds, (answered - restored).TotalMilliseconds, output.TotalMilliseconds,
+                createMs2 + startMs2, pss, privateMiB, firstSteps, ContainerSteps.Timed(createMs2, startMs2));
         }
     }
 
@@ -210,11 +211,11 @@ public static class CloneBenchCommand
         TcgTranslationCacheMiB = tb,
     };
 
-    private static long PssKiB(int pid)
+    private static long SmapsKiB(int pid, string field)
     {
         foreach (var line in File.ReadLines($"/proc/{pid}/smaps_rollup"))
         {
-            if (line.StartsWith("Pss:", StringComparison.Ordinal))
+            if (line.StartsWith(field, StringComparison.Ordinal))
             {
                 return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
             }

@@ -17,6 +17,11 @@ public static class VmTemplateKey
     /// <summary>Stand-in for the per-VM directory in the hashed command line.</summary>
     private const string NeutralDirectory = "/cc-template";
 
+    /// <summary>Stand-in for TCG's translation cache size in the hashed command line. The cache is an accelerator option
+    /// of the running QEMU, never in the saved state: a clone loads its template's state with any size (checked with
+    /// QEMU 7.2), so clones may run a smaller cache than the template booted with (docs/templates.md, "The key").</summary>
+    private const int NeutralTcgTranslationCacheMiB = 64;
+
     /// <summary>The key of <paramref name="config"/>, 16 hex digits. Network interfaces are not part of the shape: the
     /// template has none, and a clone gets its own by hot-plug (<see cref="VmConfig.HotplugPorts"/> are).</summary>
     public static string For(VmConfig config, HostCapabilities host)
@@ -35,7 +40,8 @@ public static class VmTemplateKey
         return Convert.ToHexStringLower(hash.AsSpan(0, 8));
     }
 
-    /// <summary><paramref name="config"/> with every per-VM path replaced by a fixed one; what remains is the shape.</summary>
+    /// <summary><paramref name="config"/> with every per-VM path (and the TCG cache size, which is not part of the saved
+    /// state) replaced by a fixed one; what remains is the shape.</summary>
     internal static VmConfig Neutral(VmConfig config) => config with
     {
         RunDirectory = NeutralDirectory,
@@ -45,6 +51,7 @@ public static class VmTemplateKey
         IncomingMigration = false,
         NetworkInterfaces = [],
         NetworkHotplug = false,
+        TcgTranslationCacheMiB = NeutralTcgTranslationCacheMiB,
     };
 
     private static string Stamp(string? path)

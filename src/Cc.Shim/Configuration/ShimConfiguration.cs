@@ -38,6 +38,9 @@ public sealed class HypervisorSection
     /// <summary>virtio-balloon free page reporting for cold-booted VMs: the guest's freed pages go back to the host
     /// (docs/performance.md). A template and its clones never have it (QEMU 7.2 would punch the template's file).</summary>
     public bool FreePageReporting { get; set; } = true;
+    /// <summary>TCG's translation cache (<c>-accel tcg,tb-size=N</c>) of cold-booted VMs and of templates, in MiB; a
+    /// clone's is <see cref="FactorySection.CloneTcgTbSizeMib"/>. Ignored under KVM.</summary>
+    public int TcgTbSizeMib { get; set; } = 64;
 }
 
 public sealed class AgentSection
@@ -103,6 +106,9 @@ public sealed class FactorySection
     public bool Template { get; set; }
     /// <summary>Where templates live: their RAM is a file here, so it must be tmpfs.</summary>
     public string Directory { get; set; } = "/run/cc-templates";
+    /// <summary>TCG's translation cache of a clone, in MiB: private to each QEMU and most of a cloned idle pod's memory,
+    /// while the template keeps <see cref="HypervisorSection.TcgTbSizeMib"/> for its boot (docs/performance.md).</summary>
+    public int CloneTcgTbSizeMib { get; set; } = 32;
 }
 
 [TomlSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]

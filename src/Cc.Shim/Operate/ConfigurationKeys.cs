@@ -31,6 +31,7 @@ public static class ConfigurationKeys
         new("hypervisor", "boot_timeout_seconds", c => Number(c.Hypervisor.BootTimeoutSeconds)),
         new("hypervisor", "stop_grace_seconds", c => Number(c.Hypervisor.StopGraceSeconds)),
         new("hypervisor", "free_page_reporting", c => c.Hypervisor.FreePageReporting ? "true" : "false"),
+        new("hypervisor", "tcg_tb_size_mib", c => Number(c.Hypervisor.TcgTbSizeMib)),
         new("agent", "log_level", c => Text(c.Agent.LogLevel)),
         new("agent", "health_check_interval_seconds", c => Number(c.Agent.HealthCheckIntervalSeconds)),
         new("agent", "health_check_timeout_seconds", c => Number(c.Agent.HealthCheckTimeoutSeconds)),

@@ -44,6 +44,7 @@ public static class GuestVmConfig
             MaxVcpus = microvm ? null : Math.Max(vcpus, settings.MaxVcpus > 0 ? settings.MaxVcpus : Environment.ProcessorCount),
             Machine = microvm ? MachineType.Microvm : MachineType.Q35,
             Accel = settings.Accel switch { "kvm" => Accelerator.Kvm, "tcg" => Accelerator.Tcg, _ => Accelerator.Auto },
+            TcgTranslationCacheMiB = settings.TcgTbSizeMib,
             // QEMU's monitor appearing is part of the boot: bounded by the boot's bound, not a fixed 10 s that several
             // TCG guests starting at once on a loaded host exceed (docs/reliability.md, "Stress").
             StartTimeout = TimeSpan.FromSeconds(settings.BootTimeoutSeconds),
@@ -57,6 +58,15 @@ public static class GuestVmConfig
             FreePageReporting = settings.FreePageReporting && !forTemplate,
         };
     }
+
+    /// <summary>
+    /// A clone's <see cref="VmConfig"/> from its template's <paramref name="shape"/>: the same but for TCG's translation
+    /// cache, <c>factory.clone_tcg_tb_size_mib</c>. The cache is not in the saved state nor in the template key, so the
+    /// template boots with the larger cache while each clone, which runs only the pod's code, holds a smaller one
+    /// (docs/templates.md, "The key").
+    /// </summary>
+    public static VmConfig ForClone(VmConfig shape, ShimConfiguration configuration) =>
+        shape with { TcgTranslationCacheMiB = configuration.Factory.CloneTcgTbSizeMib };
 
     /// <summary>
     /// The agent's level follows the shim's: a shim logging Debug (containerd's <c>-debug</c>, or <c>runtime.debug</c>)

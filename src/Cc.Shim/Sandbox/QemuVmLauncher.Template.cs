@@ -94,7 +94,8 @@ public sealed partial class QemuVmLauncher
         var template = await factory.EnsureAsync(shape, (vm, token) => WaitForTemplateGuestAsync(vm, boot, loggerFactory, token),
             cancellationToken).ConfigureAwait(false);
         long started = TimeProvider.System.GetTimestamp();
-        var clone = await factory.StartCloneAsync(shape, template, CloneLoadTimeout, CloneNicTimeout, cancellationToken).ConfigureAwait(false);
+        var clone = await factory.StartCloneAsync(GuestVmConfig.ForClone(shape, configuration.Current.Configuration), template,
+            CloneLoadTimeout, CloneNicTimeout, cancellationToken).ConfigureAwait(false);
         double loaded = TimeProvider.System.GetElapsedTime(started).TotalMilliseconds;
         try
         {

@@ -37,6 +37,16 @@ public sealed class VmTemplateKeyTests : IDisposable
     }
 
     [Fact]
+    public void The_TCG_translation_cache_size_is_not_part_of_the_shape_so_a_clone_may_run_a_smaller_one()
+    {
+        // Host has no KVM: the command line says -accel tcg,tb-size=N, yet the cache is not in the saved state.
+        var key = VmTemplateKey.For(Config() with { TcgTranslationCacheMiB = 64 }, Host);
+        VmTemplateKey.For(Config() with { TcgTranslationCacheMiB = 16 }, Host).ShouldBe(key);
+        QemuCommandLine.Build(Config() with { TcgTranslationCacheMiB = 16 }, RunLayout.For(Config()), Host)
+            .ShouldContain("tcg,tb-size=16");
+    }
+
+    [Fact]
     public void Memory_vcpus_machine_and_kernel_parameters_each_name_another_template()
     {
         var key = VmTemplateKey.For(Config(), Host);

@@ -38,6 +38,24 @@ public sealed class FactoryConfigurationTests
     }
 
     [Fact]
+    public void Cold_boots_and_templates_take_the_hypervisor_TCG_cache_size_and_clones_the_factory_one()
+    {
+        var defaults = ConfigurationLoader.Parse("", "test");
+        var template = GuestVmConfig.Build(defaults, 512, 1, "/r", "/s", forTemplate: true);
+        template.TcgTranslationCacheMiB.ShouldBe(64);
+        GuestVmConfig.ForClone(template, defaults).TcgTranslationCacheMiB.ShouldBe(defaults.Factory.CloneTcgTbSizeMib);
+
+        var configured = ConfigurationLoader.Parse("[hypervisor]\ntcg_tb_size_mib = 128\n[factory]\nclone_tcg_tb_size_mib = 8\n", "test");
+        GuestVmConfig.Build(configured, 512, 1, "/r", "/s", forTemplate: false).TcgTranslationCacheMiB.ShouldBe(128);
+        var shape = GuestVmConfig.Build(configured, 512, 1, "/r", "/s", forTemplate: true);
+        shape.TcgTranslationCacheMiB.ShouldBe(128);
+        var clone = GuestVmConfig.ForClone(shape, configured);
+        clone.TcgTranslationCacheMiB.ShouldBe(8);
+        // Nothing else differs: the clone's shape is its template's.
+        (clone with { TcgTranslationCacheMiB = 128 }).ShouldBe(shape);
+    }
+
+    [Fact]
     public async Task Factory_without_a_known_subcommand_prints_its_usage()
     {
         var stdout = new StringWriter();
