@@ -52,7 +52,7 @@ public static class CloneBenchCommand
                 templates[tb] = await factory.EnsureAsync(Config(guest, scratch, $"template-{tb}", tb, memory), async (vm, token) =>
                 {
                     var agent = await AgentConnector.ConnectAsync(vm.Agent.ToString(), bootTimeout, cancellationToken: token).ConfigureAwait(false);
-                    await agent.Connection.DisposeAsync().ConfigureAwait(false);
+                    return (IAsyncDisposable)agent.Connection;
                 }, cancellationToken).ConfigureAwait(false);
             }
 

@@ -88,7 +88,7 @@ public sealed partial class QemuVmLauncher
     {
         var factory = new VmTemplateFactory(qemu, configuration.Current.Configuration.Factory.Directory, _logger);
         var boot = TimeSpan.FromSeconds(configuration.Current.Configuration.Hypervisor.BootTimeoutSeconds);
-        var template = await factory.EnsureAsync(shape, (vm, token) => WaitForTemplateGuestAsync(vm, boot, loggerFactory, token),
+        var template = await factory.EnsureAsync(shape, (vm, token) => ConnectTemplateGuestAsync(vm, boot, loggerFactory, token),
             cancellationToken).ConfigureAwait(false);
         long started = TimeProvider.System.GetTimestamp();
         var clone = await factory.StartCloneAsync(shape, template, CloneLoadTimeout, CloneNicTimeout, cancellationToken).ConfigureAwait(false);
@@ -111,15 +111,15 @@ public sealed partial class QemuVmLauncher
 
     /// <summary>
     /// The template's guest is ready to be saved once its agent answers Check (modules loaded, nothing of the host
-    /// mounted: it booted with cc.share=late). The connection is closed again before the save, so the saved agent is
-    /// waiting for a host, which each clone's shim then is.
+    /// mounted: it booted with cc.share=late). The factory hangs the returned connection up and waits for the agent to
+    /// reopen its port before the save, so the saved agent is waiting for a host, which each clone's shim then is.
     /// </summary>
-    public static async Task WaitForTemplateGuestAsync(QemuVirtualMachine vm, TimeSpan boot, ILoggerFactory loggerFactory,
-        CancellationToken cancellationToken)
+    public static async Task<IAsyncDisposable> ConnectTemplateGuestAsync(QemuVirtualMachine vm, TimeSpan boot,
+        ILoggerFactory loggerFactory, CancellationToken cancellationToken)
     {
         var agent = await AgentConnector.ConnectAsync(vm.Agent.ToString(), boot,
             new TtrpcClientOptions { LoggerFactory = loggerFactory }, cancellationToken: cancellationToken).ConfigureAwait(false);
-        await agent.Connection.DisposeAsync().ConfigureAwait(false);
+        return agent.Connection;
     }
 
     private static async Task RecordOriginAsync(VmLaunchRequest request, string origin)
