@@ -28,11 +28,10 @@ public sealed partial class QemuVmLauncher
     /// <summary>A clone's agent was ready when it was saved; one that does not answer within this is broken.</summary>
     private static readonly TimeSpan CloneAgentTimeout = TimeSpan.FromSeconds(15);
 
-    // A clone's agent connect keeps the default 1 s first probe. A 50 ms first probe (doubling) cut the restore from
-    // ~1.2 s to ~0.4 s, but CI then saw a clone's agent reject the new session's stream ids ("StreamID cannot be
-    // re-used"): several quick probes meet the session-restart rule of the agent's port (docs/templates.md, "The first
-    // answer"). Until that is understood, no short probe.
-    private static readonly TimeSpan? CloneFirstProbe = null;
+    // A clone's agent is already up: a short first probe, doubling to 1 s, keeps QEMU's hold-back of the first request
+    // from costing a whole second (docs/templates.md, "The first answer"). Safe since the factory saves a template only
+    // once its agent has closed and reopened its port after the factory's hang-up (VmTemplateFactory.HangUpAsync).
+    private static readonly TimeSpan CloneFirstProbe = AgentConnector.RestoredGuestFirstProbe;
 
     /// <summary>The file in the sandbox's run directory that says how its VM started: "cold" or "template KEY".</summary>
     public const string VmOriginFile = "vm-origin";
