@@ -27,29 +27,21 @@ public static class VirtioSerialPortEvents
     }
 
     /// <summary>
-    /// Returns once <paramref name="events"/> has shown the guest closing port <paramref name="portId"/> and then opening
-    /// it again: the guest has let go of the connection it had and is back waiting for a host. An open without a close
-    /// before it is not enough (it may be the end of an earlier cycle), and events of other ports are skipped. Throws
-    /// <see cref="QmpDisconnectedException"/> when the connection ends first.
+    /// Returns once <paramref name="events"/> shows the guest closing port <paramref name="portId"/>: the guest has let go
+    /// of the connection it had. QEMU throttles VSERPORT_CHANGE to one per second per port and then sends only the latest
+    /// state, so a quick close and reopen may arrive as a single "open: true", and a port that the guest keeps reopening
+    /// (an agent with no host) mostly shows "open: false": only a close is waited for. Events of other ports are skipped.
+    /// Throws <see cref="QmpDisconnectedException"/> when the connection ends first.
     /// </summary>
-    public static async Task WaitForReopenAsync(this QmpEventSubscription events, string portId, CancellationToken cancellationToken)
+    public static async Task WaitForCloseAsync(this QmpEventSubscription events, string portId, CancellationToken cancellationToken)
     {
-        bool closed = false;
         await foreach (QmpEvent evt in events.ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {
-            if (!TryRead(evt, out string id, out bool open) || id != portId)
-            {
-                continue;
-            }
-            if (!open)
-            {
-                closed = true;
-            }
-            else if (closed)
+            if (TryRead(evt, out string id, out bool open) && id == portId && !open)
             {
                 return;
             }
         }
-        throw new QmpDisconnectedException($"connection closed before the guest closed and reopened port {portId}");
+        throw new QmpDisconnectedException($"connection closed before the guest closed port {portId}");
     }
 }

@@ -24,9 +24,9 @@ public sealed partial class VmTemplateFactory(QemuHypervisor hypervisor, string 
     /// than a pod's start does (seen taking over 10 s on a 2-core host at load 35).</summary>
     private static readonly TimeSpan TemplateStartTimeout = TimeSpan.FromSeconds(30);
 
-    /// <summary>Bounds the template agent's close and reopen of its port after the factory's hang-up: milliseconds on an
-    /// idle host (one 20 ms reopen delay), seconds of a TCG guest's time at load 50+.</summary>
-    public static readonly TimeSpan GuestPortReopenBound = TimeSpan.FromSeconds(30);
+    /// <summary>Bounds the template agent's close of its port after the factory's hang-up: milliseconds on an idle host,
+    /// seconds of a TCG guest's time at load 50+, plus up to 1 s of QEMU's event throttling.</summary>
+    public static readonly TimeSpan GuestPortCloseBound = TimeSpan.FromSeconds(30);
 
     /// <summary>Bounds saving a template's state (a few hundred KB of device state; RAM is not in the stream).</summary>
     public static readonly TimeSpan SaveTimeout = TimeSpan.FromSeconds(60);
@@ -122,8 +122,8 @@ public sealed partial class VmTemplateFactory(QemuHypervisor hypervisor, string 
 
     /// <summary>
     /// Hangs up the factory's agent connection <paramref name="host"/> and, over virtio-serial, returns only once the
-    /// guest has closed its agent port and opened it again (QEMU's <c>VSERPORT_CHANGE</c> for
-    /// <see cref="VirtioSerialAgentDevice.PortDeviceId"/>: open false, then open true). The port has no connection
+    /// guest has closed its agent port (QEMU's <c>VSERPORT_CHANGE</c> for <see cref="VirtioSerialAgentDevice.PortDeviceId"/>
+    /// saying open false), so the agent is back in its reopen loop. The port has no connection
     /// boundary of its own: a template saved before its agent read the hang-up gives every clone that stale hang-up, and
     /// a clone's first call answered before the agent reads it is followed by a close that discards the next one
     /// (docs/templates.md, "The first answer"). A vsock connection ends for the guest with the host's close.
@@ -141,7 +141,8 @@ public sealed partial class VmTemplateFactory(QemuHypervisor hypervisor, string 
         {
             // Port changes from the factory's own probing (an agent that saw an earlier probe connection end) were raised
             // before the answer that ended it. QEMU's reply to this command follows them on the monitor, so once it is
-            // here they are delivered and can be dropped: only the hang-up's close and reopen count.
+            // here they are delivered and can be dropped: only the hang-up's close counts. One still held back by QEMU's
+            // throttle carries the port's latest state, open (the agent answered on it), which the wait skips.
             await vm.Qmp.QueryStatusAsync(cancellationToken).ConfigureAwait(false);
             events.DiscardDelivered();
         }
@@ -151,19 +152,19 @@ public sealed partial class VmTemplateFactory(QemuHypervisor hypervisor, string 
         }
         long hungUp = TimeProvider.System.GetTimestamp();
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        bounded.CancelAfter(GuestPortReopenBound);
+        bounded.CancelAfter(GuestPortCloseBound);
         try
         {
-            await events.WaitForReopenAsync(VirtioSerialAgentDevice.PortDeviceId, bounded.Token).ConfigureAwait(false);
+            await events.WaitForCloseAsync(VirtioSerialAgentDevice.PortDeviceId, bounded.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             throw new VmStateException(
-                $"the template's agent did not close and reopen its port within {GuestPortReopenBound.TotalSeconds:0} s of the " +
-                $"factory's hang-up (no VSERPORT_CHANGE for {VirtioSerialAgentDevice.PortDeviceId} saying open false, then " +
-                "open true): saved now, every clone would start on the factory's connection");
+                $"the template's agent did not close its port within {GuestPortCloseBound.TotalSeconds:0} s of the " +
+                $"factory's hang-up (no VSERPORT_CHANGE for {VirtioSerialAgentDevice.PortDeviceId} saying open false): " +
+                "saved now, every clone would start on the factory's connection");
         }
-        Log.GuestPortReopened(logger, key, TimeProvider.System.GetElapsedTime(hungUp).TotalMilliseconds);
+        Log.GuestPortClosed(logger, key, TimeProvider.System.GetElapsedTime(hungUp).TotalMilliseconds);
     }
 
     /// <summary>
@@ -268,7 +269,7 @@ public sealed partial class VmTemplateFactory(QemuHypervisor hypervisor, string 
         [LoggerMessage(3101, LogLevel.Information, "Template {Key}: made in {Milliseconds:0} ms")]
         public static partial void Created(ILogger logger, string key, double milliseconds);
 
-        [LoggerMessage(810, LogLevel.Information, "Template {Key}: its agent closed and reopened its port {Milliseconds:0} ms after the factory hung up; saving")]
-        public static partial void GuestPortReopened(ILogger logger, string key, double milliseconds);
+        [LoggerMessage(810, LogLevel.Information, "Template {Key}: its agent closed its port {Milliseconds:0} ms after the factory hung up; saving")]
+        public static partial void GuestPortClosed(ILogger logger, string key, double milliseconds);
     }
 }
