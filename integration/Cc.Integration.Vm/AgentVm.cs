@@ -82,6 +82,9 @@ public sealed class AgentVm : IAsyncDisposable
         }
     }
 
+    /// <summary>build/guest/ of this checkout: the kernel and the initramfs (make guest).</summary>
+    public static string GuestDirectory => Path.Combine(RepoRoot(), "build", "guest");
+
     public string Console() => File.Exists(ConsoleLog) ? File.ReadAllText(ConsoleLog) : "";
 
     // A busybox root filesystem for `id` in the shared directory; returns its path in the guest.

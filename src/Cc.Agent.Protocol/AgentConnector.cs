@@ -15,6 +15,15 @@ namespace Cc.Agent.Protocol;
 public static class AgentConnector
 {
     public static readonly TimeSpan DefaultProbeTimeout = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// The first probe's timeout for a guest restored from a template: its agent is already up, waiting for a host in its
+    /// port's reopen loop, but QEMU may hold the host's first request back until the host writes again (docs/templates.md,
+    /// "The first answer"), so a short first probe, doubling to <see cref="DefaultProbeTimeout"/>, bounds that wait. It is
+    /// safe only because the template was saved after its agent let go of the factory's connection (VmTemplateFactory):
+    /// a probe answered on that stale connection would be followed by the agent closing it, discarding the next call.
+    /// </summary>
+    public static readonly TimeSpan RestoredGuestFirstProbe = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan s_retryDelay = TimeSpan.FromMilliseconds(50);
 
     public static async Task<AgentClient> ConnectAsync(string address, TimeSpan deadline,
@@ -77,9 +86,8 @@ public static class AgentConnector
     }
 
     // True once Check answers ready; false when the connection ends first. A probe that times out is followed by one
-    // with twice its timeout, up to DefaultProbeTimeout: short first probes would matter for a restored clone, whose
-    // agent is already up but whose first Check QEMU may hold back until the host writes again; not used for clones
-    // yet (docs/templates.md, "The first answer").
+    // with twice its timeout, up to DefaultProbeTimeout (RestoredGuestFirstProbe). The agent takes a probe's id that does
+    // not increase as a new session (docs/agent-api.md, Check), so probes that meet an old session are answered too.
     private static async Task<bool> ProbeAsync(AgentClient agent, TimeSpan probe, CancellationToken cancellationToken)
     {
         while (!agent.Connection.Completion.IsCompleted)

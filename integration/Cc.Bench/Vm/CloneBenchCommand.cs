@@ -66,7 +66,7 @@ public static class CloneBenchCommand
             var template = await factory.EnsureAsync(Config(guest, scratch, "template", templateTbSize, memory), async (vm, token) =>
             {
                 var agent = await AgentConnector.ConnectAsync(vm.Agent.ToString(), bootTimeout, cancellationToken: token).ConfigureAwait(false);
-                await agent.Connection.DisposeAsync().ConfigureAwait(false);
+                return (IAsyncDisposable)agent.Connection;
             }, cancellationToken).ConfigureAwait(false);
 
             int n = 0;

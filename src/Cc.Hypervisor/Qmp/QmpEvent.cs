@@ -14,6 +14,10 @@ public sealed record QmpEvent(string Name, JsonElement Data, DateTimeOffset Time
     public const string Resume = "RESUME";
     public const string DeviceDeleted = "DEVICE_DELETED";
     public const string Powerdown = "POWERDOWN";
+
+    /// <summary>A virtio-serial port with a device id was opened or closed by the guest: data <c>{"id", "open"}</c>
+    /// (QEMU 2.1+; a port without an <c>id</c> raises none).</summary>
+    public const string VserportChange = "VSERPORT_CHANGE";
 }
 
 /// <summary>query-status's answer. <see cref="Status"/> is QEMU's RunState (running, paused,

@@ -34,5 +34,17 @@ public sealed class QmpEventSubscription : IDisposable
         throw new QmpDisconnectedException($"connection closed before event {name}");
     }
 
+    /// <summary>Drops every event delivered so far and returns how many. After a command's reply, that is every event
+    /// QEMU sent before the reply (one connection delivers in order), so what follows is news.</summary>
+    public int DiscardDelivered()
+    {
+        int discarded = 0;
+        while (_channel.Reader.TryRead(out _))
+        {
+            discarded++;
+        }
+        return discarded;
+    }
+
     public void Dispose() => _client.Unsubscribe(_channel);
 }

@@ -1,4 +1,6 @@
 using Cc.Hypervisor.Qemu;
+using Cc.Hypervisor.Qemu.Devices;
+using Cc.Hypervisor.Qmp;
 using Microsoft.Extensions.Logging;
 
 namespace Cc.Hypervisor.Templates;
@@ -6,7 +8,7 @@ namespace Cc.Hypervisor.Templates;
 /// <summary>
 /// Makes, finds and clones template VMs below <see cref="Directory"/> (tmpfs: a template's RAM lives there). The
 /// template boots like any VM but with its RAM in a shared memory file, is left until the guest is ready (the caller's
-/// <c>waitForGuest</c>, which must leave the guest with nothing mounted from the host), stopped, and has its device
+/// <c>connectGuest</c>, which must leave the guest with nothing mounted from the host), stopped, and has its device
 /// state saved beside its RAM. A clone is a QEMU with the same command line but for its own paths, the template's
 /// memory file mapped private and <c>-incoming defer</c>, which then loads the saved state and runs on.
 /// Concurrent shims making the same template serialize on a lock file per key; the first makes it, the others find it.
@@ -21,6 +23,10 @@ public sealed partial class VmTemplateFactory(QemuHypervisor hypervisor, string 
     /// <summary>The template's QEMU start is a one-off that every later pod saves on: it may wait longer for QEMU's monitor
     /// than a pod's start does (seen taking over 10 s on a 2-core host at load 35).</summary>
     private static readonly TimeSpan TemplateStartTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>Bounds the template agent's close of its port after the factory's hang-up: milliseconds on an idle host,
+    /// seconds of a TCG guest's time at load 50+, plus up to 1 s of QEMU's event throttling.</summary>
+    public static readonly TimeSpan GuestPortCloseBound = TimeSpan.FromSeconds(30);
 
     /// <summary>Bounds saving a template's state (a few hundred KB of device state; RAM is not in the stream).</summary>
     public static readonly TimeSpan SaveTimeout = TimeSpan.FromSeconds(60);
@@ -37,14 +43,15 @@ public sealed partial class VmTemplateFactory(QemuHypervisor hypervisor, string 
     }
 
     /// <summary>
-    /// The template for <paramref name="config"/>'s shape, made now if there is none: <paramref name="waitForGuest"/>
-    /// returns once the booted template's guest is ready to be saved.
+    /// The template for <paramref name="config"/>'s shape, made now if there is none: <paramref name="connectGuest"/>
+    /// returns, once the booted template's guest is ready to be saved, the host's open connection to its agent, which the
+    /// factory then hangs up (and, over virtio-serial, waits for the agent to let go of: <see cref="HangUpAsync"/>).
     /// </summary>
     /// <remarks>
     /// Making a template takes a cold boot and a save (tens of seconds under TCG): <paramref name="progress"/>, when
     /// given, hears of each of the <see cref="CreateSteps"/> steps as it begins (<c>factory init</c> prints them).
     /// </remarks>
-    public async Task<VmTemplate> EnsureAsync(VmConfig config, Func<QemuVirtualMachine, CancellationToken, Task> waitForGuest,
+    public async Task<VmTemplate> EnsureAsync(VmConfig config, Func<QemuVirtualMachine, CancellationToken, Task<IAsyncDisposable>> connectGuest,
         CancellationToken cancellationToken, Action<string>? progress = null)
     {
         string key = KeyFor(config);
@@ -58,13 +65,13 @@ public sealed partial class VmTemplateFactory(QemuHypervisor hypervisor, string 
         {
             return madeMeanwhile;
         }
-        return await CreateAsync(config, key, waitForGuest, progress ?? (_ => { }), cancellationToken).ConfigureAwait(false);
+        return await CreateAsync(config, key, connectGuest, progress ?? (_ => { }), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>How many steps making a template reports (boot, wait for the guest, save, stop).</summary>
     public const int CreateSteps = 4;
 
-    private async Task<VmTemplate> CreateAsync(VmConfig config, string key, Func<QemuVirtualMachine, CancellationToken, Task> waitForGuest,
+    private async Task<VmTemplate> CreateAsync(VmConfig config, string key, Func<QemuVirtualMachine, CancellationToken, Task<IAsyncDisposable>> connectGuest,
         Action<string> progress, CancellationToken cancellationToken)
     {
         long started = TimeProvider.System.GetTimestamp();
@@ -92,7 +99,8 @@ public sealed partial class VmTemplateFactory(QemuHypervisor hypervisor, string 
             await using (QemuVirtualMachine vm = await hypervisor.StartAsync(templateConfig, cancellationToken).ConfigureAwait(false))
             {
                 progress($"waiting for its guest agent (QEMU pid {vm.Pid}; console {templateConfig.ConsoleLogPath})");
-                await waitForGuest(vm, cancellationToken).ConfigureAwait(false);
+                IAsyncDisposable host = await connectGuest(vm, cancellationToken).ConfigureAwait(false);
+                await HangUpAsync(vm, templateConfig, host, key, cancellationToken).ConfigureAwait(false);
                 progress($"saving its state ({config.MemoryMiB} MiB of RAM stay in {made.MemoryPath})");
                 await vm.SaveStateAsync(made.StatePath, SaveTimeout, cancellationToken).ConfigureAwait(false);
                 progress("stopping the template VM");
@@ -110,6 +118,53 @@ public sealed partial class VmTemplateFactory(QemuHypervisor hypervisor, string 
             DeleteQuietly(partial);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Hangs up the factory's agent connection <paramref name="host"/> and, over virtio-serial, returns only once the
+    /// guest has closed its agent port (QEMU's <c>VSERPORT_CHANGE</c> for <see cref="VirtioSerialAgentDevice.PortDeviceId"/>
+    /// saying open false), so the agent is back in its reopen loop. The port has no connection
+    /// boundary of its own: a template saved before its agent read the hang-up gives every clone that stale hang-up, and
+    /// a clone's first call answered before the agent reads it is followed by a close that discards the next one
+    /// (docs/templates.md, "The first answer"). A vsock connection ends for the guest with the host's close.
+    /// </summary>
+    private async Task HangUpAsync(QemuVirtualMachine vm, VmConfig config, IAsyncDisposable host, string key,
+        CancellationToken cancellationToken)
+    {
+        if (config.Agent is not VirtioSerialTransport)
+        {
+            await host.DisposeAsync().ConfigureAwait(false);
+            return;
+        }
+        using QmpEventSubscription events = vm.Qmp.SubscribeEvents();
+        try
+        {
+            // Port changes from the factory's own probing (an agent that saw an earlier probe connection end) were raised
+            // before the answer that ended it. QEMU's reply to this command follows them on the monitor, so once it is
+            // here they are delivered and can be dropped: only the hang-up's close counts. One still held back by QEMU's
+            // throttle carries the port's latest state, open (the agent answered on it), which the wait skips.
+            await vm.Qmp.QueryStatusAsync(cancellationToken).ConfigureAwait(false);
+            events.DiscardDelivered();
+        }
+        finally
+        {
+            await host.DisposeAsync().ConfigureAwait(false);
+        }
+        long hungUp = TimeProvider.System.GetTimestamp();
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(GuestPortCloseBound);
+        try
+        {
+            await events.WaitForCloseAsync(VirtioSerialAgentDevice.PortDeviceId, bounded.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new VmStateException(
+                $"the template's agent did not close its port within {GuestPortCloseBound.TotalSeconds:0} s of the " +
+                $"factory's hang-up (no VSERPORT_CHANGE for {VirtioSerialAgentDevice.PortDeviceId} saying open false): " +
+                "saved now, every clone would start on the factory's connection");
+        }
+        Log.GuestPortClosed(logger, key, TimeProvider.System.GetElapsedTime(hungUp).TotalMilliseconds);
     }
 
     /// <summary>
@@ -213,5 +268,8 @@ public sealed partial class VmTemplateFactory(QemuHypervisor hypervisor, string 
 
         [LoggerMessage(3101, LogLevel.Information, "Template {Key}: made in {Milliseconds:0} ms")]
         public static partial void Created(ILogger logger, string key, double milliseconds);
+
+        [LoggerMessage(810, LogLevel.Information, "Template {Key}: its agent closed its port {Milliseconds:0} ms after the factory hung up; saving")]
+        public static partial void GuestPortClosed(ILogger logger, string key, double milliseconds);
     }
 }

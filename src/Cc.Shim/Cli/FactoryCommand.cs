@@ -45,7 +45,7 @@ public static class FactoryCommand
                     // A template is a cold boot and a save: tens of seconds under TCG, so each step says itself.
                     var step = 0;
                     var template = await factory.EnsureAsync(shape,
-                        (vm, token) => QemuVmLauncher.WaitForTemplateGuestAsync(vm, boot, loggerFactory, token), cancellationToken,
+                        (vm, token) => QemuVmLauncher.ConnectTemplateGuestAsync(vm, boot, loggerFactory, token), cancellationToken,
                         what => stdout.WriteLine($"[{++step}/{VmTemplateFactory.CreateSteps}] {what}"))
                         .ConfigureAwait(false);
                     stdout.WriteLine($"template {template.Key} ready in {template.Directory}");

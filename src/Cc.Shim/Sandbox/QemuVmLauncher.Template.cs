@@ -28,11 +28,10 @@ public sealed partial class QemuVmLauncher
     /// <summary>A clone's agent was ready when it was saved; one that does not answer within this is broken.</summary>
     private static readonly TimeSpan CloneAgentTimeout = TimeSpan.FromSeconds(15);
 
-    // A clone's agent connect keeps the default 1 s first probe. A 50 ms first probe (doubling) cut the restore from
-    // ~1.2 s to ~0.4 s, but CI then saw a clone's agent reject the new session's stream ids ("StreamID cannot be
-    // re-used"): several quick probes meet the session-restart rule of the agent's port (docs/templates.md, "The first
-    // answer"). Until that is understood, no short probe.
-    private static readonly TimeSpan? CloneFirstProbe = null;
+    // A clone's agent is already up: a short first probe, doubling to 1 s, keeps QEMU's hold-back of the first request
+    // from costing a whole second (docs/templates.md, "The first answer"). Safe since the factory saves a template only
+    // once its agent has closed and reopened its port after the factory's hang-up (VmTemplateFactory.HangUpAsync).
+    private static readonly TimeSpan CloneFirstProbe = AgentConnector.RestoredGuestFirstProbe;
 
     /// <summary>How long a template's guest may take to load its background modules before it is saved anyway.</summary>
     private static readonly TimeSpan TemplateModulesBound = TimeSpan.FromSeconds(30);
@@ -91,7 +90,7 @@ public sealed partial class QemuVmLauncher
     {
         var factory = new VmTemplateFactory(qemu, configuration.Current.Configuration.Factory.Directory, _logger);
         var boot = TimeSpan.FromSeconds(configuration.Current.Configuration.Hypervisor.BootTimeoutSeconds);
-        var template = await factory.EnsureAsync(shape, (vm, token) => WaitForTemplateGuestAsync(vm, boot, loggerFactory, token),
+        var template = await factory.EnsureAsync(shape, (vm, token) => ConnectTemplateGuestAsync(vm, boot, loggerFactory, token),
             cancellationToken).ConfigureAwait(false);
         long started = TimeProvider.System.GetTimestamp();
         var clone = await factory.StartCloneAsync(GuestVmConfig.ForClone(shape, configuration.Current.Configuration), template,
@@ -115,16 +114,17 @@ public sealed partial class QemuVmLauncher
 
     /// <summary>
     /// The template's guest is ready to be saved once its agent answers Check and its background modules are loaded
-    /// (<see cref="TemplateGuestModules"/>; nothing of the host mounted: it booted with cc.share=late). The connection is closed again before the save, so the saved agent is
+    /// (<see cref="TemplateGuestModules"/>; nothing of the host mounted: it booted with cc.share=late). The factory hangs
+    /// the returned connection up and waits for the agent to close its port before the save, so the saved agent is
     /// waiting for a host, which each clone's shim then is.
     /// </summary>
-    public static async Task WaitForTemplateGuestAsync(QemuVirtualMachine vm, TimeSpan boot, ILoggerFactory loggerFactory,
-        CancellationToken cancellationToken)
+    public static async Task<IAsyncDisposable> ConnectTemplateGuestAsync(QemuVirtualMachine vm, TimeSpan boot,
+        ILoggerFactory loggerFactory, CancellationToken cancellationToken)
     {
         var agent = await AgentConnector.ConnectAsync(vm.Agent.ToString(), boot,
             new TtrpcClientOptions { LoggerFactory = loggerFactory }, cancellationToken: cancellationToken).ConfigureAwait(false);
         await TemplateGuestModules.WaitAsync(agent, TemplateModulesBound, TimeProvider.System, cancellationToken).ConfigureAwait(false);
-        await agent.Connection.DisposeAsync().ConfigureAwait(false);
+        return agent.Connection;
     }
 
     private static async Task RecordOriginAsync(VmLaunchRequest request, string origin)

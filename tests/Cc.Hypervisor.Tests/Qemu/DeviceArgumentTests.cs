@@ -66,7 +66,7 @@ public sealed class DeviceArgumentTests
         [
             "-device", "virtio-serial-pci,id=agent-serial",
             "-chardev", "socket,id=agent,path=/run/cc/p/agent.sock,server=on,wait=off",
-            "-device", "virtserialport,bus=agent-serial.0,chardev=agent,name=cc.agent.0",
+            "-device", "virtserialport,bus=agent-serial.0,chardev=agent,id=agent-port,name=cc.agent.0",
         ]);
 
     [Fact]

@@ -36,7 +36,7 @@ public sealed class QemuCommandLineTests
             "-chardev", "socket,id=qmp,path=/run/cc/pod1/qmp.sock,server=on,wait=off", "-mon", "chardev=qmp,mode=control",
             "-device", "virtio-serial-pci,id=agent-serial",
             "-chardev", "socket,id=agent,path=/run/cc/pod1/agent.sock,server=on,wait=off",
-            "-device", "virtserialport,bus=agent-serial.0,chardev=agent,name=cc.agent.0",
+            "-device", "virtserialport,bus=agent-serial.0,chardev=agent,id=agent-port,name=cc.agent.0",
             "-fsdev", "local,id=shared,path=/run/cc/pod1-shared,security_model=none,multidevs=remap",
             "-device", "virtio-9p-pci,fsdev=shared,mount_tag=ccshared",
         ]);
@@ -56,7 +56,7 @@ public sealed class QemuCommandLineTests
             "-chardev", "socket,id=qmp,path=/run/cc/pod1/qmp.sock,server=on,wait=off", "-mon", "chardev=qmp,mode=control",
             "-device", "virtio-serial-device,id=agent-serial",
             "-chardev", "socket,id=agent,path=/run/cc/pod1/agent.sock,server=on,wait=off",
-            "-device", "virtserialport,bus=agent-serial.0,chardev=agent,name=cc.agent.0",
+            "-device", "virtserialport,bus=agent-serial.0,chardev=agent,id=agent-port,name=cc.agent.0",
             "-fsdev", "local,id=shared,path=/run/cc/pod1-shared,security_model=none,multidevs=remap",
             "-device", "virtio-9p-device,fsdev=shared,mount_tag=ccshared",
             "-object", "rng-random,id=rng,filename=/dev/urandom", "-device", "virtio-rng-device,rng=rng",
