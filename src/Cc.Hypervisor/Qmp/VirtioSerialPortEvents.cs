@@ -44,4 +44,42 @@ public static class VirtioSerialPortEvents
         }
         throw new QmpDisconnectedException($"connection closed before the guest closed port {portId}");
     }
+
+    /// <summary>
+    /// Returns once no VSERPORT_CHANGE for port <paramref name="portId"/> has arrived for <paramref name="quiet"/>. QEMU
+    /// sends the first change of a port at once and then holds every later one until a second has passed since the last
+    /// it sent, and of those sends only the latest state: a close and reopen within that second reach the host as one
+    /// "open: true", and the close is lost. Waiting out a quiet window longer than QEMU's second before a hang-up makes
+    /// sure no window is running then, so the guest's close is sent at once. Events of other ports are skipped.
+    /// Throws <see cref="QmpDisconnectedException"/> when the connection ends first.
+    /// </summary>
+    public static async Task WaitForQuietAsync(this QmpEventSubscription events, string portId, TimeSpan quiet,
+        CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            using var window = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            window.CancelAfter(quiet);
+            try
+            {
+                bool changed = false;
+                await foreach (QmpEvent evt in events.ReadAllAsync(window.Token).ConfigureAwait(false))
+                {
+                    if (TryRead(evt, out string id, out _) && id == portId)
+                    {
+                        changed = true;
+                        break;
+                    }
+                }
+                if (!changed)
+                {
+                    throw new QmpDisconnectedException($"connection closed while waiting for port {portId} to stay unchanged");
+                }
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
 }

@@ -28,6 +28,9 @@ public sealed partial class VmTemplateFactory(QemuHypervisor hypervisor, string 
     /// seconds of a TCG guest's time at load 50+, plus up to 1 s of QEMU's event throttling.</summary>
     public static readonly TimeSpan GuestPortCloseBound = TimeSpan.FromSeconds(30);
 
+    /// <summary>Longer than QEMU's one-second VSERPORT_CHANGE throttle, with a margin for a loaded main loop.</summary>
+    private static readonly TimeSpan PortQuietBeforeHangUp = TimeSpan.FromSeconds(2);
+
     /// <summary>Bounds saving a template's state (a few hundred KB of device state; RAM is not in the stream).</summary>
     public static readonly TimeSpan SaveTimeout = TimeSpan.FromSeconds(60);
 
@@ -139,6 +142,11 @@ public sealed partial class VmTemplateFactory(QemuHypervisor hypervisor, string 
         using QmpEventSubscription events = vm.Qmp.SubscribeEvents();
         try
         {
+            // No throttle window of the port may be running at the hang-up, or the guest's close and reopen would reach
+            // us as one "open: true" (CI, 2026-12-07: a template whose factory hung up within a second of the agent's
+            // first open waited its whole bound for a close that QEMU never sent).
+            await events.WaitForQuietAsync(VirtioSerialAgentDevice.PortDeviceId, PortQuietBeforeHangUp, cancellationToken)
+                .ConfigureAwait(false);
             // Port changes from the factory's own probing (an agent that saw an earlier probe connection end) were raised
             // before the answer that ended it. QEMU's reply to this command follows them on the monitor, so once it is
             // here they are delivered and can be dropped: only the hang-up's close counts. One still held back by QEMU's

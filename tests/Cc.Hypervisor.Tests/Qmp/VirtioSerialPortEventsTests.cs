@@ -76,6 +76,46 @@ public sealed class VirtioSerialPortEventsTests
         }
     }
 
+    [Fact]
+    public async Task The_quiet_wait_ends_only_after_a_whole_window_without_a_change_of_the_port()
+    {
+        await using var server = new FakeQmpServer();
+        var (client, peer) = await server.ConnectClientAsync();
+        await using (client)
+        using (peer)
+        {
+            using QmpEventSubscription events = client.SubscribeEvents();
+            var window = TimeSpan.FromSeconds(3);
+            Task quiet = events.WaitForQuietAsync(Port, window, CancellationToken.None);
+
+            // Changes of the port keep restarting the window (QEMU releasing a held-back state); other ports do not count.
+            for (int i = 0; i < 4; i++)
+            {
+                await peer.SendEventAsync(QmpEvent.VserportChange, Change(Port, open: i % 2 == 0));
+                await Sync(client, peer);
+                quiet.IsCompleted.ShouldBeFalse($"after change {i}: {quiet.Exception}");
+            }
+            await peer.SendEventAsync(QmpEvent.VserportChange, Change("other-port", open: false));
+            await quiet.WithTimeout();
+        }
+    }
+
+    [Fact]
+    public async Task The_quiet_wait_fails_with_a_disconnect_when_QEMU_goes()
+    {
+        await using var server = new FakeQmpServer();
+        var (client, peer) = await server.ConnectClientAsync();
+        await using (client)
+        using (peer)
+        {
+            using QmpEventSubscription events = client.SubscribeEvents();
+            Task quiet = events.WaitForQuietAsync(Port, TimeSpan.FromSeconds(30), CancellationToken.None);
+            peer.Close();
+
+            await Should.ThrowAsync<QmpDisconnectedException>(quiet.WithTimeout());
+        }
+    }
+
     [Theory]
     [InlineData("""{"id": "agent-port", "open": true}""", true, true)]
     [InlineData("""{"id": "agent-port", "open": false}""", true, false)]
