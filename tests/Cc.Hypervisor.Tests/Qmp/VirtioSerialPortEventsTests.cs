@@ -15,105 +15,85 @@ public sealed class VirtioSerialPortEventsTests
     [Fact]
     public async Task The_wait_ends_at_the_ports_close_and_ignores_its_opens_and_other_ports()
     {
-        await using var server = new FakeQmpServer();
-        var (client, peer) = await server.ConnectClientAsync();
-        await using (client)
-        using (peer)
+        await WithSubscribedClientAsync(async (client, peer, events) =>
         {
-            using QmpEventSubscription events = client.SubscribeEvents();
-            Task closed = events.WaitForCloseAsync(Port, CancellationToken.None);
+        Task closed = events.WaitForCloseAsync(Port, CancellationToken.None);
 
-            // An open (QEMU's throttle may hold one back from before the hang-up), another port's close and an unrelated
-            // event: none of them is the agent letting go of its connection.
-            await peer.SendEventAsync(QmpEvent.VserportChange, Change(Port, open: true));
-            await peer.SendEventAsync(QmpEvent.VserportChange, Change("other-port", open: false));
-            await peer.SendEventAsync(QmpEvent.Resume, "{}");
-            await Sync(client, peer);
-            closed.IsCompleted.ShouldBeFalse();
+        // An open (QEMU's throttle may hold one back from before the hang-up), another port's close and an unrelated
+        // event: none of them is the agent letting go of its connection.
+        await peer.SendEventAsync(QmpEvent.VserportChange, Change(Port, open: true));
+        await peer.SendEventAsync(QmpEvent.VserportChange, Change("other-port", open: false));
+        await peer.SendEventAsync(QmpEvent.Resume, "{}");
+        await Sync(client, peer);
+        closed.IsCompleted.ShouldBeFalse();
 
-            await peer.SendEventAsync(QmpEvent.VserportChange, Change(Port, open: false));
-            await closed.WithTimeout();
-        }
+        await peer.SendEventAsync(QmpEvent.VserportChange, Change(Port, open: false));
+        await closed.WithTimeout();
+        });
     }
 
     [Fact]
     public async Task The_wait_fails_with_a_disconnect_when_QEMU_goes_before_the_port_closes()
     {
-        await using var server = new FakeQmpServer();
-        var (client, peer) = await server.ConnectClientAsync();
-        await using (client)
-        using (peer)
+        await WithSubscribedClientAsync(async (client, peer, events) =>
         {
-            using QmpEventSubscription events = client.SubscribeEvents();
-            Task closed = events.WaitForCloseAsync(Port, CancellationToken.None);
-            await peer.SendEventAsync(QmpEvent.VserportChange, Change(Port, open: true));
-            peer.Close();
+        Task closed = events.WaitForCloseAsync(Port, CancellationToken.None);
+        await peer.SendEventAsync(QmpEvent.VserportChange, Change(Port, open: true));
+        peer.Close();
 
-            await Should.ThrowAsync<QmpDisconnectedException>(closed.WithTimeout());
-        }
+        await Should.ThrowAsync<QmpDisconnectedException>(closed.WithTimeout());
+        });
     }
 
     [Fact]
     public async Task Events_sent_before_a_reply_are_delivered_by_then_and_discarding_them_keeps_a_stale_cycle_from_counting()
     {
-        await using var server = new FakeQmpServer();
-        var (client, peer) = await server.ConnectClientAsync();
-        await using (client)
-        using (peer)
+        await WithSubscribedClientAsync(async (client, peer, events) =>
         {
-            using QmpEventSubscription events = client.SubscribeEvents();
-            // A close and reopen of an earlier connection, still on the monitor when the factory hangs up.
-            await peer.SendEventAsync(QmpEvent.VserportChange, Change(Port, open: false));
-            await peer.SendEventAsync(QmpEvent.VserportChange, Change(Port, open: true));
-            await Sync(client, peer);
-            events.DiscardDelivered().ShouldBe(2);
+        // A close and reopen of an earlier connection, still on the monitor when the factory hangs up.
+        await peer.SendEventAsync(QmpEvent.VserportChange, Change(Port, open: false));
+        await peer.SendEventAsync(QmpEvent.VserportChange, Change(Port, open: true));
+        await Sync(client, peer);
+        events.DiscardDelivered().ShouldBe(2);
 
-            Task closed = events.WaitForCloseAsync(Port, CancellationToken.None);
-            await Sync(client, peer);
-            closed.IsCompleted.ShouldBeFalse();
-            await peer.SendEventAsync(QmpEvent.VserportChange, Change(Port, open: false));
-            await closed.WithTimeout();
-        }
+        Task closed = events.WaitForCloseAsync(Port, CancellationToken.None);
+        await Sync(client, peer);
+        closed.IsCompleted.ShouldBeFalse();
+        await peer.SendEventAsync(QmpEvent.VserportChange, Change(Port, open: false));
+        await closed.WithTimeout();
+        });
     }
 
     [Fact]
     public async Task The_quiet_wait_ends_only_after_a_whole_window_without_a_change_of_the_port()
     {
-        await using var server = new FakeQmpServer();
-        var (client, peer) = await server.ConnectClientAsync();
-        await using (client)
-        using (peer)
+        await WithSubscribedClientAsync(async (client, peer, events) =>
         {
-            using QmpEventSubscription events = client.SubscribeEvents();
-            var window = TimeSpan.FromSeconds(3);
-            Task quiet = events.WaitForQuietAsync(Port, window, CancellationToken.None);
+        var window = TimeSpan.FromSeconds(3);
+        Task quiet = events.WaitForQuietAsync(Port, window, CancellationToken.None);
 
-            // Changes of the port keep restarting the window (QEMU releasing a held-back state); other ports do not count.
-            for (int i = 0; i < 4; i++)
-            {
-                await peer.SendEventAsync(QmpEvent.VserportChange, Change(Port, open: i % 2 == 0));
-                await Sync(client, peer);
-                quiet.IsCompleted.ShouldBeFalse($"after change {i}: {quiet.Exception}");
-            }
-            await peer.SendEventAsync(QmpEvent.VserportChange, Change("other-port", open: false));
-            await quiet.WithTimeout();
+        // Changes of the port keep restarting the window (QEMU releasing a held-back state); other ports do not count.
+        for (int i = 0; i < 4; i++)
+        {
+            await peer.SendEventAsync(QmpEvent.VserportChange, Change(Port, open: i % 2 == 0));
+            await Sync(client, peer);
+            quiet.IsCompleted.ShouldBeFalse($"after change {i}: {quiet.Exception}");
         }
+        await peer.SendEventAsync(QmpEvent.VserportChange, Change("other-port", open: false));
+        await quiet.WithTimeout();
+        });
     }
 
     [Fact]
     public async Task The_quiet_wait_fails_with_a_disconnect_when_QEMU_goes()
     {
-        await using var server = new FakeQmpServer();
-        var (client, peer) = await server.ConnectClientAsync();
-        await using (client)
-        using (peer)
+        await WithSubscribedClientAsync(async (client, peer, events) =>
         {
-            using QmpEventSubscription events = client.SubscribeEvents();
-            Task quiet = events.WaitForQuietAsync(Port, TimeSpan.FromSeconds(30), CancellationToken.None);
-            peer.Close();
+        Task quiet = events.WaitForQuietAsync(Port, TimeSpan.FromSeconds(30), CancellationToken.None);
+        peer.Close();
 
-            await Should.ThrowAsync<QmpDisconnectedException>(quiet.WithTimeout());
-        }
+        await Should.ThrowAsync<QmpDisconnectedException>(quiet.WithTimeout());
+        });
     }
 
     [Theory]
@@ -136,6 +116,19 @@ public sealed class VirtioSerialPortEventsTests
     }
 
     /// <summary>A command round trip: every event the peer sent before its reply has been delivered when this returns.</summary>
+    /// <summary>Runs <paramref name="body"/> with a QMP client connected to a fake QEMU and subscribed to its events.</summary>
+    private static async Task WithSubscribedClientAsync(Func<QmpClient, FakeQmpPeer, QmpEventSubscription, Task> body)
+    {
+        await using var server = new FakeQmpServer();
+        var (client, peer) = await server.ConnectClientAsync();
+        await using (client)
+        using (peer)
+        {
+            using QmpEventSubscription events = client.SubscribeEvents();
+            await body(client, peer, events);
+        }
+    }
+
     private static async Task Sync(QmpClient client, FakeQmpPeer peer)
     {
         Task<QmpStatus> status = client.QueryStatusAsync(CancellationToken.None);
