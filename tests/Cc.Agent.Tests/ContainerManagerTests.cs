@@ -23,11 +23,12 @@ public sealed class ContainerManagerTests : IDisposable
         await _manager.StartAsync("c1", CancellationToken.None).WaitAsync(s_timeout);
 
         var output = await ReadAllAsync("c1", "", ContainerManager.OutputStream.Stdout);
-        var (status, waitedPid) = await _manager.WaitAsync("c1", "", CancellationToken.None).WaitAsync(s_timeout);
+        var (status, waitedPid, oomKills) = await _manager.WaitAsync("c1", "", CancellationToken.None).WaitAsync(s_timeout);
 
         output.ShouldBe("hi\n");
         status.Code.ShouldBe(3);
         waitedPid.ShouldBe(pid);
+        oomKills.ShouldBe(0UL);
         await _manager.RemoveAsync("c1", CancellationToken.None).WaitAsync(s_timeout);
         Directory.Exists(Path.Combine(_world.Options.ContainersDirectory, "c1")).ShouldBeFalse();
     }

@@ -77,14 +77,16 @@ public sealed class ResourcesTests : IAsyncLifetime, IDisposable
         }
 
         await File.WriteAllTextAsync(events, "low 0\nhigh 0\nmax 9\noom 2\noom_kill 2\n");
-        (await watcher.NextAsync(CancellationToken.None).AsTask().WaitAsync(s_timeout)).ShouldBe("c1");
+        (await watcher.NextAsync(CancellationToken.None).AsTask().WaitAsync(s_timeout)).ShouldBe(new OomKills("c1", 1));
 
         await File.WriteAllTextAsync(events, "low 0\nhigh 0\nmax 9\noom 3\noom_kill 3\n");
-        watcher.Check("c1");
-        (await watcher.NextAsync(CancellationToken.None).AsTask().WaitAsync(s_timeout)).ShouldBe("c1");
+        watcher.Check("c1").ShouldBe(2UL);
+        (await watcher.NextAsync(CancellationToken.None).AsTask().WaitAsync(s_timeout)).ShouldBe(new OomKills("c1", 2));
+        watcher.Check("c1").ShouldBe(2UL, "no rise: the count since the watch, nothing queued");
 
         watcher.Forget("c1");
         await File.WriteAllTextAsync(events, "oom_kill 4\n");
+        watcher.Check("c1").ShouldBe(0UL, "a container no longer watched");
         using var after = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
         await Should.ThrowAsync<OperationCanceledException>(watcher.NextAsync(after.Token).AsTask());
     }

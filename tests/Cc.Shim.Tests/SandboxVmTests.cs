@@ -147,12 +147,12 @@ public sealed class SandboxVmTests
     {
         var engine = new FakeEngine();
         var vm = NewVm();
-        var reported = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await vm.BootAsync(engine, Request, id => reported.TrySetResult(id), CancellationToken.None).WithTimeout();
+        var reported = new TaskCompletionSource<GuestOomKills>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await vm.BootAsync(engine, Request, kills => reported.TrySetResult(kills), CancellationToken.None).WithTimeout();
 
         await engine.Vm!.OomKills.Writer.WriteAsync("c1");
 
-        (await reported.Task.WithTimeout()).ShouldBe("c1");
+        (await reported.Task.WithTimeout()).ShouldBe(new GuestOomKills("c1", 1));
     }
 
     private static SandboxVm NewVm(SandboxVmHealth? health = null) =>

@@ -300,6 +300,44 @@ public sealed class TaskServiceTests
     }
 
     [Fact]
+    public async Task The_kill_that_ended_a_process_is_published_before_its_exit_even_when_the_watch_reports_it_later_and_once()
+    {
+        await using var shim = await ShimHarness.StartAsync();
+        await shim.CreateStartedAsync("c1");
+        await shim.CreateStartedAsync("c2");
+        await shim.EventsArrivedAsync(4);
+
+        // The guest counted the kill; its GetOomEvent answer is overtaken by the exit's WaitProcess answer.
+        shim.Vm.CountOomKillUnreported("c1");
+        (await shim.ExitedAsync(C1, 137)).ExitStatus.ShouldBe(137u);
+        await shim.EventsArrivedAsync(6);
+        // The late answer for the same kill, then a kill in c2: the watch handles them in order, so c2's TaskOOM
+        // arriving with nothing before it proves c1's was not published twice.
+        await shim.Vm.OomKills.Writer.WriteAsync("c1");
+        await shim.Vm.OomKills.Writer.WriteAsync("c2");
+        await shim.EventsArrivedAsync(7);
+
+        shim.Containerd.Topics.Skip(4).ShouldBe(["/tasks/oom", "/tasks/exit", "/tasks/oom"]);
+        TaskOOM.Parser.ParseFrom(shim.Containerd.Received.ElementAt(4).Envelope.Event.Value).ContainerId.ShouldBe("c1");
+        TaskOOM.Parser.ParseFrom(shim.Containerd.Received.ElementAt(6).Envelope.Event.Value).ContainerId.ShouldBe("c2");
+    }
+
+    [Fact]
+    public async Task A_kill_the_watch_published_first_is_not_published_again_with_the_exit()
+    {
+        await using var shim = await ShimHarness.StartAsync();
+        await shim.CreateStartedAsync("c1");
+        await shim.EventsArrivedAsync(2);
+
+        await shim.Vm.OomKills.Writer.WriteAsync("c1");
+        await shim.EventsArrivedAsync(3);
+        await shim.ExitedAsync(C1, 137);
+        await shim.EventsArrivedAsync(4);
+
+        shim.Containerd.Topics.Skip(2).ShouldBe(["/tasks/oom", "/tasks/exit"]);
+    }
+
+    [Fact]
     public async Task Pause_and_resume_move_the_state_and_publish_paused_and_resumed()
     {
         await using var shim = await ShimHarness.StartAsync();

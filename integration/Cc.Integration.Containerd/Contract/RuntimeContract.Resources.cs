@@ -74,8 +74,19 @@ public abstract partial class RuntimeContract
 
         run.ExitCode.ShouldBe(137, s.Because(run));
         await events.WaitForStdoutAsync("/tasks/oom", TimeSpan.FromSeconds(30), s.CancellationToken);
-        events.Stdout.Split('\n').Where(line => line.Contains("/tasks/oom", StringComparison.Ordinal))
-            .ShouldContain(line => line.Contains(id, StringComparison.Ordinal), $"ctr events:\n{events.Stdout}");
+        await events.WaitForStdoutAsync("/tasks/delete", TimeSpan.FromSeconds(30), s.CancellationToken);
+        var ours = events.Stdout.Split('\n').Where(line => line.Contains(id, StringComparison.Ordinal)).ToList();
+        var oom = ours.FindIndex(line => line.Contains("/tasks/oom", StringComparison.Ordinal));
+        oom.ShouldBeGreaterThanOrEqualTo(0, $"ctr events:\n{events.Stdout}");
+        if (Runtime.Name == RuntimeUnderTest.Cc.Name)
+        {
+            // Our promise (docs/agent-api.md, GetOomEvent): the kill is published before the exit it caused, so Docker's
+            // `docker wait` and the CRI's status see the container OOMKilled. runc's shim sends the two from racing
+            // goroutines and is not held to it here.
+            oom.ShouldBeLessThan(ours.FindIndex(line => line.Contains("/tasks/exit", StringComparison.Ordinal)),
+                $"ctr events:\n{events.Stdout}");
+            ours.Count(line => line.Contains("/tasks/oom", StringComparison.Ordinal)).ShouldBe(1, $"ctr events:\n{events.Stdout}");
+        }
     }
 
     [Theory]

@@ -42,15 +42,17 @@ public sealed partial class ContainerManager
         }
     }
 
-    // The exit status (and its pid) once the process has exited and its output has been read to
-    // the end; waits as long as that takes. Any number of waiters; repeatable after the exit.
-    public async Task<(ExitStatus Status, int Pid)> WaitAsync(string id, string execId, CancellationToken cancellationToken)
+    // The exit status (its pid, and the container's OOM kills so far) once the process has exited
+    // and its output has been read to the end; waits as long as that takes. Any number of waiters;
+    // repeatable after the exit.
+    public async Task<(ExitStatus Status, int Pid, ulong OomKills)> WaitAsync(string id, string execId,
+        CancellationToken cancellationToken)
     {
         var process = GetProcess(Get(id), execId);
         var status = await process.WaitAsync(cancellationToken).ConfigureAwait(false);
-        // An OOM kill that ended the process is queued no later than its exit is reported (OomWatcher).
-        _oom.Check(id);
-        return (status, process.Pid);
+        // Read after the exit: a kill that ended the process is counted here, and queued no later (OomWatcher).
+        var oomKills = _oom.Check(id);
+        return (status, process.Pid, oomKills);
     }
 
     public ValueTask<ReadOnlyMemory<byte>> ReadAsync(string id, string execId, OutputStream stream, int maxBytes,

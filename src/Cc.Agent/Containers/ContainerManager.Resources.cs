@@ -37,5 +37,5 @@ public sealed partial class ContainerManager
     }
 
     // The id of the next container whose memory cgroup counted an OOM kill; waits until one does.
-    public ValueTask<string> NextOomAsync(CancellationToken cancellationToken) => _oom.NextAsync(cancellationToken);
+    public ValueTask<OomKills> NextOomAsync(CancellationToken cancellationToken) => _oom.NextAsync(cancellationToken);
 }

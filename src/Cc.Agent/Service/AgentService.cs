@@ -173,12 +173,13 @@ public sealed partial class AgentService(ContainerManager containers, GuestSyste
     public ValueTask<WaitProcessResponse> WaitProcessAsync(WaitProcessRequest request, ServerCallContext context) =>
         Guard(nameof(WaitProcessAsync), async () =>
         {
-            var (status, pid) = await containers.WaitAsync(request.ContainerId, request.ExecId, context.CancellationToken);
+            var (status, pid, oomKills) = await containers.WaitAsync(request.ContainerId, request.ExecId, context.CancellationToken);
             return new WaitProcessResponse
             {
                 ExitStatus = (uint)status.Code,
                 ExitedAt = Timestamp.FromDateTimeOffset(status.ExitedAt),
                 Pid = pid,
+                OomKills = oomKills,
             };
         });
 
@@ -246,7 +247,10 @@ public sealed partial class AgentService(ContainerManager containers, GuestSyste
 
     public ValueTask<GetOomEventResponse> GetOomEventAsync(GetOomEventRequest request, ServerCallContext context) =>
         Guard(nameof(GetOomEventAsync), async () =>
-            new GetOomEventResponse { ContainerId = await containers.NextOomAsync(context.CancellationToken) });
+        {
+            var kills = await containers.NextOomAsync(context.CancellationToken);
+            return new GetOomEventResponse { ContainerId = kills.ContainerId, OomKills = kills.Count };
+        });
 
     public ValueTask<RemoveContainerResponse> RemoveContainerAsync(RemoveContainerRequest request, ServerCallContext context) =>
         Guard(nameof(RemoveContainerAsync), async () =>

@@ -140,14 +140,15 @@ public sealed class AgentGuest : IGuestStdio
         }, options), cancellationToken);
 
     /// <summary>Completes when the process has exited and its output is drained in the guest.</summary>
-    public async Task<ExitStatus> WaitAsync(ProcessKey process, CancellationToken cancellationToken)
+    public async Task<GuestExit> WaitAsync(ProcessKey process, CancellationToken cancellationToken)
     {
         await Started(process).Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         var exit = await CallAsync(AgentCallKind.LongPoll, (agent, options) => agent.WaitProcessAsync(new V1.WaitProcessRequest
         {
             ContainerId = process.ContainerId, ExecId = process.ExecId,
         }, options), cancellationToken).ConfigureAwait(false);
-        return new ExitStatus(exit.ExitStatus, exit.ExitedAt?.ToDateTimeOffset() ?? DateTimeOffset.UtcNow);
+        return new GuestExit(new ExitStatus(exit.ExitStatus, exit.ExitedAt?.ToDateTimeOffset() ?? DateTimeOffset.UtcNow),
+            exit.OomKills);
     }
 
     public Task RemoveContainerAsync(string containerId, CancellationToken cancellationToken) =>
@@ -187,10 +188,13 @@ public sealed class AgentGuest : IGuestStdio
             ContainerId = containerId, ResourcesJson = ByteString.CopyFrom(resourcesJson.Span),
         }, options), cancellationToken);
 
-    /// <summary>Waits for the next OOM kill in any container of the guest; returns that container's id.</summary>
-    public async Task<string> WaitForOomAsync(CancellationToken cancellationToken) =>
-        (await CallAsync(AgentCallKind.LongPoll, (agent, options) => agent.GetOomEventAsync(new V1.GetOomEventRequest(), options),
-            cancellationToken).ConfigureAwait(false)).ContainerId;
+    /// <summary>Waits for the next OOM kill in any container of the guest; returns that container's id and kill count.</summary>
+    public async Task<GuestOomKills> WaitForOomAsync(CancellationToken cancellationToken)
+    {
+        var kills = await CallAsync(AgentCallKind.LongPoll, (agent, options) => agent.GetOomEventAsync(new V1.GetOomEventRequest(), options),
+            cancellationToken).ConfigureAwait(false);
+        return new GuestOomKills(kills.ContainerId, kills.OomKills);
+    }
 
     public async Task<IReadOnlyList<GuestProcess>> ListProcessesAsync(string containerId, CancellationToken cancellationToken)
     {

@@ -14,6 +14,15 @@ public readonly record struct ProcessKey(string ContainerId, string ExecId)
 /// <summary>How a process ended. Killed by signal N = 128 + N (guest.md, protocol.md §3.4).</summary>
 public readonly record struct ExitStatus(uint Code, DateTimeOffset ExitedAt);
 
+/// <summary>
+/// A process's exit as the guest reports it, with the OOM kills its container's memory cgroup had counted by then
+/// (since the container was created): the shim publishes any it has not published before the exit.
+/// </summary>
+public readonly record struct GuestExit(ExitStatus Status, ulong OomKills);
+
+/// <summary>A rise of a container's OOM kill count in the guest: its kills since the container was created.</summary>
+public readonly record struct GuestOomKills(string ContainerId, ulong Count);
+
 /// <summary>The stdio of a process as containerd names it: "" = not connected, a path = FIFO, or a URI.</summary>
 public sealed record StdioSpec(string Stdin, string Stdout, string Stderr, bool Terminal)
 {

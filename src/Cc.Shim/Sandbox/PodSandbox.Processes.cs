@@ -380,7 +380,7 @@ public sealed partial class PodSandbox
     {
         using var scope = CancellationTokenSource.CreateLinkedTokenSource(vmReady, _disposed.Token);
         var token = scope.Token;
-        ExitStatus exit;
+        GuestExit exit;
         try
         {
             exit = await vm.Agent.WaitAsync(process.Key, token).ConfigureAwait(false);
@@ -400,7 +400,7 @@ public sealed partial class PodSandbox
             catch (TimeoutException)
             {
                 Log.WaitFailed(_logger, e, process.Key.ToString());
-                exit = new ExitStatus(255, _time.GetUtcNow());
+                exit = new GuestExit(new ExitStatus(255, _time.GetUtcNow()), OomKills: 0);
             }
             catch (OperationCanceledException)
             {
@@ -429,16 +429,23 @@ public sealed partial class PodSandbox
             await AwaitExecExitsAsync(container, vm).ConfigureAwait(false);
         }
 
+        bool oomPublished;
         lock (_lock)
         {
             if (process.State is not (ProcessState.Running or ProcessState.Paused))
             {
                 return;
             }
-            process.RecordExit(exit);
-            _events.Publish(new TaskExited(_time.GetUtcNow(), process.Key, process.Pid, exit));
+            // A kill the OOM watch has not delivered yet (its answer overtaken by this one) goes out before the exit.
+            oomPublished = TryPublishOomLocked(container, exit.OomKills);
+            process.RecordExit(exit.Status);
+            _events.Publish(new TaskExited(_time.GetUtcNow(), process.Key, process.Pid, exit.Status));
         }
-        Log.ProcessExited(_logger, process.Key.ToString(), exit.Code);
+        if (oomPublished)
+        {
+            Log.OomKill(_logger, container.Id);
+        }
+        Log.ProcessExited(_logger, process.Key.ToString(), exit.Status.Code);
     }
 
     /// <summary>

@@ -218,19 +218,34 @@ public sealed partial class PodSandbox
 
     /// <summary>
     /// An OOM kill the VM's watch reported: TaskOOM for a container this shim still serves (the guest may name one
-    /// that was deleted meanwhile).
+    /// that was deleted meanwhile), unless a process's exit already published it.
     /// </summary>
-    private void PublishOom(string containerId)
+    private void PublishOom(GuestOomKills kills)
     {
         lock (_lock)
         {
-            if (!_containers.ContainsKey(containerId))
+            if (!_containers.TryGetValue(kills.ContainerId, out var container) || !TryPublishOomLocked(container, kills.Count))
             {
                 return;
             }
-            _events.Publish(new TaskOom(_time.GetUtcNow(), containerId));
         }
-        Log.OomKill(_logger, containerId);
+        Log.OomKill(_logger, kills.ContainerId);
+    }
+
+    /// <summary>
+    /// Call under <see cref="_lock"/>. Publishes TaskOOM when <paramref name="kills"/> (the container's count since its
+    /// creation, from the OOM watch or a process's exit) is above the last count published: the two guest answers may
+    /// arrive in either order, and the kill must be published once, before the exit it caused (docs/agent-api.md).
+    /// </summary>
+    private bool TryPublishOomLocked(ShimContainer container, ulong kills)
+    {
+        if (kills <= container.OomKillsPublished)
+        {
+            return false;
+        }
+        container.OomKillsPublished = kills;
+        _events.Publish(new TaskOom(_time.GetUtcNow(), container.Id));
+        return true;
     }
 
     private static partial class Log

@@ -120,7 +120,7 @@ public sealed partial class SandboxVm
     /// (the launcher leaves nothing behind) and rethrows. <paramref name="onOom"/> receives the id of each container
     /// the guest reports an OOM kill in, for as long as the VM is Ready.
     /// </summary>
-    public async Task BootAsync(IVmLauncher launcher, VmLaunchRequest request, Action<string> onOom,
+    public async Task BootAsync(IVmLauncher launcher, VmLaunchRequest request, Action<GuestOomKills> onOom,
         CancellationToken cancellationToken)
     {
         Move(SandboxVmState.Booting);
@@ -395,14 +395,14 @@ public sealed partial class SandboxVm
     }
 
     /// <summary>One GetOomEvent long-poll outstanding for the life of the VM.</summary>
-    private async Task WatchOomAsync(ISandboxVm vm, Action<string> onOom, CancellationToken token)
+    private async Task WatchOomAsync(ISandboxVm vm, Action<GuestOomKills> onOom, CancellationToken token)
     {
         while (true)
         {
-            string containerId;
+            GuestOomKills kills;
             try
             {
-                containerId = await vm.Agent.WaitForOomAsync(token).ConfigureAwait(false);
+                kills = await vm.Agent.WaitForOomAsync(token).ConfigureAwait(false);
             }
             catch (Exception) when (token.IsCancellationRequested)
             {
@@ -426,7 +426,7 @@ public sealed partial class SandboxVm
                 }
                 continue;
             }
-            onOom(containerId);
+            onOom(kills);
         }
     }
 

@@ -77,6 +77,9 @@ internal sealed class ShimContainer
     /// <summary>The container's memory and CPU limits as last set (Create, then each Update): what the VM's size follows.</summary>
     public PodResources Limits { get; set; } = PodResources.None;
 
+    /// <summary>The guest's OOM kill count (since the container's creation) of the last TaskOOM published.</summary>
+    public ulong OomKillsPublished { get; set; }
+
     /// <summary>The spec's hooks and annotations, for poststart and poststop (PodSandbox.Hooks).</summary>
     public PodSandbox.ContainerHooks? Hooks { get; init; }
 

@@ -85,7 +85,11 @@ internal sealed class FakeAgent(FakeVm vm, ConcurrentQueue<string> calls) : Agen
         vm.CallerDeadlines["wait"] = context.Deadline;
         vm.WaitArrived.TrySetResult();
         var exit = await vm.ExitOf(new ProcessKey(request.ContainerId, request.ExecId)).Task.WaitAsync(context.CancellationToken);
-        return new WaitProcessResponse { ExitStatus = exit.Code, ExitedAt = Timestamp.FromDateTimeOffset(exit.ExitedAt), Pid = GuestPid };
+        return new WaitProcessResponse
+        {
+            ExitStatus = exit.Code, ExitedAt = Timestamp.FromDateTimeOffset(exit.ExitedAt), Pid = GuestPid,
+            OomKills = vm.OomKillCounts.GetValueOrDefault(request.ContainerId),
+        };
     }
 
     public override async ValueTask<RemoveContainerResponse> RemoveContainerAsync(RemoveContainerRequest request, ServerCallContext context)
@@ -131,8 +135,14 @@ internal sealed class FakeAgent(FakeVm vm, ConcurrentQueue<string> calls) : Agen
         return ValueTask.FromResult(new UpdateContainerResponse());
     }
 
-    public override async ValueTask<GetOomEventResponse> GetOomEventAsync(GetOomEventRequest request, ServerCallContext context) =>
-        new() { ContainerId = await vm.OomKills.Reader.ReadAsync(context.CancellationToken) };
+    // An id written to OomKills is one more kill, unless CountOomKillUnreported counted it already (then the answer
+    // carries the count the host may have seen in an exit).
+    public override async ValueTask<GetOomEventResponse> GetOomEventAsync(GetOomEventRequest request, ServerCallContext context)
+    {
+        var id = await vm.OomKills.Reader.ReadAsync(context.CancellationToken);
+        var count = vm.TakeUnreportedOomKill(id) ? vm.OomKillCounts[id] : vm.OomKillCounts.AddOrUpdate(id, 1, (_, n) => n + 1);
+        return new GetOomEventResponse { ContainerId = id, OomKills = count };
+    }
 
     public override ValueTask<ListProcessesResponse> ListProcessesAsync(ListProcessesRequest request, ServerCallContext context) =>
         ValueTask.FromResult(new ListProcessesResponse

@@ -77,8 +77,29 @@ public sealed class FakeVm : ISandboxVm
     /// <summary>The resources JSON of each UpdateContainer, by container id.</summary>
     public ConcurrentQueue<(string ContainerId, string Json)> Updates { get; } = new();
 
-    /// <summary>A test writes a container id here to make the guest report an OOM kill in it.</summary>
+    /// <summary>
+    /// A test writes a container id here to make the guest report an OOM kill in it: the GetOomEvent answer counts one
+    /// more kill for that container.
+    /// </summary>
     public Channel<string> OomKills { get; } = Channel.CreateUnbounded<string>();
+
+    /// <summary>Each container's OOM kills so far, as GetOomEvent and WaitProcess answers carry them.</summary>
+    public ConcurrentDictionary<string, ulong> OomKillCounts { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Counts an OOM kill in <paramref name="containerId"/> whose GetOomEvent answer has not reached the host (it comes
+    /// when the test writes the id to <see cref="OomKills"/>, if ever): only the next WaitProcess answers carry it.
+    /// </summary>
+    public void CountOomKillUnreported(string containerId)
+    {
+        OomKillCounts.AddOrUpdate(containerId, 1, (_, n) => n + 1);
+        _unreportedOomKills[containerId] = true;
+    }
+
+    /// <summary>Whether a kill counted by <see cref="CountOomKillUnreported"/> is still to be reported (and now is).</summary>
+    public bool TakeUnreportedOomKill(string containerId) => _unreportedOomKills.TryRemove(containerId, out _);
+
+    private readonly ConcurrentDictionary<string, bool> _unreportedOomKills = new(StringComparer.Ordinal);
 
     /// <summary>While set, health checks get no answer (a hung guest): they end at their own deadline.</summary>
     public bool AgentSilent { get; set; }
