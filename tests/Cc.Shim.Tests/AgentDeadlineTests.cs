@@ -23,20 +23,13 @@ public sealed class AgentDeadlineTests : IAsyncLifetime
         SandboxSetup = Short, SandboxStop = Short, Clock = Short, Hotplug = Short,
     };
 
-    private readonly string _root = Directory.CreateTempSubdirectory("cc-deadline-").FullName;
     private readonly HungAgent _agent = new();
-    private readonly TtrpcServer _server = new();
-    private Task? _serving;
-    private TtrpcClient? _client;
+    private AgentOverSocket? _served;
 
     private async Task<AgentGuest> ConnectAsync(AgentDeadlines deadlines)
     {
-        _server.Register(AgentServiceBinding.Bind(_agent));
-        var socket = Path.Combine(_root, "agent.sock");
-        _serving = _server.ServeAsync("unix://" + socket);
-        await Bounded.UntilAsync(() => File.Exists(socket), "the hung agent listens");
-        _client = await TtrpcClient.ConnectAsync("unix://" + socket).WithTimeout();
-        return new AgentGuest(new AgentClient(_client), deadlines);
+        (_served, var guest) = await AgentOverSocket.StartAsync(_agent, deadlines);
+        return guest;
     }
 
     public static TheoryData<string, string> Calls => new()
@@ -114,8 +107,7 @@ public sealed class AgentDeadlineTests : IAsyncLifetime
 
         var left = _agent.Deadlines["SignalProcess"].ShouldNotBeNull() - DateTimeOffset.UtcNow;
         left.ShouldBeInRange(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(42));
-        await _client!.DisposeAsync(); // ends the call without waiting 42 s
-        _client = null;
+        await _served!.DisconnectAsync(); // ends the call without waiting 42 s
         await Should.ThrowAsync<Exception>(call.WithTimeout());
     }
 
@@ -137,8 +129,7 @@ public sealed class AgentDeadlineTests : IAsyncLifetime
 
         var left = _agent.Deadlines[method].ShouldNotBeNull($"{method} carried timeout_nano") - DateTimeOffset.UtcNow;
         left.ShouldBeInRange(TimeSpan.FromSeconds(seconds) - TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(seconds));
-        await _client!.DisposeAsync(); // ends the call without waiting it out
-        _client = null;
+        await _served!.DisconnectAsync(); // ends the call without waiting it out
         await Should.ThrowAsync<Exception>(pending.WithTimeout());
     }
 
@@ -197,22 +188,9 @@ public sealed class AgentDeadlineTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        if (_client is not null)
+        if (_served is not null)
         {
-            await _client.DisposeAsync();
+            await _served.DisposeAsync();
         }
-        await _server.DisposeAsync();
-        if (_serving is not null)
-        {
-            try
-            {
-                await _serving.WithTimeout();
-            }
-            catch (Exception)
-            {
-                // The serve loop ends with the server's disposal; how is not under test.
-            }
-        }
-        Directory.Delete(_root, recursive: true);
     }
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Cc.Agent.Protocol;
 using Cc.Agent.Protocol.V1;
 using Cc.Shim.Sandbox;
+using Cc.Shim.Tests.Fakes;
 using Cc.TestKit;
 using Cc.Ttrpc;
 using ExecRequest = Cc.Shim.Sandbox.ExecRequest;
@@ -18,42 +19,18 @@ public sealed class AgentStdinTests : IAsyncLifetime
 {
     private static readonly ProcessKey E1 = new("c1", "e1");
 
-    private readonly string _root = Directory.CreateTempSubdirectory("cc-stdin-").FullName;
     private readonly StrictAgent _agent = new();
-    private readonly TtrpcServer _server = new();
-    private Task? _serving;
-    private TtrpcClient? _client;
+    private AgentOverSocket? _served;
     private AgentGuest _guest = null!;
 
-    public async Task InitializeAsync()
-    {
-        _server.Register(AgentServiceBinding.Bind(_agent));
-        var socket = Path.Combine(_root, "agent.sock");
-        _serving = _server.ServeAsync("unix://" + socket);
-        await Bounded.UntilAsync(() => File.Exists(socket), "the agent listens");
-        _client = await TtrpcClient.ConnectAsync("unix://" + socket).WithTimeout();
-        _guest = new AgentGuest(new AgentClient(_client));
-    }
+    public async Task InitializeAsync() => (_served, _guest) = await AgentOverSocket.StartAsync(_agent);
 
     public async Task DisposeAsync()
     {
-        if (_client is not null)
+        if (_served is not null)
         {
-            await _client.DisposeAsync();
+            await _served.DisposeAsync();
         }
-        await _server.DisposeAsync();
-        if (_serving is not null)
-        {
-            try
-            {
-                await _serving.WithTimeout();
-            }
-            catch (Exception)
-            {
-                // the listener's end after DisposeAsync is not what these tests are about
-            }
-        }
-        Directory.Delete(_root, recursive: true);
     }
 
     private static ExecRequest Exec(ProcessKey key) =>
