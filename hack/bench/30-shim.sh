@@ -14,18 +14,19 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
+# shellcheck source=hack/bench/lib.sh
+. hack/bench/lib.sh
 n=${BENCH_N:-5}
 version=${BENCH_CONTAINERD:-1.6}
 shim=$repo/build/bin/containerd-shim-cc-v2
 cc_config=$repo/build/configuration.toml
 notes=()
 idle_pods=${BENCH_IDLE_PODS:-3}
-dir=
 tpl_dir=
 
 log() { echo "30-shim: $*" >&2; }
 cleanup() {
-  [ -z "$dir" ] || bash hack/containerd/stop.sh "$dir" >&2 || log "clean-up of $dir was incomplete"
+  bench_containerd_down
   [ -z "$tpl_dir" ] || { "$shim" factory destroy --config "$tpl_dir.toml" >&2; rm -f "$tpl_dir.toml"; rm -rf "$tpl_dir"; }
 }
 trap cleanup EXIT
@@ -54,13 +55,7 @@ else
 fi
 
 # --- a private containerd with the busybox image ---
-bash hack/images/build.sh busybox >&2 || { log "hack/images/build.sh failed"; exit 1; }
-# shellcheck disable=SC1091
-. build/images/images.env
-dir=$(bash hack/containerd/start.sh --version "$version") || { log "containerd $version did not start"; exit 1; }
-ctr() { bash hack/containerd/ctr.sh "$dir" -n bench "$@"; }
-ctr images import --base-name "$BUSYBOX_BASE" "$BUSYBOX_TAR" >/dev/null || { log "image import failed"; exit 1; }
-address=$dir/containerd.sock
+bench_containerd_up bench
 
 # time_runs <label> <timeout s> <ctr run options...>: one warm-up, then n timed runs; prints the
 # median in ms (empty if no run succeeded) and the failures as "fail=<k> <last error>" on stderr.

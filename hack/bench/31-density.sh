@@ -18,6 +18,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
+# shellcheck source=hack/bench/lib.sh
+. hack/bench/lib.sh
 version=${BENCH_CONTAINERD:-1.6}
 clones=${BENCH_CLONES:-10}
 colds=${BENCH_COLD:-3}
@@ -27,24 +29,17 @@ shim=$repo/build/bin/containerd-shim-cc-v2
 cc_config=$repo/build/configuration.toml
 goal_clone_mib=40 goal_cold_mib=120 goal_pods=150 budget_mib=8192
 notes=()
-dir=
 tpl_dir=
 
 log() { echo "31-density: $*" >&2; }
 cleanup() {
-  [ -z "$dir" ] || bash hack/containerd/stop.sh "$dir" >&2 || log "clean-up of $dir was incomplete"
+  bench_containerd_down
   [ -z "$tpl_dir" ] || { "$shim" factory destroy --config "$tpl_dir.toml" >&2; rm -f "$tpl_dir".toml "$tpl_dir".*.toml; rm -rf "$tpl_dir"; }
 }
 trap cleanup EXIT
 [ -x "$shim" ] || { echo "31-density: $shim is missing (make build)"; exit 0; }
 
-bash hack/images/build.sh busybox >&2 || { log "hack/images/build.sh failed"; exit 1; }
-# shellcheck disable=SC1091
-. build/images/images.env
-dir=$(bash hack/containerd/start.sh --version "$version") || { log "containerd $version did not start"; exit 1; }
-ctr() { bash hack/containerd/ctr.sh "$dir" -n density "$@"; }
-ctr images import --base-name "$BUSYBOX_BASE" "$BUSYBOX_TAR" >/dev/null || { log "image import failed"; exit 1; }
-address=$dir/containerd.sock
+bench_containerd_up density
 
 # descendants <pid>: the pid and all of its descendants, one a line.
 descendants() {

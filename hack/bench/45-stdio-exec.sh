@@ -25,6 +25,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
+# shellcheck source=hack/bench/lib.sh
+. hack/bench/lib.sh
 runs=${BENCH_STDIO_RUNS:-3}
 mib=${BENCH_STDIO_MIB:-256}
 exec_n=${BENCH_EXEC_N:-20}
@@ -32,12 +34,11 @@ version=${BENCH_CONTAINERD:-1.6}
 baseline=${BENCH_BASELINE:-}
 bytes=$((mib * 1024 * 1024))
 floor=${BENCH_STDIO_FLOOR:-1}
-dir=
 scratch=$(mktemp -d /tmp/cc-bench-stdio.XXXXXX)
 notes=()
 log() { echo "45-stdio-exec: $*" >&2; }
 cleanup() {
-  [ -z "$dir" ] || bash hack/containerd/stop.sh "$dir" >&2 || log "clean-up of $dir was incomplete"
+  bench_containerd_down
   [ -z "${floor_qemu:-}" ] || kill -KILL "$floor_qemu" 2>/dev/null
   rm -rf "$scratch"
 }
@@ -51,14 +52,8 @@ ratio() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { if (b =
 for f in build/bin/containerd-shim-cc-v2 build/guest/vmlinux build/guest/initramfs.cpio build/configuration.toml; do
   [ -e "$f" ] || { log "$f is missing: run 'make build guest'"; exit 1; }
 done
-bash hack/images/build.sh busybox >&2 || { log "hack/images/build.sh failed"; exit 1; }
-# shellcheck disable=SC1091
-. build/images/images.env
-dir=$(bash hack/containerd/start.sh --version "$version") || { log "containerd $version did not start"; exit 1; }
-ctr() { bash hack/containerd/ctr.sh "$dir" -n bench "$@"; }
-ctr images import --base-name "$BUSYBOX_BASE" "$BUSYBOX_TAR" >/dev/null || { log "image import failed"; exit 1; }
+bench_containerd_up bench
 expected_sha=$(head -c "$bytes" /dev/zero | sha256sum | cut -d' ' -f1)
-address=$dir/containerd.sock
 # The runtime's processes while a stdio run is under way (only one runs at a time): every shim of this containerd,
 # found by the -address containerd passed it, and our QEMU, by the TTRPC_ADDRESS it inherited from our shim.
 cat >"$scratch/pids.sh" <<PIDS
