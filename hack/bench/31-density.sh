@@ -13,6 +13,8 @@
 #   BENCH_CLONES=10  BENCH_COLD=3  BENCH_SETTLE_S=10  BENCH_CONTAINERD=1.6|1.7
 #   BENCH_CLONE_TB_SIZES="<n> ..." (MiB; one round of clones per size with [factory] clone_tcg_tb_size_mib = n;
 #   unset: the configured default only)
+#   BENCH_COLD_TB_SIZES="<n> ..." (MiB; one round of cold pods per size with [hypervisor] tcg_tb_size_mib = n; unset:
+#   the configured default only)
 # Prints a markdown table with ratios to the issue's goals on stdout (progress on stderr); "n/a" with the reason below
 # the table for what could not run.
 set -uo pipefail
@@ -25,6 +27,8 @@ clones=${BENCH_CLONES:-10}
 colds=${BENCH_COLD:-3}
 settle=${BENCH_SETTLE_S:-10}
 tb_sizes=${BENCH_CLONE_TB_SIZES:-}
+cold_tb_sizes=${BENCH_COLD_TB_SIZES:-}
+cold_config_dir=
 shim=$repo/build/bin/containerd-shim-cc-v2
 cc_config=$repo/build/configuration.toml
 goal_clone_mib=40 goal_cold_mib=120 goal_pods=150 budget_mib=8192
@@ -33,6 +37,7 @@ tpl_dir=
 
 log() { echo "31-density: $*" >&2; }
 cleanup() {
+  [ -z "$cold_config_dir" ] || rm -rf "$cold_config_dir"
   bench_containerd_down
   [ -z "$tpl_dir" ] || { "$shim" factory destroy --config "$tpl_dir.toml" >&2; rm -f "$tpl_dir".toml "$tpl_dir".*.toml; rm -rf "$tpl_dir"; }
 }
@@ -125,9 +130,18 @@ load_start=$(cut -d' ' -f1 /proc/loadavg)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo "?")
 
 if [ "$colds" -gt 0 ]; then
-  log "$colds cold pods, one after another"
-  read -r started pss priv qemu shimk helper helpers _ <<<"$(idle_round cold "$cc_config" "$colds" 300)"
-  rows+=("$(row "cold" "$goal_cold_mib" "$started" "$pss" "$priv" "$qemu" "$shimk" "$helper" "$helpers")")
+  for tb in ${cold_tb_sizes:-default}; do
+    config=$cc_config label="cold"
+    if [ "$tb" != default ]; then
+      # The key goes right under the [hypervisor] header, so it lands in that table wherever the file puts it.
+      cold_config_dir=${cold_config_dir:-$(mktemp -d)}
+      config=$cold_config_dir/cold.$tb.toml label="cold, tb-size $tb MiB"
+      sed "s/^\[hypervisor\]$/[hypervisor]\ntcg_tb_size_mib = $tb/" "$cc_config" >"$config"
+    fi
+    log "$colds cold pods ($label), one after another"
+    read -r started pss priv qemu shimk helper helpers _ <<<"$(idle_round "cold-$tb" "$config" "$colds" 300)"
+    rows+=("$(row "$label" "$goal_cold_mib" "$started" "$pss" "$priv" "$qemu" "$shimk" "$helper" "$helpers")")
+  done
 fi
 
 if [ "$clones" -gt 0 ]; then
