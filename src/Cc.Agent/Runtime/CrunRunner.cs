@@ -9,8 +9,9 @@ namespace Cc.Agent.Runtime;
 // Runs one runtime (crun) command and reports its failure with the runtime's own words. Commands
 // are short (create, start, exec --detach, kill, delete, pause), so each is awaited to its exit.
 // The runtime writes its errors to a per-command log file (--log), because its stderr may be the
-// container's stderr pipe (create and exec hand their stdio to the process).
-internal sealed class CrunRunner(AgentOptions options, ChildReaper reaper)
+// container's stderr pipe (create and exec hand their stdio to the process). markTimeline: whether its commands mark
+// the boot timeline (false for the template's warm-up container, whose steps must not stand for a pod's first ones).
+internal sealed class CrunRunner(AgentOptions options, ChildReaper reaper, bool markTimeline = true)
 {
     private int _logCounter;
 
@@ -40,7 +41,10 @@ internal sealed class CrunRunner(AgentOptions options, ChildReaper reaper)
             }
 
             var mark = reaper.Mark();
-            Guest.BootTimeline.MarkRuntime(arguments[0], "spawned");
+            if (markTimeline)
+            {
+                Guest.BootTimeline.MarkRuntime(arguments[0], "spawned");
+            }
             var pid = PosixSpawn.Spawn(options.RuntimePath, argv, options.RuntimeEnvironment, stdio);
             reaper.NotifySpawned();
             var exit = reaper.Claim(pid, mark);
@@ -52,7 +56,10 @@ internal sealed class CrunRunner(AgentOptions options, ChildReaper reaper)
             owned.Clear();
             var output = captureRead is null ? Task.FromResult("") : ReadAllAsync(captureRead);
             var status = await exit.WaitAsync(cancellationToken).ConfigureAwait(false);
-            Guest.BootTimeline.MarkRuntime(arguments[0], "exited");
+            if (markTimeline)
+            {
+                Guest.BootTimeline.MarkRuntime(arguments[0], "exited");
+            }
             var text = await output.WaitAsync(cancellationToken).ConfigureAwait(false);
             if (status.Code != 0)
             {
