@@ -25,7 +25,7 @@ namespace Cc.Bench.Vm;
 /// (64), --probes 1000,50 (ms), --memory MiB (512), --boot-timeout S (120), --out FILE. --baseline-guest DIR: a second
 /// template from an older image, its clones interleaved with the first's (before/after in one run). A template is saved,
 /// as the shim saves it, once its guest's timeline shows the warm-up container done (the baseline's: its background
-/// modules loaded, for an image from before the warm-up), at most 120 s after its agent answered (the shim's bound).
+/// modules loaded, for an image from before the warm-up), at most 30 s after its agent answered.
 /// </summary>
 public static class CloneBenchCommand
 {
@@ -36,7 +36,7 @@ public static class CloneBenchCommand
 
     private const string WarmedUpStep = "template warm-up done, nothing left behind";
     private const string DeferredModulesLoadedStep = "deferred modules loaded (background)";
-    private static readonly TimeSpan s_templateSettleBound = TimeSpan.FromSeconds(120);
+    private static readonly TimeSpan s_templateSettleBound = TimeSpan.FromSeconds(30);
 
     private sealed record Sample(string Guest, int TbSize, int ProbeMs, double RestoreMs, double AgentMs, double ExecMs, double SecondExecMs,
         double PssMiB, double PrivateMiB, ContainerSteps First, ContainerSteps Second);

@@ -33,13 +33,8 @@ public sealed partial class QemuVmLauncher
     // once its agent has closed and reopened its port after the factory's hang-up (VmTemplateFactory.HangUpAsync).
     private static readonly TimeSpan CloneFirstProbe = AgentConnector.RestoredGuestFirstProbe;
 
-    /// <summary>
-    /// How long a template's guest may take to load its background modules and run its warm-up container before it is
-    /// saved anyway. 120 s, not the 30 s that the modules alone needed: at load 40 under TCG the warm-up's crun create
-    /// alone took 36 s (2026-12-07), and a template saved during its warm-up makes every clone finish it before its pod's
-    /// CreateSandbox (docs/templates.md, "The warm-up container"). Paid once per template, by the pod that makes it.
-    /// </summary>
-    private static readonly TimeSpan TemplateModulesBound = TimeSpan.FromSeconds(120);
+    /// <summary>How long a template's guest may take to load its background modules before it is saved anyway.</summary>
+    private static readonly TimeSpan TemplateModulesBound = TimeSpan.FromSeconds(30);
 
     /// <summary>The file in the sandbox's run directory that says how its VM started: "cold" or "template KEY".</summary>
     public const string VmOriginFile = "vm-origin";
