@@ -9,29 +9,20 @@ namespace Cc.Shim.Sandbox;
 /// loads the rest after ready, in the background (docs/guest-image.md); a template saved before they are in would leave
 /// that loading to every clone, whose CreateSandbox awaits it (0.4 s of QEMU CPU under TCG, measured in
 /// docs/performance.md, "Where a cold start goes"). The agent says when they are in: its boot timeline gains
-/// <see cref="DeferredModulesLoadedStep"/> (GetGuestDetails, docs/agent-api.md). After them the template's agent runs one
-/// throwaway container and checks that it left nothing in the guest (its TemplateWarmUp, docs/templates.md): the template
-/// is saved once the timeline shows <see cref="WarmedUpStep"/>, and refused when it shows <see cref="WarmUpLeftoversStep"/>.
+/// <see cref="DeferredModulesLoadedStep"/> (GetGuestDetails, docs/agent-api.md).
 /// </summary>
 public static class TemplateGuestModules
 {
     /// <summary>The boot timeline's step for the background modules' end (the agent's BootTimeline.DeferredModulesLoaded).</summary>
     public const string DeferredModulesLoadedStep = "deferred modules loaded (background)";
 
-    /// <summary>The warm-up container ran and the guest is as before it (the agent's BootTimeline.TemplateWarmedUp).</summary>
-    public const string WarmedUpStep = "template warm-up done, nothing left behind";
-
-    /// <summary>The warm-up left a mount, cgroup, process or directory behind (BootTimeline.TemplateWarmUpLeftovers).</summary>
-    public const string WarmUpLeftoversStep = "template warm-up left something behind";
-
     /// <summary>How often the timeline is asked again; each ask is one small call on a connection already open.</summary>
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(50);
 
     /// <summary>
-    /// Waits until the guest's timeline shows the background modules loaded and the warm-up container run and checked, at
-    /// most <paramref name="bound"/>. True when it did; false when the bound passed first (an image without the warm-up
-    /// never marks the step: its template is then saved after the bound, as complete as it will get; a guest saved
-    /// during its warm-up finishes it before its pod's CreateSandbox). Throws when the warm-up left something behind.
+    /// Waits until the guest's timeline shows the background modules loaded, at most <paramref name="bound"/>. True when
+    /// it did; false when the bound passed first (an image that loads every module before ready never marks the step:
+    /// its template is then saved after the bound, as complete as it will get).
     /// </summary>
     public static async Task<bool> WaitAsync(AgentClient agent, TimeSpan bound, TimeProvider time, CancellationToken cancellationToken)
     {
@@ -54,12 +45,7 @@ public static class TemplateGuestModules
                 // The bound passed during the ask, or an agent too old to tell: saved as it is.
                 return false;
             }
-            if (details.BootTimeline.Any(step => step.Name == WarmUpLeftoversStep))
-            {
-                throw new InvalidOperationException(
-                    "the template guest's warm-up container left something behind (its console log names it); not saved");
-            }
-            if (details.BootTimeline.Any(step => step.Name == WarmedUpStep))
+            if (details.BootTimeline.Any(step => step.Name == DeferredModulesLoadedStep))
             {
                 return true;
             }

@@ -9,14 +9,13 @@ using Xunit;
 namespace Cc.Shim.Tests.Templates;
 
 /// <summary>
-/// A template is saved only once its guest's background modules are loaded and its warm-up container has run and left
-/// nothing behind (TemplateGuestModules): else every clone loads the modules after its restore and pays for the first
-/// container's cold paths; a warm-up that left something behind is never saved.
+/// A template is saved only once its guest's background modules are loaded (TemplateGuestModules): else every clone
+/// loads them after its restore and its CreateSandbox waits for them.
 /// </summary>
 public sealed class TemplateGuestModulesTests
 {
     [Fact]
-    public async Task The_wait_ends_when_the_guest_timeline_shows_the_warm_up_done()
+    public async Task The_wait_ends_when_the_guest_timeline_shows_the_background_modules_loaded()
     {
         var guest = new TimelineAgent { MarkedFromCall = 3 };
         await using var session = await AgentSession.StartAsync(guest);
@@ -41,42 +40,12 @@ public sealed class TemplateGuestModulesTests
         guest.Calls.ShouldBeGreaterThan(0);
     }
 
-    [Fact]
-    public async Task The_modules_alone_do_not_end_the_wait()
-    {
-        var guest = new TimelineAgent { MarkedFromCall = 1, Steps = [TemplateGuestModules.DeferredModulesLoadedStep] };
-        await using var session = await AgentSession.StartAsync(guest);
-
-        var loaded = await TemplateGuestModules.WaitAsync(session.Agent, TimeSpan.FromMilliseconds(300), TimeProvider.System,
-            CancellationToken.None).WithTimeout();
-
-        loaded.ShouldBeFalse("the warm-up container may still exist in the guest");
-    }
-
-    [Fact]
-    public async Task A_warm_up_that_left_something_behind_is_refused()
-    {
-        var guest = new TimelineAgent
-        {
-            MarkedFromCall = 2,
-            Steps = [TemplateGuestModules.DeferredModulesLoadedStep, TemplateGuestModules.WarmUpLeftoversStep],
-        };
-        await using var session = await AgentSession.StartAsync(guest);
-
-        var refused = await Should.ThrowAsync<InvalidOperationException>(() => TemplateGuestModules.WaitAsync(session.Agent,
-            TimeSpan.FromSeconds(60), TimeProvider.System, CancellationToken.None).WithTimeout());
-
-        refused.Message.ShouldContain("left something behind");
-        guest.Calls.ShouldBe(2);
-    }
-
-    /// <summary>An agent whose boot timeline gains <see cref="Steps"/> from its Nth GetGuestDetails on.</summary>
+    /// <summary>An agent whose boot timeline gains the background modules' step from its Nth GetGuestDetails on.</summary>
     private sealed class TimelineAgent : AgentServiceBase
     {
         private int _calls;
 
         public int MarkedFromCall { get; init; }
-        public string[] Steps { get; init; } = [TemplateGuestModules.DeferredModulesLoadedStep, TemplateGuestModules.WarmedUpStep];
         public int Calls => Volatile.Read(ref _calls);
 
         public override ValueTask<GetGuestDetailsResponse> GetGuestDetailsAsync(GetGuestDetailsRequest request, ServerCallContext context)
@@ -86,10 +55,7 @@ public sealed class TemplateGuestModulesTests
             details.BootTimeline.Add(new BootStep { Name = "agent ready", Seconds = 1.0 });
             if (call >= MarkedFromCall)
             {
-                foreach (var step in Steps)
-                {
-                    details.BootTimeline.Add(new BootStep { Name = step, Seconds = 1.5 });
-                }
+                details.BootTimeline.Add(new BootStep { Name = TemplateGuestModules.DeferredModulesLoadedStep, Seconds = 1.5 });
             }
             return ValueTask.FromResult(details);
         }
