@@ -57,13 +57,7 @@ try
         AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();
     }
 
-    // A template's guest (cc.share=late) runs a throwaway container before it is saved, so that its clones do not pay
-    // for the first one's cold paths (docs/templates.md, "The warm-up container"). A cold boot does not: its first
-    // container would share the vCPU with it.
-    var templateWarmUp = isPid1 && !settings.MountShareAtBoot
-        ? Task.Run(() => Cc.Agent.Containers.TemplateWarmUp.RunAsync(guest.DeferredModulesLoaded, settings.Options, loggerFactory))
-        : null;
-    await AgentHost.RunAsync(settings, guest, loggerFactory, stop.Token, templateWarmUp);
+    await AgentHost.RunAsync(settings, guest, loggerFactory, stop.Token);
 }
 catch (ArgumentException e) when (!isPid1)
 {

@@ -29,17 +29,11 @@ public sealed partial class ContainerManager
     private int _consoleCounter;
 
     public ContainerManager(AgentOptions options, ILoggerFactory loggerFactory)
-        : this(options, loggerFactory, markTimeline: true)
-    {
-    }
-
-    // markTimeline false: crun's commands leave the boot timeline alone (the template's warm-up, TemplateWarmUp).
-    internal ContainerManager(AgentOptions options, ILoggerFactory loggerFactory, bool markTimeline)
     {
         _options = options;
         _logger = loggerFactory.CreateLogger("Cc.Agent.Containers");
         _reaper = ChildReaper.Instance;
-        _crun = new CrunRunner(options, _reaper, markTimeline);
+        _crun = new CrunRunner(options, _reaper);
         Directory.CreateDirectory(options.ContainersDirectory);
     }
 

@@ -23,13 +23,12 @@ public static class AgentHost
     // VMADDR_CID_ANY: accept from any CID.
     private const uint AnyCid = uint.MaxValue;
 
-    // templateWarmUp: the template guest's throwaway container, run beside the serving (TemplateWarmUp); null elsewhere.
     public static async Task RunAsync(AgentSettings settings, GuestSystem guest, ILoggerFactory loggerFactory,
-        CancellationToken cancellationToken, Task? templateWarmUp = null)
+        CancellationToken cancellationToken)
     {
         var logger = loggerFactory.CreateLogger("Cc.Agent.Host");
         var manager = new ContainerManager(settings.Options, loggerFactory);
-        var service = new AgentService(manager, guest, settings.Options, loggerFactory, templateWarmUp);
+        var service = new AgentService(manager, guest, settings.Options, loggerFactory);
         await using var server = new TtrpcServer(new TtrpcServerOptions { LoggerFactory = loggerFactory });
         server.Register(AgentServiceBinding.Bind(service));
 

@@ -23,11 +23,6 @@ public static class BootTimeline
     public const string DeferredModulesAwaited = "deferred modules awaited by a request";
     public const string CreateWithoutDeferredModules = "CreateContainer needs no deferred module";
     public const string ShareMounted = "share mounted";
-    // A template's guest only (TemplateWarmUp): the throwaway container's run, and what its check found. The shim saves
-    // a template once it sees TemplateWarmedUp, and refuses one that shows TemplateWarmUpLeftovers.
-    public const string TemplateWarmUpStarted = "template warm-up started";
-    public const string TemplateWarmedUp = "template warm-up done, nothing left behind";
-    public const string TemplateWarmUpLeftovers = "template warm-up left something behind";
     public const string Ready = "agent ready";
     public const string PortOpened = "agent port opened";
     public const string FirstCheck = "first ready Check answered";

@@ -38,16 +38,6 @@ internal static partial class AgentLog
     [LoggerMessage(202, LogLevel.Warning, "guest: {Step} failed: {Reason}")]
     public static partial void GuestStepFailed(ILogger logger, string step, string reason);
 
-    // The template's warm-up container (TemplateWarmUp).
-    [LoggerMessage(811, LogLevel.Information, "template warm-up: a throwaway container created, started and removed in {Milliseconds:0} ms; nothing left behind")]
-    public static partial void TemplateWarmedUp(ILogger logger, double milliseconds);
-
-    [LoggerMessage(812, LogLevel.Warning, "template warm-up: {Reason}")]
-    public static partial void TemplateWarmUpFailed(ILogger logger, string reason);
-
-    [LoggerMessage(813, LogLevel.Error, "template warm-up left something behind, this template must not be saved: {Leftovers}")]
-    public static partial void TemplateWarmUpLeftovers(ILogger logger, string leftovers);
-
     // Port forwards (PortForwards): per connection, so Debug.
     [LoggerMessage(910, LogLevel.Debug, "port forward {StreamId}: connected to {Port} at {Endpoint}")]
     public static partial void PortForwardOpened(ILogger logger, ulong streamId, int port, string endpoint);

@@ -9,9 +9,8 @@ namespace Cc.Agent.Runtime;
 // Runs one runtime (crun) command and reports its failure with the runtime's own words. Commands
 // are short (create, start, exec --detach, kill, delete, pause), so each is awaited to its exit.
 // The runtime writes its errors to a per-command log file (--log), because its stderr may be the
-// container's stderr pipe (create and exec hand their stdio to the process). markTimeline: whether its commands mark
-// the boot timeline (false for the template's warm-up container, whose steps must not stand for a pod's first ones).
-internal sealed class CrunRunner(AgentOptions options, ChildReaper reaper, bool markTimeline = true)
+// container's stderr pipe (create and exec hand their stdio to the process).
+internal sealed class CrunRunner(AgentOptions options, ChildReaper reaper)
 {
     private int _logCounter;
 
@@ -41,10 +40,7 @@ internal sealed class CrunRunner(AgentOptions options, ChildReaper reaper, bool 
             }
 
             var mark = reaper.Mark();
-            if (markTimeline)
-            {
-                Guest.BootTimeline.MarkRuntime(arguments[0], "spawned");
-            }
+            Guest.BootTimeline.MarkRuntime(arguments[0], "spawned");
             var pid = PosixSpawn.Spawn(options.RuntimePath, argv, options.RuntimeEnvironment, stdio);
             reaper.NotifySpawned();
             var exit = reaper.Claim(pid, mark);
@@ -56,10 +52,7 @@ internal sealed class CrunRunner(AgentOptions options, ChildReaper reaper, bool 
             owned.Clear();
             var output = captureRead is null ? Task.FromResult("") : ReadAllAsync(captureRead);
             var status = await exit.WaitAsync(cancellationToken).ConfigureAwait(false);
-            if (markTimeline)
-            {
-                Guest.BootTimeline.MarkRuntime(arguments[0], "exited");
-            }
+            Guest.BootTimeline.MarkRuntime(arguments[0], "exited");
             var text = await output.WaitAsync(cancellationToken).ConfigureAwait(false);
             if (status.Code != 0)
             {

@@ -14,10 +14,8 @@ namespace Cc.Agent.Service;
 // The ttrpc face of the agent: translates requests, calls the domain (ContainerManager,
 // GuestSystem), translates back. Domain errors become status codes in one place (Guard); anything
 // unexpected becomes Internal with its message, and the agent keeps serving.
-// templateWarmUp: the template guest's throwaway container (TemplateWarmUp); CreateSandbox, a pod's first request,
-// awaits it, so no pod request runs while it exists (completed at once in every other guest).
 public sealed partial class AgentService(ContainerManager containers, GuestSystem guest, AgentOptions options,
-    ILoggerFactory loggerFactory, Task? templateWarmUp = null) : IAgentService
+    ILoggerFactory loggerFactory) : IAgentService
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger("Cc.Agent.Service");
     private readonly GuestNetwork _network = GuestNetwork.ForThisProcess(loggerFactory.CreateLogger("Cc.Agent.Network"));
@@ -71,10 +69,6 @@ public sealed partial class AgentService(ContainerManager containers, GuestSyste
             }
 
             guest.AddEntropy(request.Entropy.Span);
-            if (templateWarmUp is not null)
-            {
-                await templateWarmUp.WaitAsync(context.CancellationToken);
-            }
 
             // A clone of a template booted with cc.share=late: the pod's share is mounted now, after the restore.
             guest.EnsureSharedMounted(options.SharedDirectory);
