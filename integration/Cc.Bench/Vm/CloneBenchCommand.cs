@@ -24,8 +24,8 @@ namespace Cc.Bench.Vm;
 /// all of them. Options: --runs N (3), --guest DIR (build/guest), --tb-sizes 64,32,16 (MiB), --template-tb-size MiB
 /// (64), --probes 1000,50 (ms), --memory MiB (512), --boot-timeout S (120), --out FILE. --baseline-guest DIR: a second
 /// template from an older image, its clones interleaved with the first's (before/after in one run). A template is saved,
-/// as the shim saves it, once its guest's timeline shows the warm-up container done (the baseline's: its background
-/// modules loaded, for an image from before the warm-up), at most 30 s after its agent answered.
+/// as the shim saves it, once its guest's timeline shows its background modules loaded, at most 30 s after its agent
+/// answered (a per-guest ready step, so an image that settles later can be given its own).
 /// </summary>
 public static class CloneBenchCommand
 {
@@ -34,7 +34,6 @@ public static class CloneBenchCommand
     private static readonly TimeSpan s_loadTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan s_agentBound = TimeSpan.FromSeconds(15);
 
-    private const string WarmedUpStep = "template warm-up done, nothing left behind";
     private const string DeferredModulesLoadedStep = "deferred modules loaded (background)";
     private static readonly TimeSpan s_templateSettleBound = TimeSpan.FromSeconds(30);
 
@@ -57,7 +56,7 @@ public static class CloneBenchCommand
     {
         var runs = args.GetInt("runs", 3);
         var guest = Path.GetFullPath(args.Get("guest", "build/guest"));
-        List<(string Label, string Directory, string ReadyStep)> guests = [("guest", guest, WarmedUpStep)];
+        List<(string Label, string Directory, string ReadyStep)> guests = [("guest", guest, DeferredModulesLoadedStep)];
         if (args.Get("baseline-guest") is { } baseline)
         {
             guests.Add(("baseline", Path.GetFullPath(baseline), DeferredModulesLoadedStep));
