@@ -22,7 +22,10 @@ namespace Cc.Bench.Vm;
 /// cache), the same for a second container (its code is translated already unless the cache was flushed), and the
 /// clone's QEMU PSS then, private and shared. Rounds interleave every variant, so a change of the machine's load falls on
 /// all of them. Options: --runs N (3), --guest DIR (build/guest), --tb-sizes 64,32,16 (MiB), --template-tb-size MiB
-/// (64), --probes 1000,50 (ms), --memory MiB (512), --boot-timeout S (120), --out FILE.
+/// (64), --probes 1000,50 (ms), --memory MiB (512), --boot-timeout S (120), --out FILE. --baseline-guest DIR: a second
+/// template from an older image, its clones interleaved with the first's (before/after in one run). A template is saved,
+/// as the shim saves it, once its guest's timeline shows its background modules loaded, at most 30 s after its agent
+/// answered (a per-guest ready step, so an image that settles later can be given its own).
 /// </summary>
 public static class CloneBenchCommand
 {
@@ -31,7 +34,10 @@ public static class CloneBenchCommand
     private static readonly TimeSpan s_loadTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan s_agentBound = TimeSpan.FromSeconds(15);
 
-    private sealed record Sample(int TbSize, int ProbeMs, double RestoreMs, double AgentMs, double ExecMs, double SecondExecMs,
+    private const string DeferredModulesLoadedStep = "deferred modules loaded (background)";
+    private static readonly TimeSpan s_templateSettleBound = TimeSpan.FromSeconds(30);
+
+    private sealed record Sample(string Guest, int TbSize, int ProbeMs, double RestoreMs, double AgentMs, double ExecMs, double SecondExecMs,
         double PssMiB, double PrivateMiB, ContainerSteps First, ContainerSteps Second);
 
     /// <summary>
@@ -50,6 +56,11 @@ public static class CloneBenchCommand
     {
         var runs = args.GetInt("runs", 3);
         var guest = Path.GetFullPath(args.Get("guest", "build/guest"));
+        List<(string Label, string Directory, string ReadyStep)> guests = [("guest", guest, DeferredModulesLoadedStep)];
+        if (args.Get("baseline-guest") is { } baseline)
+        {
+            guests.Add(("baseline", Path.GetFullPath(baseline), DeferredModulesLoadedStep));
+        }
         var tbSizes = Ints(args.Get("tb-sizes", "64,32,16"));
         var templateTbSize = args.GetInt("template-tb-size", 64);
         var probes = Ints(args.Get("probes", "1000,50"));
@@ -63,34 +74,39 @@ public static class CloneBenchCommand
         int failed = 0;
         try
         {
-            var template = await factory.EnsureAsync(Config(guest, scratch, "template", templateTbSize, memory), async (vm, token) =>
+            List<VmTemplate> templates = [];
+            foreach (var (label, directory, readyStep) in guests)
             {
-                var agent = await AgentConnector.ConnectAsync(vm.Agent.ToString(), bootTimeout, cancellationToken: token).ConfigureAwait(false);
-                return (IAsyncDisposable)agent.Connection;
-            }, cancellationToken).ConfigureAwait(false);
+                templates.Add(await factory.EnsureAsync(Config(directory, scratch, $"template-{label}", templateTbSize, memory), async (vm, token) =>
+                {
+                    var agent = await AgentConnector.ConnectAsync(vm.Agent.ToString(), bootTimeout, cancellationToken: token).ConfigureAwait(false);
+                    var settled = await WaitForStepAsync(agent, readyStep, token).ConfigureAwait(false);
+                    await Console.Error.WriteLineAsync($"clone bench: template of {label}: {(settled ? $"saved after \"{readyStep}\"" : $"\"{readyStep}\" not seen within {s_templateSettleBound.TotalSeconds} s, saved as it is")}").ConfigureAwait(false);
+                    return (IAsyncDisposable)agent.Connection;
+                }, cancellationToken).ConfigureAwait(false));
+            }
 
             int n = 0;
             for (var round = 1; round <= runs; round++)
             {
                 foreach (var tb in tbSizes)
-                {
-                    foreach (var probe in probes)
+                foreach (var probe in probes)
+                foreach (var (index, (label, directory, _)) in guests.Index())
                     {
                         try
                         {
-                            var sample = await CloneAsync(factory, template, Config(guest, scratch, $"clone-{n++}", tb, memory), tb, probe,
+                            var sample = await CloneAsync(factory, templates[index], Config(directory, scratch, $"clone-{n++}", tb, memory), label, tb, probe,
                                 cancellationToken).ConfigureAwait(false);
                             samples.Add(sample);
                             await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                                $"clone bench: round {round} tb-size {tb} probe {probe} ms: restore {sample.RestoreMs:0} ms, agent {sample.AgentMs:0} ms, first exec output {sample.ExecMs:0} ms, second {sample.SecondExecMs:0} ms, PSS {sample.PssMiB:0.0} MiB ({sample.PrivateMiB:0.0} private)")).ConfigureAwait(false);
+                                $"clone bench: round {round} {label} tb-size {tb} probe {probe} ms: restore {sample.RestoreMs:0} ms, agent {sample.AgentMs:0} ms, first exec output {sample.ExecMs:0} ms, second {sample.SecondExecMs:0} ms, PSS {sample.PssMiB:0.0} MiB ({sample.PrivateMiB:0.0} private)")).ConfigureAwait(false);
                         }
                         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
                         {
                             failed++;
-                            await Console.Error.WriteLineAsync($"clone bench: round {round} tb-size {tb} probe {probe} failed: {e.Message}").ConfigureAwait(false);
+                            await Console.Error.WriteLineAsync($"clone bench: round {round} {label} tb-size {tb} probe {probe} failed: {e.Message}").ConfigureAwait(false);
                         }
                     }
-                }
             }
         }
         finally
@@ -101,22 +117,22 @@ public static class CloneBenchCommand
 
         var table = new StringBuilder(string.Create(CultureInfo.InvariantCulture,
             $"### Template clones — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {runs} rounds, TCG, {memory} MiB, template tb-size {templateTbSize} MiB, {Environment.ProcessorCount} cores, load average {loadBefore} → {LoadAverage()}, {failed} failed\n\n"));
-        table.AppendLine("| clone tb-size | first probe | restore (QEMU start + state load) | then agent answer | CreateSandbox + echo hello, first output | a second container: Create + Start | clone QEMU PSS | of it private |");
-        table.AppendLine("|---|---|---|---|---|---|---|---|");
-        foreach (var group in samples.GroupBy(s => (s.TbSize, s.ProbeMs)))
+        table.AppendLine("| guest | clone tb-size | first probe | restore (QEMU start + state load) | then agent answer | CreateSandbox + echo hello, first output | a second container: Create + Start | clone QEMU PSS | of it private |");
+        table.AppendLine("|---|---|---|---|---|---|---|---|---|");
+        foreach (var group in samples.GroupBy(s => (s.Guest, s.TbSize, s.ProbeMs)))
         {
             table.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {group.Key.TbSize} MiB | {group.Key.ProbeMs} ms | {Range(group, s => s.RestoreMs)} ms | {Range(group, s => s.AgentMs)} ms | {Range(group, s => s.ExecMs)} ms | {Range(group, s => s.SecondExecMs)} ms | {Range(group, s => s.PssMiB, "0.0")} MiB | {Range(group, s => s.PrivateMiB, "0.0")} MiB |"));
+                $"| {group.Key.Guest} | {group.Key.TbSize} MiB | {group.Key.ProbeMs} ms | {Range(group, s => s.RestoreMs)} ms | {Range(group, s => s.AgentMs)} ms | {Range(group, s => s.ExecMs)} ms | {Range(group, s => s.SecondExecMs)} ms | {Range(group, s => s.PssMiB, "0.0")} MiB | {Range(group, s => s.PrivateMiB, "0.0")} MiB |"));
         }
         table.AppendLine();
         table.AppendLine("A clone's first container and a second one in the same clone (crun's code then in QEMU's translation cache); host round trips, and the first's guest-clock split (boot timeline):");
         table.AppendLine();
-        table.AppendLine("| tb-size | step | first container | second container |");
-        table.AppendLine("|---|---|---|---|");
-        foreach (var group in samples.GroupBy(s => s.TbSize))
+        table.AppendLine("| guest | tb-size | step | first container | second container |");
+        table.AppendLine("|---|---|---|---|---|");
+        foreach (var group in samples.GroupBy(s => (s.Guest, s.TbSize)))
         {
             void Row(string step, Func<ContainerSteps, double> value) => table.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {group.Key} MiB | {step} | {Range(group, s => value(s.First))} ms | {(double.IsNaN(value(group.First().Second)) ? "–" : Range(group, s => value(s.Second)) + " ms")} |"));
+                $"| {group.Key.Guest} | {group.Key.TbSize} MiB | {step} | {Range(group, s => value(s.First))} ms | {(double.IsNaN(value(group.First().Second)) ? "–" : Range(group, s => value(s.Second)) + " ms")} |"));
             Row("CreateContainer, host round trip", c => c.CreateMs);
             Row("  guest: received → crun create spawned", c => c.CreateBeforeCrunMs);
             Row("  guest: crun create", c => c.CrunCreateMs);
@@ -134,8 +150,25 @@ public static class CloneBenchCommand
         return samples.Count > 0 ? 0 : 1;
     }
 
-    private static async Task<Sample> CloneAsync(VmTemplateFactory factory, VmTemplate template, VmConfig config, int tb, int probe,
-        CancellationToken cancellationToken)
+    // Polls the guest's boot timeline every 50 ms until it shows `step`; false when the bound passed first.
+    private static async Task<bool> WaitForStepAsync(AgentClient agent, string step, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        while (Stopwatch.GetElapsedTime(started) < s_templateSettleBound)
+        {
+            var details = await agent.GetGuestDetailsAsync(new GetGuestDetailsRequest(),
+                new CallOptions(s_templateSettleBound, CancellationToken: cancellationToken)).ConfigureAwait(false);
+            if (details.BootTimeline.Any(s => s.Name == step))
+            {
+                return true;
+            }
+            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+        }
+        return false;
+    }
+
+    private static async Task<Sample> CloneAsync(VmTemplateFactory factory, VmTemplate template, VmConfig config, string label, int tb,
+        int probe, CancellationToken cancellationToken)
     {
         var start = Stopwatch.GetTimestamp();
         await using var vm = await factory.StartCloneAsync(config, template, s_loadTimeout, TimeSpan.FromSeconds(10), cancellationToken)
@@ -175,7 +208,7 @@ public static class CloneBenchCommand
             var pss = SmapsKiB(vm.Pid, "Pss:") / 1024.0;
             var privateMiB = (SmapsKiB(vm.Pid, "Private_Clean:") + SmapsKiB(vm.Pid, "Private_Dirty:")) / 1024.0;
             await vm.StopAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
-            return new Sample(tb, probe, restored.TotalMilliseconds, (answered - restored).TotalMilliseconds, output.TotalMilliseconds,
+            return new Sample(label, tb, probe, restored.TotalMilliseconds, (answered - restored).TotalMilliseconds, output.TotalMilliseconds,
                 createMs2 + startMs2, pss, privateMiB, firstSteps, ContainerSteps.Timed(createMs2, startMs2));
         }
     }
