@@ -25,8 +25,10 @@ internal readonly record struct BootSample(double QmpMs, double ReadyMs, double?
 /// (no QEMU, socket or run directory is left), also when it fails or is cancelled.
 /// </summary>
 /// <paramref name="agentInitramfs"/>: the agent's archive, when not the guest directory's own (a baseline build's).
+/// <paramref name="probeOnPortOpen"/>: probe the agent the moment the guest opens its port, as the shim does; false
+/// probes only periodically (the shim before that signal: a baseline).
 internal sealed class GuestRuns(QemuHypervisor hypervisor, string guestDirectory, Accelerator accel, TimeSpan bootTimeout,
-    string? agentInitramfs = null)
+    string? agentInitramfs = null, bool probeOnPortOpen = true)
 {
     public const string FloorMarker = "CC-FLOOR-READY";
     private static readonly TimeSpan s_consolePoll = TimeSpan.FromMilliseconds(5);
@@ -67,7 +69,9 @@ internal sealed class GuestRuns(QemuHypervisor hypervisor, string guestDirectory
         AgentClient agent;
         try
         {
-            agent = await AgentConnector.ConnectAsync(vm.Agent.ToString()!, bootTimeout, cancellationToken: cancellationToken).ConfigureAwait(false);
+            agent = await AgentConnector.ConnectAsync(vm.Agent.ToString()!, bootTimeout,
+                guestPortOpened: probeOnPortOpen && vm.AgentPortOpens is { } opens ? opens.NextOpenAsync : null,
+                cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException e)
         {
