@@ -12,6 +12,12 @@ namespace Cc.Agent.Protocol;
 // first answered Check: we probe with short per-call timeouts on one connection, and the answers
 // to probes that timed out arrive later and are dropped by the client (their stream ids are gone).
 // A connection that ends (QEMU not up yet, agent restarted) is replaced, until the deadline.
+//
+// A probe waiting while the guest opens its port may wait out the rest of its timeout for nothing: QEMU can hold the
+// request it already read off the socket, or the socket itself, until something else happens (docs/performance.md,
+// "Where a cold start goes"). When the transport tells us the guest opened its port (guestPortOpened: QEMU's
+// VSERPORT_CHANGE over virtio-serial), the waiting probe is dropped and the next one sent at once; without such a
+// signal (vsock) only the periodic probe runs, and it stays the fallback when the signal is late or lost.
 public static class AgentConnector
 {
     public static readonly TimeSpan DefaultProbeTimeout = TimeSpan.FromSeconds(1);
@@ -26,8 +32,11 @@ public static class AgentConnector
     public static readonly TimeSpan RestoredGuestFirstProbe = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan s_retryDelay = TimeSpan.FromMilliseconds(50);
 
+    /// <param name="guestPortOpened">Returns a task that completes the next time the guest opens its agent port after the
+    /// call (<c>IGuestPortSignal.NextOpenAsync</c> of Cc.Hypervisor); null when the transport cannot tell.</param>
     public static async Task<AgentClient> ConnectAsync(string address, TimeSpan deadline,
-        TtrpcClientOptions? options = null, TimeSpan? probeTimeout = null, CancellationToken cancellationToken = default)
+        TtrpcClientOptions? options = null, TimeSpan? probeTimeout = null,
+        Func<CancellationToken, Task>? guestPortOpened = null, CancellationToken cancellationToken = default)
     {
         var probe = probeTimeout ?? DefaultProbeTimeout;
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -54,7 +63,7 @@ public static class AgentConnector
                 var answered = false;
                 try
                 {
-                    answered = await ProbeAsync(agent, probe, bounded.Token).ConfigureAwait(false);
+                    answered = await ProbeAsync(agent, probe, guestPortOpened, bounded.Token).ConfigureAwait(false);
                 }
                 catch (TtrpcException e) when (!bounded.IsCancellationRequested)
                 {
@@ -88,16 +97,29 @@ public static class AgentConnector
     // True once Check answers ready; false when the connection ends first. A probe that times out is followed by one
     // with twice its timeout, up to DefaultProbeTimeout (RestoredGuestFirstProbe). The agent takes a probe's id that does
     // not increase as a new session (docs/agent-api.md, Check), so probes that meet an old session are answered too.
-    private static async Task<bool> ProbeAsync(AgentClient agent, TimeSpan probe, CancellationToken cancellationToken)
+    // A guest opening its port (guestPortOpened) ends the waiting probe early: the next is sent at once, with the same
+    // timeout the dropped one had.
+    private static async Task<bool> ProbeAsync(AgentClient agent, TimeSpan probe, Func<CancellationToken, Task>? guestPortOpened,
+        CancellationToken cancellationToken)
     {
         while (!agent.Connection.Completion.IsCompleted)
         {
             var timeout = probe;
             probe = TimeSpan.FromTicks(Math.Min(probe.Ticks * 2, Math.Max(timeout.Ticks, DefaultProbeTimeout.Ticks)));
+            using var thisProbe = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             try
             {
-                var response = await agent.CheckAsync(new CheckRequest(),
-                    new CallOptions(Timeout: timeout, CancellationToken: cancellationToken)).ConfigureAwait(false);
+                // Taken before the Check is written, so an open that happens while it is on its way counts.
+                var opened = guestPortOpened?.Invoke(thisProbe.Token);
+                var check = agent.CheckAsync(new CheckRequest(), new CallOptions(Timeout: timeout, CancellationToken: thisProbe.Token));
+                if (opened is not null && await Task.WhenAny(check, opened).ConfigureAwait(false) == opened && !check.IsCompleted)
+                {
+                    await thisProbe.CancelAsync().ConfigureAwait(false);
+                    await DropAsync(check).ConfigureAwait(false);
+                    probe = timeout;
+                    continue;
+                }
+                var response = await check.ConfigureAwait(false);
                 if (response.Ready)
                 {
                     return true;
@@ -112,10 +134,28 @@ public static class AgentConnector
             {
                 return false;
             }
+            finally
+            {
+                // Releases this probe's wait for an open (and its Check, if still pending).
+                await thisProbe.CancelAsync().ConfigureAwait(false);
+            }
 
             await Task.Delay(s_retryDelay, cancellationToken).ConfigureAwait(false);
         }
 
         return false;
+    }
+
+    // A probe dropped for a fresher one: it ends cancelled (its late answer is discarded by the client); only the
+    // connection's end matters, and the next probe sees that.
+    private static async Task DropAsync(Task<CheckResponse> check)
+    {
+        try
+        {
+            await check.ConfigureAwait(false);
+        }
+        catch (TtrpcException)
+        {
+        }
     }
 }

@@ -34,6 +34,10 @@ public interface IVirtualMachine : IAsyncDisposable
     /// <summary>Live resizing within the headroom the VM was started with, or null when it has none (docs/hotplug.md).</summary>
     IVmHotplug? Hotplug => null;
 
+    /// <summary>When the guest opens its agent port, for a transport that says so (virtio-serial under QEMU); null when the
+    /// host cannot see it (vsock). The agent connector probes at once on it (docs/performance.md, "Where a cold start goes").</summary>
+    IGuestPortSignal? AgentPortOpens => null;
+
     /// <summary>
     /// Ends the VM: asks the hypervisor to quit, and kills it if it has not exited within
     /// <paramref name="grace"/>. Idempotent; every call waits for the same stop. Cancelling abandons

@@ -84,6 +84,77 @@ public sealed class AgentConnectorTests : IDisposable
         requests.ShouldBeInRange(2, 8);
     }
 
+    [Fact]
+    public async Task The_guest_opening_its_port_sends_the_next_probe_at_once_instead_of_after_the_probe_timeout()
+    {
+        var path = Path.Combine(_world.Root, "opening.sock");
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(path));
+        listener.Listen(1);
+        using var stop = new CancellationTokenSource();
+        // The port's open as the VM reports it (QEMU's VSERPORT_CHANGE): one signal, awaited afresh by every probe.
+        var portOpened = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int waits = 0;
+        Task NextOpen(CancellationToken token)
+        {
+            Interlocked.Increment(ref waits);
+            return portOpened.Task.WaitAsync(token);
+        }
+
+        // A probe timeout far beyond the test's bound: only the open can bring a second Check within it.
+        var connecting = AgentConnector.ConnectAsync("unix://" + path, s_timeout, probeTimeout: TimeSpan.FromMinutes(10),
+            guestPortOpened: NextOpen, cancellationToken: stop.Token);
+        using var accepted = await listener.AcceptAsync().WaitAsync(s_timeout);
+        var frames = new RequestFrames(accepted);
+        // The first Check, held back as QEMU holds a request written while the guest's port was closed.
+        await frames.NextAsync().WaitAsync(s_timeout);
+        Volatile.Read(ref waits).ShouldBe(1);
+
+        portOpened.SetResult();
+        var second = await frames.NextAsync().WaitAsync(s_timeout);
+
+        second.StreamId.ShouldBeGreaterThan(1u);
+        connecting.IsCompleted.ShouldBeFalse();
+        await stop.CancelAsync();
+        (await Should.ThrowAsync<Exception>(() => connecting.WaitAsync(s_timeout)))
+            .ShouldSatisfyAllConditions(e => (e is OperationCanceledException or TtrpcException).ShouldBeTrue(e.ToString()));
+    }
+
+    /// <summary>The request frames arriving on a socket, one at a time (header as in <see cref="CountRequestFramesAsync"/>).</summary>
+    private sealed class RequestFrames(Socket socket)
+    {
+        private readonly List<byte> _buffered = [];
+
+        public async Task<(uint StreamId, int Length)> NextAsync()
+        {
+            var chunk = new byte[4096];
+            while (true)
+            {
+                while (_buffered.Count >= 10)
+                {
+                    int length = (_buffered[0] << 24) | (_buffered[1] << 16) | (_buffered[2] << 8) | _buffered[3];
+                    if (_buffered.Count < 10 + length)
+                    {
+                        break;
+                    }
+                    uint stream = (uint)((_buffered[4] << 24) | (_buffered[5] << 16) | (_buffered[6] << 8) | _buffered[7]);
+                    bool request = _buffered[8] == 1;
+                    _buffered.RemoveRange(0, 10 + length);
+                    if (request)
+                    {
+                        return (stream, length);
+                    }
+                }
+                int read = await socket.ReceiveAsync(chunk, SocketFlags.None);
+                if (read == 0)
+                {
+                    throw new EndOfStreamException("the connector closed the connection");
+                }
+                _buffered.AddRange(chunk.AsSpan(0, read).ToArray());
+            }
+        }
+    }
+
     // ttrpc frame header: length u32 BE, stream id u32 BE, type u8 (1 = request), flags u8; then length bytes.
     private static async Task<int> CountRequestFramesAsync(Socket socket, TimeSpan window)
     {

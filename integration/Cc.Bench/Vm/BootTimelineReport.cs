@@ -55,6 +55,11 @@ internal static class BootTimelineReport
             var guest = runs.SelectMany(r => r.Sample.GuestSteps!.Where(s => s.Step == step).Select(s => (Guest: s.Seconds, Host: s.Seconds + r.Offset))).ToList();
             rows.Add((step, Median(guest.Select(g => g.Guest)), Median(guest.Select(g => g.Host)), guest.Count));
         }
+        var seen = runs.Where(r => r.Sample.PortOpenSeenMs is not null).Select(r => (Host: r.Sample.PortOpenSeenMs!.Value / 1000, r.Offset)).ToList();
+        if (seen.Count > 0)
+        {
+            rows.Add(("host: VSERPORT_CHANGE open seen", Median(seen.Select(e => e.Host - e.Offset)), Median(seen.Select(e => e.Host)), seen.Count));
+        }
         if (hostEndLabel is not null)
         {
             var ends = runs.Where(r => hostEnd(r.Sample) is not null).Select(r => (Host: hostEnd(r.Sample)!.Value / 1000, r.Offset)).ToList();

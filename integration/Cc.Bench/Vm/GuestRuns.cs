@@ -5,6 +5,7 @@ using Cc.Agent.Protocol;
 using Cc.Agent.Protocol.V1;
 using Cc.Hypervisor;
 using Cc.Hypervisor.Qemu;
+using Cc.Hypervisor.Qmp;
 using Cc.Ttrpc;
 using Google.Protobuf;
 
@@ -15,9 +16,11 @@ namespace Cc.Bench.Vm;
 /// guest's own clock (seconds since its kernel started) at each step: the agent's boot timeline (GetGuestDetails), or
 /// the floor's /init start and marker.</summary>
 /// <see cref="CpuReadyMs"/> and <see cref="CpuFirstOutputMs"/>: QEMU's CPU time at the goal and at the first output
-/// (<see cref="QemuCpuTime"/>).
+/// (<see cref="QemuCpuTime"/>). <see cref="PortOpenSeenMs"/>: when the host saw QEMU's VSERPORT_CHANGE for the agent
+/// port's open (the bench's own QMP subscription, which wakes nothing in QEMU).
 internal readonly record struct BootSample(double QmpMs, double ReadyMs, double? FirstOutputMs = null,
-    IReadOnlyList<(string Step, double Seconds)>? GuestSteps = null, double? CpuReadyMs = null, double? CpuFirstOutputMs = null);
+    IReadOnlyList<(string Step, double Seconds)>? GuestSteps = null, double? CpuReadyMs = null, double? CpuFirstOutputMs = null,
+    double? PortOpenSeenMs = null);
 
 /// <summary>
 /// One boot each, through the QEMU driver with the same <see cref="VmConfig"/> but for the initramfs, so
@@ -25,8 +28,10 @@ internal readonly record struct BootSample(double QmpMs, double ReadyMs, double?
 /// (no QEMU, socket or run directory is left), also when it fails or is cancelled.
 /// </summary>
 /// <paramref name="agentInitramfs"/>: the agent's archive, when not the guest directory's own (a baseline build's).
+/// <paramref name="probeOnPortOpen"/>: probe the agent the moment the guest opens its port, as the shim does; false
+/// probes only periodically (the shim before that signal: a baseline).
 internal sealed class GuestRuns(QemuHypervisor hypervisor, string guestDirectory, Accelerator accel, TimeSpan bootTimeout,
-    string? agentInitramfs = null)
+    string? agentInitramfs = null, bool probeOnPortOpen = true)
 {
     public const string FloorMarker = "CC-FLOOR-READY";
     private static readonly TimeSpan s_consolePoll = TimeSpan.FromMilliseconds(5);
@@ -64,10 +69,13 @@ internal sealed class GuestRuns(QemuHypervisor hypervisor, string guestDirectory
         await using var vm = await hypervisor.StartAsync(config, cancellationToken).ConfigureAwait(false);
         var qmp = Stopwatch.GetElapsedTime(start);
         using var bounded = Bound(cancellationToken);
+        var portOpenSeen = PortOpenSeenAsync((QemuVirtualMachine)vm, start, bounded.Token);
         AgentClient agent;
         try
         {
-            agent = await AgentConnector.ConnectAsync(vm.Agent.ToString()!, bootTimeout, cancellationToken: cancellationToken).ConfigureAwait(false);
+            agent = await AgentConnector.ConnectAsync(vm.Agent.ToString()!, bootTimeout,
+                guestPortOpened: probeOnPortOpen && vm.AgentPortOpens is { } opens ? opens.NextOpenAsync : null,
+                cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException e)
         {
@@ -107,9 +115,25 @@ internal sealed class GuestRuns(QemuHypervisor hypervisor, string guestDirectory
             // The guest's side of the same boot, read after the clock stopped (docs/performance.md, "Where a cold start goes").
             var details = await agent.GetGuestDetailsAsync(new GetGuestDetailsRequest(), call).ConfigureAwait(false);
             await vm.StopAsync(s_stopGrace, cancellationToken).ConfigureAwait(false);
+            double? seen = portOpenSeen.IsCompletedSuccessfully ? portOpenSeen.Result : null;
             return new BootSample(qmp.TotalMilliseconds, ready.TotalMilliseconds, firstOutput.TotalMilliseconds,
-                [.. details.BootTimeline.Select(step => (step.Name, step.Seconds))], cpuReady, cpuFirstOutput);
+                [.. details.BootTimeline.Select(step => (step.Name, step.Seconds))], cpuReady, cpuFirstOutput, seen);
         }
+    }
+
+    /// <summary>Ms from <paramref name="start"/> to the host's sight of the guest opening its agent port.</summary>
+    private static async Task<double> PortOpenSeenAsync(QemuVirtualMachine vm, long start, CancellationToken cancellationToken)
+    {
+        var opens = new VirtioSerialPortOpens(Cc.Hypervisor.Qemu.Devices.VirtioSerialAgentDevice.PortDeviceId);
+        using var events = vm.Qmp.SubscribeEvents();
+        await foreach (var evt in events.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (opens.Observe(evt))
+            {
+                return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            }
+        }
+        throw new InvalidOperationException("QMP closed before the guest opened its agent port");
     }
 
     /// <summary>The floor's marker "CC-FLOOR-READY &lt;release&gt; &lt;uptime&gt; init=&lt;uptime&gt;" (hack/guest/floor-init.sh) as

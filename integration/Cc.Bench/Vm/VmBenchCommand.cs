@@ -14,7 +14,8 @@ namespace Cc.Bench.Vm;
 /// Options: --runs N (5), --guest DIR (build/guest), --accel tcg|kvm|auto (tcg: /dev/kvm can exist
 /// where KVM hangs, as 20-vm-floor.sh notes), --boot-timeout S (120), --out FILE (also write the table there),
 /// --baseline-guest DIR (also boot the agent of another build's guest directory in every round, after ours: before and
-/// after in one run).
+/// after in one run), --baseline-probe periodic (instead: boot this guest again in every round, its agent probed only
+/// every second, as before the probe on the port's open: before and after of the host side in one run).
 /// </summary>
 public static class VmBenchCommand
 {
@@ -50,12 +51,25 @@ public static class VmBenchCommand
         {
             throw new ArgumentException($"{Path.Combine(baselineGuest, "initramfs.cpio")} is missing");
         }
+        var periodicBaseline = args.Get("baseline-probe") switch
+        {
+            null => false,
+            "periodic" => true,
+            var other => throw new ArgumentException($"--baseline-probe must be periodic, not \"{other}\""),
+        };
+        if (periodicBaseline && baselineGuest is not null)
+        {
+            throw new ArgumentException("--baseline-guest and --baseline-probe each make the baseline: give one");
+        }
 
         var hypervisor = new QemuHypervisor();
         var guestRuns = new GuestRuns(hypervisor, guest, accel, bootTimeout);
         // The baseline boots its own initramfs on our kernel, so the two agent rows differ only in the initramfs.
-        var baselineRuns = baselineGuest is null ? null
-            : new GuestRuns(hypervisor, guest, accel, bootTimeout, Path.Combine(baselineGuest, "initramfs.cpio"));
+        var baselineRuns = baselineGuest is not null
+            ? new GuestRuns(hypervisor, guest, accel, bootTimeout, Path.Combine(baselineGuest, "initramfs.cpio"))
+            : periodicBaseline ? new GuestRuns(hypervisor, guest, accel, bootTimeout, probeOnPortOpen: false)
+            : null;
+        var baselineName = baselineGuest ?? "this guest, periodic probe only";
         var loadBefore = LoadAverage();
         List<BootSample> floor = [], agent = [], baseline = [];
         int floorFailed = 0, agentFailed = 0, baselineFailed = 0;
@@ -70,7 +84,7 @@ public static class VmBenchCommand
         }
 
         var report = new VmBenchReport(floor, agent, floorFailed, agentFailed,
-            baselineRuns is null ? null : (baseline, baselineFailed, baselineGuest!));
+            baselineRuns is null ? null : (baseline, baselineFailed, baselineName));
         var heading = string.Create(CultureInfo.InvariantCulture,
             $"### VM boot: agent vs bare floor — {DateTime.UtcNow:yyyy-MM-dd}, {runs} runs each, {Describe(accel, hypervisor.Host)}, " +
             $"kernel {File.ReadAllText(Path.Combine(guest, "kernel-version")).Trim()}, {Environment.ProcessorCount} cores, " +

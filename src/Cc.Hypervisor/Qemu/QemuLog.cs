@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Cc.Hypervisor.Qemu;
 
-/// <summary>Source-generated log messages of the QEMU driver. Event ids 30xx.</summary>
+/// <summary>Source-generated log messages of the QEMU driver. Event ids 30xx, and 820 (the agent port's open).</summary>
 internal static partial class QemuLog
 {
     [LoggerMessage(3000, LogLevel.Information, "VM {Vm}: started QEMU pid {Pid}")]
@@ -31,4 +31,7 @@ internal static partial class QemuLog
 
     [LoggerMessage(3008, LogLevel.Information, "VM {Vm}: virtiofsd stderr: {Line}")]
     public static partial void VirtiofsdStderr(ILogger logger, string vm, string line);
+
+    [LoggerMessage(820, LogLevel.Debug, "VM {Vm}: the guest opened its agent port (VSERPORT_CHANGE)")]
+    public static partial void AgentPortOpened(ILogger logger, string vm);
 }

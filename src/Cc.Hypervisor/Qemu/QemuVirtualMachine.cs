@@ -40,6 +40,9 @@ public sealed partial class QemuVirtualMachine : IVirtualMachine
     private QmpClient? _qmp;
     private Task _eventLoop = Task.CompletedTask;
 
+    // Fed by the event loop; null for a vsock agent (no port event to see).
+    private readonly VirtioSerialPortOpens? _agentPortOpens;
+
     internal QemuVirtualMachine(RunLayout layout, ChildProcess process, ChildProcess? virtiofsd, ConsoleLog console, AgentEndpoint agent, ILogger logger, TimeProvider time)
     {
         _layout = layout;
@@ -50,6 +53,7 @@ public sealed partial class QemuVirtualMachine : IVirtualMachine
         _time = time;
         _name = Path.GetFileName(Path.TrimEndingDirectorySeparator(layout.Directory));
         Agent = agent;
+        _agentPortOpens = agent is VirtioSerialEndpoint ? new VirtioSerialPortOpens(Devices.VirtioSerialAgentDevice.PortDeviceId) : null;
         Exited = ObserveExitAsync();
     }
 
@@ -64,6 +68,10 @@ public sealed partial class QemuVirtualMachine : IVirtualMachine
 
     /// <summary>The QMP connection, for hotplug, pause/resume and events. Valid once StartAsync returned.</summary>
     public QmpClient Qmp => _qmp ?? throw new InvalidOperationException("the VM's QMP connection is not established yet");
+
+    /// <summary>The guest's opens of the virtio-serial agent port (QEMU's VSERPORT_CHANGE); null for a vsock agent. Each
+    /// waiter it releases also wakes QEMU's main loop (<see cref="WakeMainLoopAsync"/>), so its next request is read.</summary>
+    public IGuestPortSignal? AgentPortOpens => _agentPortOpens is null ? null : new MainLoopWakingSignal(_agentPortOpens, this);
 
     /// <summary>Set once connected when the VM was started with hot-plug headroom.</summary>
     public IVmHotplug? Hotplug { get; private set; }
@@ -147,7 +155,11 @@ public sealed partial class QemuVirtualMachine : IVirtualMachine
             // Ends when the QMP connection closes, at QEMU's exit at the latest.
             await foreach (QmpEvent evt in events.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
             {
-                if (evt.Name == QmpEvent.Shutdown)
+                if (_agentPortOpens?.Observe(evt) == true)
+                {
+                    QemuLog.AgentPortOpened(_logger, _name);
+                }
+                else if (evt.Name == QmpEvent.Shutdown)
                 {
                     string reason = evt.Data.TryGetProperty("reason", out var r) ? r.GetString() ?? "unknown" : "unknown";
                     lock (_gate)
@@ -156,6 +168,36 @@ public sealed partial class QemuVirtualMachine : IVirtualMachine
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Makes QEMU's main loop run one iteration now. While the guest's port is closed QEMU takes the agent socket out of
+    /// its poll set (the port cannot take bytes); the guest's open, handled on the vCPU thread, does not wake the main
+    /// loop to put it back, so a request already written waits for the loop's next wake-up for some other reason (a
+    /// guest timer, a QMP command). A QMP command is such a reason, and the cheapest one the host can give. Sent only for
+    /// a waiter (someone probing the agent), never by the event loop on its own.
+    /// </summary>
+    private async Task WakeMainLoopAsync()
+    {
+        try
+        {
+            await Qmp.QueryStatusAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is QmpDisconnectedException or QmpProtocolException or QmpErrorException)
+        {
+            // QEMU is going: nothing left to wake.
+        }
+    }
+
+    /// <summary>The port's opens, each released waiter starting a wake-up of QEMU's main loop (not awaited: the waiter's
+    /// next request goes out at once, the wake-up's round trip runs beside it).</summary>
+    private sealed class MainLoopWakingSignal(VirtioSerialPortOpens opens, QemuVirtualMachine vm) : IGuestPortSignal
+    {
+        public async Task NextOpenAsync(CancellationToken cancellationToken)
+        {
+            await opens.NextOpenAsync(cancellationToken).ConfigureAwait(false);
+            _ = vm.WakeMainLoopAsync();
         }
     }
 

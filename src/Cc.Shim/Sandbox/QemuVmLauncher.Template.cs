@@ -122,7 +122,8 @@ public sealed partial class QemuVmLauncher
         ILoggerFactory loggerFactory, CancellationToken cancellationToken)
     {
         var agent = await AgentConnector.ConnectAsync(vm.Agent.ToString(), boot,
-            new TtrpcClientOptions { LoggerFactory = loggerFactory }, cancellationToken: cancellationToken).ConfigureAwait(false);
+            new TtrpcClientOptions { LoggerFactory = loggerFactory }, guestPortOpened: vm.AgentPortOpens is { } opens ? opens.NextOpenAsync : null,
+            cancellationToken: cancellationToken).ConfigureAwait(false);
         await TemplateGuestModules.WaitAsync(agent, TemplateModulesBound, TimeProvider.System, cancellationToken).ConfigureAwait(false);
         return agent.Connection;
     }

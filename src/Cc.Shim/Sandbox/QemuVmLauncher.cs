@@ -142,14 +142,15 @@ public sealed partial class QemuVmLauncher(IHypervisor hypervisor, Configuration
 
     /// <summary>
     /// Connects the booting guest's agent, bounded by the boot timeout, and gives up as soon as QEMU exits: a guest
-    /// whose VMM is gone will not answer, and waiting out the whole bound would only hide why.
+    /// whose VMM is gone will not answer, and waiting out the whole bound would only hide why. The next probe goes out
+    /// the moment the guest opens its agent port, when the VM can tell (<see cref="IVirtualMachine.AgentPortOpens"/>).
     /// </summary>
     private async Task<AgentClient> ConnectAgentAsync(IVirtualMachine vm, TimeSpan deadline, CancellationToken cancellationToken,
         TimeSpan? firstProbe = null)
     {
         using var vmGone = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var connect = AgentConnector.ConnectAsync(vm.Agent.ToString(), deadline, AgentOptions(), firstProbe,
-            cancellationToken: vmGone.Token);
+            vm.AgentPortOpens is { } opens ? opens.NextOpenAsync : null, vmGone.Token);
         if (await Task.WhenAny(connect, vm.Exited).ConfigureAwait(false) == connect)
         {
             return await connect.ConfigureAwait(false);
