@@ -19,7 +19,7 @@ public interface ISandboxMetricsSource
 /// scrape, and <see cref="Write"/> writes that sample, so a deleted container's series is gone from the next scrape.
 /// <para>
 /// The names, types and labels are those prometheus-net's MeterAdapter gave the same instruments until 2026-12-07
-/// (it cost the shim 1.65 MB of code; docs/performance.md "Metrics"): cumulative values are typed <c>gauge</c> without
+/// (1.47 MB of the shim's executable; docs/metrics.md): cumulative values are typed <c>gauge</c> without
 /// a <c>_total</c> suffix, a sample's own labels come in name order before <c>namespace</c> and <c>sandbox</c>.
 /// </para>
 /// </summary>
