@@ -127,9 +127,7 @@ public static partial class ShimDaemon
     private static void ServeMetrics(CleanupStack cleanup, SandboxMetrics metrics, PodSandbox sandbox, string runDirectory,
         ILogger logger)
     {
-        cleanup.Register("dispose metrics", metrics.Dispose);
         var exporter = new MetricsExporter(metrics, sandbox);
-        cleanup.Register("stop the metrics exporter", exporter.Dispose);
         var path = Path.Combine(runDirectory, MetricsScraper.SocketName);
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try

@@ -9,7 +9,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Cc.Shim.Tests.Monitoring;
 
 /// <summary>
-/// One sandbox's exposition (instruments → prometheus-net text), its HTTP endpoint on a real unix socket, and the
+/// One sandbox's exposition (its metrics → Prometheus text), its HTTP endpoint on a real unix socket, and the
 /// node-wide scrape of the `metrics` command over such sockets, with a dead one among them. The real shim, QEMU and
 /// guest are in the Containerd integration tests (MetricsTests).
 /// </summary>
@@ -73,10 +73,10 @@ public sealed class MetricsEndpointTests : IAsyncLifetime
     [Fact]
     public async Task The_exposition_labels_every_series_with_the_sandbox_and_follows_the_containers_numbers()
     {
-        using var metrics = new SandboxMetrics("k8s.io", "sb1");
+        var metrics = new SandboxMetrics("k8s.io", "sb1");
         var source = new FakeSource();
         source.Containers.Add(("c1", Stats(1_500_000, 10 << 20)));
-        using var exporter = new MetricsExporter(metrics, source);
+        var exporter = new MetricsExporter(metrics, source);
         metrics.RecordBoot(TimeSpan.FromSeconds(4.25), "cold");
         metrics.ObserveAgentCall("cc.agent.v1.Agent", "StatsContainer", StatusCode.Ok, TimeSpan.FromMilliseconds(3));
         metrics.ObserveAgentCall("cc.agent.v1.Agent", "StatsContainer", StatusCode.Ok, TimeSpan.FromMilliseconds(5));
@@ -106,10 +106,29 @@ public sealed class MetricsEndpointTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Every_documented_family_has_one_help_and_one_type_line_and_the_counters_stay_typed_gauge()
+    {
+        var metrics = new SandboxMetrics("k8s.io", "sb1");
+        var text = await ExportAsync(new MetricsExporter(metrics, new FakeSource()));
+
+        string[] documented = ["cc_agent_calls", "cc_agent_call_duration_seconds", "cc_vm_boot_seconds", "cc_vmm_cpu_seconds",
+            "cc_vmm_memory_rss_bytes", "cc_vmm_memory_pss_bytes", "cc_shim_memory_pss_bytes", "cc_container_cpu_usage_seconds",
+            "cc_container_cpu_user_seconds", "cc_container_cpu_system_seconds", "cc_container_memory_usage_bytes",
+            "cc_container_memory_limit_bytes", "cc_container_memory_anon_bytes", "cc_container_memory_shmem_bytes",
+            "cc_container_pids", SandboxMetrics.ConnectedInstruments];
+        var lines = text.Split('\n');
+        lines.Where(l => l.StartsWith("# TYPE ", StringComparison.Ordinal)).Select(l => l.Split(' ')[2]).ShouldBe(documented, ignoreOrder: true);
+        lines.Count(l => l.StartsWith("# HELP ", StringComparison.Ordinal)).ShouldBe(documented.Length);
+        lines.Where(l => l.StartsWith("# TYPE ", StringComparison.Ordinal) && !l.EndsWith(" gauge", StringComparison.Ordinal))
+            .ShouldBe(["# TYPE cc_agent_call_duration_seconds histogram"]);
+        Value(text, """prometheus_net_meteradapter_instruments_connected{namespace="k8s.io",sandbox="sb1"}""").ShouldBe(documented.Length - 1);
+    }
+
+    [Fact]
     public async Task Without_a_vm_there_are_no_vmm_series_but_the_shims_own_memory_is_there()
     {
-        using var metrics = new SandboxMetrics("default", "sb2");
-        using var exporter = new MetricsExporter(metrics, new FakeSource { VmPid = 0 });
+        var metrics = new SandboxMetrics("default", "sb2");
+        var exporter = new MetricsExporter(metrics, new FakeSource { VmPid = 0 });
 
         var text = await ExportAsync(exporter);
 
