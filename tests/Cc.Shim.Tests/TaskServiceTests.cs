@@ -376,18 +376,6 @@ public sealed class TaskServiceTests
         System.Text.Encoding.UTF8.GetString(all.ToArray()).ShouldBe("last words\n");
     }
 
-    [Fact]
-    public async Task The_stdout_fifo_holds_one_whole_guest_read_so_that_writing_it_does_not_wait_for_the_reader()
-    {
-        await using var shim = await ShimHarness.StartAsync();
-        await using var reader = await RunToExitWithStdoutFifoAsync(shim, "x");
-
-        // The size belongs to the FIFO's one pipe, so the reader's end shows what the shim set on its own.
-        var size = Cc.Hypervisor.Native.LibC.fcntl((int)reader.SafeFileHandle.DangerousGetHandle(),
-            Cc.Hypervisor.Native.LibC.F_GETPIPE_SZ, 0);
-        size.ShouldBeGreaterThanOrEqualTo(IGuestStdio.MaxReadBytes);
-    }
-
     /// <summary>
     /// Creates c1 with a stdout FIFO whose read end the test holds (opened around Create, as ctr does: the open
     /// completes once the shim opens its end), lets the guest process print <paramref name="output"/> and exit 0, and

@@ -25,8 +25,6 @@ public static partial class LibC
     public const int F_SETFD = 2;
     public const int FD_CLOEXEC = 1;
     public const int F_DUPFD_CLOEXEC = 1030;
-    public const int F_SETPIPE_SZ = 1031;
-    public const int F_GETPIPE_SZ = 1032;
 
     public const int EINTR = 4;
     public const int ECHILD = 10;

@@ -240,10 +240,6 @@ public sealed partial class ProcessIo : IAsyncDisposable
             var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
             throw new InvalidRequestException($"open stdio FIFO {path}: {LibC.ErrorText(errno)}");
         }
-        // One guest read (IGuestStdio.MaxReadBytes) fits the FIFO whole, so writing it is one write(2) that does not wait for
-        // the reader (containerd's cio copies 32 KiB at a time) to empty a 64 KiB FIFO sixteen times. Best effort: a
-        // FIFO left at its size (over the user's pipe quota) works the same, only with more wake-ups.
-        LibC.fcntl(fd, LibC.F_SETPIPE_SZ, IGuestStdio.MaxReadBytes);
         return new SafeFileHandle(fd, ownsHandle: true);
     }
 

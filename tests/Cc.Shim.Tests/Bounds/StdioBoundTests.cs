@@ -15,10 +15,10 @@ namespace Cc.Shim.Tests.Bounds;
 public sealed class StdioBoundTests : IDisposable
 {
     private const int F_SETFL = 4;
+    private const int F_SETPIPE_SZ = 1031;
+    private const int PipeSize = 4096;
     private const int Piece = 1024;
-    private const int F_GETPIPE_SZ = 1032;
-    // Four times the FIFO as the shim sizes it (one whole guest read), so that a shim holding output would show.
-    private const int Total = 4 * IGuestStdio.MaxReadBytes;
+    private const int Total = 256 * 1024;
 
     private static readonly ProcessKey C1 = new("c1", "");
     private readonly string _root = Directory.CreateTempSubdirectory("cc-stdio-bound-").FullName;
@@ -30,14 +30,14 @@ public sealed class StdioBoundTests : IDisposable
     {
         var fifo = Path.Combine(_root, "stdout");
         LibC.mkfifo(fifo, Convert.ToInt32("600", 8)).ShouldBe(0);
-        // The reader's end first, as containerd's cio opens it before Create. The shim grows the FIFO to one guest read when
-        // it opens its end; the bound is checked against the FIFO's size as it is at each read.
+        // The reader's end first, as containerd's cio opens it before Create; a 4 KiB pipe makes the bound tight.
         var fd = LibC.open(fifo, LibC.O_RDONLY | LibC.O_NONBLOCK | LibC.O_CLOEXEC, 0);
         fd.ShouldBeGreaterThanOrEqualTo(0);
+        LibC.fcntl(fd, F_SETPIPE_SZ, PipeSize).ShouldBe(PipeSize);
         LibC.fcntl(fd, F_SETFL, 0).ShouldBe(0); // blocking reads from here on
         using var reader = new FileStream(new SafeFileHandle(fd, ownsHandle: true), FileAccess.Read, bufferSize: 0);
         long consumed = 0;
-        var guest = new EndlessGuest(Total, () => Interlocked.Read(ref consumed), () => LibC.fcntl(fd, F_GETPIPE_SZ, 0));
+        var guest = new EndlessGuest(Total, () => Interlocked.Read(ref consumed));
 
         var io = await ProcessIo.StartAsync(C1, new StdioSpec("", fifo, "", false), guest, "k8s.io", NullLogger.Instance,
             CancellationToken.None).WithTimeout();
@@ -64,7 +64,7 @@ public sealed class StdioBoundTests : IDisposable
     /// A guest with <c>total</c> bytes of output. At every read it checks the bound: everything handed out before is
     /// either read by the client or waiting in the FIFO (at most its size), so the shim holds none of it.
     /// </summary>
-    private sealed class EndlessGuest(int total, Func<long> consumed, Func<int> fifoSize) : IGuestStdio
+    private sealed class EndlessGuest(int total, Func<long> consumed) : IGuestStdio
     {
         private int _reading;
         private long _handedOut;
@@ -92,7 +92,7 @@ public sealed class StdioBoundTests : IDisposable
             // The read before this one may still be on its way into the FIFO; everything handed out before it must be
             // read by the client or waiting in the FIFO.
             var handedOut = HandedOut;
-            if (handedOut - _lastRead > consumed() + fifoSize())
+            if (handedOut - _lastRead > consumed() + PipeSize)
             {
                 Violations.Add($"read asked with {handedOut} bytes handed out ({_lastRead} in the last read), {consumed()} read by the client");
             }
