@@ -11,10 +11,13 @@
 #   byte arrived unchanged: the byte count and the SHA-256 against those of 256 MiB of zeros. MB = 10^6 bytes. It
 #   also reads the CPU time the runtime's processes used over that span (the shim's; for ours also QEMU's, which is
 #   the guest's): on a loaded machine the wall time measures the scheduler, the CPU time does not.
+# - stdio through the CRI log (BENCH_STDIO_CRI=1, default): `Cc.Bench cri-stdio` on its own CRI containerd, a CRI
+#   container's `dd` of the same bytes timed from StartContainer until its CRI log file holds all of them (the path
+#   kubelet reads; not capped by ctr's FIFO copy), length and SHA-256 of the stream rebuilt from the log checked.
 # - exec latency: `ctr task exec` of /bin/true into a running `sleep` container, BENCH_EXEC_N times per runtime
 #   (after one warm-up exec), wall time of the whole ctr call; median and p90 (nearest rank).
 # Prints a markdown table with ratios on stdout (progress on stderr); needs `make build guest`.
-#   BENCH_STDIO_RUNS=3  BENCH_STDIO_MIB=256  BENCH_EXEC_N=20  BENCH_CONTAINERD=1.6|1.7
+#   BENCH_STDIO_RUNS=3  BENCH_STDIO_MIB=256  BENCH_EXEC_N=20  BENCH_CONTAINERD=1.6|1.7  BENCH_STDIO_CRI=1|0
 # - the floor (BENCH_STDIO_FLOOR=1, default): the same bytes through a bare virtio-serial port, the channel our agent
 #   talks over, with no agent: build/guest/floor.cpio with an /init that loads the same modules and then runs
 #   `dd if=/dev/zero bs=1M` into the port; QEMU is started directly as 20-vm-floor.sh does (same kernel, q35, qboot,
@@ -147,6 +150,29 @@ for i in $(seq 1 "$runs"); do
   done
 done
 
+# --- stdio through the CRI log path (BENCH_STDIO_CRI=1, default): what kubelet reads, not capped by ctr's FIFO copy.
+# Cc.Bench cri-stdio (integration/Cc.Bench/Cri) starts its own CRI containerd, makes a pod and a container per handler
+# and run (pod start off the clock), then times StartContainer until the container's CRI log holds every byte of its
+# `dd` and checks the rebuilt stream's length and SHA-256; its lines go through record() like the sink's.
+declare -A ccpus=()
+if [ "${BENCH_STDIO_CRI:-1}" = 1 ]; then
+  log "stdio through the CRI log: publishing Cc.Bench"
+  if timeout 600 dotnet publish integration/Cc.Bench/Cc.Bench.csproj -c Release --nologo -v quiet -p:PublishAot=false \
+      -o build/bench/cc-bench-cri >&2; then
+    cri_args=(--mib "$mib" --runs "$runs" --containerd "$version")
+    [ -z "$baseline" ] || cri_args+=(--baseline "$baseline")
+    timeout 3600 build/bench/cc-bench-cri/Cc.Bench cri-stdio "${cri_args[@]}" >"$scratch/cri.out" || true
+    while read -r handler round got first last sha cpu ccpu; do
+      case $handler in runc) l=cri-runc ;; cc) l=cri-ours ;; ccbase) l=cri-baseline ;; *) continue ;; esac
+      [ "$got" != failed ] || { got=0 sha=; }
+      record "$l" "$round" "CRI log path, see cri-stdio's stderr"
+      [ "$got" != "$bytes" ] || ccpus[$l]+="$ccpu "
+    done <"$scratch/cri.out"
+  else
+    notes+=("stdio through the CRI log: Cc.Bench did not build")
+  fi
+fi
+
 # --- exec: one long-running container per runtime, then interleaved execs ---
 declare -A lat=() exec_fail=()
 [ "$floor" = 1 ] && exec_fail[floor]=start
@@ -211,6 +237,26 @@ r() { [ "${1:--}" = - ] || [ "${2:--}" = - ] && echo "n/a" || ratio "$1" "$2"; }
 b() { [ -n "$baseline" ] && echo " | $(r "$1" "$2")"; }
 echo "| stdio: $mib MiB through stdout, first byte → last, MB/s: median (range, runs ok) | $(cells c_rate)$(r "${sm[ours]}" "${sm[runc]}")$(b "${sm[ours]}" "${sm[baseline]:--}") |"
 echo "| stdio: CPU s of the runtime's processes over that span (shim; ours: shim + QEMU): median | $(cells c_cpu)$(r "${cm[ours]}" "${cm[runc]}")$(b "${cm[ours]}" "${cm[baseline]:--}") |"
+if [ "${BENCH_STDIO_CRI:-1}" = 1 ]; then
+  declare -A csm=() csr=() csc=() ccm=() cdm=()
+  for l in cri-runc cri-ours cri-baseline; do
+    read -r "csm[$l]" "csr[$l]" "csc[$l]" <<<"$(row_stdio "$l")"
+    ccm[$l]=$(median_of "${cpus[$l]:-}"); ccm[$l]=${ccm[$l]:--}
+    cdm[$l]=$(median_of "${ccpus[$l]:-}"); cdm[$l]=${cdm[$l]:--}
+  done
+  cri_cell() { # field-array-name label
+    local -n a=$1; local l=cri-$2
+    [ "$2" = floor ] && echo "–" && return
+    case $1 in
+      csm) [ "${csm[$l]}" = - ] && echo "n/a (${csc[$l]}/$runs ok)" || echo "${csm[$l]} (${csr[$l]}, ${csc[$l]}/$runs ok)" ;;
+      *) echo "${a[$l]/#-/n/a}" ;;
+    esac
+  }
+  cri_cells() { local l; for l in "${labels[@]}"; do printf '%s | ' "$(cri_cell "$1" "$l")"; done; }
+  echo "| stdio via the CRI log: $mib MiB, StartContainer → all bytes in the log, MB/s: median (range, runs ok) | $(cri_cells csm)$(r "${csm[cri-ours]}" "${csm[cri-runc]}")$(b "${csm[cri-ours]}" "${csm[cri-baseline]:--}") |"
+  echo "| stdio via the CRI log: CPU s of the runtime's processes (shim; ours: shim + QEMU): median | $(cri_cells ccm)$(r "${ccm[cri-ours]}" "${ccm[cri-runc]}")$(b "${ccm[cri-ours]}" "${ccm[cri-baseline]:--}") |"
+  echo "| stdio via the CRI log: CPU s of containerd (writes the log): median | $(cri_cells cdm)$(r "${cdm[cri-ours]}" "${cdm[cri-runc]}")$(b "${cdm[cri-ours]}" "${cdm[cri-baseline]:--}") |"
+fi
 echo "| exec: ctr task exec /bin/true, ms: median (range, runs ok) | $(cells c_med)$(r "${em[ours]}" "${em[runc]}")$(b "${em[ours]}" "${em[baseline]:--}") |"
 echo "| exec: p90, ms | $(cells c_p90)$(r "${ep[ours]}" "${ep[runc]}")$(b "${ep[ours]}" "${ep[baseline]:--}") |"
 echo

@@ -14,6 +14,7 @@ BenchCommand[] commands =
     CloneBenchCommand.Command,
     CriPodBenchCommand.Command,
     CriStressCommand.Command,
+    CriStdioBenchCommand.Command,
 ];
 
 return await BenchCli.RunAsync(commands, args).ConfigureAwait(false);

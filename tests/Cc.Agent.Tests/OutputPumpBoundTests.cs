@@ -13,10 +13,11 @@ public sealed class OutputPumpBoundTests
     private const int F_SETPIPE_SZ = 1031;
     private const int PipeSize = 4096;
     private const int Piece = 1024;
-    private const int Total = 1024 * 1024;
+    // Several times the bound, so that a pump that buffered without limit would show it.
+    private const int Total = 16 * 1024 * 1024;
 
     /// <summary>What one stream may hold in the guest: the pipe, the buffered chunks and the chunk in the pump's hand.</summary>
-    private const long Bound = PipeSize + (OutputPump.MaxBufferedChunks + 1L) * OutputPump.ChunkSize;
+    private const long Bound = PipeSize + (OutputPump.MaxBufferedChunks + 1L) * OutputPump.ReadSize;
 
     private static byte ByteAt(long offset) => (byte)(offset * 13 % 251);
 
@@ -58,9 +59,9 @@ public sealed class OutputPumpBoundTests
         long offset = 0;
         while (true)
         {
-            Interlocked.Add(ref consumed, OutputPump.ChunkSize); // counted before: the producer's check may only be looser
-            var data = await pump.ReadAsync(OutputPump.ChunkSize, CancellationToken.None).AsTask().WithTimeout();
-            Interlocked.Add(ref consumed, data.Length - OutputPump.ChunkSize);
+            Interlocked.Add(ref consumed, OutputPump.ReadSize); // counted before: the producer's check may only be looser
+            var data = await pump.ReadAsync(OutputPump.ReadSize, CancellationToken.None).AsTask().WithTimeout();
+            Interlocked.Add(ref consumed, data.Length - OutputPump.ReadSize);
             if (data.IsEmpty)
             {
                 break;

@@ -18,6 +18,15 @@ internal static unsafe class Fd
         return (new SafeFileHandle(fds[0], ownsHandle: true), new SafeFileHandle(fds[1], ownsHandle: true));
     }
 
+    // Grows a pipe's buffer to `bytes` (the kernel rounds up to a power-of-two number of pages); returns the size it
+    // has afterwards. A failure (above /proc/sys/fs/pipe-max-size without CAP_SYS_RESOURCE, or out of the user's pipe
+    // quota) leaves the pipe as it was: the size is an optimisation, never a requirement.
+    public static int TryGrowPipe(SafeFileHandle pipe, int bytes)
+    {
+        LibC.fcntl(Raw(pipe), LibC.F_SETPIPE_SZ, bytes);
+        return LibC.fcntl(Raw(pipe), LibC.F_GETPIPE_SZ, 0);
+    }
+
     public static SafeFileHandle OpenDevNull(FileAccess access) =>
         File.OpenHandle("/dev/null", FileMode.Open, access);
 

@@ -65,6 +65,8 @@ internal static unsafe partial class LibC
     public static partial int close(int fd);
 
     public const int F_DUPFD_CLOEXEC = 1030;
+    public const int F_SETPIPE_SZ = 1031;
+    public const int F_GETPIPE_SZ = 1032;
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int fcntl(int fd, int command, int argument);

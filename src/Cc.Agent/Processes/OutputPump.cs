@@ -11,12 +11,17 @@ namespace Cc.Agent.Processes;
 // for it so the host can read the whole output before it learns the exit.
 internal sealed class OutputPump
 {
-    // One read(2): a default pipe's whole capacity, and under the large-object threshold (85,000 bytes), so a chunk is a
-    // cheap young-generation allocation.
-    public const int ChunkSize = 64 * 1024;
-    // 1 MiB: what one ReadStdout may carry (ContainerManager.MaxReadBytes), so a host that asks for that much after a
-    // pause gets it in one round trip.
-    private const int BufferedChunks = 16;
+    // One read(2): as large as what one ReadStdout may carry (ContainerManager.MaxReadBytes) and as the pipe
+    // (ProcessIo grows it to this size), so that a process streaming output is emptied in one read per megabyte and a
+    // host read takes that chunk as it is, without gathering it from smaller ones.
+    public const int ReadSize = 1024 * 1024;
+    // A read shorter than this is copied out and the read buffer kept (interactive output: lines, prompts); a longer one
+    // hands its buffer over whole. Copying a few KiB costs less than a fresh megabyte; copying a megabyte costs a pass over
+    // it, which under TCG is emulated guest work for every byte.
+    internal const int CopyBelow = 64 * 1024;
+    // Chunks buffered for the host. Two: one that the host's next read takes and one behind it, so the pump keeps reading
+    // while a read is in flight. Bounds the guest's memory per stream with the pipe and the chunk in the pump's hand.
+    private const int BufferedChunks = 2;
     private const int StackSize = 256 * 1024;
 
     private readonly Channel<ReadOnlyMemory<byte>> _chunks = Channel.CreateBounded<ReadOnlyMemory<byte>>(
@@ -33,7 +38,7 @@ internal sealed class OutputPump
     public Task EndOfInput => _endOfInput.Task;
 
     // Chunks waiting for the host (at most BufferedChunks): what this stream holds besides the pipe and the chunk the
-    // pump thread has in hand. The guest's memory per stream is therefore bounded by (BufferedChunks + 1) × ChunkSize.
+    // pump thread has in hand. The guest's memory per stream is therefore bounded by the pipe + (BufferedChunks + 1) × ReadSize.
     internal int Buffered => _chunks.Reader.Count;
 
     internal const int MaxBufferedChunks = BufferedChunks;
@@ -59,9 +64,11 @@ internal sealed class OutputPump
         return pump;
     }
 
-    // Up to `maxBytes` bytes; waits until some are there, then takes everything buffered up to `maxBytes` (one round trip
-    // carries it all: under TCG the guest's CPU, and so each call's cost, is the scarce thing); empty = end of stream.
-    // Bytes come out in the order the process wrote them; a chunk taken in part leaves its rest for the next read.
+    // Up to `maxBytes` bytes; waits until some are there, then takes what is buffered up to `maxBytes`; empty = end of
+    // stream. A large chunk (a full read of a streaming process) goes alone and uncopied; small chunks (interactive output)
+    // are gathered into one answer, so that one round trip carries them all (under TCG the guest's CPU, and so each call's
+    // cost, is the scarce thing). Bytes come out in the order the process wrote them; a chunk taken in part leaves its rest
+    // for the next read.
     public async ValueTask<ReadOnlyMemory<byte>> ReadAsync(int maxBytes, CancellationToken cancellationToken)
     {
         await _readLock.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -77,7 +84,8 @@ internal sealed class OutputPump
                 _rest = await _chunks.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            if (_rest.Length >= maxBytes || !_chunks.Reader.TryPeek(out _))
+            if (_rest.Length >= maxBytes || _rest.Length >= CopyBelow || !_chunks.Reader.TryPeek(out var next)
+                || next.Length >= CopyBelow)
             {
                 return TakeFromRest(maxBytes);
             }
@@ -102,13 +110,14 @@ internal sealed class OutputPump
         return result;
     }
 
-    // _rest and the chunks buffered behind it, up to maxBytes, copied into one new array (the response wraps it; nothing
-    // writes it again). Only what is buffered now: never waits for more.
+    // _rest and the small chunks buffered behind it (up to the first large one), up to maxBytes, copied into one new array
+    // (the response wraps it; nothing writes it again). Only what is buffered now: never waits for more.
     private ReadOnlyMemory<byte> Gather(int maxBytes)
     {
         var total = _rest.Length;
         var parts = new List<ReadOnlyMemory<byte>>(BufferedChunks + 1) { _rest };
-        while (total < maxBytes && _chunks.Reader.TryRead(out var chunk))
+        while (total < maxBytes && _chunks.Reader.TryPeek(out var small) && small.Length < CopyBelow
+            && _chunks.Reader.TryRead(out var chunk))
         {
             parts.Add(chunk);
             total += chunk.Length;
@@ -137,7 +146,8 @@ internal sealed class OutputPump
         {
             // A pipe/pty is not seekable: FileStream reads it with plain blocking read(2) calls.
             using var stream = new FileStream(source, FileAccess.Read, bufferSize: 0);
-            var buffer = new byte[ChunkSize];
+            // Uninitialized: read(2) overwrites what is handed on, and zeroing a megabyte per read is a pass over it.
+            var buffer = GC.AllocateUninitializedArray<byte>(ReadSize);
             while (true)
             {
                 int count;
@@ -155,18 +165,18 @@ internal sealed class OutputPump
                     break;
                 }
 
-                // A short read (interactive output) is copied out so the read buffer is reused; a full
+                // A short read (interactive output) is copied out so the read buffer is reused; a long
                 // one is handed over whole and the next read gets a fresh buffer. Either way a chunk
                 // given to the channel is never written again (ReadAsync's callers wrap it, no copy).
                 ReadOnlyMemory<byte> chunk;
-                if (count < ChunkSize / 4)
+                if (count < CopyBelow)
                 {
                     chunk = buffer.AsSpan(0, count).ToArray();
                 }
                 else
                 {
                     chunk = buffer.AsMemory(0, count);
-                    buffer = new byte[ChunkSize];
+                    buffer = GC.AllocateUninitializedArray<byte>(ReadSize);
                 }
 
                 // Blocks this thread while the buffer is full: the back-pressure.

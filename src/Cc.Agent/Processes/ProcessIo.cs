@@ -38,6 +38,12 @@ internal sealed class ProcessIo : IDisposable
     {
         var (outRead, outWrite) = Fd.CreatePipe();
         var (errRead, errWrite) = Fd.CreatePipe();
+        // A process that writes in large blocks (dd bs=1M, a log dump) fills a default 64 KiB pipe sixteen times per
+        // megabyte, and each time it and the pump switch places: under TCG every switch is emulated guest work. With
+        // the pipe as large as one pump read, a 1 MiB write is one wake-up and one read(2). The kernel allocates the
+        // pipe's pages as they fill, so an idle or chatty stream costs no more than before.
+        Fd.TryGrowPipe(outWrite, OutputPump.ReadSize);
+        Fd.TryGrowPipe(errWrite, OutputPump.ReadSize);
         SafeFileHandle inChild;
         FileStream? inOurs = null;
         if (stdin)
