@@ -39,10 +39,9 @@ public sealed class HypervisorSection
     /// (docs/performance.md). A template and its clones never have it (QEMU 7.2 would punch the template's file).</summary>
     public bool FreePageReporting { get; set; } = true;
     /// <summary>TCG's translation cache (<c>-accel tcg,tb-size=N</c>) of cold-booted VMs and of templates, in MiB; a
-    /// clone's is <see cref="FactorySection.CloneTcgTbSizeMib"/>. Ignored under KVM. 32: a boot fills whatever it is
-    /// given and keeps it for the VM's life, and 32 took 35 MiB off each idle cold pod against 64 with the same QEMU CPU
-    /// time to the container's start (docs/performance.md, "Density: idle pods per host").</summary>
-    public int TcgTbSizeMib { get; set; } = 32;
+    /// clone's is <see cref="FactorySection.CloneTcgTbSizeMib"/>. Ignored under KVM. 64, not 32: 32 saves 35 MiB per
+    /// idle cold pod but makes every exec 1.6× slower, its code translated again (docs/performance.md, "Stdio and exec").</summary>
+    public int TcgTbSizeMib { get; set; } = 64;
 }
 
 public sealed class AgentSection
