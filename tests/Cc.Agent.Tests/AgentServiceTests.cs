@@ -1,4 +1,5 @@
 using System.Text;
+using Cc.Agent.Processes;
 using Cc.Agent.Protocol.V1;
 using Cc.Agent.Tests.Fixtures;
 using Cc.Ttrpc;
@@ -149,9 +150,11 @@ public sealed class AgentServiceTests : IAsyncLifetime
         output.Length.ShouldBe(expected.Length);
         Encoding.ASCII.GetString(output).ShouldBe(expected.ToString());
         (await wait.WaitAsync(AgentOverTtrpc.Timeout)).ExitStatus.ShouldBe(0u);
-        // Back-pressure: the process could not finish (and the exit was not reported) while more than
-        // the agent's bounded buffer plus a pipe's worth of output was still unread.
-        (await readWhenExited.WaitAsync(AgentOverTtrpc.Timeout)).ShouldBeGreaterThan(expected.Length - 1024 * 1024);
+        // Back-pressure: the process could not finish (and the exit was not reported) while more than the agent's
+        // bounded buffer was still unread: its buffered chunks, the partly read one, and the host's read in flight
+        // (the pipe is empty by then: the exit waits for its end of input).
+        var bound = (OutputPump.MaxBufferedChunks + 1) * OutputPump.ReadSize + 64 * 1024;
+        (await readWhenExited.WaitAsync(AgentOverTtrpc.Timeout)).ShouldBeGreaterThan(expected.Length - bound);
     }
 
     [Fact]
