@@ -54,6 +54,7 @@ public sealed partial class QemuVirtualMachine : IVirtualMachine
         _name = Path.GetFileName(Path.TrimEndingDirectorySeparator(layout.Directory));
         Agent = agent;
         _agentPortOpens = agent is VirtioSerialEndpoint ? new VirtioSerialPortOpens(Devices.VirtioSerialAgentDevice.PortDeviceId) : null;
+        AgentPortOpens = _agentPortOpens is null ? null : new MainLoopWakingSignal(_agentPortOpens, this);
         Exited = ObserveExitAsync();
     }
 
@@ -71,7 +72,7 @@ public sealed partial class QemuVirtualMachine : IVirtualMachine
 
     /// <summary>The guest's opens of the virtio-serial agent port (QEMU's VSERPORT_CHANGE); null for a vsock agent. Each
     /// waiter it releases also wakes QEMU's main loop (<see cref="WakeMainLoopAsync"/>), so its next request is read.</summary>
-    public IGuestPortSignal? AgentPortOpens => _agentPortOpens is null ? null : new MainLoopWakingSignal(_agentPortOpens, this);
+    public IGuestPortSignal? AgentPortOpens { get; }
 
     /// <summary>Set once connected when the VM was started with hot-plug headroom.</summary>
     public IVmHotplug? Hotplug { get; private set; }
