@@ -12,6 +12,10 @@ public sealed class QemuVirtualMachineStopTests : IDisposable
     private static readonly HostCapabilities Host = new(KvmUsable: false, QbootPath: null, TscKhz: null, VhostVsock: false);
     private readonly string _scratch = Directory.CreateTempSubdirectory("cc-vm-").FullName;
 
+    // Starting the stand-in is a Python interpreter's start: seconds on a loaded 2-core host (load 80+ took it past
+    // 10 s). A bound against a hang, not a speed check: nothing here waits for it to pass.
+    private static readonly TimeSpan StartBound = TimeSpan.FromSeconds(60);
+
     private string Run => Path.Combine(_scratch, "run");
 
     private VmConfig Config()
@@ -24,7 +28,7 @@ public sealed class QemuVirtualMachineStopTests : IDisposable
             Kernel = new KernelConfig { Path = kernel, InitramfsPath = kernel },
             RunDirectory = Run,
             ConsoleLogPath = Path.Combine(_scratch, "console.log"),
-            StartTimeout = TimeSpan.FromSeconds(10),
+            StartTimeout = StartBound,
         };
     }
 
@@ -32,7 +36,7 @@ public sealed class QemuVirtualMachineStopTests : IDisposable
     public async Task A_QEMU_that_ignores_quit_is_killed_after_the_grace_period_and_every_stop_caller_sees_the_same_end()
     {
         var hypervisor = new QemuHypervisor(host: Host);
-        await using QemuVirtualMachine vm = await hypervisor.StartAsync(Config(), CancellationToken.None).WithTimeout();
+        await using QemuVirtualMachine vm = await hypervisor.StartAsync(Config(), CancellationToken.None).WithTimeout(StartBound + Bounded.Default);
         (await vm.QueryStatusAsync(CancellationToken.None).WithTimeout()).ShouldBe("running");
 
         Task first = vm.StopAsync(TimeSpan.FromMilliseconds(300), CancellationToken.None);
@@ -48,7 +52,7 @@ public sealed class QemuVirtualMachineStopTests : IDisposable
     {
         var hypervisor = new QemuHypervisor(host: Host);
         VmConfig config = Config();
-        QemuVirtualMachine vm = await hypervisor.StartAsync(config, CancellationToken.None).WithTimeout();
+        QemuVirtualMachine vm = await hypervisor.StartAsync(config, CancellationToken.None).WithTimeout(StartBound + Bounded.Default);
         File.Exists(Path.Combine(Run, "qmp.sock")).ShouldBeTrue();
 
         await vm.DisposeAsync().WithTimeout(QemuVirtualMachine.DisposeGrace + Bounded.Default);
@@ -63,7 +67,7 @@ public sealed class QemuVirtualMachineStopTests : IDisposable
     public async Task A_QEMU_killed_by_someone_else_exits_with_128_plus_the_signal_and_says_so()
     {
         var hypervisor = new QemuHypervisor(host: Host);
-        await using QemuVirtualMachine vm = await hypervisor.StartAsync(Config(), CancellationToken.None).WithTimeout();
+        await using QemuVirtualMachine vm = await hypervisor.StartAsync(Config(), CancellationToken.None).WithTimeout(StartBound + Bounded.Default);
 
         System.Diagnostics.Process.GetProcessById(vm.Pid).Kill();
 
@@ -74,7 +78,7 @@ public sealed class QemuVirtualMachineStopTests : IDisposable
     public async Task Cancelling_a_stop_abandons_the_wait_but_not_the_stop()
     {
         var hypervisor = new QemuHypervisor(host: Host);
-        await using QemuVirtualMachine vm = await hypervisor.StartAsync(Config(), CancellationToken.None).WithTimeout();
+        await using QemuVirtualMachine vm = await hypervisor.StartAsync(Config(), CancellationToken.None).WithTimeout(StartBound + Bounded.Default);
         using var cts = new CancellationTokenSource();
 
         Task stop = vm.StopAsync(TimeSpan.FromMilliseconds(500), cts.Token);
