@@ -168,6 +168,7 @@ while IFS= read -r line; do
   dep_list[$name]=${line#*:}
 done < "$kcache/lib/modules.dep"
 load_order=()
+builtin_wanted=() # wanted modules the kernel has built in (Debian 13: virtio_pci, virtio_console, virtiofs)
 place() {
   local name=$1 dep
   [ -z "${placed[$name]:-}" ] || return 0
@@ -182,6 +183,7 @@ for name in "${wanted_modules[@]}"; do
     place "$name"
   elif grep -qE "/$name\.ko$" "$kcache/lib/modules.builtin"; then
     log "module $name is built into $release: skipped"
+    builtin_wanted+=("$name")
   else
     die "module $name is neither in modules.dep nor built into $release"
   fi
@@ -279,6 +281,9 @@ trap 'rm -rf "$stage"' EXIT
 
 printf '%s\n' "${boot_order[@]}" > "$stage/modules.boot"
 printf '%s\n' "${vsock_order[@]}" > "$stage/modules.vsock"
+# Wanted modules this kernel has built in: nothing loads them; the file tells the image's tests (and a reader) that
+# they are present although /etc/cc/modules does not name them. Empty with Debian 12's kernel.
+printf '%s\n' "${builtin_wanted[@]}" | grep . > "$stage/modules.builtin" || true
 
 # Entries both archives share: the skeleton, the console node (the kernel opens /dev/console for
 # /init's stdio before /init runs), the modules and their load order.
@@ -293,6 +298,7 @@ common_entries() {
   echo "file etc/cc/modules $modset/modules.list 0644"
   echo "file etc/cc/modules.boot $stage/modules.boot 0644"
   echo "file etc/cc/modules.vsock $stage/modules.vsock 0644"
+  echo "file etc/cc/modules.builtin $stage/modules.builtin 0644"
   for name in "${load_order[@]}"; do
     echo "file lib/modules/cc/$name.ko $modset/$name.ko 0644"
   done
@@ -353,6 +359,7 @@ echo "$release" > "$out/kernel-version"
   echo "modules ${load_order[*]}"
   echo "boot-modules ${boot_order[*]}"
   echo "vsock-modules ${vsock_order[*]}"
+  echo "builtin-modules ${builtin_wanted[*]}"
   for f in vmlinux vmlinuz initramfs.cpio floor.cpio kernel-version; do
     printf '%-16s %10d  %s\n' "$f" "$(stat -c %s "$out/$f")" "$(sha256sum "$out/$f" | cut -c1-64)"
   done
