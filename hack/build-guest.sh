@@ -14,14 +14,17 @@
 # these scripts, the module list); a stamp of the inputs' hashes decides.
 #
 # Environment: CC_AGENT (default build/bin/cc-agent), GUEST_KERNEL_META (default linux-image-amd64),
-# SOURCE_DATE_EPOCH, GUEST_FORCE=1 (rebuild even when the stamp matches).
+# GUEST_KERNEL_SUITE (default: the host's apt sources; a Debian suite name such as trixie takes the kernel package
+# from that suite through a private apt state under build/apt-<suite>/, never the host's), GUEST_OUT (default
+# build/guest), SOURCE_DATE_EPOCH, GUEST_FORCE=1 (rebuild even when the stamp matches).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-out=build/guest
+out=${GUEST_OUT:-build/guest}
 cache=build/guest-cache
 agent=${CC_AGENT:-build/bin/cc-agent}
 meta=${GUEST_KERNEL_META:-linux-image-amd64}
+suite=${GUEST_KERNEL_SUITE:-}
 crun=$(command -v crun || true)
 busybox=$(command -v busybox || true)
 helpers=hack/guest
@@ -73,21 +76,39 @@ if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
 fi
 export SOURCE_DATE_EPOCH
 
-step 1 "resolving the kernel package of linux-image-amd64"
+step 1 "resolving the kernel package of $meta${suite:+ in $suite}"
 # --- 1. The kernel package: linux-image-amd64 depends on exactly one linux-image-<release>-amd64.
+# With GUEST_KERNEL_SUITE, apt reads its own sources and lists (as hack/fetch-trixie.sh does): the host's apt
+# configuration and dpkg state are read, never written; the lists are fetched once and refreshed when a day old.
+apt_opts=()
+if [ -n "$suite" ]; then
+  aptdir=$PWD/build/apt-$suite
+  mkdir -p "$aptdir"/lists/partial "$aptdir"/archives/partial
+  echo "deb http://deb.debian.org/debian $suite main" > "$aptdir/sources.list"
+  apt_opts=(-o Dir::Etc::SourceList="$aptdir/sources.list" -o Dir::Etc::SourceParts=/dev/null
+            -o Dir::State="$aptdir" -o Dir::State::status=/var/lib/dpkg/status -o Dir::Cache="$aptdir"
+            -o APT::Get::List-Cleanup=0)
+  if [ -z "$(find "$aptdir/lists" -maxdepth 1 -name '*_Packages*' -mtime -1 2>/dev/null)" ]; then
+    apt-get "${apt_opts[@]}" update -qq || log "apt-get update for $suite failed; using its lists as they are"
+  fi
+fi
 resolve_kernel() {
   local pkg ver
-  pkg=$(apt-cache depends "$meta" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+  pkg=$(apt-cache "${apt_opts[@]}" depends "$meta" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
   [ -n "$pkg" ] || return 1
-  ver=$(apt-cache policy "$pkg" | awk '/Candidate:/ { print $2; exit }')
+  ver=$(apt-cache "${apt_opts[@]}" policy "$pkg" | awk '/Candidate:/ { print $2; exit }')
   [ -n "$ver" ] && [ "$ver" != "(none)" ] || return 1
   echo "$pkg $ver"
 }
 if resolved=$(resolve_kernel); then
   read -r kpkg kver <<<"$resolved"
 else
-  # Offline or no apt lists: fall back to the newest kernel already in the cache.
-  last=$(ls -d "$cache"/linux-image-*/ 2>/dev/null | sort -V | tail -1 || true)
+  # Offline or no apt lists: fall back to the newest kernel already in the cache from the same suite (each
+  # entry's suite file; entries from before it existed are the host's).
+  last=
+  for d in $(ls -d "$cache"/linux-image-*/ 2>/dev/null | sort -V); do
+    if [ "$(cat "$d/suite" 2>/dev/null || echo host)" = "${suite:-host}" ]; then last=${d%/}; fi
+  done
   [ -n "$last" ] || die "cannot resolve $meta's kernel package (apt-get update?) and the cache is empty"
   last=$(basename "$last")
   kpkg=${last%%_*} kver=${last#*_}
@@ -103,28 +124,38 @@ if [ ! -f "$kcache/complete" ]; then
   mkdir -p "$kcache"
   work=$(mktemp -d "$cache/work.XXXXXX")
   trap 'rm -rf "$work"' EXIT
-  (cd "$work" && apt-get download -q "$kpkg=$kver" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+  (cd "$work" && apt-get "${apt_opts[@]}" download -q "$kpkg=$kver" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
   deb=$(ls "$work"/*.deb 2>/dev/null | head -1)
   [ -n "$deb" ] || die "apt-get download $kpkg=$kver produced no .deb"
   dpkg -x "$deb" "$work/root"
-  release=$(ls "$work/root/lib/modules")
+  # Where the package puts its modules: lib/modules (Debian 12), usr/lib/modules (Debian 13's merged /usr).
+  moddir=lib/modules
+  [ -d "$work/root/$moddir" ] || moddir=usr/lib/modules
+  [ -d "$work/root/$moddir" ] || die "$deb has neither lib/modules nor usr/lib/modules"
+  release=$(ls "$work/root/$moddir")
   [ "$(wc -w <<<"$release")" -eq 1 ] || die "expected one kernel release in $deb, found: $release"
-  # The package ships no modules.dep (its postinst runs depmod on the host): compute it on the copy.
-  depmod -b "$work/root" "$release"
+  # The package ships no modules.dep (its postinst runs depmod on the host): compute it on the copy. depmod -b
+  # reads <base>/lib/modules, so usr/lib/modules takes <base> = usr.
+  depbase=$work/root
+  [ "$moddir" = lib/modules ] || depbase=$work/root/usr
+  depmod -b "$depbase" "$release"
   python3 "$helpers/extract-vmlinux.py" "$work/root/boot/vmlinuz-$release" "$kcache/vmlinux"
   cp "$work/root/boot/vmlinuz-$release" "$kcache/vmlinuz"
   cp "$work/root/boot/config-$release" "$kcache/config"
   # Only the module indexes are kept (the module tree is ~380 MB); the chosen modules are taken
   # from the cached .deb below, once per module list.
   mkdir -p "$kcache/lib"
-  cp "$work/root/lib/modules/$release"/modules.{dep,builtin,order} "$kcache/lib/"
+  cp "$work/root/$moddir/$release"/modules.{dep,builtin,order} "$kcache/lib/"
   echo "$release" > "$kcache/release"
+  echo "$moddir" > "$kcache/moddir"
+  echo "${suite:-host}" > "$kcache/suite"
   mv "$deb" "$kcache/"
   rm -rf "$work"
   trap - EXIT
   touch "$kcache/complete"
 fi
 release=$(cat "$kcache/release")
+moddir=$(cat "$kcache/moddir" 2>/dev/null || echo lib/modules) # caches from before the file: lib/modules
 
 step 3 "module closure of the guest's modules"
 # --- 3. The module closure in load order, from modules.dep (each line: "path: dep dep ...", where the
@@ -137,6 +168,7 @@ while IFS= read -r line; do
   dep_list[$name]=${line#*:}
 done < "$kcache/lib/modules.dep"
 load_order=()
+builtin_wanted=() # wanted modules the kernel has built in (Debian 13: virtio_pci, virtio_console, virtiofs)
 place() {
   local name=$1 dep
   [ -z "${placed[$name]:-}" ] || return 0
@@ -151,6 +183,7 @@ for name in "${wanted_modules[@]}"; do
     place "$name"
   elif grep -qE "/$name\.ko$" "$kcache/lib/modules.builtin"; then
     log "module $name is built into $release: skipped"
+    builtin_wanted+=("$name")
   else
     die "module $name is neither in modules.dep nor built into $release"
   fi
@@ -194,11 +227,11 @@ if [ ! -f "$modset/complete" ]; then
   work=$(mktemp -d "$cache/work.XXXXXX")
   trap 'rm -rf "$work"' EXIT
   members=()
-  for name in "${load_order[@]}"; do members+=("./lib/modules/$release/${dep_path[$name]}"); done
+  for name in "${load_order[@]}"; do members+=("./$moddir/$release/${dep_path[$name]}"); done
   dpkg-deb --fsys-tarfile "$(ls "$kcache"/*.deb)" | tar -x -C "$work" "${members[@]}"
   mkdir -p "$work/set"
   for name in "${load_order[@]}"; do
-    src=$work/lib/modules/$release/${dep_path[$name]}
+    src=$work/$moddir/$release/${dep_path[$name]}
     case "$src" in
       *.ko) cp "$src" "$work/set/$name.ko" ;;
       *.ko.xz) xz -dc "$src" > "$work/set/$name.ko" ;;
@@ -248,6 +281,9 @@ trap 'rm -rf "$stage"' EXIT
 
 printf '%s\n' "${boot_order[@]}" > "$stage/modules.boot"
 printf '%s\n' "${vsock_order[@]}" > "$stage/modules.vsock"
+# Wanted modules this kernel has built in: nothing loads them; the file tells the image's tests (and a reader) that
+# they are present although /etc/cc/modules does not name them. Empty with Debian 12's kernel.
+printf '%s\n' "${builtin_wanted[@]}" | grep . > "$stage/modules.builtin" || true
 
 # Entries both archives share: the skeleton, the console node (the kernel opens /dev/console for
 # /init's stdio before /init runs), the modules and their load order.
@@ -262,6 +298,7 @@ common_entries() {
   echo "file etc/cc/modules $modset/modules.list 0644"
   echo "file etc/cc/modules.boot $stage/modules.boot 0644"
   echo "file etc/cc/modules.vsock $stage/modules.vsock 0644"
+  echo "file etc/cc/modules.builtin $stage/modules.builtin 0644"
   for name in "${load_order[@]}"; do
     echo "file lib/modules/cc/$name.ko $modset/$name.ko 0644"
   done
@@ -322,6 +359,7 @@ echo "$release" > "$out/kernel-version"
   echo "modules ${load_order[*]}"
   echo "boot-modules ${boot_order[*]}"
   echo "vsock-modules ${vsock_order[*]}"
+  echo "builtin-modules ${builtin_wanted[*]}"
   for f in vmlinux vmlinuz initramfs.cpio floor.cpio kernel-version; do
     printf '%-16s %10d  %s\n' "$f" "$(stat -c %s "$out/$f")" "$(sha256sum "$out/$f" | cut -c1-64)"
   done

@@ -6,11 +6,14 @@
 # The first row is "the bare floor" that every later VM benchmark compares with; the settings are the
 # fastest measured in floors.md (PVH vmlinux, -m 256, uncompressed cpio, tb-size=64, tuned command line,
 # qboot, -nodefaults). The other rows show what those choices are worth on this machine.
+# BENCH_GUEST=DIR boots another guest directory instead of build/guest; BENCH_BASELINE_GUEST=DIR adds the floor's
+# variant with DIR's vmlinux and floor.cpio as a last row, in the same rounds (e.g. another guest kernel).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 n=${BENCH_N:-5}
-guest=build/guest
+guest=${BENCH_GUEST:-build/guest}
+baseline=${BENCH_BASELINE_GUEST:-}
 probe=hack/guest/boot-probe.py
 qemu=${QEMU:-qemu-system-x86_64}
 for f in vmlinux vmlinuz floor.cpio kernel-version; do
@@ -34,6 +37,13 @@ variants=("q35, qboot, PVH vmlinux (the floor)" "microvm, PVH vmlinux, tsc_early
 args["${variants[0]}"]="-machine q35 -bios /usr/share/qemu/qboot.rom -kernel $guest/vmlinux -initrd $guest/floor.cpio"
 args["${variants[1]}"]="-machine microvm -kernel $guest/vmlinux -initrd $guest/floor.cpio"
 args["${variants[2]}"]="-machine q35 -bios /usr/share/qemu/qboot.rom -kernel $guest/vmlinuz -initrd $guest/floor.cpio"
+if [ -n "$baseline" ]; then
+  for f in vmlinux floor.cpio kernel-version; do
+    [ -f "$baseline/$f" ] || { echo "20-vm-floor: $baseline/$f is missing" >&2; exit 1; }
+  done
+  variants+=("q35, qboot, PVH vmlinux, baseline guest $(cat "$baseline/kernel-version")")
+  args["${variants[3]}"]="-machine q35 -bios /usr/share/qemu/qboot.rom -kernel $baseline/vmlinux -initrd $baseline/floor.cpio"
+fi
 
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 range() { sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo "–" hi }'; }

@@ -9,6 +9,9 @@
 # Prints a markdown table with ratios on stdout (progress on stderr). Whatever cannot run yet is
 # printed as "n/a" with the reason in the notes below the table; nothing is estimated.
 #   BENCH_N=5 (runs per runtime)  BENCH_CONTAINERD=1.6|1.7
+#   BENCH_BASELINE_CONFIG=FILE: another configuration.toml for the same binaries (e.g. one pointing at another guest
+#   image); ours is then timed against it in one run, cold and from a template, the runs alternating (baseline, ours),
+#   and a second table gives both with ours ÷ baseline.
 # The floor comes from build/bench/report.md when `make bench` ran 20-vm-floor.sh just before this
 # part; otherwise this part runs 20-vm-floor.sh itself with BENCH_N=3.
 set -uo pipefail
@@ -23,17 +26,21 @@ cc_config=$repo/build/configuration.toml
 notes=()
 idle_pods=${BENCH_IDLE_PODS:-3}
 tpl_dir=
+baseline_config=${BENCH_BASELINE_CONFIG:-}
 
 log() { echo "30-shim: $*" >&2; }
 cleanup() {
   bench_containerd_down
-  [ -z "$tpl_dir" ] || { "$shim" factory destroy --config "$tpl_dir.toml" >&2; rm -f "$tpl_dir.toml"; rm -rf "$tpl_dir"; }
+  if [ -n "$tpl_dir" ]; then
+    for t in "$tpl_dir.toml" "$tpl_dir.baseline.toml"; do [ ! -f "$t" ] || "$shim" factory destroy --config "$t" >&2; done
+    rm -f "$tpl_dir.toml" "$tpl_dir.baseline.toml"; rm -rf "$tpl_dir"
+  fi
 }
 trap cleanup EXIT
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 secs() { [ -n "$1" ] && awk -v m="$1" 'BEGIN { printf "%.2f s", m / 1000 }' || echo "n/a"; }
-mb() { [ -n "$1" ] && awk -v k="$1" 'BEGIN { printf "%.1f MB", k / 1024 }' || echo "n/a"; }
+mb() { [ -n "$1" ] && [ "$1" != - ] && awk -v k="$1" 'BEGIN { printf "%.1f MB", k / 1024 }' || echo "n/a"; }
 ratio() { [ -n "$1" ] && [ -n "$2" ] && [ "$2" != 0 ] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f×", a / b }' || echo "n/a"; }
 
 # --- the VM floor: "wall to marker" and "wall to QEMU exit" of the floor row, in ms ---
@@ -74,6 +81,26 @@ time_runs() {
   done
   [ "$fails" -eq 0 ] || echo "$fails failed run(s), last: $err" >"$dir/$label.err"
   printf '%s\n' "${times[@]}" | grep . | median
+}
+
+# time_pair <label> <timeout s> <baseline config> <ours config>: one warm-up of each, then n rounds of one run of
+# each (baseline first), so that both see the same load; prints "<baseline median ms> <ours median ms>" ("-" for none).
+time_pair() {
+  local label=$1 limit=$2 i w start out
+  local -a cfg=("$3" "$4") t0=() t1=()
+  for i in $(seq 0 "$n"); do
+    for w in 0 1; do
+      start=$(now_ms)
+      if out=$(timeout "$limit" bash hack/containerd/ctr.sh "$dir" -n bench run --rm --runtime io.containerd.cc.v2 \
+          --runtime-config-path "${cfg[$w]}" "$BUSYBOX_IMAGE" "p-$label-$w-$i" /bin/true 2>&1); then
+        if [ "$i" -gt 0 ]; then if [ "$w" = 0 ]; then t0+=($(($(now_ms) - start))); else t1+=($(($(now_ms) - start))); fi; fi
+      else
+        echo "$(tr '\n' ' ' <<<"$out" | cut -c1-200)" >"$dir/$label-$w.err"
+      fi
+    done
+  done
+  log "$label: baseline ${t0[*]:-} ms; ours ${t1[*]:-} ms"
+  echo "$(printf '%s\n' "${t0[@]}" | grep . | median) $(printf '%s\n' "${t1[@]}" | grep . | median)" | sed 's/^ /- /; s/ $/ -/'
 }
 
 # shim_memory <label> <timeout s> <ctr run options...>: starts a detached `sleep`, finds its shim (by
@@ -175,6 +202,25 @@ if [ -x "$shim" ]; then
 else
   notes+=("io.containerd.cc.v2 n/a: $shim is missing (make build)")
 fi
+pair_cold= pair_tpl= pair_qemu= pair_idle_cold= pair_idle_tpl=
+if [ -n "$baseline_config" ] && [ -x "$shim" ] && [ -f "$baseline_config" ]; then
+  log "baseline $baseline_config against ours: $n rounds of ctr run --rm /bin/true, cold, alternating"
+  pair_cold=$(time_pair cold 300 "$baseline_config" "$cc_config")
+  read -r _ _ bqemu_rss bqemu_pss <<<"$(shim_memory base 300 --runtime io.containerd.cc.v2 --runtime-config-path "$baseline_config")"
+  pair_qemu="$bqemu_rss $bqemu_pss $qemu_rss $qemu_pss"
+  pair_idle_cold="$(idle_pss bcold 300 --runtime io.containerd.cc.v2 --runtime-config-path "$baseline_config") $cold_idle"
+  if [ -n "$tpl_dir" ] && [ -n "$tpl_ms" ]; then
+    { cat "$baseline_config"; printf '\n[factory]\ntemplate = true\ndirectory = "%s"\n' "$tpl_dir/b"; } >"$tpl_dir.baseline.toml"
+    log "factory init for the baseline (not timed)"
+    if out=$("$shim" factory init --config "$tpl_dir.baseline.toml" 2>&1); then
+      log "baseline against ours from a template: $n rounds, alternating"
+      pair_tpl=$(time_pair tpl 300 "$tpl_dir.baseline.toml" "$tpl_dir.toml")
+      pair_idle_tpl="$(idle_pss btpl 300 --runtime io.containerd.cc.v2 --runtime-config-path "$tpl_dir.baseline.toml") $tpl_idle"
+    else
+      notes+=("baseline from a template n/a: factory init failed: $(tail -n 2 <<<"$out" | tr '\n' ' ')")
+    fi
+  fi
+fi
 for f in "$dir"/*.err "$dir"/*.memerr; do
   [ -e "$f" ] && notes+=("$(basename "$f" | sed 's/\.memerr$/ (memory)/; s/\.err$/ (timing)/'): $(cat "$f")")
 done
@@ -192,6 +238,23 @@ echo "| QEMU RSS / PSS (the VM) | – | $(mb "$qemu_rss") / $(mb "$qemu_pss") | 
 echo "| QEMU RSS / PSS, a clone alone | – | $(mb "$tqemu_rss") / $(mb "$tqemu_pss") | – | – | – |"
 echo "| host PSS per idle pod (QEMU + shim), $idle_pods at once: cold / cloned | – | $(mb "$cold_idle") / $(mb "$tpl_idle") | cloned / cold $(ratio "$tpl_idle" "$cold_idle") | – | – |"
 echo
+if [ -n "$baseline_config" ]; then
+  pr() { [ -n "$1" ] && [ "$1" != - ] && [ -n "$2" ] && [ "$2" != - ] && awk -v a="$2" -v b="$1" 'BEGIN { printf "%.2f×", a / b }' || echo "n/a"; }
+  pms() { [ "$1" != - ] && secs "$1" || echo "n/a"; }
+  read -r b0 o0 <<<"${pair_cold:-- -}"; read -r b1 o1 <<<"${pair_tpl:-- -}"
+  read -r bqr bqp oqr oqp <<<"${pair_qemu:-- - - -}"; read -r bic oic <<<"${pair_idle_cold:-- -}"; read -r bit oit <<<"${pair_idle_tpl:-- -}"
+  echo
+  echo "Baseline: \`$baseline_config\`; ours: \`$cc_config\` (the same binaries; runs alternating, baseline first):"
+  echo
+  echo "| Measure | baseline | ours | ours ÷ baseline |"
+  echo "|---|---|---|---|"
+  echo "| ctr run --rm /bin/true, cold (median of $n) | $(pms "$b0") | $(pms "$o0") | $(pr "$b0" "$o0") |"
+  echo "| ctr run --rm /bin/true, from a template (median of $n) | $(pms "$b1") | $(pms "$o1") | $(pr "$b1" "$o1") |"
+  echo "| QEMU RSS / PSS, one cold VM alone | $(mb "$bqr") / $(mb "$bqp") | $(mb "$oqr") / $(mb "$oqp") | $(pr "$bqp" "$oqp") (PSS) |"
+  echo "| host PSS per idle pod, $idle_pods at once, cold | $(mb "$bic") | $(mb "$oic") | $(pr "$bic" "$oic") |"
+  echo "| host PSS per idle pod, $idle_pods at once, cloned | $(mb "$bit") | $(mb "$oit") | $(pr "$bit" "$oit") |"
+  echo
+fi
 [ -n "$floor_src" ] && echo "VM floor from $floor_src (q35, qboot, PVH vmlinux, floor.cpio: boot to init, then power-off)."
 for note in "${notes[@]}"; do echo "- $note"; done
 exit 0

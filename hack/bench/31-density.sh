@@ -15,6 +15,9 @@
 #   unset: the configured default only)
 #   BENCH_COLD_TB_SIZES="<n> ..." (MiB; one round of cold pods per size with [hypervisor] tcg_tb_size_mib = n; unset:
 #   the configured default only)
+#   BENCH_BASELINE_CONFIG=FILE (another configuration.toml for the same binaries, e.g. one pointing at another guest
+#   image: each round of pods runs first with FILE, labelled "baseline", then with build/configuration.toml, so that
+#   both see the same load)
 # Prints a markdown table with ratios to the issue's goals on stdout (progress on stderr); "n/a" with the reason below
 # the table for what could not run.
 set -uo pipefail
@@ -29,6 +32,7 @@ settle=${BENCH_SETTLE_S:-10}
 tb_sizes=${BENCH_CLONE_TB_SIZES:-}
 cold_tb_sizes=${BENCH_COLD_TB_SIZES:-}
 cold_config_dir=
+baseline_config=${BENCH_BASELINE_CONFIG:-}
 shim=$repo/build/bin/containerd-shim-cc-v2
 cc_config=$repo/build/configuration.toml
 goal_clone_mib=40 goal_cold_mib=120 goal_pods=150 budget_mib=8192
@@ -39,10 +43,20 @@ log() { echo "31-density: $*" >&2; }
 cleanup() {
   [ -z "$cold_config_dir" ] || rm -rf "$cold_config_dir"
   bench_containerd_down
-  [ -z "$tpl_dir" ] || { "$shim" factory destroy --config "$tpl_dir.toml" >&2; rm -f "$tpl_dir".toml "$tpl_dir".*.toml; rm -rf "$tpl_dir"; }
+  if [ -n "$tpl_dir" ]; then
+    for t in "$tpl_dir".toml "$tpl_dir".baseline.toml; do [ ! -f "$t" ] || "$shim" factory destroy --config "$t" >&2; done
+    rm -f "$tpl_dir".toml "$tpl_dir".*.toml; rm -rf "$tpl_dir"
+  fi
 }
 trap cleanup EXIT
 [ -x "$shim" ] || { echo "31-density: $shim is missing (make build)"; exit 0; }
+[ -z "$baseline_config" ] || [ -f "$baseline_config" ] || { log "BENCH_BASELINE_CONFIG=$baseline_config is missing"; exit 1; }
+# guest_of <config>: the guest kernel release a configuration boots (kernel-version next to its kernel), for the labels.
+guest_of() {
+  local k
+  k=$(sed -nE 's/^[[:space:]]*kernel[[:space:]]*=[[:space:]]*"([^"]+)".*/\1/p' "$1" | head -1)
+  cat "$(dirname "${k:-/nonexistent}")/kernel-version" 2>/dev/null || echo "?"
+}
 
 bench_containerd_up density
 
@@ -129,18 +143,26 @@ rows=()
 load_start=$(cut -d' ' -f1 /proc/loadavg)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo "?")
 
+# The configurations each round runs, baseline first: "<name> <file> <label suffix>".
+configs=()
+[ -z "$baseline_config" ] || configs+=("baseline $baseline_config , baseline (guest $(guest_of "$baseline_config"))")
+configs+=("ours $cc_config ${baseline_config:+, guest $(guest_of "$cc_config")}")
+
 if [ "$colds" -gt 0 ]; then
   for tb in ${cold_tb_sizes:-default}; do
-    config=$cc_config label="cold"
-    if [ "$tb" != default ]; then
-      # The key goes right under the [hypervisor] header, so it lands in that table wherever the file puts it.
-      cold_config_dir=${cold_config_dir:-$(mktemp -d)}
-      config=$cold_config_dir/cold.$tb.toml label="cold, tb-size $tb MiB"
-      sed "s/^\[hypervisor\]$/[hypervisor]\ntcg_tb_size_mib = $tb/" "$cc_config" >"$config"
-    fi
-    log "$colds cold pods ($label), one after another"
-    read -r started pss priv qemu shimk helper helpers _ <<<"$(idle_round "cold-$tb" "$config" "$colds" 300)"
-    rows+=("$(row "$label" "$goal_cold_mib" "$started" "$pss" "$priv" "$qemu" "$shimk" "$helper" "$helpers")")
+    for c in "${configs[@]}"; do
+      read -r cname base suffix <<<"$c"
+      config=$base label="cold$suffix"
+      if [ "$tb" != default ]; then
+        # The key goes right under the [hypervisor] header, so it lands in that table wherever the file puts it.
+        cold_config_dir=${cold_config_dir:-$(mktemp -d)}
+        config=$cold_config_dir/cold.$cname.$tb.toml label="cold, tb-size $tb MiB$suffix"
+        sed "s/^\[hypervisor\]$/[hypervisor]\ntcg_tb_size_mib = $tb/" "$base" >"$config"
+      fi
+      log "$colds cold pods ($label), one after another"
+      read -r started pss priv qemu shimk helper helpers _ <<<"$(idle_round "cold-$cname-$tb" "$config" "$colds" 300)"
+      rows+=("$(row "$label" "$goal_cold_mib" "$started" "$pss" "$priv" "$qemu" "$shimk" "$helper" "$helpers")")
+    done
   done
 fi
 
@@ -148,27 +170,39 @@ if [ "$clones" -gt 0 ]; then
   run_dir=$(sed -nE 's/^[[:space:]]*run_dir[[:space:]]*=[[:space:]]*"([^"]+)".*/\1/p' "$cc_config" 2>/dev/null | head -1)
   tpl_dir=${run_dir:-/run/cc}-density-templates-$$
   mkdir -p "$tpl_dir"
-  { cat "$cc_config"; printf '\n[factory]\ntemplate = true\ndirectory = "%s"\n' "$tpl_dir/t"; } >"$tpl_dir.toml"
-  log "factory init (a cold boot and a save; not measured)"
-  if out=$("$shim" factory init --config "$tpl_dir.toml" 2>&1); then
-    key=$("$shim" factory key --config "$tpl_dir.toml")
-    tpl_file_kb=$(du -k "$tpl_dir/t/$key/memory" 2>/dev/null | cut -f1)
-    for tb in ${tb_sizes:-default}; do
-      config=$tpl_dir.toml label="cloned"
+  # One template directory per configuration (destroy removes every template of a directory): $tpl_dir.toml and
+  # $tpl_dir/t for ours, $tpl_dir.baseline.toml and $tpl_dir/b for the baseline.
+  declare -A tpl_toml tpl_kb
+  for c in "${configs[@]}"; do
+    read -r cname base suffix <<<"$c"
+    t=$tpl_dir.toml sub=t
+    [ "$cname" = ours ] || t=$tpl_dir.$cname.toml sub=b
+    { cat "$base"; printf '\n[factory]\ntemplate = true\ndirectory = "%s"\n' "$tpl_dir/$sub"; } >"$t"
+    log "factory init for $cname (a cold boot and a save; not measured)"
+    if out=$("$shim" factory init --config "$t" 2>&1); then
+      key=$("$shim" factory key --config "$t")
+      tpl_toml[$cname]=$t tpl_kb[$cname]=$(du -k "$tpl_dir/$sub/$key/memory" 2>/dev/null | cut -f1)
+    else
+      notes+=("cloned$suffix n/a: factory init failed: $(tail -n 2 <<<"$out" | tr '\n' ' ')")
+    fi
+  done
+  for tb in ${tb_sizes:-default}; do
+    for c in "${configs[@]}"; do
+      read -r cname base suffix <<<"$c"
+      [ -n "${tpl_toml[$cname]:-}" ] || continue
+      config=${tpl_toml[$cname]} label="cloned$suffix" tpl_file_kb=${tpl_kb[$cname]}
       if [ "$tb" != default ]; then
-        config=$tpl_dir.$tb.toml label="cloned, tb-size $tb MiB"
-        sed "s/^template = true$/template = true\nclone_tcg_tb_size_mib = $tb/" "$tpl_dir.toml" >"$config"
+        config=${config%.toml}.$tb.toml label="cloned, tb-size $tb MiB$suffix"
+        sed "s/^template = true$/template = true\nclone_tcg_tb_size_mib = $tb/" "${tpl_toml[$cname]}" >"$config"
       fi
       log "$clones clones ($label), one after another"
-      read -r started pss priv qemu shimk helper helpers _ <<<"$(idle_round "clone-$tb" "$config" "$clones" 300)"
+      read -r started pss priv qemu shimk helper helpers _ <<<"$(idle_round "clone-$cname-$tb" "$config" "$clones" 300)"
       rows+=("$(row "$label" "$goal_clone_mib" "$started" "$pss" "$priv" "$qemu" "$shimk" "$helper" "$helpers")")
       if [ "$started" -gt 0 ] && [ -n "$tpl_file_kb" ] && [ "${pss:-0}" -gt 0 ]; then
         notes+=("$label: the template's memory file holds $(mib "$tpl_file_kb") MiB of tmpfs once per node; with it taken off the 8 GiB first, $(awk -v b="$budget_mib" -v t="$tpl_file_kb" -v k="$pss" 'BEGIN { printf "%d", (b * 1024 - t) / k }') idle pods fit (conservative: the pages the clones map count twice).")
       fi
     done
-  else
-    notes+=("cloned n/a: factory init failed: $(tail -n 2 <<<"$out" | tr '\n' ' ')")
-  fi
+  done
 fi
 
 for f in "$dir"/*.note; do [ -e "$f" ] && notes+=("$(cat "$f")"); done
