@@ -15,13 +15,21 @@
 #   container's `dd` of the same bytes timed from StartContainer until its CRI log file holds all of them (the path
 #   kubelet reads; not capped by ctr's FIFO copy), length and SHA-256 of the stream rebuilt from the log checked.
 # - exec latency: `ctr task exec` of /bin/true into a running `sleep` container, BENCH_EXEC_N times per runtime
-#   (after one warm-up exec), wall time of the whole ctr call; median and p90 (nearest rank).
+#   (after one warm-up exec), wall time of the whole ctr call; median and p90 (nearest rank); and the CPU time the
+#   container's shim and its descendants (ours: QEMU, i.e. the guest) used over each call, median.
 # Prints a markdown table with ratios on stdout (progress on stderr); needs `make build guest`.
 #   BENCH_STDIO_RUNS=3  BENCH_STDIO_MIB=256  BENCH_EXEC_N=20  BENCH_CONTAINERD=1.6|1.7  BENCH_STDIO_CRI=1|0
 # - the floor (BENCH_STDIO_FLOOR=1, default): the same bytes through a bare virtio-serial port, the channel our agent
 #   talks over, with no agent: build/guest/floor.cpio with an /init that loads the same modules and then runs
 #   `dd if=/dev/zero bs=1M` into the port; QEMU is started directly as 20-vm-floor.sh does (same kernel, q35, qboot,
 #   one vCPU) and the sink reads the port's host end, a unix socket. What ours cannot beat under TCG on this machine.
+# - exec in clones (BENCH_EXEC_TEMPLATE=1; default 0, cold pods): the exec containers of ours (and of the baseline) run
+#   in pods cloned from a template (docs/templates.md): each gets a configuration copy with [factory] template = true
+#   and a template directory of its own in tmpfs (made by that label's `factory init` before the containers, off the
+#   clock, removed at the end); what each container's pod actually started from (its vm-origin) is printed under the
+#   table, so a template failure (a cold boot) cannot pass for a clone. Keys of [factory] already in the configuration
+#   (clone_tcg_tb_size_mib, for a config-only baseline) stay. BENCH_STDIO_RUNS=0 BENCH_STDIO_CRI=0
+#   BENCH_STDIO_FLOOR=0 leaves the exec part alone.
 #   BENCH_BASELINE=DIR  adds a column "ours, baseline": DIR/bin/containerd-shim-cc-v2 with DIR/configuration.toml
 #                       (e.g. a copy of build/bin, build/guest and the configuration made from an earlier commit,
 #                       its guest paths pointing into DIR), so that before and after are measured in one run.
@@ -37,12 +45,15 @@ version=${BENCH_CONTAINERD:-1.6}
 baseline=${BENCH_BASELINE:-}
 bytes=$((mib * 1024 * 1024))
 floor=${BENCH_STDIO_FLOOR:-1}
+exec_template=${BENCH_EXEC_TEMPLATE:-0}
+tpl_root=
 scratch=$(mktemp -d /tmp/cc-bench-stdio.XXXXXX)
 notes=()
 log() { echo "45-stdio-exec: $*" >&2; }
 cleanup() {
   bench_containerd_down
   [ -z "${floor_qemu:-}" ] || kill -KILL "$floor_qemu" 2>/dev/null
+  [ -z "$tpl_root" ] || rm -rf "$tpl_root"
   rm -rf "$scratch"
 }
 trap cleanup EXIT
@@ -155,7 +166,7 @@ done
 # and run (pod start off the clock), then times StartContainer until the container's CRI log holds every byte of its
 # `dd` and checks the rebuilt stream's length and SHA-256; its lines go through record() like the sink's.
 declare -A ccpus=()
-if [ "${BENCH_STDIO_CRI:-1}" = 1 ]; then
+if [ "${BENCH_STDIO_CRI:-1}" = 1 ] && [ "$runs" -gt 0 ]; then
   log "stdio through the CRI log: publishing Cc.Bench"
   if timeout 600 dotnet publish integration/Cc.Bench/Cc.Bench.csproj -c Release --nologo -v quiet -p:PublishAot=false \
       -o build/bench/cc-bench-cri >&2; then
@@ -174,27 +185,97 @@ if [ "${BENCH_STDIO_CRI:-1}" = 1 ]; then
 fi
 
 # --- exec: one long-running container per runtime, then interleaved execs ---
-declare -A lat=() exec_fail=()
+declare -A lat=() exec_fail=() exec_opts=() origin=()
 [ "$floor" = 1 ] && exec_fail[floor]=start
+for l in "${labels[@]}"; do exec_opts[$l]=${opts[$l]:-}; done
+# exec_template_config <label> <shim> <config>: the label's template configuration, its template made; the path in
+# tpl_config (not printed: a subshell would lose the note of a failed init).
+exec_template_config() {
+  local l=$1 shim=$2 config=$3 out tpl=$tpl_root/$1
+  if grep -q '^\[factory\]' "$config"; then
+    # The keys go right under the existing header, so they land in that table wherever the file puts it.
+    sed "s|^\[factory\]$|[factory]\ntemplate = true\ndirectory = \"$tpl/t\"|" "$config" >"$tpl.toml"
+  else
+    { cat "$config"; printf '\n[factory]\ntemplate = true\ndirectory = "%s"\n' "$tpl/t"; } >"$tpl.toml"
+  fi
+  log "exec: factory init for $l (a cold boot and a save; not timed)"
+  out=$(timeout 900 "$shim" factory init --config "$tpl.toml" 2>&1) \
+    || { notes+=("exec $l: factory init failed, its pod boots cold: $(tail -n 2 <<<"$out" | tr '\n' ' ' | cut -c1-200)"); }
+  tpl_config=$tpl.toml
+}
+# vm_origin <config> <id>: cold, template <key>, or ? (the shim's <run_dir>/<namespace>/<id>/vm-origin).
+vm_origin() {
+  local run_dir
+  run_dir=$(sed -nE 's/^[[:space:]]*run_dir[[:space:]]*=[[:space:]]*"([^"]+)".*/\1/p' "$1" | head -1)
+  cat "${run_dir:-/run/cc}/bench/$2/vm-origin" 2>/dev/null || echo "?"
+}
+if [ "$exec_template" = 1 ]; then
+  run_dir=$(sed -nE 's/^[[:space:]]*run_dir[[:space:]]*=[[:space:]]*"([^"]+)".*/\1/p' build/configuration.toml | head -1)
+  tpl_root=${run_dir:-/run/cc}-bench-exec-templates-$$
+  mkdir -p "$tpl_root"
+  exec_template_config ours "$repo/build/bin/containerd-shim-cc-v2" "$repo/build/configuration.toml"
+  exec_opts[ours]="--runtime io.containerd.cc.v2 --runtime-config-path $tpl_config"
+  if [ -n "$baseline" ]; then
+    exec_template_config baseline "$baseline/bin/containerd-shim-cc-v2" "$baseline/configuration.toml"
+    exec_opts[baseline]="--runtime $baseline/bin/containerd-shim-cc-v2 --runtime-config-path $tpl_config"
+  fi
+fi
 for l in "${labels[@]}"; do
   [ "$l" != floor ] || continue
   # shellcheck disable=SC2086
-  if ! timeout 600 bash hack/containerd/ctr.sh "$dir" -n bench run -d ${opts[$l]} "$BUSYBOX_IMAGE" "e-$l" sleep 3600 >/dev/null 2>"$dir/exec-$l.err"; then
+  if ! timeout 600 bash hack/containerd/ctr.sh "$dir" -n bench run -d ${exec_opts[$l]} "$BUSYBOX_IMAGE" "e-$l" sleep 3600 >/dev/null 2>"$dir/exec-$l.err"; then
     notes+=("exec $l: the container did not start: $(tail -n 2 "$dir/exec-$l.err" | tr '\n' ' ' | cut -c1-200)")
     exec_fail[$l]=start
     continue
   fi
+  cfg=$(sed -n 's/.*--runtime-config-path \([^ ]*\).*/\1/p' <<<"${exec_opts[$l]}")
+  [ -z "$cfg" ] || origin[$l]=$(vm_origin "$cfg" "e-$l")
   timeout 300 bash hack/containerd/ctr.sh "$dir" -n bench task exec --exec-id warm "e-$l" /bin/true >/dev/null 2>&1 \
     || notes+=("exec $l: the warm-up exec failed")
 done
+# pod_cpu_ms <id>: CPU ms (user + system, with reaped children: runc, crun's host side) used so far by the shim of
+# container <id> (found by the -id containerd passed it) and all of its descendants (our QEMU, whose CPU is the
+# guest's: crun, the agent, the kernel). Read before and after each exec: at these loads the wall time measures the
+# scheduler, the CPU time does not (10 ms ticks; an idle pod's own ticks are in it too).
+pod_cpu_ms() {
+  python3 - "$1" <<'PY'
+import os, sys
+stats, kids, root = {}, {}, None
+for p in os.listdir("/proc"):
+    if not p.isdigit():
+        continue
+    try:
+        with open(f"/proc/{p}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        with open(f"/proc/{p}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        continue
+    stats[p] = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    kids.setdefault(fields[1], []).append(p)
+    if b"-id" in argv and argv.index(b"-id") + 1 < len(argv) and argv[argv.index(b"-id") + 1] == sys.argv[1].encode() \
+            and os.path.basename(argv[0]).startswith(b"containerd-shim"):
+        root = p
+todo, total = ([root] if root else []), 0
+while todo:
+    p = todo.pop()
+    total += stats.get(p, 0)
+    todo += kids.get(p, [])
+print(total * 1000 // os.sysconf("SC_CLK_TCK"))
+PY
+}
+declare -A cpu_ms=()
 log "exec: $exec_n rounds of ctr task exec /bin/true"
 for i in $(seq 1 "$exec_n"); do
   for l in "${labels[@]}"; do
     [ "${exec_fail[$l]:-}" != start ] || continue
+    before=$(pod_cpu_ms "e-$l")
     start=$(now_ns)
-    if timeout 300 bash hack/containerd/ctr.sh "$dir" -n bench task exec --exec-id "x$i" "e-$l" /bin/true >/dev/null 2>&1; then
+    if timeout 300 bash hack/containerd/ctr.sh "$dir" -n bench task exec --exec-id "x$i" "e-$l" /bin/true >/dev/null 2>"$dir/exec-$l.err"; then
       lat[$l]+="$((($(now_ns) - start) / 1000000)) "
+      cpu_ms[$l]+="$(($(pod_cpu_ms "e-$l") - before)) "
     else
+      [ -n "${exec_fail[$l]:-}" ] || notes+=("exec $l round $i failed (the first failure of $l): $(tail -n 2 "$dir/exec-$l.err" | tr '\n' ' ' | cut -c1-200)")
       exec_fail[$l]=$((${exec_fail[$l]:-0} + 1))
     fi
   done
@@ -235,9 +316,11 @@ c_cpu() { echo "${cm[$1]/#-/n/a}"; }
 # ratio of two fields that may be "-"
 r() { [ "${1:--}" = - ] || [ "${2:--}" = - ] && echo "n/a" || ratio "$1" "$2"; }
 b() { [ -n "$baseline" ] && echo " | $(r "$1" "$2")"; }
-echo "| stdio: $mib MiB through stdout, first byte → last, MB/s: median (range, runs ok) | $(cells c_rate)$(r "${sm[ours]}" "${sm[runc]}")$(b "${sm[ours]}" "${sm[baseline]:--}") |"
-echo "| stdio: CPU s of the runtime's processes over that span (shim; ours: shim + QEMU): median | $(cells c_cpu)$(r "${cm[ours]}" "${cm[runc]}")$(b "${cm[ours]}" "${cm[baseline]:--}") |"
-if [ "${BENCH_STDIO_CRI:-1}" = 1 ]; then
+if [ "$runs" -gt 0 ]; then
+  echo "| stdio: $mib MiB through stdout, first byte → last, MB/s: median (range, runs ok) | $(cells c_rate)$(r "${sm[ours]}" "${sm[runc]}")$(b "${sm[ours]}" "${sm[baseline]:--}") |"
+  echo "| stdio: CPU s of the runtime's processes over that span (shim; ours: shim + QEMU): median | $(cells c_cpu)$(r "${cm[ours]}" "${cm[runc]}")$(b "${cm[ours]}" "${cm[baseline]:--}") |"
+fi
+if [ "${BENCH_STDIO_CRI:-1}" = 1 ] && [ "$runs" -gt 0 ]; then
   declare -A csm=() csr=() csc=() ccm=() cdm=()
   for l in cri-runc cri-ours cri-baseline; do
     read -r "csm[$l]" "csr[$l]" "csc[$l]" <<<"$(row_stdio "$l")"
@@ -257,9 +340,14 @@ if [ "${BENCH_STDIO_CRI:-1}" = 1 ]; then
   echo "| stdio via the CRI log: CPU s of the runtime's processes (shim; ours: shim + QEMU): median | $(cri_cells ccm)$(r "${ccm[cri-ours]}" "${ccm[cri-runc]}")$(b "${ccm[cri-ours]}" "${ccm[cri-baseline]:--}") |"
   echo "| stdio via the CRI log: CPU s of containerd (writes the log): median | $(cri_cells cdm)$(r "${cdm[cri-ours]}" "${cdm[cri-runc]}")$(b "${cdm[cri-ours]}" "${cdm[cri-baseline]:--}") |"
 fi
-echo "| exec: ctr task exec /bin/true, ms: median (range, runs ok) | $(cells c_med)$(r "${em[ours]}" "${em[runc]}")$(b "${em[ours]}" "${em[baseline]:--}") |"
+echo "| exec: ctr task exec /bin/true$([ "$exec_template" = 1 ] && echo ' (ours: cloned pods)'), ms: median (range, runs ok) | $(cells c_med)$(r "${em[ours]}" "${em[runc]}")$(b "${em[ours]}" "${em[baseline]:--}") |"
 echo "| exec: p90, ms | $(cells c_p90)$(r "${ep[ours]}" "${ep[runc]}")$(b "${ep[ours]}" "${ep[baseline]:--}") |"
+declare -A xc=()
+for l in "${labels[@]}"; do xc[$l]=$(median_of "${cpu_ms[$l]:-}"); xc[$l]=${xc[$l]:--}; done
+c_xcpu() { [ "$1" = floor ] && echo "–" || echo "${xc[$1]/#-/n/a}"; }
+echo "| exec: CPU ms of the pod's processes per exec (shim + its descendants; ours: + QEMU): median | $(cells c_xcpu)$(r "${xc[ours]}" "${xc[runc]}")$(b "${xc[ours]}" "${xc[baseline]:--}") |"
 echo
-echo "Every stdio run counted above delivered exactly $bytes bytes with the SHA-256 of $mib MiB of zeros. Shim at $(git log -1 --format=%h -- src 2>/dev/null)$(git diff --quiet -- src 2>/dev/null || echo ' + uncommitted changes'); $(qemu-system-x86_64 --version | head -1); runc $(runc --version 2>/dev/null | awk 'NR == 1 { print $3 }')."
+echo "$([ "$runs" -gt 0 ] && echo "Every stdio run counted above delivered exactly $bytes bytes with the SHA-256 of $mib MiB of zeros. ")Shim at $(git log -1 --format=%h -- src 2>/dev/null)$(git diff --quiet -- src 2>/dev/null || echo ' + uncommitted changes'); $(qemu-system-x86_64 --version | head -1); runc $(runc --version 2>/dev/null | awk 'NR == 1 { print $3 }')."
+[ "${#origin[@]}" -eq 0 ] || echo "- exec: the pods started from: $(for l in "${!origin[@]}"; do printf '%s: %s; ' "$l" "${origin[$l]}"; done)"
 for note in "${notes[@]}"; do echo "- $note"; done
 exit 0

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Cc.Agent.Logging;
 using Cc.Agent.Native;
 using Cc.Agent.Processes;
@@ -18,18 +19,23 @@ public sealed partial class ContainerManager
         }
         // Taken before the runtime runs: the process we are about to create cannot have exited earlier.
         var mark = _reaper.Mark();
+        var launchBegun = Stopwatch.GetTimestamp();
+        var runtimeTime = TimeSpan.Zero;
         ProcessIo io;
         if (terminal)
         {
             io = await LaunchWithTerminalAsync(container, command, stdin, cancellationToken).ConfigureAwait(false);
+            runtimeTime = Stopwatch.GetElapsedTime(launchBegun);
         }
         else
         {
             io = ProcessIo.CreatePipes(stdin);
             try
             {
+                var runtimeBegun = Stopwatch.GetTimestamp();
                 await _crun.RunAsync(container.Bundle, [.. command, container.Id], io.ChildFds, cancellationToken)
                     .ConfigureAwait(false);
+                runtimeTime = Stopwatch.GetElapsedTime(runtimeBegun);
             }
             catch
             {
@@ -49,6 +55,12 @@ public sealed partial class ContainerManager
         {
             io.Dispose();
             throw new AgentErrorException(AgentErrorKind.Internal, $"crun left no usable pid file {pidFile}: {e.Message}", e);
+        }
+
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            AgentLog.LaunchTimes(_logger, container.Id, execId.Length == 0 ? "init" : execId,
+                (long)runtimeTime.TotalMilliseconds, (long)Stopwatch.GetElapsedTime(launchBegun).TotalMilliseconds);
         }
 
         return new ContainerProcess(execId, pid, io, _reaper.Claim(pid, mark));

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Cc.Agent.Logging;
 using Cc.Agent.Native;
 using Cc.Agent.Processes;
@@ -150,6 +151,7 @@ public sealed partial class ContainerManager
     public async Task<int> ExecAsync(string id, string execId, ReadOnlyMemory<byte> processJson, bool terminal,
         bool stdin, CancellationToken cancellationToken)
     {
+        var begun = Stopwatch.GetTimestamp();
         Ids.Validate(execId, "exec id");
         var container = Get(id);
         var process = OciSpec.RewriteProcess(processJson.Span, terminal);
@@ -183,6 +185,10 @@ public sealed partial class ContainerManager
 
             Observe(container, launched);
             AgentLog.ExecStarted(_logger, id, execId, launched.Pid);
+            if (_logger.IsEnabled(LogLevel.Debug))
+            {
+                AgentLog.ExecTimes(_logger, id, execId, (long)Stopwatch.GetElapsedTime(begun).TotalMilliseconds);
+            }
             return launched.Pid;
         }
         catch

@@ -32,6 +32,14 @@ internal static partial class AgentLog
     [LoggerMessage(108, LogLevel.Information, "container {ContainerId} exec {ExecId} deleted")]
     public static partial void ExecDeleted(ILogger logger, string containerId, string execId);
 
+    // Debug: where one launch's time went, measured in the guest, so that it does not depend on when the console
+    // forwarder stamps the line on the host (docs/performance.md, "Stdio and exec": the exec's time is the runtime's).
+    [LoggerMessage(4040, LogLevel.Debug, "container {ContainerId} process {Process}: the runtime ran {RuntimeMs} ms of the launch's {LaunchMs} ms")]
+    public static partial void LaunchTimes(ILogger logger, string containerId, string process, long runtimeMs, long launchMs);
+
+    [LoggerMessage(4041, LogLevel.Debug, "container {ContainerId} exec {ExecId}: ExecProcess answered {TotalMs} ms after it arrived")]
+    public static partial void ExecTimes(ILogger logger, string containerId, string execId, long totalMs);
+
     [LoggerMessage(201, LogLevel.Information, "guest: {Step}")]
     public static partial void GuestStep(ILogger logger, string step);
 

@@ -6,6 +6,7 @@ using Cc.Agent.Protocol.V1;
 using Cc.Agent.Service;
 using Cc.Ttrpc;
 using Google.Protobuf;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Cc.Agent.Tests.Fixtures;
@@ -35,10 +36,11 @@ public sealed class AgentOverTtrpc : IAsyncDisposable
     public ContainerManager Manager { get; }
     public AgentClient Client { get; }
 
-    public static async Task<AgentOverTtrpc> StartAsync()
+    // loggers: the container manager's (its debug lines are what some tests read); none by default.
+    public static async Task<AgentOverTtrpc> StartAsync(ILoggerFactory? loggers = null)
     {
         var world = new BusyboxBundle();
-        var manager = new ContainerManager(world.Options, NullLoggerFactory.Instance);
+        var manager = new ContainerManager(world.Options, loggers ?? NullLoggerFactory.Instance);
         var guest = new GuestSystem(NullLoggerFactory.Instance.CreateLogger("guest"));
         guest.MarkReady();
         var service = new AgentService(manager, guest, world.Options, NullLoggerFactory.Instance);
