@@ -12,6 +12,10 @@
 #   BENCH_BASELINE_CONFIG=FILE: another configuration.toml for the same binaries (e.g. one pointing at another guest
 #   image); ours is then timed against it in one run, cold and from a template, the runs alternating (baseline, ours),
 #   and a second table gives both with ours ÷ baseline.
+#   BENCH_BASELINE=DIR  adds rows "baseline": DIR/bin/containerd-shim-cc-v2 with DIR/configuration.toml (e.g. a copy of
+#                       build/bin and build/guest from an earlier commit, its guest paths pointing into DIR), timed
+#                       round by round with ours (ours, baseline, ours, ...), cold and from a template (each its own)
+#   BENCH_MEMORY=0      skips the memory rows (shim/QEMU RSS, idle pods), e.g. for a quick before/after of the times
 # The floor comes from build/bench/report.md when `make bench` ran 20-vm-floor.sh just before this
 # part; otherwise this part runs 20-vm-floor.sh itself with BENCH_N=3.
 set -uo pipefail
@@ -25,16 +29,20 @@ shim=$repo/build/bin/containerd-shim-cc-v2
 cc_config=$repo/build/configuration.toml
 notes=()
 idle_pods=${BENCH_IDLE_PODS:-3}
+baseline=${BENCH_BASELINE:-}
+memory=${BENCH_MEMORY:-1}
 tpl_dir=
 baseline_config=${BENCH_BASELINE_CONFIG:-}
 
 log() { echo "30-shim: $*" >&2; }
 cleanup() {
   bench_containerd_down
-  if [ -n "$tpl_dir" ]; then
-    for t in "$tpl_dir.toml" "$tpl_dir.baseline.toml"; do [ ! -f "$t" ] || "$shim" factory destroy --config "$t" >&2; done
-    rm -f "$tpl_dir.toml" "$tpl_dir.baseline.toml"; rm -rf "$tpl_dir"
-  fi
+  [ -z "$tpl_dir" ] || { "$shim" factory destroy --config "$tpl_dir.toml" >&2; rm -f "$tpl_dir.toml"; }
+  [ -z "$tpl_dir" ] || [ ! -f "$tpl_dir-base.toml" ] \
+    || { "$baseline/bin/containerd-shim-cc-v2" factory destroy --config "$tpl_dir-base.toml" >&2; rm -f "$tpl_dir-base.toml"; }
+  [ -z "$tpl_dir" ] || [ ! -f "$tpl_dir.baseline.toml" ] \
+    || { "$shim" factory destroy --config "$tpl_dir.baseline.toml" >&2; rm -f "$tpl_dir.baseline.toml"; }
+  [ -z "$tpl_dir" ] || rm -rf "$tpl_dir"
 }
 trap cleanup EXIT
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
@@ -42,6 +50,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (N
 secs() { [ -n "$1" ] && awk -v m="$1" 'BEGIN { printf "%.2f s", m / 1000 }' || echo "n/a"; }
 mb() { [ -n "$1" ] && [ "$1" != - ] && awk -v k="$1" 'BEGIN { printf "%.1f MB", k / 1024 }' || echo "n/a"; }
 ratio() { [ -n "$1" ] && [ -n "$2" ] && [ "$2" != 0 ] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f×", a / b }' || echo "n/a"; }
+ratio2() { [ -n "$1" ] && [ -n "$2" ] && [ "$2" != 0 ] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f×", a / b }' || echo "n/a"; }
 
 # --- the VM floor: "wall to marker" and "wall to QEMU exit" of the floor row, in ms ---
 floor_boot= floor_exit= floor_src=
@@ -83,9 +92,9 @@ time_runs() {
   printf '%s\n' "${times[@]}" | grep . | median
 }
 
-# time_pair <label> <timeout s> <baseline config> <ours config>: one warm-up of each, then n rounds of one run of
+# time_pair_config <label> <timeout s> <baseline config> <ours config>: one warm-up of each, then n rounds of one run of
 # each (baseline first), so that both see the same load; prints "<baseline median ms> <ours median ms>" ("-" for none).
-time_pair() {
+time_pair_config() {
   local label=$1 limit=$2 i w start out
   local -a cfg=("$3" "$4") t0=() t1=()
   for i in $(seq 0 "$n"); do
@@ -101,6 +110,33 @@ time_pair() {
   done
   log "$label: baseline ${t0[*]:-} ms; ours ${t1[*]:-} ms"
   echo "$(printf '%s\n' "${t0[@]}" | grep . | median) $(printf '%s\n' "${t1[@]}" | grep . | median)" | sed 's/^ /- /; s/ $/ -/'
+}
+
+# time_pair <label a> <label b> <timeout s>: time_runs for two runtimes at once, round by round (a, b, a, b, ...; the
+# first round of each is the warm-up), so that both see the same load; pair_opts[label] holds each one's ctr run
+# options (no spaces in paths). Prints "median_a median_b" ("-" for none) and each run's ms on stderr.
+declare -A pair_opts=()
+time_pair() {
+  local a=$1 b=$2 limit=$3 i l start out
+  local -A times=() fails=() err=()
+  for i in $(seq 0 "$n"); do
+    for l in "$a" "$b"; do
+      start=$(now_ms)
+      # shellcheck disable=SC2086 # pair_opts holds several words
+      if out=$(timeout "$limit" bash hack/containerd/ctr.sh "$dir" -n bench run --rm ${pair_opts[$l]} "$BUSYBOX_IMAGE" "b-$l-$i" /bin/true 2>&1); then
+        [ "$i" -eq 0 ] || times[$l]+="$(($(now_ms) - start)) "
+      else
+        fails[$l]=$((${fails[$l]:-0} + 1)) err[$l]=$(tr '\n' ' ' <<<"$out" | cut -c1-200)
+      fi
+    done
+  done
+  for l in "$a" "$b"; do
+    log "$l: runs ${times[$l]:-none} ms"
+    [ "${fails[$l]:-0}" -eq 0 ] || echo "${fails[$l]} failed run(s), last: ${err[$l]}" >"$dir/$l.err"
+  done
+  local ma mb_
+  ma=$(tr ' ' '\n' <<<"${times[$a]:-}" | grep . | median) mb_=$(tr ' ' '\n' <<<"${times[$b]:-}" | grep . | median)
+  echo "${ma:--} ${mb_:--}"
 }
 
 # shim_memory <label> <timeout s> <ctr run options...>: starts a detached `sleep`, finds its shim (by
@@ -173,16 +209,35 @@ idle_pss() {
 cc_opts=(--runtime io.containerd.cc.v2)
 [ -f "$cc_config" ] && cc_opts+=(--runtime-config-path "$cc_config")
 
+if [ -n "$baseline" ]; then
+  [ -x "$baseline/bin/containerd-shim-cc-v2" ] && [ -f "$baseline/configuration.toml" ] \
+    || { log "BENCH_BASELINE=$baseline lacks bin/containerd-shim-cc-v2 or configuration.toml"; exit 1; }
+  # containerd 1.6+ takes an absolute shim path as --runtime.
+  pair_opts[cc]="${cc_opts[*]}"
+  pair_opts[base]="--runtime $baseline/bin/containerd-shim-cc-v2 --runtime-config-path $baseline/configuration.toml"
+fi
+
 log "runc: $n runs of ctr run --rm /bin/true"
 runc_ms=$(time_runs runc 60 --runtime io.containerd.runc.v2)
-read -r runc_rss runc_pss _ _ <<<"$(shim_memory runc 60 --runtime io.containerd.runc.v2)"
+runc_rss= runc_pss=
+[ "$memory" = 0 ] || read -r runc_rss runc_pss _ _ <<<"$(shim_memory runc 60 --runtime io.containerd.runc.v2)"
 cc_ms= cc_rss= cc_pss= qemu_rss= qemu_pss= cold_idle= tpl_ms= tpl_rss= tpl_pss= tqemu_rss= tqemu_pss= tpl_idle=
+base_ms= btpl_ms=
 if [ -x "$shim" ]; then
-  log "io.containerd.cc.v2: $n runs of ctr run --rm /bin/true"
-  cc_ms=$(time_runs cc 300 "${cc_opts[@]}")
-  read -r cc_rss cc_pss qemu_rss qemu_pss <<<"$(shim_memory cc 300 "${cc_opts[@]}")"
-  log "io.containerd.cc.v2: $idle_pods idle pods at once, cold"
-  cold_idle=$(idle_pss cold 300 "${cc_opts[@]}")
+  if [ -n "$baseline" ]; then
+    log "io.containerd.cc.v2 and the baseline, round by round: $n runs each of ctr run --rm /bin/true"
+    read -r cc_ms base_ms <<<"$(time_pair cc base 300)"
+    [ "$cc_ms" != - ] || cc_ms=
+    [ "$base_ms" != - ] || base_ms=
+  else
+    log "io.containerd.cc.v2: $n runs of ctr run --rm /bin/true"
+    cc_ms=$(time_runs cc 300 "${cc_opts[@]}")
+  fi
+  if [ "$memory" != 0 ]; then
+    read -r cc_rss cc_pss qemu_rss qemu_pss <<<"$(shim_memory cc 300 "${cc_opts[@]}")"
+    log "io.containerd.cc.v2: $idle_pods idle pods at once, cold"
+    cold_idle=$(idle_pss cold 300 "${cc_opts[@]}")
+  fi
   # Templates: the run_dir's sibling in tmpfs (the template's RAM is a file there), removed by cleanup.
   run_dir=$(sed -nE 's/^[[:space:]]*run_dir[[:space:]]*=[[:space:]]*"([^"]+)".*/\1/p' "$cc_config" 2>/dev/null | head -1)
   tpl_dir=${run_dir:-/run/cc}-bench-templates-$$
@@ -190,12 +245,29 @@ if [ -x "$shim" ]; then
   { [ -f "$cc_config" ] && cat "$cc_config"; printf '\n[factory]\ntemplate = true\ndirectory = "%s"\n' "$tpl_dir/t"; } >"$tpl_dir.toml"
   tpl_opts=(--runtime io.containerd.cc.v2 --runtime-config-path "$tpl_dir.toml")
   log "factory init (a cold boot and a save; not timed)"
+  if [ -n "$baseline" ]; then
+    { cat "$baseline/configuration.toml"; printf '\n[factory]\ntemplate = true\ndirectory = "%s"\n' "$tpl_dir/base"; } >"$tpl_dir-base.toml"
+    pair_opts[tpl]="${tpl_opts[*]}"
+    pair_opts[btpl]="--runtime $baseline/bin/containerd-shim-cc-v2 --runtime-config-path $tpl_dir-base.toml"
+    log "baseline factory init (not timed)"
+    "$baseline/bin/containerd-shim-cc-v2" factory init --config "$tpl_dir-base.toml" >&2 \
+      || notes+=("baseline from a template n/a: its factory init failed")
+  fi
   if out=$("$shim" factory init --config "$tpl_dir.toml" 2>&1); then
-    log "io.containerd.cc.v2 from a template: $n runs of ctr run --rm /bin/true"
-    tpl_ms=$(time_runs tpl 300 "${tpl_opts[@]}")
-    read -r tpl_rss tpl_pss tqemu_rss tqemu_pss <<<"$(shim_memory tpl 300 "${tpl_opts[@]}")"
-    log "io.containerd.cc.v2: $idle_pods idle pods at once, cloned"
-    tpl_idle=$(idle_pss tpl 300 "${tpl_opts[@]}")
+    if [ -n "$baseline" ]; then
+      log "io.containerd.cc.v2 and the baseline from templates, round by round: $n runs each of ctr run --rm /bin/true"
+      read -r tpl_ms btpl_ms <<<"$(time_pair tpl btpl 300)"
+      [ "$tpl_ms" != - ] || tpl_ms=
+      [ "$btpl_ms" != - ] || btpl_ms=
+    else
+      log "io.containerd.cc.v2 from a template: $n runs of ctr run --rm /bin/true"
+      tpl_ms=$(time_runs tpl 300 "${tpl_opts[@]}")
+    fi
+    if [ "$memory" != 0 ]; then
+      read -r tpl_rss tpl_pss tqemu_rss tqemu_pss <<<"$(shim_memory tpl 300 "${tpl_opts[@]}")"
+      log "io.containerd.cc.v2: $idle_pods idle pods at once, cloned"
+      tpl_idle=$(idle_pss tpl 300 "${tpl_opts[@]}")
+    fi
   else
     notes+=("ours from a template n/a: factory init failed: $(tail -n 2 <<<"$out" | tr '\n' ' ')")
   fi
@@ -205,7 +277,7 @@ fi
 pair_cold= pair_tpl= pair_qemu= pair_idle_cold= pair_idle_tpl=
 if [ -n "$baseline_config" ] && [ -x "$shim" ] && [ -f "$baseline_config" ]; then
   log "baseline $baseline_config against ours: $n rounds of ctr run --rm /bin/true, cold, alternating"
-  pair_cold=$(time_pair cold 300 "$baseline_config" "$cc_config")
+  pair_cold=$(time_pair_config cold 300 "$baseline_config" "$cc_config")
   read -r _ _ bqemu_rss bqemu_pss <<<"$(shim_memory base 300 --runtime io.containerd.cc.v2 --runtime-config-path "$baseline_config")"
   pair_qemu="$bqemu_rss $bqemu_pss $qemu_rss $qemu_pss"
   pair_idle_cold="$(idle_pss bcold 300 --runtime io.containerd.cc.v2 --runtime-config-path "$baseline_config") $cold_idle"
@@ -214,7 +286,7 @@ if [ -n "$baseline_config" ] && [ -x "$shim" ] && [ -f "$baseline_config" ]; the
     log "factory init for the baseline (not timed)"
     if out=$("$shim" factory init --config "$tpl_dir.baseline.toml" 2>&1); then
       log "baseline against ours from a template: $n rounds, alternating"
-      pair_tpl=$(time_pair tpl 300 "$tpl_dir.baseline.toml" "$tpl_dir.toml")
+      pair_tpl=$(time_pair_config tpl 300 "$tpl_dir.baseline.toml" "$tpl_dir.toml")
       pair_idle_tpl="$(idle_pss btpl 300 --runtime io.containerd.cc.v2 --runtime-config-path "$tpl_dir.baseline.toml") $tpl_idle"
     else
       notes+=("baseline from a template n/a: factory init failed: $(tail -n 2 <<<"$out" | tr '\n' ' ')")
@@ -232,6 +304,10 @@ echo "| Measure | runc (containerd-shim-runc-v2) | ours (containerd-shim-cc-v2) 
 echo "|---|---|---|---|---|---|"
 echo "| ctr run --rm /bin/true, wall | $(secs "$runc_ms") | $(secs "$cc_ms") | $(ratio "$cc_ms" "$runc_ms") | $(secs "$floor_exit") boot + power-off ($(secs "$floor_boot") to init) | $(ratio "$cc_ms" "$floor_exit") |"
 echo "| ctr run --rm /bin/true, ours from a template | $(secs "$runc_ms") | $(secs "$tpl_ms") | $(ratio "$tpl_ms" "$runc_ms") | $(secs "$floor_exit") | $(ratio "$tpl_ms" "$floor_exit") |"
+if [ -n "$baseline" ]; then
+  echo "| ctr run --rm /bin/true, baseline ($baseline), round by round with ours | $(secs "$runc_ms") | $(secs "$base_ms") | $(ratio "$base_ms" "$runc_ms") | – | ours / baseline $(ratio2 "$cc_ms" "$base_ms") |"
+  echo "| ctr run --rm /bin/true, baseline from a template | $(secs "$runc_ms") | $(secs "$btpl_ms") | $(ratio "$btpl_ms" "$runc_ms") | – | ours / baseline $(ratio2 "$tpl_ms" "$btpl_ms") |"
+fi
 echo "| shim RSS, one container running | $(mb "$runc_rss") | $(mb "$cc_rss") | $(ratio "$cc_rss" "$runc_rss") | – | – |"
 echo "| shim PSS, one container running | $(mb "$runc_pss") | $(mb "$cc_pss") | $(ratio "$cc_pss" "$runc_pss") | – | – |"
 echo "| QEMU RSS / PSS (the VM) | – | $(mb "$qemu_rss") / $(mb "$qemu_pss") | – | – | – |"

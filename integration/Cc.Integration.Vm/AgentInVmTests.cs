@@ -194,7 +194,7 @@ public sealed class AgentInVmTests(AgentVmFixture fixture) : IClassFixture<Agent
             [
                 "PID 1 created (kernel_init, before it runs /init)", "agent main entered", "boot modules loaded", "agent ready", "first ready Check answered",
                 "CreateContainer received", "crun create spawned", "crun create exited", "CreateContainer answered",
-                "StartContainer received", "crun start exited", "StartContainer answered",
+                "StartContainer received", "init released (exec fifo written)", "StartContainer answered",
             ],
             // The rest of the modules load after ready, and the first container waits for them.
             ["agent ready", "deferred modules loaded (background)", "deferred modules awaited by a request", "crun create spawned"],

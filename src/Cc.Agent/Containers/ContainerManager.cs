@@ -7,8 +7,9 @@ using Microsoft.Extensions.Logging;
 
 namespace Cc.Agent.Containers;
 
-// The containers of the guest and their processes, driven through crun. Lifecycle here; stdio,
-// signals and waits in ContainerManager.Processes.cs; listing, stats, pause in ContainerManager.Inspect.cs.
+// The containers of the guest and their processes, driven through crun. Lifecycle here (start in
+// ContainerManager.Start.cs); stdio, signals and waits in ContainerManager.Processes.cs; listing, stats, pause in
+// ContainerManager.Inspect.cs.
 //
 // Every process the agent starts becomes its child (PID 1, or a subreaper on the host), so its
 // exit status comes from the ChildReaper, exactly, including 128 + signal.
@@ -35,6 +36,8 @@ public sealed partial class ContainerManager
         _logger = loggerFactory.CreateLogger("Cc.Agent.Containers");
         _reaper = ChildReaper.Instance;
         _crun = new CrunRunner(options, _reaper);
+        _crunStateRoot = ExecFifo.StateRoot(options);
+        _startThroughRuntime = ExecFifo.RuntimeStartNeeded(options);
         Directory.CreateDirectory(options.ContainersDirectory);
     }
 
@@ -50,8 +53,9 @@ public sealed partial class ContainerManager
         Ids.Validate(id, "container id");
         var rootfs = ValidateRootfs(rootfsPath);
         var container = new Container(id, Path.Combine(_options.ContainersDirectory, id)) { Role = placement.Role };
-        var (config, annotations) = OciSpec.RewriteConfig(specJson.Span, rootfs, terminal, ResolvePod(id, placement),
-            container.Bundle);
+        var (config, annotations, poststartHooks) = OciSpec.RewriteConfig(specJson.Span, rootfs, terminal,
+            ResolvePod(id, placement), container.Bundle);
+        container.HasPoststartHooks = poststartHooks;
         lock (_lock)
         {
             if (!_containers.TryAdd(id, container))
@@ -112,39 +116,6 @@ public sealed partial class ContainerManager
             TryDeleteDirectory(container.Bundle);
             throw;
         }
-    }
-
-    public async Task<int> StartAsync(string id, CancellationToken cancellationToken)
-    {
-        var container = Get(id);
-        ContainerProcess init;
-        lock (container.Lock)
-        {
-            // Claimed before the runtime runs, so a second StartContainer is refused, not run twice.
-            container.MoveTo(ContainerState.Running);
-            // Created implies the init exists (it is set with the move to Created).
-            init = container.Init!;
-        }
-
-        try
-        {
-            await _crun.RunAsync(container.Bundle, ["start", id], null, cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            lock (container.Lock)
-            {
-                if (container.State == ContainerState.Running && !init.HasExited)
-                {
-                    container.MoveTo(ContainerState.Created);
-                }
-            }
-
-            throw;
-        }
-
-        AgentLog.ContainerStarted(_logger, id);
-        return init.Pid;
     }
 
     // Starts an extra process in a running container at once; returns its pid.

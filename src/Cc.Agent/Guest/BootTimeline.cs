@@ -29,6 +29,8 @@ public static class BootTimeline
     public const string CreateReceived = "CreateContainer received";
     public const string CreateAnswered = "CreateContainer answered";
     public const string StartReceived = "StartContainer received";
+    // The agent released the init through crun's exec FIFO (no `crun start` process: ContainerManager.Start.cs).
+    public const string InitReleased = "init released (exec fifo written)";
     public const string StartAnswered = "StartContainer answered";
     public const string FirstOutput = "first output answered";
 

@@ -24,6 +24,10 @@ internal static partial class AgentLog
     [LoggerMessage(106, LogLevel.Warning, "container {ContainerId}: {Message}")]
     public static partial void ContainerWarning(ILogger logger, string containerId, string message);
 
+    // StartContainer ran `crun start` instead of releasing the init through the exec FIFO (ContainerManager.Start.cs).
+    [LoggerMessage(4010, LogLevel.Information, "container {ContainerId} started through crun start: {Reason}")]
+    public static partial void StartThroughRuntime(ILogger logger, string containerId, string reason);
+
     // Debug: what the agent asks of the OCI runtime, shown when the shim runs with debug (containerd's -debug or
     // runtime.debug), which raises the agent's level (docs/troubleshooting.md, "Reading the logs").
     [LoggerMessage(107, LogLevel.Debug, "container {ContainerId} process {Process}: runtime {Arguments}")]

@@ -7,11 +7,15 @@ namespace Cc.Agent.Native;
 // (SetLastPInvokeError), read with Marshal.GetLastPInvokeError().
 internal static unsafe partial class LibC
 {
+    public const int ENOENT = 2;
     public const int EINTR = 4;
+    public const int ENXIO = 6;
     public const int EBUSY = 16;
     public const int EEXIST = 17;
     public const int ESRCH = 3;
 
+    public const int O_WRONLY = 1;
+    public const int O_NONBLOCK = 0x800;
     public const int O_CLOEXEC = 0x80000;
     // recvmsg flag: received fds are close-on-exec.
     public const int MSG_CMSG_CLOEXEC = 0x40000000;
@@ -63,6 +67,15 @@ internal static unsafe partial class LibC
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int close(int fd);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int open(string path, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint write(int fd, byte* buffer, nuint count);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int unlink(string path);
 
     public const int F_DUPFD_CLOEXEC = 1030;
     public const int F_SETPIPE_SZ = 1031;

@@ -16,7 +16,9 @@ public sealed class BusyboxBundle : IDisposable
         "printf", "tty", "ls", "read", "kill", "exec", "env", "readlink", "hostname",
     ];
 
-    public BusyboxBundle()
+    // rootInWrapper: the wrapper itself gives crun its --root, so the agent's options do not say where crun keeps its
+    // state (the agent then cannot find a container's exec FIFO and must fall back to `crun start`).
+    public BusyboxBundle(bool rootInWrapper = false)
     {
         // Short: console socket paths live under it and sun_path holds 107 bytes.
         Root = Path.Combine("/tmp", "cca-" + Guid.NewGuid().ToString("N")[..8]);
@@ -35,9 +37,11 @@ public sealed class BusyboxBundle : IDisposable
         }
 
         var wrapper = Path.Combine(Root, "crun-wrapper");
+        var stateRoot = Path.Combine(Root, "crun");
+        var crun = rootInWrapper ? $"crun --root={stateRoot}" : "crun";
         File.WriteAllText(wrapper,
             "#!/bin/sh\n" +
-            "exec unshare -m sh -c 'umount -l /sys/fs/cgroup 2>/dev/null; mount -t cgroup2 none /sys/fs/cgroup && exec crun \"$@\"' crun \"$@\"\n");
+            $"exec unshare -m sh -c 'umount -l /sys/fs/cgroup 2>/dev/null; mount -t cgroup2 none /sys/fs/cgroup && exec {crun} \"$@\"' crun \"$@\"\n");
         File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
 
         Options = new AgentOptions
@@ -47,9 +51,13 @@ public sealed class BusyboxBundle : IDisposable
             RootfsDirectory = Path.Combine(Shared, "containers"),
             PodShmDirectory = Path.Combine(Root, "pod-shm"),
             RuntimePath = wrapper,
-            RuntimeGlobalArguments = ["--cgroup-manager=disabled", $"--root={Path.Combine(Root, "crun")}"],
+            RuntimeGlobalArguments = rootInWrapper ? ["--cgroup-manager=disabled"] : ["--cgroup-manager=disabled", $"--root={stateRoot}"],
         };
+        StateRoot = stateRoot;
     }
+
+    // Where crun keeps its state (<StateRoot>/<id>/exec.fifo, status), whichever way it is given.
+    public string StateRoot { get; }
 
     public string Root { get; }
     public string Shared { get; }
@@ -62,6 +70,13 @@ public sealed class BusyboxBundle : IDisposable
     public static JsonObject Process(params string[] args) => BusyboxSpec.Process(args);
 
     public static JsonObject SpecObject(params string[] args) => BusyboxSpec.Create(args, ownNetwork: true);
+
+    // Runs crun as the agent does (CrunRunner: the wrapper, the global arguments, the reaper) with `arguments`; its
+    // stdout, or AgentErrorException with crun's error. Not System.Diagnostics.Process: a ContainerManager in this
+    // process reaps every child (ChildReaper, waitpid(-1)), and Process fails fast when its child is reaped elsewhere.
+    public Task<string> CrunAsync(params string[] arguments) =>
+        new Cc.Agent.Runtime.CrunRunner(Options, Cc.Agent.Processes.ChildReaper.Instance).RunAsync(Root, arguments, null, CancellationToken.None)
+            .WaitAsync(TimeSpan.FromSeconds(30));
 
     public void Dispose()
     {
