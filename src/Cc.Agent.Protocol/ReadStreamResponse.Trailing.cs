@@ -12,6 +12,12 @@ public sealed partial class ReadStreamResponse : ITrailingBytesMessage
     // A message carrying unknown fields (never one the agent builds) offers no tail: the server then copies it whole.
     ReadOnlyMemory<byte> ITrailingBytesMessage.TrailingBytes => _unknownFields is null ? Data.Memory : ReadOnlyMemory<byte>.Empty;
 
+    /// <summary>Called once the answer's data has been written to the transport (never, when it was not sent that
+    /// way): whoever lent the memory may reuse it. Not part of the message.</summary>
+    public Action? DataWritten { get; set; }
+
+    void ITrailingBytesMessage.OnTrailingBytesWritten() => DataWritten?.Invoke();
+
     int ITrailingBytesMessage.CalculatePrefixSize() => 0;
 
     void ITrailingBytesMessage.WritePrefix(Span<byte> destination)

@@ -24,6 +24,13 @@ public interface ITrailingBytesMessage : IMessage
     /// <summary>The field's content; sent without a copy when it is large (see ServerConnection).</summary>
     ReadOnlyMemory<byte> TrailingBytes { get; }
 
+    /// <summary>
+    /// Called by the connection's send loop once <see cref="TrailingBytes"/> has been written to the transport, so the
+    /// memory may be reused; must be quick and must not throw. Not called when the bytes were copied into the frame (a
+    /// small field) or never written (the connection closed first).
+    /// </summary>
+    void OnTrailingBytesWritten();
+
     /// <summary>Length of the encoding of every other field.</summary>
     int CalculatePrefixSize();
 

@@ -35,8 +35,9 @@ public sealed class FrameTailTests
             between = Pattern(50, 4), secondTail = Pattern(200_000, 5), last = Pattern(10, 6);
 
         Append(sender, 1, first);
+        long writtenWhenTold = -1;
         sender.TryAppendWithTail(3, MessageType.Response, FrameFlags.None, head.Length, head, static (span, h) => h.CopyTo(span),
-            tail).ShouldBeTrue();
+            tail, () => writtenWhenTold = transport.Written.Length).ShouldBeTrue();
         Append(sender, 5, between);
         sender.TryAppendWithTail(7, MessageType.Response, FrameFlags.None, 0, 0, static (_, _) => { }, secondTail).ShouldBeTrue();
         Append(sender, 9, last);
@@ -46,6 +47,8 @@ public sealed class FrameTailTests
         byte[] expected = [.. Frame(1, MessageType.Data, first), .. Frame(3, MessageType.Response, [.. head, .. tail]),
             .. Frame(5, MessageType.Data, between), .. Frame(7, MessageType.Response, secondTail), .. Frame(9, MessageType.Data, last)];
         transport.Written.ToArray().ShouldBe(expected);
+        // The caller was told once its tail had been written, not before.
+        writtenWhenTold.ShouldBe(2L * FrameLimits.HeaderLength + first.Length + head.Length + tail.Length);
         // Each tail went out as its own write of the caller's array: not copied into the send buffer.
         transport.Arrays.Any(a => ReferenceEquals(a, tail)).ShouldBeTrue();
         transport.Arrays.Any(a => ReferenceEquals(a, secondTail)).ShouldBeTrue();

@@ -131,11 +131,12 @@ internal sealed class FrameSender
 
     /// <summary>
     /// Appends one frame whose data is <paramref name="headLength"/> bytes written by <paramref name="writeHead"/> and
-    /// then <paramref name="tail"/>, which is not copied: the send loop writes it to the transport after the head. The
-    /// memory behind <paramref name="tail"/> must not change until then. Returns false once the sender is completed.
+    /// then <paramref name="tail"/>, which is not copied: the send loop writes it to the transport after the head and then
+    /// calls <paramref name="written"/>. The memory behind <paramref name="tail"/> must not change until then. Returns
+    /// false once the sender is completed.
     /// </summary>
     public bool TryAppendWithTail<TState>(uint streamId, MessageType type, FrameFlags flags, int headLength,
-        TState state, SpanAction<byte, TState> writeHead, ReadOnlyMemory<byte> tail)
+        TState state, SpanAction<byte, TState> writeHead, ReadOnlyMemory<byte> tail, Action? written = null)
     {
         lock (Gate)
         {
@@ -152,7 +153,7 @@ internal sealed class FrameSender
             writer.Advance(head);
             _appended += head;
             // Before the flush: the send loop may run inline in it (SendLoopScheduler) and must find the tail queued.
-            _tails.Enqueue(new Tail(_appended, tail));
+            _tails.Enqueue(new Tail(_appended, tail, written));
             Interlocked.Add(ref _queued, head + tail.Length);
             var flush = writer.FlushAsync();
             if (!flush.IsCompletedSuccessfully)
@@ -229,6 +230,7 @@ internal sealed class FrameSender
 
             await transport.WriteAsync(new ReadOnlySequence<byte>(tail.Bytes), cancellationToken).ConfigureAwait(false);
             _tails.TryDequeue(out _);
+            tail.Written?.Invoke();
             buffer = buffer.Slice(head.Length);
             _sent += head.Length;
             written += head.Length + tail.Bytes.Length;
@@ -244,8 +246,9 @@ internal sealed class FrameSender
         return written;
     }
 
-    /// <summary>A frame's uncopied end: written once the pipe has been sent up to <see cref="Position"/>.</summary>
-    private readonly record struct Tail(long Position, ReadOnlyMemory<byte> Bytes);
+    /// <summary>A frame's uncopied end: written once the pipe has been sent up to <see cref="Position"/>; then
+    /// <see cref="Written"/> is told (the caller may reuse the memory).</summary>
+    private readonly record struct Tail(long Position, ReadOnlyMemory<byte> Bytes, Action? Written);
 
     /// <summary>
     /// Where the idle send loop wakes up when a frame is appended. With at most one call in flight there is

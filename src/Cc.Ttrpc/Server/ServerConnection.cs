@@ -403,7 +403,7 @@ internal sealed class ServerConnection : IFrameHandler
                 at += Envelope.WriteVarint(span[at..], s.tag);
                 Envelope.WriteVarint(span[at..], (uint)s.tailLength);
             },
-            tail);
+            tail, payload.OnTrailingBytesWritten);
         return true;
     }
 
