@@ -86,7 +86,7 @@ public sealed class ContainerManagerPodTests : IDisposable
         var text = new StringBuilder();
         while (true)
         {
-            var chunk = await _manager.ReadAsync(id, "", ContainerManager.OutputStream.Stdout, 4096, CancellationToken.None)
+            var (chunk, _) = await _manager.ReadAsync(id, "", ContainerManager.OutputStream.Stdout, 4096, CancellationToken.None)
                 .AsTask().WaitAsync(s_timeout);
             if (chunk.IsEmpty)
             {

@@ -44,7 +44,7 @@ public sealed class ContainerManagerTests : IDisposable
         var text = new StringBuilder();
         while (true)
         {
-            var chunk = await _manager.ReadAsync(id, execId, stream, 4096, CancellationToken.None).AsTask().WaitAsync(s_timeout);
+            var (chunk, _) = await _manager.ReadAsync(id, execId, stream, 4096, CancellationToken.None).AsTask().WaitAsync(s_timeout);
             if (chunk.IsEmpty)
             {
                 return text.ToString();

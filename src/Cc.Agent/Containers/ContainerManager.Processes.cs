@@ -55,8 +55,9 @@ public sealed partial class ContainerManager
         return (status, process.Pid, oomKills);
     }
 
-    public ValueTask<ReadOnlyMemory<byte>> ReadAsync(string id, string execId, OutputStream stream, int maxBytes,
-        CancellationToken cancellationToken)
+    // The bytes come from `Source`; give them back to it (OutputPump.Return) once the answer that carries them is written.
+    internal async ValueTask<(ReadOnlyMemory<byte> Data, OutputPump Source)> ReadAsync(string id, string execId, OutputStream stream,
+        int maxBytes, CancellationToken cancellationToken)
     {
         if (maxBytes is <= 0 or > MaxReadBytes)
         {
@@ -65,7 +66,7 @@ public sealed partial class ContainerManager
 
         var process = GetProcess(Get(id), execId);
         var pump = stream == OutputStream.Stdout ? process.Io.Stdout : process.Io.Stderr;
-        return pump.ReadAsync(maxBytes, cancellationToken);
+        return (await pump.ReadAsync(maxBytes, cancellationToken).ConfigureAwait(false), pump);
     }
 
     public async Task<int> WriteStdinAsync(string id, string execId, ReadOnlyMemory<byte> data,

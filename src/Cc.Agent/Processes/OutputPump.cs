@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using Microsoft.Win32.SafeHandles;
 
@@ -30,6 +31,14 @@ internal sealed class OutputPump
     private readonly SemaphoreSlim _readLock = new(1, 1);
     private readonly TaskCompletionSource _endOfInput = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ReadOnlyMemory<byte> _rest;
+    // True while _rest is a large chunk just taken from the channel and not cut yet: handed out whole, it may come back.
+    private bool _restWhole;
+    // Read buffers handed out whole (the only reference is the host's answer) and read buffers given back for the pump
+    // to read into again (Return). Reusing them spares the guest a fresh megabyte per read: a new large array is new
+    // pages for the GC to map, each a page fault and a cleared page, emulated under TCG. Guarded by _buffers.
+    private readonly List<byte[]> _handedOut = new(BufferedChunks + 2);
+    private readonly Stack<byte[]> _buffers = new(FreeBuffers);
+    private const int FreeBuffers = 2;
 
     private OutputPump()
     {
@@ -82,6 +91,7 @@ internal sealed class OutputPump
                 }
 
                 _rest = await _chunks.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                _restWhole = _rest.Length >= CopyBelow;
             }
 
             if (_rest.Length >= maxBytes || _rest.Length >= CopyBelow || !_chunks.Reader.TryPeek(out var next)
@@ -107,7 +117,52 @@ internal sealed class OutputPump
         var take = Math.Min(maxBytes, _rest.Length);
         var result = _rest[..take];
         _rest = _rest[take..];
+        if (_restWhole && _rest.IsEmpty && MemoryMarshal.TryGetArray(result, out var whole) && whole.Array!.Length == ReadSize)
+        {
+            lock (_buffers)
+            {
+                _handedOut.Add(whole.Array);
+            }
+        }
+
+        _restWhole = false;
         return result;
+    }
+
+    /// <summary>
+    /// The host's answer that carried <paramref name="data"/> (a result of <see cref="ReadAsync"/>) has been written
+    /// out, so nothing reads that memory again. A read buffer that was handed out whole is kept for the pump to read into
+    /// again; anything else (a part of a buffer, a copy) is left to the GC. Optional: data never returned is simply freed.
+    /// </summary>
+    public void Return(ReadOnlyMemory<byte> data)
+    {
+        if (!MemoryMarshal.TryGetArray(data, out var segment) || segment.Offset != 0 || segment.Array!.Length != ReadSize)
+        {
+            return;
+        }
+
+        lock (_buffers)
+        {
+            // Only an array handed out whole, and only once: a second Return of it finds it gone.
+            if (_handedOut.Remove(segment.Array) && _buffers.Count < FreeBuffers)
+            {
+                _buffers.Push(segment.Array);
+            }
+        }
+    }
+
+    private byte[] NextBuffer()
+    {
+        lock (_buffers)
+        {
+            if (_buffers.TryPop(out var buffer))
+            {
+                return buffer;
+            }
+        }
+
+        // Uninitialized: read(2) overwrites what is handed on, and zeroing a megabyte per read is a pass over it.
+        return GC.AllocateUninitializedArray<byte>(ReadSize);
     }
 
     // _rest and the small chunks buffered behind it (up to the first large one), up to maxBytes, copied into one new array
@@ -146,8 +201,7 @@ internal sealed class OutputPump
         {
             // A pipe/pty is not seekable: FileStream reads it with plain blocking read(2) calls.
             using var stream = new FileStream(source, FileAccess.Read, bufferSize: 0);
-            // Uninitialized: read(2) overwrites what is handed on, and zeroing a megabyte per read is a pass over it.
-            var buffer = GC.AllocateUninitializedArray<byte>(ReadSize);
+            var buffer = NextBuffer();
             while (true)
             {
                 int count;
@@ -166,8 +220,9 @@ internal sealed class OutputPump
                 }
 
                 // A short read (interactive output) is copied out so the read buffer is reused; a long
-                // one is handed over whole and the next read gets a fresh buffer. Either way a chunk
-                // given to the channel is never written again (ReadAsync's callers wrap it, no copy).
+                // one is handed over whole and the next read gets another buffer: one given back (Return)
+                // or a fresh one. Either way a chunk given to the channel is never written again until
+                // the host's answer with it has been written out (ReadAsync's callers wrap it, no copy).
                 ReadOnlyMemory<byte> chunk;
                 if (count < CopyBelow)
                 {
@@ -176,7 +231,7 @@ internal sealed class OutputPump
                 else
                 {
                     chunk = buffer.AsMemory(0, count);
-                    buffer = GC.AllocateUninitializedArray<byte>(ReadSize);
+                    buffer = NextBuffer();
                 }
 
                 // Blocks this thread while the buffer is full: the back-pressure.

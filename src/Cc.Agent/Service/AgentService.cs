@@ -315,13 +315,14 @@ public sealed partial class AgentService(ContainerManager containers, GuestSyste
         ServerCallContext context) =>
         Guard(stream == ContainerManager.OutputStream.Stdout ? nameof(ReadStdoutAsync) : nameof(ReadStderrAsync), async () =>
         {
-            var data = await containers.ReadAsync(request.ContainerId, request.ExecId, stream, (int)Math.Min(request.MaxBytes, int.MaxValue),
-                context.CancellationToken);
+            var (data, source) = await containers.ReadAsync(request.ContainerId, request.ExecId, stream,
+                (int)Math.Min(request.MaxBytes, int.MaxValue), context.CancellationToken);
             if (data.Length > 0)
             {
                 BootTimeline.Mark(BootTimeline.FirstOutput);
             }
-            // The pump never reuses a chunk it has handed out, so the bytes can be wrapped without a copy.
-            return new ReadStreamResponse { Data = UnsafeByteOperations.UnsafeWrap(data) };
+            // The pump does not reuse a chunk it has handed out until it is given back, which happens only once the
+            // answer has been written (the server calls DataWritten then, or never): wrapped without a copy.
+            return new ReadStreamResponse { Data = UnsafeByteOperations.UnsafeWrap(data), DataWritten = () => source.Return(data) };
         });
 }

@@ -112,6 +112,16 @@ internal static class Envelope
         }
     }
 
+    /// <summary>Length of an OK Response envelope up to its payload's first byte (tag and length).</summary>
+    public static int ResponsePayloadHeadLength(int payloadLength) => 1 + VarintLength((uint)payloadLength);
+
+    /// <summary>Writes an OK Response envelope up to its payload's first byte; the payload follows it.</summary>
+    public static int WriteResponsePayloadHead(Span<byte> destination, int payloadLength)
+    {
+        destination[0] = ResponsePayload;
+        return 1 + WriteVarint(destination[1..], (uint)payloadLength);
+    }
+
     private static long MetadataLength(Metadata? metadata)
     {
         if (metadata is null)

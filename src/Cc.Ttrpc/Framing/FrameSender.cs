@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using Cc.Ttrpc.Transports;
 
@@ -12,12 +13,24 @@ namespace Cc.Ttrpc.Framing;
 /// peer has stopped reading (the Go client can hang there). Memory is bounded by
 /// <see cref="WaitForRoomAsync"/>: callers wait, cancellably, while more than <see cref="HighWater"/>
 /// bytes are queued.
+/// A frame may end with a tail: memory of the caller's that is written to the transport right after the part of the
+/// frame in the pipe, without being copied into it (<see cref="TryAppendWithTail{TState}"/>).
 /// </summary>
 internal sealed class FrameSender
 {
     internal const long HighWater = 8L << 20;
 
+    /// <summary>A tail shorter than this is copied into the pipe with its frame: one write then carries it with its
+    /// neighbours, which costs less than a separate write of a few KiB.</summary>
+    internal const int TailAtLeast = 64 * 1024;
+
     private readonly Pipe _pipe;
+    // Tails, in the order of their frames; each is written once the pipe has been sent up to its Position. Enqueued
+    // under Gate before the flush that makes its frame's head visible to the send loop, so a head the loop reads
+    // always has its tail queued. Dequeued by the send loop only.
+    private readonly ConcurrentQueue<Tail> _tails = new();
+    private long _appended;               // guarded by Gate: bytes appended to the pipe since the start
+    private long _sent;                   // send loop only: pipe bytes written to the transport since the start
 
     private long _queued;                 // bytes appended and not yet written to the transport
     private int _activeCalls;             // calls the owner has in flight on this connection (a batching hint)
@@ -94,6 +107,7 @@ internal sealed class FrameSender
         }
 
         writer.Advance(total);
+        _appended += total;
         Interlocked.Add(ref _queued, total);
 
         // With pauseWriterThreshold 0 this completes synchronously; it commits the frame and wakes the loop.
@@ -112,6 +126,42 @@ internal sealed class FrameSender
         lock (Gate)
         {
             return TryAppendLocked(streamId, type, flags, length, state, writeBody);
+        }
+    }
+
+    /// <summary>
+    /// Appends one frame whose data is <paramref name="headLength"/> bytes written by <paramref name="writeHead"/> and
+    /// then <paramref name="tail"/>, which is not copied: the send loop writes it to the transport after the head and then
+    /// calls <paramref name="written"/>. The memory behind <paramref name="tail"/> must not change until then. Returns
+    /// false once the sender is completed.
+    /// </summary>
+    public bool TryAppendWithTail<TState>(uint streamId, MessageType type, FrameFlags flags, int headLength,
+        TState state, SpanAction<byte, TState> writeHead, ReadOnlyMemory<byte> tail, Action? written = null)
+    {
+        lock (Gate)
+        {
+            if (_completed)
+            {
+                return false;
+            }
+
+            int head = FrameLimits.HeaderLength + headLength;
+            var writer = _pipe.Writer;
+            Span<byte> span = writer.GetSpan(head);
+            FrameEncoder.WriteHeader(span, new FrameHeader((uint)(headLength + tail.Length), streamId, type, flags));
+            writeHead(span.Slice(FrameLimits.HeaderLength, headLength), state);
+            writer.Advance(head);
+            _appended += head;
+            // Before the flush: the send loop may run inline in it (SendLoopScheduler) and must find the tail queued.
+            _tails.Enqueue(new Tail(_appended, tail, written));
+            Interlocked.Add(ref _queued, head + tail.Length);
+            var flush = writer.FlushAsync();
+            if (!flush.IsCompletedSuccessfully)
+            {
+                throw new InvalidOperationException("ttrpc: outgoing pipe flush did not complete synchronously");
+            }
+
+            return true;
         }
     }
 
@@ -141,12 +191,7 @@ internal sealed class FrameSender
             {
                 ReadResult result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
                 ReadOnlySequence<byte> buffer = result.Buffer;
-                if (!buffer.IsEmpty)
-                {
-                    await transport.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
-                }
-
-                long written = buffer.Length;
+                long written = await WriteAsync(transport, buffer, cancellationToken).ConfigureAwait(false);
                 reader.AdvanceTo(buffer.End);
                 if (Interlocked.Add(ref _queued, -written) < HighWater && _room is not null)
                 {
@@ -169,6 +214,41 @@ internal sealed class FrameSender
             await reader.CompleteAsync().ConfigureAwait(false);
         }
     }
+
+    // Writes what the pipe holds, each queued tail right after the head that precedes it; returns the bytes written.
+    private async ValueTask<long> WriteAsync(Transport transport, ReadOnlySequence<byte> buffer, CancellationToken cancellationToken)
+    {
+        long written = 0;
+        // A tail's Position is past its head (a frame header at least), so it is due only once that head is in buffer.
+        while (_tails.TryPeek(out var tail) && tail.Position <= _sent + buffer.Length)
+        {
+            var head = buffer.Slice(0, tail.Position - _sent);
+            if (!head.IsEmpty)
+            {
+                await transport.WriteAsync(head, cancellationToken).ConfigureAwait(false);
+            }
+
+            await transport.WriteAsync(new ReadOnlySequence<byte>(tail.Bytes), cancellationToken).ConfigureAwait(false);
+            _tails.TryDequeue(out _);
+            tail.Written?.Invoke();
+            buffer = buffer.Slice(head.Length);
+            _sent += head.Length;
+            written += head.Length + tail.Bytes.Length;
+        }
+
+        if (!buffer.IsEmpty)
+        {
+            await transport.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+            _sent += buffer.Length;
+            written += buffer.Length;
+        }
+
+        return written;
+    }
+
+    /// <summary>A frame's uncopied end: written once the pipe has been sent up to <see cref="Position"/>; then
+    /// <see cref="Written"/> is told (the caller may reuse the memory).</summary>
+    private readonly record struct Tail(long Position, ReadOnlyMemory<byte> Bytes, Action? Written);
 
     /// <summary>
     /// Where the idle send loop wakes up when a frame is appended. With at most one call in flight there is

@@ -350,6 +350,12 @@ internal sealed class ServerConnection : IFrameHandler
     /// <summary>Queues a Response. A response that would exceed the frame limit becomes ResourceExhausted.</summary>
     internal void SendResponse(uint id, Google.Rpc.Status? status, IMessage? payload)
     {
+        if (status is null && payload is ITrailingBytesMessage trailing && trailing.TrailingBytes.Length >= FrameSender.TailAtLeast
+            && TrySendResponseWithTail(id, trailing))
+        {
+            return;
+        }
+
         int payloadLength = payload?.CalculateSize() ?? 0;
         long length = Envelope.ResponseLength(status, payloadLength);
         if (length > FrameLimits.MessageLengthMax)
@@ -363,6 +369,42 @@ internal sealed class ServerConnection : IFrameHandler
 
         _connection.Sender.TryAppend(id, MessageType.Response, FrameFlags.None, (int)length, (status, payload, payloadLength),
             static (span, s) => Envelope.WriteResponse(span, s.status, s.payload, s.payloadLength));
+    }
+
+    // An OK Response whose payload ends with a large bytes field: the frame up to that field's content is encoded into
+    // the send buffer and the content follows it uncopied (FrameSender.TryAppendWithTail). False when it would exceed
+    // the frame limit: the caller's ordinary path then answers ResourceExhausted.
+    private bool TrySendResponseWithTail(uint id, ITrailingBytesMessage payload)
+    {
+        var tail = payload.TrailingBytes;
+        int prefixLength = payload.CalculatePrefixSize();
+        uint tag = ((uint)payload.TrailingFieldNumber << 3) | 2;
+        int fieldHead = Envelope.VarintLength(tag) + Envelope.VarintLength((uint)tail.Length);
+        long payloadLength = (long)prefixLength + fieldHead + tail.Length;
+        if (payloadLength > FrameLimits.MessageLengthMax)
+        {
+            return false;
+        }
+
+        int envelopeHead = Envelope.ResponsePayloadHeadLength((int)payloadLength);
+        if (envelopeHead + payloadLength > FrameLimits.MessageLengthMax)
+        {
+            return false;
+        }
+
+        int headLength = envelopeHead + prefixLength + fieldHead;
+        _connection.Sender.TryAppendWithTail(id, MessageType.Response, FrameFlags.None, headLength,
+            (payload, payloadLength: (int)payloadLength, prefixLength, tag, tailLength: tail.Length),
+            static (span, s) =>
+            {
+                int at = Envelope.WriteResponsePayloadHead(span, s.payloadLength);
+                s.payload.WritePrefix(span.Slice(at, s.prefixLength));
+                at += s.prefixLength;
+                at += Envelope.WriteVarint(span[at..], s.tag);
+                Envelope.WriteVarint(span[at..], (uint)s.tailLength);
+            },
+            tail, payload.OnTrailingBytesWritten);
+        return true;
     }
 
     /// <summary>Queues a Data frame; false when the connection no longer sends. Throws ResourceExhausted for an oversized message.</summary>
