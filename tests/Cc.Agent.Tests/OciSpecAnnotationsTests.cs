@@ -14,7 +14,7 @@ public sealed class OciSpecAnnotationsTests
 
     private static (JsonObject Config, byte[]? Annotations) Rewrite(string json)
     {
-        var (config, annotations, _) = OciSpec.RewriteConfig(Encoding.UTF8.GetBytes(json), "/r", terminal: false,
+        var (config, annotations) = OciSpec.RewriteConfig(Encoding.UTF8.GetBytes(json), "/r", terminal: false,
             PodNamespaces.Standalone, Bundle);
         return (JsonNode.Parse(config)!.AsObject(), annotations);
     }

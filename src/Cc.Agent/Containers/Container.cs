@@ -16,10 +16,6 @@ internal sealed class Container(string id, string bundle)
     // What the container is in its pod; set at creation, never changed.
     public PodRole Role { get; init; }
 
-    // Its config has poststart hooks, so only `crun start` starts it right (ExecFifo). Set at creation before the
-    // container is registered, never changed.
-    public bool HasPoststartHooks { get; set; }
-
     // The pid namespace of the init (readlink /proc/<pid>/ns/pid), read once the init exists.
     public string? PidNamespace { get; set; }
 

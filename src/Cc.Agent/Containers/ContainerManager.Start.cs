@@ -5,8 +5,8 @@ using Cc.Agent.Runtime;
 namespace Cc.Agent.Containers;
 
 // StartContainer: the agent releases the created init itself through crun's exec FIFO (ExecFifo), which is all
-// `crun start` does for the containers the agent makes, and runs `crun start` only when that would do more (poststart
-// hooks, sd_notify) or when the FIFO is not where the agent expects it.
+// `crun start` does for the containers the agent makes (their configs have no hooks: OciSpec drops them), and runs
+// `crun start` only when that would do more (sd_notify) or when the FIFO is not where the agent expects it.
 public sealed partial class ContainerManager
 {
     // crun's state root for the agent's options; <root>/<id>/exec.fifo is each created container's FIFO.
@@ -59,12 +59,6 @@ public sealed partial class ContainerManager
         if (_startThroughRuntime)
         {
             LogRuntimeStartOnce(container.Id, "NOTIFY_SOCKET is in the runtime's environment (crun start relays sd_notify)");
-            return false;
-        }
-
-        if (container.HasPoststartHooks)
-        {
-            AgentLog.StartThroughRuntime(_logger, container.Id, "its config has poststart hooks");
             return false;
         }
 

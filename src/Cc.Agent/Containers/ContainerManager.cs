@@ -53,9 +53,8 @@ public sealed partial class ContainerManager
         Ids.Validate(id, "container id");
         var rootfs = ValidateRootfs(rootfsPath);
         var container = new Container(id, Path.Combine(_options.ContainersDirectory, id)) { Role = placement.Role };
-        var (config, annotations, poststartHooks) = OciSpec.RewriteConfig(specJson.Span, rootfs, terminal,
+        var (config, annotations) = OciSpec.RewriteConfig(specJson.Span, rootfs, terminal,
             ResolvePod(id, placement), container.Bundle);
-        container.HasPoststartHooks = poststartHooks;
         lock (_lock)
         {
             if (!_containers.TryAdd(id, container))

@@ -14,7 +14,7 @@ namespace Cc.Agent.Runtime;
 // (docs/performance.md, "crun start / delete"); these three system calls cost microseconds.
 //
 // What else `crun start` does, and why the agent may skip it: it runs poststart hooks (the agent drops every hook from
-// the spec, OciSpec.Rewrite; a config that still has poststart hooks goes through `crun start`), and it relays
+// the spec, OciSpec.Rewrite, since hooks name host binaries and run on the host, by the shim), and it relays
 // sd_notify when NOTIFY_SOCKET is in its environment (the agent's runtime environment has none unless configured, and
 // then `crun start` runs). Its status check (the init alive) is the agent's own Created state plus the init's exit.
 internal static class ExecFifo

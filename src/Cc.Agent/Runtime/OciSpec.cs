@@ -22,10 +22,10 @@ internal static class OciSpec
         JsonSerializer.SerializeToUtf8Bytes(Rewrite(json, rootfsPath, terminal, pod), OciJsonContext.Default.JsonObject);
 
     // The same for a container whose guest bundle is bundle: when the spec has annotations, their file (to be written
-    // as bundle/annotations.json before crun runs) and its read-only mount in the config (AnnotationsFile); and whether
-    // the written config has poststart hooks, which only `crun start` runs (ExecFifo: never today, hooks are dropped,
-    // but the agent's own start is only right without them).
-    public static (byte[] Config, byte[]? Annotations, bool HasPoststartHooks) RewriteConfig(ReadOnlySpan<byte> json,
+    // as bundle/annotations.json before crun runs) and its read-only mount in the config (AnnotationsFile). The written
+    // config has no hooks (Rewrite drops them), which is what lets the agent start a container without `crun start`
+    // (ExecFifo: crun start would run poststart hooks).
+    public static (byte[] Config, byte[]? Annotations) RewriteConfig(ReadOnlySpan<byte> json,
         string rootfsPath, bool terminal, PodNamespaces pod, string bundle)
     {
         var spec = Rewrite(json, rootfsPath, terminal, pod);
@@ -34,11 +34,8 @@ internal static class OciSpec
         {
             AnnotationsFile.AddMount(spec, Path.Combine(bundle, AnnotationsFile.BundleName));
         }
-        return (JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonContext.Default.JsonObject), annotations, HasPoststartHooks(spec));
+        return (JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonContext.Default.JsonObject), annotations);
     }
-
-    internal static bool HasPoststartHooks(JsonObject spec) =>
-        spec["hooks"] is JsonObject hooks && hooks["poststart"] is JsonArray { Count: > 0 };
 
     private static JsonObject Rewrite(ReadOnlySpan<byte> json, string rootfsPath, bool terminal, PodNamespaces pod)
     {
