@@ -92,24 +92,12 @@ time_runs() {
   printf '%s\n' "${times[@]}" | grep . | median
 }
 
-# time_pair_config <label> <timeout s> <baseline config> <ours config>: one warm-up of each, then n rounds of one run of
-# each (baseline first), so that both see the same load; prints "<baseline median ms> <ours median ms>" ("-" for none).
+# time_pair_config <label> <timeout s> <baseline config> <ours config>: time_pair (below) for the same binaries with two
+# configurations, the baseline first in each round; prints "<baseline median ms> <ours median ms>" ("-" for none).
 time_pair_config() {
-  local label=$1 limit=$2 i w start out
-  local -a cfg=("$3" "$4") t0=() t1=()
-  for i in $(seq 0 "$n"); do
-    for w in 0 1; do
-      start=$(now_ms)
-      if out=$(timeout "$limit" bash hack/containerd/ctr.sh "$dir" -n bench run --rm --runtime io.containerd.cc.v2 \
-          --runtime-config-path "${cfg[$w]}" "$BUSYBOX_IMAGE" "p-$label-$w-$i" /bin/true 2>&1); then
-        if [ "$i" -gt 0 ]; then if [ "$w" = 0 ]; then t0+=($(($(now_ms) - start))); else t1+=($(($(now_ms) - start))); fi; fi
-      else
-        echo "$(tr '\n' ' ' <<<"$out" | cut -c1-200)" >"$dir/$label-$w.err"
-      fi
-    done
-  done
-  log "$label: baseline ${t0[*]:-} ms; ours ${t1[*]:-} ms"
-  echo "$(printf '%s\n' "${t0[@]}" | grep . | median) $(printf '%s\n' "${t1[@]}" | grep . | median)" | sed 's/^ /- /; s/ $/ -/'
+  pair_opts[$1-0]="--runtime io.containerd.cc.v2 --runtime-config-path $3"
+  pair_opts[$1-1]="--runtime io.containerd.cc.v2 --runtime-config-path $4"
+  time_pair "$1-0" "$1-1" "$2"
 }
 
 # time_pair <label a> <label b> <timeout s>: time_runs for two runtimes at once, round by round (a, b, a, b, ...; the
