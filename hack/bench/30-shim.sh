@@ -227,8 +227,8 @@ if [ -x "$shim" ]; then
     cold_idle=$(idle_pss cold 300 "${cc_opts[@]}")
   fi
   # Templates: the run_dir's sibling in tmpfs (the template's RAM is a file there), removed by cleanup.
-  run_dir=$(sed -nE 's/^[[:space:]]*run_dir[[:space:]]*=[[:space:]]*"([^"]+)".*/\1/p' "$cc_config" 2>/dev/null | head -1)
-  tpl_dir=${run_dir:-/run/cc}-bench-templates-$$
+  run_dir=$(bench_run_dir "$cc_config")
+  tpl_dir=$run_dir-bench-templates-$$
   mkdir -p "$tpl_dir"
   { [ -f "$cc_config" ] && cat "$cc_config"; printf '\n[factory]\ntemplate = true\ndirectory = "%s"\n' "$tpl_dir/t"; } >"$tpl_dir.toml"
   tpl_opts=(--runtime io.containerd.cc.v2 --runtime-config-path "$tpl_dir.toml")

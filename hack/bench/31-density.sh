@@ -167,8 +167,8 @@ if [ "$colds" -gt 0 ]; then
 fi
 
 if [ "$clones" -gt 0 ]; then
-  run_dir=$(sed -nE 's/^[[:space:]]*run_dir[[:space:]]*=[[:space:]]*"([^"]+)".*/\1/p' "$cc_config" 2>/dev/null | head -1)
-  tpl_dir=${run_dir:-/run/cc}-density-templates-$$
+  run_dir=$(bench_run_dir "$cc_config")
+  tpl_dir=$run_dir-density-templates-$$
   mkdir -p "$tpl_dir"
   # One template directory per configuration (destroy removes every template of a directory): $tpl_dir.toml and
   # $tpl_dir/t for ours, $tpl_dir.baseline.toml and $tpl_dir/b for the baseline.

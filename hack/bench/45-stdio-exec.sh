@@ -205,13 +205,10 @@ exec_template_config() {
 }
 # vm_origin <config> <id>: cold, template <key>, or ? (the shim's <run_dir>/<namespace>/<id>/vm-origin).
 vm_origin() {
-  local run_dir
-  run_dir=$(sed -nE 's/^[[:space:]]*run_dir[[:space:]]*=[[:space:]]*"([^"]+)".*/\1/p' "$1" | head -1)
-  cat "${run_dir:-/run/cc}/bench/$2/vm-origin" 2>/dev/null || echo "?"
+  cat "$(bench_run_dir "$1")/bench/$2/vm-origin" 2>/dev/null || echo "?"
 }
 if [ "$exec_template" = 1 ]; then
-  run_dir=$(sed -nE 's/^[[:space:]]*run_dir[[:space:]]*=[[:space:]]*"([^"]+)".*/\1/p' build/configuration.toml | head -1)
-  tpl_root=${run_dir:-/run/cc}-bench-exec-templates-$$
+  tpl_root=$(bench_run_dir build/configuration.toml)-bench-exec-templates-$$
   mkdir -p "$tpl_root"
   exec_template_config ours "$repo/build/bin/containerd-shim-cc-v2" "$repo/build/configuration.toml"
   exec_opts[ours]="--runtime io.containerd.cc.v2 --runtime-config-path $tpl_config"

@@ -28,3 +28,10 @@ ctr() { bash hack/containerd/ctr.sh "$dir" -n "$bench_namespace" "$@"; }
 bench_containerd_down() {
   [ -z "$dir" ] || bash hack/containerd/stop.sh "$dir" >&2 || log "clean-up of $dir was incomplete"
 }
+
+# bench_run_dir CONFIG: the shim's run_dir that configuration.toml CONFIG sets (the shim's default /run/cc when unset).
+bench_run_dir() {
+  local r
+  r=$(sed -nE 's/^[[:space:]]*run_dir[[:space:]]*=[[:space:]]*"([^"]+)".*/\1/p' "$1" 2>/dev/null | head -1)
+  echo "${r:-/run/cc}"
+}
